@@ -1,0 +1,55 @@
+package resolver
+
+import (
+	"context"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Resolution is the plain-value outcome of resolving one SDK reference for
+// one target platform. It carries everything LLB generation needs and is
+// meant to be recorded in (and replayed from) a lockfile, so it holds no
+// behaviour and no clients.
+type Resolution struct {
+	// Ref is the reference as the user wrote it, after build-arg expansion,
+	// e.g. "golang@1.23" or "mcr.microsoft.com/oryx/python-sdk@3.11".
+	Ref string `json:"ref"`
+	// Platform is the SDK platform name, e.g. "golang", "python".
+	Platform string `json:"platform"`
+	// Flavor is the OS flavor, e.g. "bookworm".
+	Flavor string `json:"flavor"`
+	// Version is the resolved version exactly as it appears in the tag,
+	// e.g. "1.23.4" or "8.0.404_8.0.11".
+	Version string `json:"version"`
+	// Repository is the fully qualified repository, e.g.
+	// "127.0.0.1:5000/sdks/golang" or "mcr.microsoft.com/oryx/python-sdk".
+	Repository string `json:"repository"`
+	// Tag is the tag that was resolved, e.g. "bookworm-1.23.4".
+	Tag string `json:"tag"`
+	// Digest is the digest the tag points to: a manifest, or an image index
+	// for multi-platform images.
+	Digest digest.Digest `json:"digest"`
+	// Target is the build target platform this resolution was made for.
+	Target ocispecs.Platform `json:"target"`
+	// Platforms maps a platform string ("linux/amd64") to the platform
+	// manifest digest, when Digest is an index and the digests are known.
+	Platforms map[string]digest.Digest `json:"platforms,omitempty"`
+}
+
+// Pinned returns the digest-pinned reference, "repository@sha256:...".
+func (r Resolution) Pinned() string { return r.Repository + "@" + r.Digest.String() }
+
+// ImageResolver resolves one image tag to the digest it points to and the
+// image config for the given platform. In the frontend this is BuildKit's
+// gateway ResolveImageConfig, so session credentials and buildkitd's
+// registry config apply. logName, when set, names the progress vertex.
+type ImageResolver interface {
+	ResolveImage(ctx context.Context, ref string, platform ocispecs.Platform, logName string) (digest.Digest, []byte, error)
+}
+
+// TagLister lists every tag of a repository ("host/path"), following
+// pagination. It is the only call the frontend makes to a registry directly.
+type TagLister interface {
+	ListTags(ctx context.Context, repository string) ([]string, error)
+}
