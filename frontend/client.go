@@ -1,0 +1,54 @@
+package frontend
+
+import (
+	"context"
+	"maps"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// sdkClient is the gateway client BuildKit's Dockerfile builder sees: the
+// real one, with the rewritten Dockerfile and the SDK states added as inputs
+// and named contexts, and everything it sends back to the user mapped onto
+// the original Dockerfile. Solve results pass through untouched: the gateway
+// only accepts its own refs.
+type sdkClient struct {
+	client.Client
+	opts   map[string]string
+	inputs map[string]llb.State
+	fix    *sourceFix
+}
+
+var _ client.Client = (*sdkClient)(nil)
+
+// BuildOpts returns a fresh copy each call: dockerui mutates the map.
+func (c *sdkClient) BuildOpts() client.BuildOpts {
+	bo := c.Client.BuildOpts()
+	bo.Opts = maps.Clone(c.opts)
+	return bo
+}
+
+func (c *sdkClient) Inputs(ctx context.Context) (map[string]llb.State, error) {
+	in, err := c.Client.Inputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(in)
+	if out == nil {
+		out = map[string]llb.State{}
+	}
+	maps.Copy(out, c.inputs)
+	return out, nil
+}
+
+func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
+	req.Definition = c.fix.definition(req.Definition)
+	res, err := c.Client.Solve(ctx, req)
+	return res, c.fix.err(err)
+}
+
+func (c *sdkClient) Warn(ctx context.Context, dgst digest.Digest, msg string, opts client.WarnOpts) error {
+	return c.Client.Warn(ctx, dgst, msg, c.fix.warn(opts))
+}

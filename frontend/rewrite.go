@@ -1,0 +1,150 @@
+package frontend
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/pkg/errors"
+)
+
+// defaultPath is what PATH falls back to when the base image sets none, the
+// same default BuildKit uses for RUN.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// binding is how the rewritten Dockerfile refers to one use: the named
+// context that holds its SDK, and, for SDK instructions, the directory it is
+// installed in.
+type binding struct {
+	context string
+	dest    string
+}
+
+// rewrite is the plain Dockerfile that BuildKit's builder gets, with a map
+// back to the user's lines.
+type rewrite struct {
+	data []byte
+	// lines[i] is the user's 1-based line for rewritten line i+1.
+	lines []int
+	// names maps rewritten instruction text to the user's, for vertex
+	// names: a name that contains names[i][0] shows names[i][1] from there
+	// on, since BuildKit formats a COPY's arguments its own way.
+	names [][2]string
+}
+
+// rewriteDockerfile replaces each SDK directive with plain Dockerfile:
+//
+//	SDK golang@1.23            ->  COPY --link --from=<ctx> ["/", "/opt/golang/1.23.4"]
+//	                               ENV PATH="/opt/golang/1.23.4/bin:${PATH:-...}"
+//	RUN --mount=type=sdk,...   ->  RUN --mount=type=bind,from=<ctx>,target=...
+//
+// Every other byte is kept, so the rewritten file lines up with the user's
+// line for line, except for one ENV line added after a one-line SDK
+// instruction; lines records that.
+func rewriteDockerfile(src []byte, uses []*use, bind map[*use]binding) (*rewrite, error) {
+	in := strings.Split(string(src), "\n")
+	repl := make(map[int][]string) // 0-based line -> replacement lines
+	rw := &rewrite{}
+
+	for _, u := range uses {
+		b := bind[u]
+		n := u.node
+		if u.mount {
+			i, edited, gen, raw, err := editMountFlag(in, n, u, b)
+			if err != nil {
+				return nil, parser.WithLocation(err, n.Location())
+			}
+			in[i] = edited
+			rw.names = append(rw.names, [2]string{gen, raw})
+			continue
+		}
+		cp := fmt.Sprintf("COPY --link --from=%s %s", b.context, jsonArgs("/", b.dest))
+		env := fmt.Sprintf(`ENV PATH="%s/bin:${PATH:-%s}"`, b.dest, defaultPath)
+		start, end := n.StartLine-1, n.EndLine-1
+		if end > start {
+			repl[start] = []string{cp}
+			repl[start+1] = []string{env}
+			for i := start + 2; i <= end; i++ {
+				repl[i] = []string{""}
+			}
+		} else {
+			repl[start] = []string{cp, env}
+		}
+		rw.names = append(rw.names, [2]string{"COPY --link --from=" + b.context + " ", strings.TrimSpace(n.Original)})
+	}
+
+	var out []string
+	for i, l := range in {
+		lines, ok := repl[i]
+		if !ok {
+			lines = []string{l}
+		}
+		for _, l := range lines {
+			out = append(out, l)
+			rw.lines = append(rw.lines, i+1)
+		}
+	}
+	rw.data = []byte(strings.Join(out, "\n"))
+	return rw, nil
+}
+
+// jsonArgs is the JSON array form of instruction arguments, which keeps
+// paths with spaces whole.
+func jsonArgs(args ...string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(args)
+	return strings.TrimSpace(b.String())
+}
+
+// editMountFlag finds the --mount=type=sdk flag of u in the instruction's
+// lines and replaces it with a bind mount of the SDK's context. It returns
+// the line index, the edited line, and the generated and original flag text.
+func editMountFlag(lines []string, n *parser.Node, u *use, b binding) (int, string, string, string, error) {
+	gen := fmt.Sprintf("--mount=type=bind,from=%s,target=%s", b.context, u.dest)
+	if u.subpath != "" {
+		gen += ",source=" + u.subpath
+	}
+	for i := n.StartLine - 1; i < n.EndLine && i < len(lines); i++ {
+		l := lines[i]
+		for off := 0; ; {
+			j := strings.Index(l[off:], "--mount=")
+			if j < 0 {
+				break
+			}
+			start := off + j
+			end, unq := flagToken(l, start)
+			if unq == u.flag {
+				return i, l[:start] + gen + l[end:], gen, l[start:end], nil
+			}
+			off = end
+		}
+	}
+	return 0, "", "", "", errors.Errorf("cannot find %s on one line of the RUN instruction; keep each --mount=type=sdk flag on a single line", u.flag)
+}
+
+// flagToken reads one flag starting at s[start], as BuildKit's parser splits
+// flags: it ends at unquoted white space, and quotes are removed.
+func flagToken(s string, start int) (end int, unquoted string) {
+	var b strings.Builder
+	var quote byte
+	i := start
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			b.WriteByte(c)
+		case c == '"' || c == '\'':
+			quote = c
+		case c == ' ' || c == '\t':
+			return i, b.String()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return i, b.String()
+}

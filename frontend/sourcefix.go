@@ -1,0 +1,124 @@
+package frontend
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/pkg/errors"
+)
+
+// sourceFix puts the user's Dockerfile back wherever BuildKit would show the
+// rewritten one: source maps in definitions (read by the daemon for errors
+// raised after the frontend returns), source errors, warnings and vertex
+// names. Line numbers are mapped back through the rewrite's line map.
+type sourceFix struct {
+	orig []byte
+	rw   *rewrite
+}
+
+func (f *sourceFix) ours(si *pb.SourceInfo) bool {
+	return si != nil && si.Language == "Dockerfile" && bytes.Equal(si.Data, f.rw.data)
+}
+
+func (f *sourceFix) line(l int32) int32 {
+	if l >= 1 && int(l) <= len(f.rw.lines) {
+		return int32(f.rw.lines[l-1])
+	}
+	return l
+}
+
+func (f *sourceFix) ranges(rs []*pb.Range) {
+	for _, r := range rs {
+		if r.Start != nil {
+			r.Start.Line = f.line(r.Start.Line)
+		}
+		if r.End != nil {
+			r.End.Line = f.line(r.End.Line)
+		}
+	}
+}
+
+// info patches a source info in place; it reports whether it was ours.
+func (f *sourceFix) info(si *pb.SourceInfo) bool {
+	if !f.ours(si) {
+		return false
+	}
+	si.Data = f.orig
+	return true
+}
+
+// name turns a vertex name that shows rewritten text back into the user's.
+func (f *sourceFix) name(s string) string {
+	for _, p := range f.rw.names {
+		if i := strings.Index(s, p[0]); i >= 0 {
+			if strings.HasPrefix(p[0], "COPY ") {
+				return s[:i] + p[1]
+			}
+			s = s[:i] + p[1] + s[i+len(p[0]):]
+		}
+	}
+	return s
+}
+
+// definition returns a copy of def that shows the user's Dockerfile.
+func (f *sourceFix) definition(def *pb.Definition) *pb.Definition {
+	if def == nil {
+		return nil
+	}
+	def = def.CloneVT()
+	if src := def.Source; src != nil {
+		mine := map[int32]bool{}
+		for i, si := range src.Infos {
+			if f.info(si) {
+				mine[int32(i)] = true
+			}
+		}
+		for _, locs := range src.Locations {
+			for _, l := range locs.GetLocations() {
+				if mine[l.SourceIndex] {
+					f.ranges(l.Ranges)
+				}
+			}
+		}
+	}
+	for _, md := range def.Metadata {
+		if n, ok := md.Description["llb.customname"]; ok {
+			md.Description["llb.customname"] = f.name(n)
+		}
+	}
+	return def
+}
+
+// err patches every source error in err's chain.
+func (f *sourceFix) err(err error) error {
+	for e := err; e != nil; {
+		var se *errdefs.SourceError
+		if !errors.As(e, &se) {
+			break
+		}
+		if se.Source != nil && f.info(se.Info) {
+			f.ranges(se.Ranges)
+		}
+		e = se.Unwrap()
+	}
+	return err
+}
+
+// warn patches the source of a warning.
+func (f *sourceFix) warn(opts client.WarnOpts) client.WarnOpts {
+	if opts.SourceInfo != nil && f.ours(opts.SourceInfo) {
+		si := opts.SourceInfo.CloneVT()
+		si.Data = f.orig
+		opts.SourceInfo = si
+		rs := make([]*pb.Range, len(opts.Range))
+		for i, r := range opts.Range {
+			rs[i] = r.CloneVT()
+		}
+		f.ranges(rs)
+		opts.Range = rs
+	}
+	return opts
+}

@@ -1,0 +1,109 @@
+package llb
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+var (
+	amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	res   = resolver.Resolution{
+		Ref: "golang@1.23", Platform: "golang", Flavor: "bookworm", Version: "1.23.4",
+		Repository: "127.0.0.1:5000/sdks/golang", Tag: "bookworm-1.23.4",
+		Digest: digest.FromString("manifest"),
+	}
+)
+
+// ops marshals st and returns its ops by kind, the way the daemon sees them.
+func ops(t *testing.T, st llb.State) (sources []*pb.SourceOp, files []*pb.FileOp, names []string) {
+	t.Helper()
+	def, err := st.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		switch o := op.Op.(type) {
+		case *pb.Op_Source:
+			sources = append(sources, o.Source)
+			if op.Platform == nil || op.Platform.Architecture != "amd64" {
+				t.Errorf("source %s has platform %v, want linux/amd64", o.Source.Identifier, op.Platform)
+			}
+		case *pb.Op_File:
+			files = append(files, o.File)
+		}
+	}
+	for _, m := range def.Metadata {
+		if n := m.Description["llb.customname"]; n != "" {
+			names = append(names, n)
+		}
+	}
+	return sources, files, names
+}
+
+func TestLayerIsPinnedByDigest(t *testing.T) {
+	sources, files, names := ops(t, Layer(res, amd64))
+	if len(sources) != 1 || len(files) != 0 {
+		t.Fatalf("got %d sources and %d file ops, want one image source", len(sources), len(files))
+	}
+	want := "docker-image://127.0.0.1:5000/sdks/golang@" + res.Digest.String()
+	if sources[0].Identifier != want {
+		t.Errorf("identifier = %q, want %q", sources[0].Identifier, want)
+	}
+	if len(names) != 1 || !strings.Contains(names[0], "golang 1.23.4 (bookworm)") {
+		t.Errorf("vertex names = %q", names)
+	}
+}
+
+func TestTreeUnpacksTarballsAndCopiesTheRest(t *testing.T) {
+	sources, files, _ := ops(t, Tree(res, amd64))
+	if len(sources) != 1 || !strings.HasSuffix(sources[0].Identifier, "@"+res.Digest.String()) {
+		t.Fatalf("sources = %v, want the one pinned image", sources)
+	}
+	if len(files) != 1 {
+		t.Fatalf("got %d file ops, want 1", len(files))
+	}
+	acts := files[0].Actions
+	if len(acts) != 3 {
+		t.Fatalf("got %d actions, want 3", len(acts))
+	}
+	for i, pat := range []string{"/*.tar.gz", "/*.tgz"} {
+		cp := acts[i].GetCopy()
+		if cp == nil || cp.Src != pat || cp.Dest != "/" {
+			t.Fatalf("action %d = %v, want copy of %s to /", i, acts[i], pat)
+		}
+		if !cp.AttemptUnpackDockerCompatibility || !cp.AllowWildcard || !cp.AllowEmptyWildcard {
+			t.Errorf("action %d: unpack=%v wildcard=%v empty=%v, want all true", i,
+				cp.AttemptUnpackDockerCompatibility, cp.AllowWildcard, cp.AllowEmptyWildcard)
+		}
+	}
+	tree := acts[2].GetCopy()
+	if tree == nil || tree.Src != "/" || !tree.DirCopyContents || tree.AttemptUnpackDockerCompatibility {
+		t.Fatalf("action 2 = %v, want a plain copy of the layer root", acts[2])
+	}
+	if strings.Join(tree.ExcludePatterns, ",") != "*.tar.gz,*.tgz" {
+		t.Errorf("tree copy excludes %q, want the tarball patterns", tree.ExcludePatterns)
+	}
+}
+
+func TestAnnounceNamesTheResolution(t *testing.T) {
+	_, files, names := ops(t, Announce(res))
+	if len(files) != 1 {
+		t.Fatalf("got %d file ops, want 1", len(files))
+	}
+	want := "[sdk] golang@1.23 -> 1.23.4 (bookworm) 127.0.0.1:5000/sdks/golang@" + res.Digest.String()
+	if len(names) != 1 || names[0] != want {
+		t.Errorf("names = %q, want %q", names, want)
+	}
+}
