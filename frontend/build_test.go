@@ -42,11 +42,11 @@ func sdkStub(df string) (*stubClient, *fakeTags) {
 }
 
 type defView struct {
-	sources []string          // image identifiers
-	unpacks int               // copy actions that unpack
-	names   []string          // vertex names
-	lines   map[string]int32  // vertex name -> first line of its location
-	infos   []*pb.SourceInfo  // Dockerfile source infos
+	sources []string         // image identifiers
+	unpacks int              // copy actions that unpack
+	names   []string         // vertex names
+	lines   map[string]int32 // vertex name -> first line of its location
+	infos   []*pb.SourceInfo // Dockerfile source infos
 }
 
 func view(t *testing.T, def *pb.Definition) defView {

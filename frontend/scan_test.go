@@ -100,7 +100,7 @@ SDK golang@1.23
 func TestScanErrorsPointAtTheLine(t *testing.T) {
 	cases := []struct {
 		name, df, want string
-		line       int
+		line           int
 	}{
 		{"sdk before from", "SDK golang@1\nFROM busybox\n", "must follow a FROM", 1},
 		{"no ref", "FROM busybox\nSDK\n", "exactly one reference", 2},

@@ -173,7 +173,7 @@ func mkfiles(def *pb.Definition) (map[string][]byte, error) {
 
 type stubRef struct{ files map[string][]byte }
 
-func (r *stubRef) ToState() (llb.State, error) { return llb.Scratch(), nil }
+func (r *stubRef) ToState() (llb.State, error)    { return llb.Scratch(), nil }
 func (r *stubRef) Evaluate(context.Context) error { return nil }
 
 func (r *stubRef) ReadFile(_ context.Context, req client.ReadRequest) ([]byte, error) {
