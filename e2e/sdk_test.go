@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestExampleThroughSyntaxLine builds examples/Dockerfile.sdk the way a user
+// does: the stock Dockerfile frontend reads "# syntax=" and hands over.
+func TestExampleThroughSyntaxLine(t *testing.T) {
+	examples, _ := filepath.Abs("../examples")
+	r := buildctl(t, examples, "--opt", "filename=Dockerfile.sdk").mustSucceed(t)
+	if got := r.file(t, "result.txt"); !strings.Contains(got, "go1.23.4") {
+		t.Errorf("result.txt = %q, want the program built with go1.23.4", got)
+	}
+	for _, want := range []string{"[sdk] golang@1.23 -> 1.23.4 (bookworm)", "[sdk] nodejs@20 -> 20.18.0 (bookworm)", "v20.18.0"} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("progress does not show %q", want)
+		}
+	}
+}
+
+// TestGatewayFrontendOpt uses sdkfront directly as the gateway frontend,
+// with no "# syntax=" line, a build arg in the reference, and Oryx's layout.
+func TestGatewayFrontendOpt(t *testing.T) {
+	df := "FROM " + lab.registry + "/lab/busybox\nARG GO_VERSION=1.23\n" +
+		"SDK " + lab.registry + "/oryx/golang-sdk@${GO_VERSION}\n" +
+		"RUN mkdir /out && go version > /out/version.txt\n"
+	dir := project(t, df, map[string]string{})
+	r := buildctl(t, dir, "--frontend", "gateway.v0", "--opt", "source="+lab.frontend,
+		"--opt", "build-arg:GO_VERSION=1.22").mustSucceed(t)
+	if got := r.file(t, "out/version.txt"); !strings.Contains(got, "go1.22.10") {
+		t.Errorf("go version = %q, want go1.22.10", got)
+	}
+}
+
+// TestBuildx goes through docker buildx on the remote driver, including a
+// --call subrequest.
+func TestBuildx(t *testing.T) {
+	df := header("FROM " + lab.registry + "/lab/busybox\nSDK golang@1.23\nRUN mkdir /out && go version > /out/v\n")
+	dir := project(t, df, map[string]string{})
+	out := t.TempDir()
+	r := run(t, out, "docker", "buildx", "build", "--builder", "sdkfront-lab", "--progress", "plain",
+		"--output", "type=local,dest="+out, dir).mustSucceed(t)
+	if got := r.file(t, "out/v"); !strings.Contains(got, "go1.23.4") {
+		t.Errorf("go version = %q", got)
+	}
+	chk := run(t, "", "docker", "buildx", "build", "--builder", "sdkfront-lab", "--call", "check", dir).mustSucceed(t)
+	if !strings.Contains(chk.String(), "Check complete") {
+		t.Errorf("--call check did not run the checks:\n%s", tail(chk.String(), 20))
+	}
+}
+
+// layerDigest reads the digest of the single layer of repo:tag.
+func layerDigest(t *testing.T, repo, tag string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+lab.registry+"/v2/"+repo+"/manifests/"+tag, nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil || len(m.Layers) != 1 {
+		t.Fatalf("manifest of %s:%s: %v (%d layers)", repo, tag, err, len(m.Layers))
+	}
+	return m.Layers[0].Digest
+}
+
+// TestLazyPull proves from the registry's access log that the SDK layer is
+// fetched when a step uses it, and not at all when that step is cached.
+func TestLazyPull(t *testing.T) {
+	layer := layerDigest(t, "sdks/golang", "bookworm-1.22.10")
+	if out, err := runOut(bin("buildctl"), "--addr", lab.addr, "prune", "--all"); err != nil {
+		t.Fatalf("prune: %v\n%s", err, out)
+	}
+	df := header("FROM " + lab.registry + "/lab/busybox\nSDK golang@1.22\nRUN mkdir /out && go version > /out/v\n")
+	dir := project(t, df, map[string]string{})
+
+	mark := markLog(t)
+	first := buildctl(t, dir).mustSucceed(t)
+	if got := first.file(t, "out/v"); !strings.Contains(got, "go1.22.10") {
+		t.Fatalf("go version = %q", got)
+	}
+	if n := len(mark.requests(t, "GET", "/v2/sdks/golang/blobs/"+layer)); n != 1 {
+		t.Fatalf("first build fetched the SDK layer %d times, want once", n)
+	}
+
+	mark = markLog(t)
+	second := buildctl(t, dir).mustSucceed(t)
+	if !regexp.MustCompile(`RUN mkdir /out && go version.*\n(#\d+ )?CACHED`).MatchString(second.err) {
+		t.Errorf("second build did not hit the cache:\n%s", tail(second.err, 30))
+	}
+	if got := mark.requests(t, "/v2/sdks/golang/blobs/"); len(got) != 0 {
+		t.Errorf("cached build fetched SDK blobs:\n%s", strings.Join(got, "\n"))
+	}
+	if got := mark.requests(t, "/v2/sdks/golang/"); len(got) == 0 {
+		t.Errorf("the registry log shows no request at all for sdks/golang on the second build; is it logging?")
+	}
+}
+
+// TestLayouts: a FROM scratch stage can hold SDKs of both layouts, with
+// nothing but BuildKit file operations; unpack=false mounts the tarball.
+func TestLayouts(t *testing.T) {
+	df := header(`FROM scratch AS sdks
+SDK nodejs@20.11
+SDK python@3.11.9 --flavor=bullseye --to=/py
+SDK ` + lab.registry + `/oryx/python-sdk@3.11.9 --to=/oryx
+FROM ` + lab.registry + `/lab/busybox AS check
+RUN --mount=type=sdk,ref=python@3.12,unpack=false,target=/tarball \
+    mkdir /out && ls /tarball > /out/tarball.txt
+FROM scratch
+COPY --from=sdks / /
+COPY --from=check /out /out
+`)
+	r := buildctl(t, project(t, df, map[string]string{})).mustSucceed(t)
+	for name, want := range map[string]string{
+		"opt/nodejs/20.11.1/bin/node": "v20.11.1", // the layer is the tree
+		"py/bin/python3":              "3.11.9",   // sdk.tar.gz inside the layer
+		"oryx/bin/python3":            "3.11.9",   // Oryx's python-bookworm-3.11.9.tar.gz
+		"out/tarball.txt":             "sdk.tar.gz",
+	} {
+		if got := r.file(t, name); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", name, got, want)
+		}
+	}
+}
+
+// TestTagPaging resolves a partial version whose newest match is only
+// found by following the registry's Link headers past the first page.
+func TestTagPaging(t *testing.T) {
+	df := header("FROM " + lab.registry + "/lab/busybox\nSDK python@3.10\nRUN mkdir /out && python3 --version > /out/v\n")
+	mark := markLog(t)
+	r := buildctl(t, project(t, df, map[string]string{})).mustSucceed(t)
+	if got := r.file(t, "out/v"); !strings.Contains(got, "3.10.149") {
+		t.Errorf("python3 --version = %q, want the newest 3.10 (3.10.149)", got)
+	}
+	if pages := mark.requests(t, "/v2/sdks/python/tags/list"); len(pages) < 2 {
+		t.Errorf("tags were listed in %d request(s), want several pages:\n%s", len(pages), strings.Join(pages, "\n"))
+	}
+}
+
+// TestImageIndex resolves a multi-platform SDK for the build's target.
+func TestImageIndex(t *testing.T) {
+	df := header("FROM scratch\nSDK multi@1.0.0 --to=/sdk\n")
+	dir := project(t, df, map[string]string{})
+	for _, arch := range []string{"amd64", "arm64"} {
+		r := buildctl(t, dir, "--opt", "platform=linux/"+arch).mustSucceed(t)
+		var found bool
+		filepath.Walk(filepath.Join(r.outDir, "sdk"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				dt, _ := os.ReadFile(p)
+				found = found || strings.Contains(string(dt), arch)
+			}
+			return nil
+		})
+		if !found {
+			t.Errorf("the SDK unpacked for linux/%s does not mention %s", arch, arch)
+		}
+	}
+}
+
+// TestErrors: each mistake fails with a message that says what is wrong
+// and points at the user's own Dockerfile line.
+func TestErrors(t *testing.T) {
+	cases := []struct {
+		name, line string
+		want       []string
+	}{
+		{"no matching version", "SDK golang@1.99", []string{"1.99", "nearest", "1.23.4"}},
+		{"unknown platform", "SDK cobol@1", []string{"cobol"}},
+		{"unknown flavor", "SDK golang@1.23 --flavor=alpine", []string{"alpine", "bookworm"}},
+		{"two layers", "SDK broken@1.0.0", []string{"2 layers"}},
+		{"empty layer", "SDK broken@2.0.0", []string{"empty"}},
+		{"malformed mount", "RUN --mount=type=sdk,ref=golang@1.23 true", []string{"target="}},
+		{"unreachable registry", "SDK 127.0.0.1:1/sdks/golang@1.23", []string{"127.0.0.1:1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			df := header("FROM " + lab.registry + "/lab/busybox\n" + c.line + "\nRUN true\n")
+			r := buildctl(t, project(t, df, map[string]string{})).mustFail(t)
+			for _, w := range append(c.want, "Dockerfile:4", c.line) {
+				if !strings.Contains(r.err, w) {
+					t.Errorf("error output does not contain %q:\n%s", w, tail(r.err, 25))
+				}
+			}
+		})
+	}
+}
+
+// TestRunFailureShowsTheUsersLines: the daemon reports a failing RUN after
+// the frontend has returned; it must still show the user's text and lines,
+// although the rewrite added a line for PATH.
+func TestRunFailureShowsTheUsersLines(t *testing.T) {
+	df := header("FROM " + lab.registry + "/lab/busybox\nSDK golang@1.23\nRUN echo about to fail && exit 3\n")
+	r := buildctl(t, project(t, df, map[string]string{})).mustFail(t)
+	for _, want := range []string{"Dockerfile:5", "SDK golang@1.23", ">>> RUN echo about to fail && exit 3"} {
+		if !strings.Contains(r.err, want) {
+			t.Errorf("error output lacks %q:\n%s", want, tail(r.err, 25))
+		}
+	}
+	for _, bad := range []string{"COPY --link --from=sdkfront-", "ENV PATH=\"/opt/golang"} {
+		if strings.Contains(r.err, bad) {
+			t.Errorf("error output shows the rewritten Dockerfile (%q):\n%s", bad, tail(r.err, 25))
+		}
+	}
+}
+
+func runOut(name string, args ...string) (string, error) {
+	r := run(nil, "", name, args...)
+	if r.failed != nil {
+		return r.String(), fmt.Errorf("%s: %w", name, r.failed)
+	}
+	return r.String(), nil
+}
