@@ -1,0 +1,130 @@
+package resolver
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/containerd/errdefs"
+)
+
+// Sentinel errors. Every error returned by this package that falls into one
+// of these classes matches it with errors.Is. TagLister implementations
+// should wrap ErrRepositoryNotFound, ErrDenied and ErrUnreachable so the
+// resolver can tell those cases apart.
+var (
+	// ErrInvalidRef: an SDK reference or version constraint is malformed.
+	ErrInvalidRef = errors.New("invalid SDK reference")
+	// ErrInvalidSource: a source template is malformed.
+	ErrInvalidSource = errors.New("invalid SDK source")
+	// ErrNotFound: an image or tag does not exist. ImageResolver
+	// implementations may wrap it; messages containing "not found" are
+	// treated alike, because BuildKit flattens errors crossing gRPC.
+	ErrNotFound = errors.New("not found")
+	// ErrRepositoryNotFound: the SDK repository does not exist.
+	ErrRepositoryNotFound = errors.New("SDK repository not found")
+	// ErrNoMatch: no available version satisfies the constraint.
+	ErrNoMatch = errors.New("no matching SDK version")
+	// ErrUnknownFlavor: the repository has no tags for the flavor.
+	ErrUnknownFlavor = errors.New("unknown SDK flavor")
+	// ErrUnreachable: the registry could not be reached (connection
+	// refused, DNS, timeout, 5xx).
+	ErrUnreachable = errors.New("registry unreachable")
+	// ErrDenied: the registry refused access (401/403).
+	ErrDenied = errors.New("registry access denied")
+	// ErrListUnavailable: resolving the constraint needs the tag list and
+	// listing failed.
+	ErrListUnavailable = errors.New("SDK tag listing unavailable")
+	// ErrInvalidImage: the image is not a usable SDK image.
+	ErrInvalidImage = errors.New("invalid SDK image")
+)
+
+// RepositoryNotFoundError reports that an SDK repository does not exist.
+type RepositoryNotFoundError struct {
+	Repository string
+	Platform   string
+	Err        error // cause, may be nil; see Unwrap
+}
+
+// Error names the repository only: the cause repeats it in registry terms.
+func (e *RepositoryNotFoundError) Error() string {
+	return fmt.Sprintf("no SDK repository %s for platform %q", e.Repository, e.Platform)
+}
+
+func (e *RepositoryNotFoundError) Is(target error) bool { return target == ErrRepositoryNotFound }
+func (e *RepositoryNotFoundError) Unwrap() error        { return e.Err }
+
+// NoMatchError reports that no version of the flavor satisfies Constraint.
+// Nearest holds up to five available versions closest to it, as tagged.
+type NoMatchError struct {
+	Platform   string
+	Flavor     string
+	Constraint string
+	Nearest    []string
+}
+
+func (e *NoMatchError) Error() string {
+	c := e.Constraint
+	if c == "" {
+		c = "latest"
+	}
+	msg := fmt.Sprintf("no %s version matches %q (flavor %s)", e.Platform, c, e.Flavor)
+	if len(e.Nearest) == 0 {
+		return msg + "; no versions are available"
+	}
+	return msg + "; nearest available: " + strings.Join(e.Nearest, ", ")
+}
+
+func (e *NoMatchError) Is(target error) bool { return target == ErrNoMatch }
+
+// UnknownFlavorError reports that a repository has no tags of Flavor.
+type UnknownFlavorError struct {
+	Repository string
+	Flavor     string
+	Available  []string // flavors that do exist, sorted
+}
+
+func (e *UnknownFlavorError) Error() string {
+	avail := "none"
+	if len(e.Available) > 0 {
+		avail = strings.Join(e.Available, ", ")
+	}
+	return fmt.Sprintf("SDK repository %s has no flavor %q; available flavors: %s", e.Repository, e.Flavor, avail)
+}
+
+func (e *UnknownFlavorError) Is(target error) bool { return target == ErrUnknownFlavor }
+
+// ListError reports that the tags of Repository could not be listed while
+// resolving Ref. It matches ErrListUnavailable and whatever Err matches
+// (ErrDenied, ErrUnreachable, ...).
+type ListError struct {
+	Repository string
+	Ref        string
+	Err        error
+}
+
+func (e *ListError) Error() string {
+	return fmt.Sprintf("cannot list tags of %s to resolve %q: %v", e.Repository, e.Ref, e.Err)
+}
+
+func (e *ListError) Unwrap() []error { return []error{ErrListUnavailable, e.Err} }
+
+// ImageError reports an unusable SDK image; it matches ErrInvalidImage.
+type ImageError struct {
+	Ref    string // repository:tag
+	Reason string
+}
+
+func (e *ImageError) Error() string        { return e.Ref + " " + e.Reason }
+func (e *ImageError) Is(target error) bool { return target == ErrInvalidImage }
+
+// IsNotFound reports whether err means an image, tag or repository does not
+// exist. Errors from BuildKit arrive flattened to strings over gRPC, so a
+// message containing "not found" counts too.
+func IsNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrRepositoryNotFound) ||
+		errdefs.IsNotFound(err) || strings.Contains(strings.ToLower(err.Error()), "not found")
+}

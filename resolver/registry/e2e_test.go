@@ -1,0 +1,161 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// remoteImages is an ImageResolver reading the registry directly, standing
+// in for BuildKit's ResolveImageConfig: the digest of what the tag points
+// to, and the config of the image for the platform.
+type remoteImages struct{}
+
+func (remoteImages) ResolveImage(ctx context.Context, ref string, p ocispecs.Platform, _ string) (digest.Digest, []byte, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", nil, err
+	}
+	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}))
+	if err != nil {
+		var terr *transport.Error
+		if errors.As(err, &terr) && terr.StatusCode == 404 {
+			return "", nil, fmt.Errorf("%s: %w", ref, resolver.ErrNotFound)
+		}
+		return "", nil, err
+	}
+	img, err := desc.Image() // picks the platform from an index
+	if err != nil {
+		return "", nil, err
+	}
+	config, err := img.RawConfigFile()
+	return digest.Digest(desc.Digest.String()), config, err
+}
+
+// The resolver and the registry client together, against a registry that
+// pages its tag list and demands bearer tokens.
+func TestResolveEndToEnd(t *testing.T) {
+	var pages, tokens, authorized atomic.Int32
+	reg := newRegistry(t, paged(2, &pages), bearer(false, &tokens, &authorized))
+	golang := reg.host + "/sdks/golang"
+	reg.push(t, "sdks/golang:bookworm-1.22.10", sdkImage(t, false, nil))
+	reg.push(t, "sdks/golang:bookworm-1.23.0", sdkImage(t, true, nil))
+	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkIndex(t, true, "linux/amd64", "linux/arm64"))
+	reg.push(t, "sdks/golang:bookworm-1.24rc1", sdkImage(t, true, nil))
+	reg.push(t, "sdks/golang:bullseye-1.21.0", sdkImage(t, false, nil))
+	reg.push(t, "sdks/golang:bookworm-default", sdkImage(t, true, map[string]string{"org.oryx.version": "1.23.4"}))
+	reg.push(t, "sdks/dotnet:bookworm-8.0.404_8.0.11", sdkIndex(t, false, "linux/amd64", "linux/arm64"))
+	reg.push(t, "sdks/dotnet:bookworm-8.0.303_8.0.7", sdkImage(t, false, nil))
+	reg.push(t, "sdks/dotnet:bookworm-default", sdkImage(t, false, map[string]string{"org.oryx.sdk.version": "8.0.404"}))
+	reg.push(t, "sdks/python:bookworm-3.12.1", sdkImage(t, true, nil))
+	reg.push(t, "sdks/python:bookworm-3.13.0rc2", sdkImage(t, true, nil))
+	pages.Store(0)
+
+	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
+	r := resolver.New(remoteImages{}, New(fast))
+	resolve := func(ref, flavor string) (resolver.Resolution, error) {
+		t.Helper()
+		parsed, err := resolver.ParseRef(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Resolve(context.Background(), resolver.Request{
+			Ref: parsed, Flavor: flavor, Source: src,
+			Target: ocispecs.Platform{OS: "linux", Architecture: "arm64"},
+		})
+	}
+
+	for _, tc := range []struct{ ref, flavor, tag string }{
+		{"golang", "bookworm", "bookworm-1.23.4"},
+		{"golang@1.22", "bookworm", "bookworm-1.22.10"},
+		{"golang@latest", "bookworm", "bookworm-1.23.4"},
+		{"golang@>=1.24.0-0", "bookworm", "bookworm-1.24rc1"},
+		{"golang@1.21", "bullseye", "bullseye-1.21.0"},
+		{golang + "@~1.23", "bookworm", "bookworm-1.23.4"},
+		{"dotnet", "bookworm", "bookworm-8.0.404_8.0.11"},
+		{"dotnet@8.0.303", "bookworm", "bookworm-8.0.303_8.0.7"},
+		{"python@3.13.0-rc2", "bookworm", "bookworm-3.13.0rc2"},
+	} {
+		res, err := resolve(tc.ref, tc.flavor)
+		if err != nil {
+			t.Errorf("%s: %v", tc.ref, err)
+			continue
+		}
+		tagRef, err := name.ParseReference(res.Repository + ":" + tc.tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := remote.Head(tagRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Tag != tc.tag || res.Digest.String() != want.Digest.String() || res.Ref != tc.ref {
+			t.Errorf("%s: resolved %s@%s, want %s@%s", tc.ref, res.Tag, res.Digest, tc.tag, want.Digest)
+		}
+	}
+
+	res, _ := resolve("golang@1.23", "bookworm")
+	if len(res.Platforms) != 2 || res.Platforms["linux/arm64"] == "" {
+		t.Errorf("Platforms of an index = %v, want linux/amd64 and linux/arm64", res.Platforms)
+	}
+	if res, _ := resolve("golang@1.22", "bookworm"); res.Platforms != nil {
+		t.Errorf("Platforms of a single manifest = %v, want none", res.Platforms)
+	}
+
+	// Each repository was listed once, in pages, with a bearer token.
+	if n := pages.Load(); n != 3+2+1 { // golang: 6 tags, dotnet: 3, python: 2
+		t.Errorf("%d tag list pages, want 6", n)
+	}
+	if tokens.Load() == 0 || authorized.Load() == 0 {
+		t.Errorf("bearer token issued %d times, used %d times", tokens.Load(), authorized.Load())
+	}
+
+	for _, tc := range []struct {
+		ref, flavor string
+		is          error
+		msg         string
+	}{
+		{"nodejs@20", "bookworm", resolver.ErrRepositoryNotFound,
+			fmt.Sprintf(`no SDK repository %s/sdks/nodejs for platform "nodejs"`, reg.host)},
+		{"golang@1.99", "bookworm", resolver.ErrNoMatch,
+			`no golang version matches "1.99" (flavor bookworm); nearest available: 1.23.4, 1.23.0, 1.22.10`},
+		{"golang@1.23", "alpine", resolver.ErrUnknownFlavor, `available flavors: bookworm, bullseye`},
+	} {
+		_, err := resolve(tc.ref, tc.flavor)
+		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: error %v\nwant %v containing %q", tc.ref, err, tc.is, tc.msg)
+		}
+	}
+}
+
+// A registry that cannot be listed fails ranges with ErrListUnavailable
+// but still serves tagged exact versions.
+func TestResolveEndToEndListUnavailable(t *testing.T) {
+	reg := newRegistry(t)
+	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
+	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
+	down := resolver.New(remoteImages{}, New(fast, WithTimeout(0)))
+	for ref, wantErr := range map[string]bool{"golang@1.23": true, "golang@1.23.4": false} {
+		parsed, _ := resolver.ParseRef(ref)
+		_, err := down.Resolve(context.Background(), resolver.Request{Ref: parsed, Flavor: "bookworm", Source: src})
+		if wantErr && (!errors.Is(err, resolver.ErrListUnavailable) || !errors.Is(err, resolver.ErrUnreachable) ||
+			!strings.Contains(err.Error(), `cannot list tags of `+reg.host+`/sdks/golang to resolve "golang@1.23"`)) {
+			t.Errorf("%s: error %v, want ErrListUnavailable and ErrUnreachable", ref, err)
+		}
+		if !wantErr && err != nil {
+			t.Errorf("%s: %v", ref, err)
+		}
+	}
+}
