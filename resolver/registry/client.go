@@ -40,7 +40,7 @@ func (c *Client) ListTags(ctx context.Context, repository string) ([]string, err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
-	tags, err := remote.List(repo, c.remoteOptions(callCtx)...)
+	tags, err := remote.List(repo, append(c.remoteOptions(callCtx), remote.WithPageSize(c.o.pageSize))...)
 	if err != nil {
 		return nil, c.wrap(ctx, "list tags of", repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
 	}

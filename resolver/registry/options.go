@@ -19,6 +19,7 @@ type options struct {
 	backoff   time.Duration
 	transport http.RoundTripper
 	userAgent string
+	pageSize  int
 }
 
 // defaults are the options every Client starts from.
@@ -29,6 +30,7 @@ func defaults() options {
 		backoff:   500 * time.Millisecond,
 		transport: remote.DefaultTransport,
 		userAgent: "sdkfront",
+		pageSize:  100,
 	}
 }
 
@@ -46,6 +48,10 @@ func WithInsecureRegistries(hosts []string) Option {
 		}
 	}
 }
+
+// WithPageSize sets how many tags one tags/list request asks for (n=);
+// the client follows Link headers for the rest (default 100).
+func WithPageSize(n int) Option { return func(o *options) { o.pageSize = n } }
 
 // WithTimeout bounds each call, retries and paging included (default 30s).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
