@@ -88,6 +88,9 @@ func (f *sourceFix) definition(def *pb.Definition) *pb.Definition {
 		if n, ok := md.Description["llb.customname"]; ok {
 			md.Description["llb.customname"] = f.name(n)
 		}
+		if pg := md.ProgressGroup; pg != nil {
+			pg.Name = f.name(pg.Name)
+		}
 	}
 	return def
 }

@@ -42,12 +42,15 @@ func Tree(r resolver.Resolution, p ocispecs.Platform) llb.State {
 		llb.WithCustomName(fmt.Sprintf("[sdk] unpack %s %s (%s) %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p))))
 }
 
-// Announce is a no-op vertex whose name reports a resolution in the build's
-// progress, e.g. "[sdk] golang@1.23 -> 1.23.4 (bookworm) sha256:ab12...".
-// Solving it costs an empty directory, cached after the first build.
+// Announce is a vertex whose name reports a resolution in the build's
+// progress, e.g. "[sdk] golang@1.23 -> 1.23.4 (bookworm) ...@sha256:ab12...".
+// Solving it writes one small file, cached after the first build. The file
+// holds the summary, so that each resolution is its own vertex: BuildKit
+// shows one name per op digest.
 func Announce(r resolver.Resolution) llb.State {
-	return llb.Scratch().File(llb.Mkdir("/sdk", 0o755),
-		llb.WithCustomName(Summary(r)))
+	s := Summary(r)
+	return llb.Scratch().File(llb.Mkfile("/sdk", 0o644, []byte(s+"\n")),
+		llb.WithCustomName(s))
 }
 
 // Summary is the one-line, human-readable form of a resolution.

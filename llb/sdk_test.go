@@ -106,4 +106,12 @@ func TestAnnounceNamesTheResolution(t *testing.T) {
 	if len(names) != 1 || names[0] != want {
 		t.Errorf("names = %q, want %q", names, want)
 	}
+	// Two resolutions must be two vertices, or progress shows one name for both.
+	other := res
+	other.Version, other.Ref = "1.22.10", "golang@1.22"
+	a, _ := Announce(res).Marshal(context.Background())
+	b, _ := Announce(other).Marshal(context.Background())
+	if ha, hb := a.Def[len(a.Def)-2], b.Def[len(b.Def)-2]; string(ha) == string(hb) {
+		t.Error("two resolutions announce through the same op")
+	}
 }
