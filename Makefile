@@ -1,0 +1,96 @@
+# sdkfront: `make help` lists the targets. The lab (registry + buildkitd) is
+# described in docs/lab.md; all of its state lives in .lab/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+export PATH := $(PATH):/usr/local/go/bin
+
+GO        ?= go
+LAB       := lab/lab.sh
+# Exports LAB_REGISTRY, BUILDKIT_HOST, PATH+=.lab/bin, ... into a recipe line.
+LAB_ENV   := eval "$$($(LAB) env)"
+SEED      := .lab/bin/seed
+FRONTEND  := .lab/sdkfront
+# Every package of the main module except the e2e tests (lab/tools is its own module).
+UNIT_PKGS = $$($(GO) list ./... | grep -v -E '/e2e(/|$$)')
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this list of targets
+	@echo "usage: make <target>"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+.PHONY: tools
+tools: ## Build .lab/bin/{buildkitd,buildctl,registry,docker-buildx} and apt-get install runc, busybox-static (if missing)
+	$(LAB) tools
+
+.PHONY: lab-up
+lab-up: tools ## Start the lab: registry on 127.0.0.1:5000 + buildkitd + buildx builder sdkfront-lab
+	$(LAB) up
+
+.PHONY: lab-down
+lab-down: ## Stop the lab processes started by lab-up
+	$(LAB) down
+
+.PHONY: lab-status
+lab-status: ## Show whether the lab is running
+	@$(LAB) status || true
+
+.PHONY: seed-bin
+seed-bin:
+	$(GO) build -o $(SEED) ./lab/seed
+
+.PHONY: seed
+seed: lab-up seed-bin ## Push lab/busybox and the sample SDK images into the lab registry (idempotent)
+	$(LAB_ENV); $(SEED) busybox; $(SEED) sdks
+
+.PHONY: frontend-image
+frontend-image: lab-up seed-bin ## Build the static frontend binary and push it as $LAB_REGISTRY/sdkfront:dev
+	CGO_ENABLED=0 $(GO) build -tags "netgo osusergo static_build" -o $(FRONTEND) ./cmd/frontend
+	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"
+
+.PHONY: demo
+demo: tools lab-up seed frontend-image ## Build examples/Dockerfile.sdk through sdkfront and print the result
+	rm -rf .lab/out/demo
+	$(LAB_ENV); buildctl --addr "$$BUILDKIT_HOST" build --frontend dockerfile.v0 \
+		--local context=examples --local dockerfile=examples --opt filename=Dockerfile.sdk \
+		--output type=local,dest=.lab/out/demo --progress plain
+	@echo "---- .lab/out/demo/result.txt ----"
+	@cat .lab/out/demo/result.txt
+
+.PHONY: test
+test: ## Unit tests, then end-to-end tests against the lab
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-e2e
+
+.PHONY: test-unit
+test-unit: ## go vet + go test of every package but e2e (no lab needed)
+	$(GO) vet $(UNIT_PKGS)
+	$(GO) test $(UNIT_PKGS)
+
+# With CI=true the lab is stopped again afterwards (pass or fail).
+.PHONY: test-e2e
+test-e2e: lab-up seed frontend-image ## Start and seed the lab, then run the e2e tests against it (SDKFRONT_LAB=1)
+	@$(LAB_ENV); rc=0; \
+	pkgs="./lab/..."; if [ -d e2e ]; then pkgs="$$pkgs ./e2e/..."; else echo "note: no e2e/ package yet"; fi; \
+	SDKFRONT_LAB=1 $(GO) test -count=1 -v $$pkgs || rc=$$?; \
+	if [ $$rc -ne 0 ]; then \
+		echo "---- tail of $$LAB_BUILDKITD_LOG ----"; tail -n 40 "$$LAB_BUILDKITD_LOG" || true; fi; \
+	if [ "$${CI:-}" = true ]; then $(LAB) down; fi; \
+	exit $$rc
+
+.PHONY: bench
+bench: lab-up seed frontend-image ## Compare sdkfront with the hand-written stock Dockerfile and the physical floor (cold/warm/edited)
+	$(LAB_ENV); $(GO) run ./lab/bench -runs $${BENCH_RUNS:-3}
+
+.PHONY: clean
+clean: lab-down ## Stop the lab and delete its state (.lab/ except the .lab/bin tools)
+	@if awk -v p="$(CURDIR)/.lab/" 'index($$2, p) == 1 { found = 1 } END { exit !found }' /proc/mounts; then \
+		echo "clean: mounts remain under .lab; not deleting" >&2; exit 1; fi
+	rm -rf .lab/buildkitd .lab/registry .lab/cache .lab/run .lab/logs .lab/out $(FRONTEND) $(SEED) \
+		.lab/registry.yml .lab/buildkitd.toml
+
+.PHONY: distclean
+distclean: clean ## clean, and also delete the built tools in .lab/bin
+	rm -rf .lab

@@ -1,0 +1,447 @@
+#!/usr/bin/env bash
+# lab.sh: the sdkfront lab, a loopback OCI registry plus a rootful buildkitd
+# (runc worker) plus a docker buildx "remote" builder pointing at it.
+#
+#   lab/lab.sh tools    build .lab/bin/{buildkitd,buildctl,registry,docker-buildx}
+#                       (if missing or if the pinned module version changed) and
+#                       apt-get install runc, busybox-static and curl if missing
+#   lab/lab.sh up       start registry + buildkitd (if not running), wait until ready,
+#                       create the buildx builder "sdkfront-lab"
+#   lab/lab.sh down     stop what `up` started (pid files in .lab/run)
+#   lab/lab.sh status   show what is running
+#   lab/lab.sh env      print shell exports: eval "$(lab/lab.sh env)"
+#
+# Everything lives in <repo>/.lab and listens on loopback only.
+# Knobs (environment): LAB_REGISTRY_PORT (5000), LAB_SNAPSHOTTER (overlayfs),
+# LAB_UP_TIMEOUT (seconds, 90), LAB_BUILDER (sdkfront-lab), LAB_DEBUG=1 (buildkitd --debug),
+# LAB_BUILDKITD_DEBUG_PORT (6060: buildkitd's pprof on 127.0.0.1).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+LAB="$ROOT/.lab"
+BIN="$LAB/bin"
+RUN="$LAB/run"
+LOGS="$LAB/logs"
+PORT="${LAB_REGISTRY_PORT:-5000}"
+REG="127.0.0.1:$PORT"
+SOCK="$RUN/buildkitd.sock"
+ADDR="unix://$SOCK"
+BUILDER="${LAB_BUILDER:-sdkfront-lab}"
+SNAPSHOTTER="${LAB_SNAPSHOTTER:-overlayfs}"
+UP_TIMEOUT="${LAB_UP_TIMEOUT:-90}"
+DEBUG_ADDR="127.0.0.1:${LAB_BUILDKITD_DEBUG_PORT:-6060}"
+REGISTRY_CONFIG="$LAB/registry.yml"
+BUILDKITD_CONFIG="$LAB/buildkitd.toml"
+
+# Go and the sbin directories (runc lives in /usr/sbin) are needed even from
+# minimal shells such as CI's.
+for d in /usr/local/go/bin /usr/sbin /sbin; do
+	case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
+done
+export PATH
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+die() {
+	printf 'lab: error: %s\n' "$*" >&2
+	exit 1
+}
+
+usage() {
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
+	exit "${1:-2}"
+}
+
+# ---------------------------------------------------------------------------
+# tools
+
+# The binaries, as name|module dir|module path|package.
+TOOLS=(
+	"buildkitd|$ROOT|github.com/moby/buildkit|github.com/moby/buildkit/cmd/buildkitd"
+	"buildctl|$ROOT|github.com/moby/buildkit|github.com/moby/buildkit/cmd/buildctl"
+	"registry|$ROOT/lab/tools|github.com/distribution/distribution/v3|github.com/distribution/distribution/v3/cmd/registry"
+	"docker-buildx|$ROOT/lab/tools|github.com/docker/buildx|github.com/docker/buildx/cmd/buildx"
+)
+
+# version_ldflags MODULE VERSION: -X flags that stamp the version the way the
+# upstream release builds do (purely cosmetic: `buildkitd --version`, etc.).
+version_ldflags() {
+	case "$1" in
+	github.com/moby/buildkit) echo "-X github.com/moby/buildkit/version.Version=$2 -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit" ;;
+	github.com/docker/buildx) echo "-X github.com/docker/buildx/version.Version=$2 -X github.com/docker/buildx/version.Package=github.com/docker/buildx" ;;
+	github.com/distribution/distribution/v3) echo "-X github.com/distribution/distribution/v3/version.version=$2" ;;
+	esac
+}
+
+build_tool() {
+	local name=$1 dir=$2 mod=$3 pkg=$4 want have
+	want=$(cd "$dir" && go list -m -f '{{.Version}}' "$mod") || die "cannot read the pinned version of $mod in $dir/go.mod"
+	have=""
+	if [ -x "$BIN/$name" ]; then
+		# The module version embedded in the binary's build info.
+		have=$(go version -m "$BIN/$name" 2>/dev/null | awk '$1 == "mod" { print $3; exit }') || true
+	fi
+	if [ "$have" = "$want" ]; then
+		log "$name: $mod@$want (up to date)"
+		return
+	fi
+	log "$name: building $mod@$want${have:+ (had $have)}; cold builds take minutes"
+	local t0=$SECONDS
+	(cd "$dir" && go build -ldflags "$(version_ldflags "$mod" "$want")" -o "$BIN/.$name.tmp" "$pkg") ||
+		die "go build $pkg failed"
+	mv -f "$BIN/.$name.tmp" "$BIN/$name"
+	log "$name: built in $((SECONDS - t0))s"
+}
+
+busybox_static_ok() {
+	[ -x /bin/busybox ] && dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
+}
+
+ensure_packages() {
+	local pkgs=()
+	command -v runc >/dev/null 2>&1 || pkgs+=(runc)
+	busybox_static_ok || pkgs+=(busybox-static)
+	command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+	command -v setsid >/dev/null 2>&1 || pkgs+=(util-linux)
+	if [ ${#pkgs[@]} -eq 0 ]; then
+		return
+	fi
+	[ "$(id -u)" = 0 ] || die "need root to apt-get install ${pkgs[*]}"
+	command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install ${pkgs[*]} by hand"
+	log "apt-get install ${pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+}
+
+cmd_tools() {
+	command -v go >/dev/null 2>&1 || die "go not found (looked in PATH and /usr/local/go/bin)"
+	ensure_packages
+	mkdir -p "$BIN"
+	local t
+	for t in "${TOOLS[@]}"; do
+		IFS='|' read -r name dir mod pkg <<<"$t"
+		build_tool "$name" "$dir" "$mod" "$pkg"
+	done
+	install_buildx_plugin
+}
+
+# ---------------------------------------------------------------------------
+# processes
+
+# pid_of NAME: prints the pid recorded for NAME if that process is alive and
+# still runs our binary; fails otherwise (and removes a stale pid file).
+pid_of() {
+	local f="$RUN/$1.pid" pid
+	[ -f "$f" ] || return 1
+	pid=$(cat "$f")
+	if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$BIN/$1 "; then
+		echo "$pid"
+		return 0
+	fi
+	rm -f "$f"
+	return 1
+}
+
+# start NAME LOGFILE ENV... -- ARGS...: starts $BIN/NAME detached (own session,
+# no stdin, output appended to LOGFILE) and records its pid.
+start() {
+	local name=$1 logf=$2
+	shift 2
+	local envs=()
+	while [ "$1" != "--" ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	printf '\n==== %s: lab starting %s ====\n' "$(date -u +%FT%TZ)" "$name" >>"$logf"
+	# setsid: not a process-group leader here (no job control), so it execs in
+	# place and $! is the daemon's own pid.
+	env "${envs[@]}" setsid "$BIN/$name" "$@" </dev/null >>"$logf" 2>&1 &
+	echo $! >"$RUN/$name.pid"
+}
+
+# wait_ready NAME LOGFILE CHECK...: polls CHECK until it succeeds; fails
+# loudly with the log tail if the process dies or the timeout passes.
+wait_ready() {
+	local name=$1 logf=$2
+	shift 2
+	local deadline=$((SECONDS + UP_TIMEOUT))
+	while ! "$@" >/dev/null 2>&1; do
+		if ! pid_of "$name" >/dev/null; then
+			echo "---- last lines of $logf ----" >&2
+			tail -n 40 "$logf" >&2 || true
+			die "$name exited during startup (log: $logf)"
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			echo "---- last lines of $logf ----" >&2
+			tail -n 40 "$logf" >&2 || true
+			die "$name not ready after ${UP_TIMEOUT}s (log: $logf); it is still running: lab/lab.sh down stops it"
+		fi
+		sleep 0.2
+	done
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+registry_ok() { curl -fsS -o /dev/null --max-time 2 "http://$REG/v2/"; }
+buildkitd_ok() { "$BIN/buildctl" --addr "$ADDR" debug workers; }
+
+write_registry_config() {
+	cat >"$REGISTRY_CONFIG.tmp" <<EOF
+# Generated by lab/lab.sh; edits are overwritten by \`lab/lab.sh up\`.
+version: 0.1
+log:
+  level: info
+  formatter: text
+  # Combined-format access log of every request on stdout (.lab/logs/registry.log):
+  # 127.0.0.1 - - [date] "GET /v2/<repo>/blobs/sha256:... HTTP/1.1" 200 <bytes> "" "<agent>"
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $LAB/registry
+  delete:
+    enabled: true
+  maintenance:
+    uploadpurging:
+      enabled: false
+http:
+  addr: $REG
+  # Loopback-only lab registry; a fixed secret silences the startup warning.
+  secret: sdkfront-lab-not-a-secret
+  headers:
+    X-Content-Type-Options: [nosniff]
+# tags/list honours ?n= up to this many per page, then sends a Link header.
+tags:
+  maxtags: 100
+validation:
+  manifests:
+    urls:
+      allow:
+        - '^https?://'
+EOF
+	mv -f "$REGISTRY_CONFIG.tmp" "$REGISTRY_CONFIG"
+}
+
+write_buildkitd_config() {
+	cat >"$BUILDKITD_CONFIG.tmp" <<EOF
+# Generated by lab/lab.sh; edits are overwritten by \`lab/lab.sh up\`.
+root = "$LAB/buildkitd"
+debug = $([ -n "${LAB_DEBUG:-}" ] && echo true || echo false)
+
+[grpc]
+  address = ["$ADDR"]
+  # pprof and expvar: curl http://$DEBUG_ADDR/debug/pprof/goroutine?debug=2
+  debugAddress = "$DEBUG_ADDR"
+
+[worker.oci]
+  enabled = true
+  snapshotter = "$SNAPSHOTTER"
+  binary = "$(command -v runc)"
+  networkMode = "host"
+  gc = true
+  # Fixed GC limits (the default scales with the disk and can evict the cache
+  # on a machine with little free space, which makes cache tests flaky).
+  reservedSpace = "2GB"
+  maxUsedSpace = "20GB"
+
+[worker.containerd]
+  enabled = false
+
+[cdi]
+  disabled = true
+
+[registry."$REG"]
+  http = true
+EOF
+	mv -f "$BUILDKITD_CONFIG.tmp" "$BUILDKITD_CONFIG"
+}
+
+need_bins() {
+	local b missing=()
+	for b in buildkitd buildctl registry; do
+		[ -x "$BIN/$b" ] || missing+=("$b")
+	done
+	if [ ${#missing[@]} -gt 0 ] || ! command -v runc >/dev/null 2>&1; then
+		log "missing ${missing[*]:-runc}; running lab.sh tools first"
+		cmd_tools
+	fi
+}
+
+cmd_up() {
+	[ "$(id -u)" = 0 ] || die "buildkitd runs rootful here: run as root"
+	[ ${#SOCK} -lt 100 ] || die "socket path too long for a unix socket ($SOCK); move the checkout to a shorter path"
+	need_bins
+	mkdir -p "$RUN" "$LOGS" "$LAB/registry" "$LAB/buildkitd"
+
+	local pid
+	if pid=$(pid_of registry); then
+		log "registry: already running (pid $pid) on $REG"
+	else
+		if port_busy; then
+			die "127.0.0.1:$PORT is already in use by a process the lab did not start; stop it or set LAB_REGISTRY_PORT"
+		fi
+		write_registry_config
+		# The registry exports OpenTelemetry traces to an OTLP endpoint by default; turn that off.
+		start registry "$LOGS/registry.log" OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
+			-- serve "$REGISTRY_CONFIG"
+		wait_ready registry "$LOGS/registry.log" registry_ok
+		log "registry: up on http://$REG (pid $(cat "$RUN/registry.pid"), log $LOGS/registry.log)"
+	fi
+
+	if pid=$(pid_of buildkitd); then
+		log "buildkitd: already running (pid $pid) at $ADDR"
+	else
+		write_buildkitd_config
+		rm -f "$SOCK"
+		start buildkitd "$LOGS/buildkitd.log" -- \
+			--config "$BUILDKITD_CONFIG" --root "$LAB/buildkitd" --addr "$ADDR" \
+			--oci-worker=true --containerd-worker=false --oci-worker-snapshotter="$SNAPSHOTTER"
+		wait_ready buildkitd "$LOGS/buildkitd.log" buildkitd_ok
+		log "buildkitd: up at $ADDR (pid $(cat "$RUN/buildkitd.pid"), log $LOGS/buildkitd.log)"
+	fi
+
+	setup_buildx
+}
+
+# stop NAME: SIGTERM, wait up to 30s, then SIGKILL. Only ever signals the pid
+# recorded in .lab/run/NAME.pid, and only if it still runs our binary.
+stop() {
+	local name=$1 pid i
+	if ! pid=$(pid_of "$name"); then
+		log "$name: not running"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		log "$name: still running after 30s, sending SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+		sleep 0.5
+	fi
+	rm -f "$RUN/$name.pid"
+	log "$name: stopped (pid $pid)"
+}
+
+cmd_down() {
+	stop buildkitd
+	rm -f "$SOCK"
+	stop registry
+	local m
+	m=$(awk -v p="$LAB/" 'index($2, p) == 1 { print $2 }' /proc/mounts 2>/dev/null || true)
+	if [ -n "$m" ]; then
+		log "warning: mounts left under $LAB:"
+		printf '%s\n' "$m" | sed 's/^/  /' >&2
+	fi
+}
+
+cmd_status() {
+	local pid rc=0
+	if pid=$(pid_of registry); then
+		if registry_ok 2>/dev/null; then echo "registry:  running (pid $pid) http://$REG"; else
+			echo "registry:  running (pid $pid) but http://$REG/v2/ does not answer"
+			rc=1
+		fi
+	else
+		echo "registry:  stopped"
+		rc=1
+	fi
+	if pid=$(pid_of buildkitd); then
+		if buildkitd_ok >/dev/null 2>&1; then
+			echo "buildkitd: running (pid $pid) $ADDR"
+		else
+			echo "buildkitd: running (pid $pid) but not answering at $ADDR"
+			rc=1
+		fi
+	else
+		echo "buildkitd: stopped"
+		rc=1
+	fi
+	if buildx inspect "$BUILDER" >/dev/null 2>&1; then
+		echo "buildx:    builder $BUILDER -> $(buildx inspect "$BUILDER" 2>/dev/null | awk '/Endpoint:/ { print $2; exit }')"
+	else
+		echo "buildx:    no builder $BUILDER"
+	fi
+	echo "logs:      $LOGS"
+	return $rc
+}
+
+cmd_env() {
+	cat <<EOF
+export LAB_DIR='$LAB'
+export LAB_REGISTRY='$REG'
+export LAB_REGISTRY_PORT='$PORT'
+export LAB_REGISTRY_LOG='$LOGS/registry.log'
+export LAB_BUILDKITD_LOG='$LOGS/buildkitd.log'
+export LAB_CACHE='$LAB/cache'
+export LAB_BUILDX_BUILDER='$BUILDER'
+export BUILDKIT_HOST='$ADDR'
+export LAB_BUILDKITD_DEBUG='$DEBUG_ADDR'
+export PATH='$BIN':"\$PATH"
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# docker buildx
+
+# buildx ARGS: `docker buildx` when the docker CLI exists, otherwise the
+# plugin binary run standalone (it then behaves as `buildx`).
+buildx() {
+	if command -v docker >/dev/null 2>&1; then
+		docker buildx "$@"
+	else
+		"$BIN/docker-buildx" "$@"
+	fi
+}
+
+install_buildx_plugin() {
+	[ -x "$BIN/docker-buildx" ] || return 0
+	local dir="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+	mkdir -p "$dir"
+	if ! cmp -s "$BIN/docker-buildx" "$dir/docker-buildx"; then
+		cp -f "$BIN/docker-buildx" "$dir/.docker-buildx.tmp"
+		mv -f "$dir/.docker-buildx.tmp" "$dir/docker-buildx"
+		log "installed $dir/docker-buildx"
+	fi
+}
+
+setup_buildx() {
+	if [ ! -x "$BIN/docker-buildx" ]; then
+		log "buildx: $BIN/docker-buildx missing, skipping the builder (lab.sh tools builds it)"
+		return 0
+	fi
+	install_buildx_plugin
+	local endpoint
+	endpoint=$(buildx inspect "$BUILDER" 2>/dev/null | awk '/Endpoint:/ { print $2; exit }') || true
+	if [ -n "$endpoint" ] && [ "$endpoint" != "$ADDR" ]; then
+		log "buildx: builder $BUILDER points at $endpoint; recreating it"
+		buildx rm "$BUILDER" >/dev/null 2>&1 || true
+		endpoint=""
+	fi
+	if [ -z "$endpoint" ]; then
+		buildx rm "$BUILDER" >/dev/null 2>&1 || true
+		buildx create --name "$BUILDER" --driver remote "$ADDR" >/dev/null ||
+			die "docker buildx create --name $BUILDER --driver remote $ADDR failed"
+	fi
+	local out
+	if ! out=$(buildx inspect "$BUILDER" --bootstrap 2>&1); then
+		printf '%s\n' "$out" >&2
+		die "docker buildx inspect $BUILDER --bootstrap failed"
+	fi
+	log "buildx: builder $BUILDER -> $ADDR ($(printf '%s\n' "$out" | awk '/Status:/ { print $2; exit }'))"
+}
+
+# ---------------------------------------------------------------------------
+
+case "${1:-}" in
+tools) cmd_tools ;;
+up) cmd_up ;;
+down) cmd_down ;;
+status) cmd_status ;;
+env) cmd_env ;;
+-h | --help | help) usage 0 ;;
+*) usage 2 ;;
+esac

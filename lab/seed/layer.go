@@ -1,0 +1,299 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// epoch is the fixed timestamp of every tar entry and image config, so that
+// seeding is reproducible: the same inputs always give the same digests.
+var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// cacheFormat is part of every on-disk cache key; bump it when the way
+// tarballs are built changes.
+const cacheFormat = "v1"
+
+// tarFunc writes entries to a tar stream.
+type tarFunc func(tw *tar.Writer) error
+
+// entry is one tar entry held in memory.
+type entry struct {
+	name     string
+	typeflag byte
+	mode     int64
+	body     []byte
+	linkname string
+}
+
+func dirEntry(name string, mode int64) entry {
+	return entry{name: name + "/", typeflag: tar.TypeDir, mode: mode}
+}
+
+func fileEntry(name string, mode int64, body []byte) entry {
+	return entry{name: name, typeflag: tar.TypeReg, mode: mode, body: body}
+}
+
+func symlinkEntry(name, target string) entry {
+	return entry{name: name, typeflag: tar.TypeSymlink, mode: 0o777, linkname: target}
+}
+
+func header(name string, typeflag byte, mode, size int64, linkname string) *tar.Header {
+	return &tar.Header{
+		Name:     name,
+		Typeflag: typeflag,
+		Mode:     mode,
+		Size:     size,
+		Linkname: linkname,
+		ModTime:  epoch,
+		Uid:      0,
+		Gid:      0,
+	}
+}
+
+// entries returns a tarFunc writing es in order.
+func entries(es ...entry) tarFunc {
+	return func(tw *tar.Writer) error {
+		for _, e := range es {
+			if err := tw.WriteHeader(header(e.name, e.typeflag, e.mode, int64(len(e.body)), e.linkname)); err != nil {
+				return err
+			}
+			if len(e.body) > 0 {
+				if _, err := tw.Write(e.body); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// concat returns a tarFunc writing each of fs in turn.
+func concat(fs ...tarFunc) tarFunc {
+	return func(tw *tar.Writer) error {
+		for _, f := range fs {
+			if err := f(tw); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// blobInfo describes a gzipped tarball: Digest and Size of the compressed
+// bytes, DiffID of the uncompressed tar stream.
+type blobInfo struct {
+	Digest string `json:"digest"`
+	DiffID string `json:"diffID"`
+	Size   int64  `json:"size"`
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func sum(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
+
+// writeTarGz writes src as a gzip (BestSpeed) compressed tar stream to w and
+// returns its digests. Output is deterministic for deterministic input.
+func writeTarGz(w io.Writer, src tarFunc) (blobInfo, error) {
+	compressed := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(w, compressed)}
+	gz, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
+	if err != nil {
+		return blobInfo{}, err
+	}
+	uncompressed := sha256.New()
+	tw := tar.NewWriter(io.MultiWriter(gz, uncompressed))
+	if err := src(tw); err != nil {
+		return blobInfo{}, err
+	}
+	if err := tw.Close(); err != nil {
+		return blobInfo{}, err
+	}
+	if err := gz.Close(); err != nil {
+		return blobInfo{}, err
+	}
+	return blobInfo{Digest: sum(compressed), DiffID: sum(uncompressed), Size: cw.n}, nil
+}
+
+// blob is a gzipped tarball held in memory or in a file under the cache.
+type blob struct {
+	info blobInfo
+	data []byte // in memory, or
+	path string // on disk
+}
+
+func (b *blob) open() (io.ReadCloser, error) {
+	if b.path != "" {
+		return os.Open(b.path)
+	}
+	return io.NopCloser(bytes.NewReader(b.data)), nil
+}
+
+// layer returns b as an OCI gzip layer.
+func (b *blob) layer() v1.Layer { return &blobLayer{b: b} }
+
+// blobLayer implements v1.Layer over a blob whose digests are already known,
+// so building an image manifest never re-reads (or re-compresses) the data.
+type blobLayer struct{ b *blob }
+
+func (l *blobLayer) Digest() (v1.Hash, error)             { return v1.NewHash(l.b.info.Digest) }
+func (l *blobLayer) DiffID() (v1.Hash, error)             { return v1.NewHash(l.b.info.DiffID) }
+func (l *blobLayer) Size() (int64, error)                 { return l.b.info.Size, nil }
+func (l *blobLayer) MediaType() (types.MediaType, error)  { return types.OCILayer, nil }
+func (l *blobLayer) Compressed() (io.ReadCloser, error)   { return l.b.open() }
+func (l *blobLayer) Uncompressed() (io.ReadCloser, error) { return gunzip(l.b.open()) }
+
+type gzipReadCloser struct {
+	*gzip.Reader
+	under io.Closer
+}
+
+func (g gzipReadCloser) Close() error {
+	err := g.Reader.Close()
+	if cerr := g.under.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func gunzip(rc io.ReadCloser, err error) (io.ReadCloser, error) {
+	if err != nil {
+		return nil, err
+	}
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return gzipReadCloser{Reader: zr, under: rc}, nil
+}
+
+// blobs builds gzipped tarballs once per key, in memory or (for big ones) in
+// cacheDir, where they survive between runs: reseeding then costs no
+// compression at all.
+type blobs struct {
+	cacheDir string
+
+	mu   sync.Mutex
+	memo map[string]*blobOnce
+}
+
+type blobOnce struct {
+	once sync.Once
+	b    *blob
+	err  error
+}
+
+func newBlobs(cacheDir string) *blobs {
+	return &blobs{cacheDir: cacheDir, memo: map[string]*blobOnce{}}
+}
+
+// get returns the blob for key, building it with src on first use. Blobs
+// with onDisk set are cached under cacheDir across runs.
+func (bs *blobs) get(key string, onDisk bool, src tarFunc) (*blob, error) {
+	bs.mu.Lock()
+	o := bs.memo[key]
+	if o == nil {
+		o = &blobOnce{}
+		bs.memo[key] = o
+	}
+	bs.mu.Unlock()
+	o.once.Do(func() {
+		if onDisk {
+			o.b, o.err = bs.onDisk(key, src)
+		} else {
+			var buf bytes.Buffer
+			info, err := writeTarGz(&buf, src)
+			o.b, o.err = &blob{info: info, data: buf.Bytes()}, err
+		}
+		if o.err != nil {
+			o.err = fmt.Errorf("building %s: %w", key, o.err)
+		}
+	})
+	return o.b, o.err
+}
+
+func (bs *blobs) onDisk(key string, src tarFunc) (*blob, error) {
+	if err := os.MkdirAll(bs.cacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(bs.cacheDir, cacheFormat+"-"+key)
+	path, meta := base+".tar.gz", base+".json"
+	if raw, err := os.ReadFile(meta); err == nil {
+		var info blobInfo
+		if json.Unmarshal(raw, &info) == nil {
+			if st, err := os.Stat(path); err == nil && st.Size() == info.Size {
+				return &blob{info: info, path: path}, nil
+			}
+		}
+	}
+	start := time.Now()
+	tmp, err := os.CreateTemp(bs.cacheDir, ".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	info, err := writeTarGz(tmp, src)
+	if err == nil {
+		err = tmp.Close()
+	} else {
+		tmp.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal(info)
+	if err := os.WriteFile(meta, raw, 0o644); err != nil {
+		return nil, err
+	}
+	logf("cached %s (%.1f MB, %s)", filepath.Base(path), float64(info.Size)/1e6, time.Since(start).Round(100*time.Millisecond))
+	return &blob{info: info, path: path}, nil
+}
+
+// singleFile returns a tarFunc writing one regular file named name whose
+// content is the blob b (typically an inner SDK tarball).
+func singleFile(name string, b *blob) tarFunc {
+	return func(tw *tar.Writer) error {
+		if err := tw.WriteHeader(header(name, tar.TypeReg, 0o644, b.info.Size, "")); err != nil {
+			return err
+		}
+		rc, err := b.open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		n, err := io.Copy(tw, rc)
+		if err == nil && n != b.info.Size {
+			err = fmt.Errorf("%s: copied %d bytes, want %d", name, n, b.info.Size)
+		}
+		return err
+	}
+}
