@@ -136,7 +136,7 @@ func run(t *testing.T, outDir, name string, args ...string) result {
 	if t != nil {
 		t.Helper()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	var stdout, stderr bytes.Buffer
