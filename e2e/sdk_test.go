@@ -90,7 +90,7 @@ func TestLazyPull(t *testing.T) {
 	layer := pushSDK(t, "sdks/lazy:bookworm-"+version, map[string]string{
 		"bin/lazy": "#!/bin/sh\necho lazy " + version + "\n",
 	})
-	df := header("FROM " + lab.registry + "/lab/busybox\nSDK lazy@1.0\nRUN mkdir /out && lazy > /out/v\n" + exportOut)
+	df := header("FROM " + lab.registry + "/lab/busybox\nSDK lazy@" + version + "\nRUN mkdir /out && lazy > /out/v\n" + exportOut)
 	dir := project(t, df, map[string]string{})
 
 	mark := markLog(t)
