@@ -215,7 +215,7 @@ func TestRunFailureShowsTheUsersLines(t *testing.T) {
 			t.Errorf("error output lacks %q:\n%s", want, tail(r.err, 25))
 		}
 	}
-	for _, bad := range []string{"COPY --link --from=sdkfront-", "ENV PATH=\"/opt/golang"} {
+	for _, bad := range []string{"COPY --from=sdkfront-", "ENV PATH=\"/opt/golang"} {
 		if strings.Contains(r.err, bad) {
 			t.Errorf("error output shows the rewritten Dockerfile (%q):\n%s", bad, tail(r.err, 25))
 		}
