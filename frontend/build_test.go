@@ -242,7 +242,7 @@ func TestBuilderErrorsShowTheUsersLines(t *testing.T) {
 		t.Fatal("build succeeded")
 	}
 	src := sourceOf(t, err)
-	if !strings.HasPrefix(string(src.Info.Data), "# sdk-source") || strings.Contains(string(src.Info.Data), "COPY --link") {
+	if !strings.HasPrefix(string(src.Info.Data), "# sdk-source") || strings.Contains(string(src.Info.Data), "--from=sdkfront-") {
 		t.Errorf("error shows the rewritten Dockerfile:\n%s", src.Info.Data)
 	}
 	if l := src.Ranges[0].Start.Line; l != 5 {
