@@ -89,11 +89,25 @@ func (p *pusher) image(repoTag string, img v1.Image) (v1.Hash, error) {
 
 // write is image; quiet pushes are counted but not logged (unless -v).
 func (p *pusher) write(repoTag string, img v1.Image, quiet bool) (v1.Hash, error) {
-	t, err := p.tag(repoTag)
+	want, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	want, err := img.Digest()
+	return p.push(repoTag, want, "", quiet, func(t name.Tag) error { return remote.Write(t, img, p.opts...) })
+}
+
+// index pushes an image index as repoTag unless it is already there.
+func (p *pusher) index(repoTag string, idx v1.ImageIndex) (v1.Hash, error) {
+	want, err := idx.Digest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return p.push(repoTag, want, " index", false, func(t name.Tag) error { return remote.WriteIndex(t, idx, p.opts...) })
+}
+
+// push tags want as repoTag with put, unless the tag already points at it.
+func (p *pusher) push(repoTag string, want v1.Hash, kind string, quiet bool, put func(name.Tag) error) (v1.Hash, error) {
+	t, err := p.tag(repoTag)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -105,38 +119,13 @@ func (p *pusher) write(repoTag string, img v1.Image, quiet bool) (v1.Hash, error
 		return want, nil
 	}
 	start := time.Now()
-	if err := remote.Write(t, img, p.opts...); err != nil {
+	if err := put(t); err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %w", t, err)
 	}
 	p.pushed.Add(1)
 	if !quiet || p.verbose {
-		logf("push %s %s (%s)", t, short(want), time.Since(start).Round(time.Millisecond))
+		logf("push%s %s %s (%s)", kind, t, short(want), time.Since(start).Round(time.Millisecond))
 	}
-	return want, nil
-}
-
-// index pushes an image index as repoTag unless it is already there.
-func (p *pusher) index(repoTag string, idx v1.ImageIndex) (v1.Hash, error) {
-	t, err := p.tag(repoTag)
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	want, err := idx.Digest()
-	if err != nil {
-		return v1.Hash{}, err
-	}
-	if p.upToDate(t, want) {
-		p.skipped.Add(1)
-		if p.verbose {
-			logf("ok   %s (%s)", t, short(want))
-		}
-		return want, nil
-	}
-	if err := remote.WriteIndex(t, idx, p.opts...); err != nil {
-		return v1.Hash{}, fmt.Errorf("push %s: %w", t, err)
-	}
-	p.pushed.Add(1)
-	logf("push %s %s (index)", t, short(want))
 	return want, nil
 }
 
