@@ -229,3 +229,46 @@ func runOut(name string, args ...string) (string, error) {
 	}
 	return r.String(), nil
 }
+
+// TestStockFeaturesSurvive: what the rewrite must not break — a Dockerfile
+// in a subdirectory with its own .dockerignore, a user's named context, and
+// --target — all in one build with an SDK line.
+func TestStockFeaturesSurvive(t *testing.T) {
+	df := header(`FROM ` + lab.registry + `/lab/busybox AS build
+SDK python@3.11.9
+COPY . /ctx
+RUN mkdir /out && python3 --version > /out/v && ls /ctx > /out/ls && cat /etc/base-marker > /out/base
+FROM scratch AS final
+COPY --from=build /out /
+FROM scratch AS other
+COPY --from=build /ctx /ctx
+`)
+	// base is a named context: a stage of the user's picked from outside.
+	df = strings.Replace(df, "FROM "+lab.registry+"/lab/busybox AS build", "FROM base AS build", 1)
+	dir := project(t, "unused", map[string]string{
+		"keep.txt":                           "kept",
+		"secret.txt":                         "must be ignored",
+		"sub/Custom.Dockerfile":              df,
+		"sub/Custom.Dockerfile.dockerignore": "secret.txt\n",
+	})
+	baseDir := project(t, "FROM "+lab.registry+"/lab/busybox\nRUN echo from-named-context > /etc/base-marker\n", map[string]string{})
+	base := lab.registry + "/e2e/base:latest"
+	run(t, "", bin("buildctl"), "--addr", lab.addr, "build", "--frontend", "dockerfile.v0",
+		"--local", "context="+baseDir, "--local", "dockerfile="+baseDir,
+		"--output", "type=image,name="+base+",push=true,registry.insecure=true").mustSucceed(t)
+	r := buildctl(t, dir, "--opt", "filename=sub/Custom.Dockerfile", "--opt", "target=final",
+		"--opt", "context:base=docker-image://"+base).mustSucceed(t)
+	if got := r.file(t, "v"); !strings.Contains(got, "3.11.9") {
+		t.Errorf("python3 --version = %q", got)
+	}
+	ls := r.file(t, "ls")
+	if !strings.Contains(ls, "keep.txt") || strings.Contains(ls, "secret.txt") {
+		t.Errorf("context listing %q: want keep.txt and not secret.txt (sub/Custom.Dockerfile.dockerignore)", ls)
+	}
+	if got := r.file(t, "base"); !strings.Contains(got, "from-named-context") {
+		t.Errorf("the named context was not used: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.outDir, "ctx")); err == nil {
+		t.Error("--target=final exported the other stage")
+	}
+}

@@ -286,13 +286,31 @@ func TestSeedSDKsLayoutsAndIdempotence(t *testing.T) {
 	}
 }
 
-func TestFrontendImage(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
+// staticBinary builds a trivial static Go program, as the frontend is built.
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n\ngo 1.22\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if elfStatic(exe) != nil {
-		t.Skip("test binary is not static")
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", "x", ".")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "x")
+}
+
+func TestFrontendImage(t *testing.T) {
+	exe := staticBinary(t)
+	if err := elfStatic(exe); err != nil {
+		t.Fatalf("CGO_ENABLED=0 build is not static: %v", err)
+	}
+	if _, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/sh"); err == nil {
+		t.Error("a dynamically linked binary was accepted for a FROM scratch image")
 	}
 	img, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), exe)
 	if err != nil {
