@@ -47,7 +47,7 @@ seed: lab-up seed-bin ## Push lab/busybox and the sample SDK images into the lab
 
 .PHONY: frontend-image
 frontend-image: lab-up seed-bin ## Build the static frontend binary and push it as $LAB_REGISTRY/sdkfront:dev
-	CGO_ENABLED=0 $(GO) build -tags "netgo osusergo static_build" -o $(FRONTEND) ./cmd/frontend
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -tags "netgo osusergo static_build" -o $(FRONTEND) ./cmd/frontend
 	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"
 
 .PHONY: demo
