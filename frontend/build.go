@@ -151,7 +151,7 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 	}
 	inputs["dockerfile"] = llb.Scratch().File(fa, llb.WithCustomName("[sdk] rewrite "+fn))
 
-	return &sdkClient{Client: c, opts: opts, inputs: inputs, fix: &sourceFix{orig: src.Data, rw: rw}}, nil
+	return &sdkClient{Client: c, opts: opts, inputs: inputs, fix: &sourceFix{orig: src.Data, rw: rw}, fuse: pl.fuse}, nil
 }
 
 // withSource attaches the user's Dockerfile to an error that carries

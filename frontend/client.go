@@ -7,6 +7,8 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
+
+	sdkllb "github.com/sdkfront/sdkfront/llb"
 )
 
 // sdkClient is the gateway client BuildKit's Dockerfile builder sees: the
@@ -19,6 +21,7 @@ type sdkClient struct {
 	opts   map[string]string
 	inputs map[string]llb.State
 	fix    *sourceFix
+	fuse   map[digest.Digest]bool // see sdkllb.Fuse
 }
 
 var _ client.Client = (*sdkClient)(nil)
@@ -44,7 +47,11 @@ func (c *sdkClient) Inputs(ctx context.Context) (map[string]llb.State, error) {
 }
 
 func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
-	req.Definition = c.fix.definition(req.Definition)
+	def, err := sdkllb.Fuse(c.fix.definition(req.Definition), c.fuse)
+	if err != nil {
+		return nil, err
+	}
+	req.Definition = def
 	res, err := c.Client.Solve(ctx, req)
 	return res, c.fix.err(err)
 }

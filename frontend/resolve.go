@@ -49,6 +49,9 @@ type plan struct {
 	inputs   map[string]llb.State
 	contexts map[string]string // "context:NAME[::platform]" -> "input:KEY"
 	resolved []resolver.Resolution
+	// fuse holds the layer sources that SDK instructions copy from; the
+	// copies are made to unpack (sdkllb.Fuse).
+	fuse map[digest.Digest]bool
 }
 
 // resolveAll resolves every use for every target platform, concurrently,
@@ -96,7 +99,7 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 		return nil, err
 	}
 
-	pl := &plan{bind: map[*use]binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}}
+	pl := &plan{bind: map[*use]binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, fuse: map[digest.Digest]bool{}}
 	seen := map[string]bool{}
 	for _, j := range jobs {
 		res := results[j.k]
@@ -113,10 +116,19 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 			continue
 		}
 		seen[input] = true
-		if j.u.unpack {
+		switch {
+		case j.u.mount && j.u.unpack:
 			pl.inputs[input] = sdkllb.Tree(res, j.p)
-		} else {
+		case j.u.mount:
 			pl.inputs[input] = sdkllb.Layer(res, j.p)
+		default:
+			st := sdkllb.Layer(res, j.p)
+			def, err := st.Marshal(ctx)
+			if err != nil {
+				return nil, err
+			}
+			pl.fuse[digest.FromBytes(def.Def[0])] = true
+			pl.inputs[input] = st
 		}
 		pl.contexts["context:"+name+"::"+platforms.FormatAll(platforms.Normalize(targets[j.t]))] = "input:" + input
 		if j.t == 0 {
@@ -141,9 +153,9 @@ func flavorOf(u *use, s settings) string {
 // is a valid lowercase reference name that cannot clash with a stage name a
 // user would write, and it is the same for every target platform.
 func contextName(u *use, flavor, platformExpr string) string {
-	kind := "tree"
-	if !u.unpack {
-		kind = "layer"
+	kind := "layer"
+	if u.mount && u.unpack {
+		kind = "tree"
 	}
 	h := sha256.Sum256([]byte(strings.Join([]string{u.refText, flavor, platformExpr, kind}, "\x00")))
 	return "sdkfront-" + hex.EncodeToString(h[:6]) + "-" + kind

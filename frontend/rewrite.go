@@ -35,7 +35,7 @@ type rewrite struct {
 
 // rewriteDockerfile replaces each SDK directive with plain Dockerfile:
 //
-//	SDK golang@1.23            ->  COPY --from=<ctx> ["/", "/opt/golang/1.23.4"]
+//	SDK golang@1.23            ->  COPY --from=<layer> ["/*", "/opt/golang/1.23.4/"]
 //	                               ENV PATH="/opt/golang/1.23.4/bin:${PATH:-...}"
 //	RUN --mount=type=sdk,...   ->  RUN --mount=type=bind,from=<ctx>,target=...
 //
@@ -59,7 +59,9 @@ func rewriteDockerfile(src []byte, uses []*use, bind map[*use]binding) (*rewrite
 			rw.names = append(rw.names, [2]string{gen, raw})
 			continue
 		}
-		cp := fmt.Sprintf("COPY --from=%s %s", b.context, jsonArgs("/", b.dest))
+		// The copy is made to unpack by sdkllb.Fuse once BuildKit's builder
+		// has converted it.
+		cp := fmt.Sprintf("COPY --from=%s %s", b.context, jsonArgs("/*", strings.TrimSuffix(b.dest, "/")+"/"))
 		env := fmt.Sprintf(`ENV PATH="%s/bin:${PATH:-%s}"`, b.dest, defaultPath)
 		start, end := n.StartLine-1, n.EndLine-1
 		if end > start {

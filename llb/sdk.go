@@ -10,35 +10,30 @@ import (
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// tarballPatterns are the names, at the root of the layer, that are treated
-// as the SDK tarball. Anything else at the root is part of an SDK tree.
-var tarballPatterns = []string{"*.tar.gz", "*.tgz"}
-
 // Layer is the verified layer's files as they are: for the tarball layout,
-// the tarball itself. The image is pinned by digest and platform.
+// the tarball itself. The image is pinned by digest and platform. The
+// layer limit of 1 (every SDK image has exactly one layer) also gives the
+// source its own op digest, so that Fuse never mistakes a user's COPY of
+// the same image for an SDK.
 func Layer(r resolver.Resolution, p ocispecs.Platform) llb.State {
-	return llb.Image(r.Pinned(), llb.Platform(p),
+	return llb.Image(r.Pinned(), llb.Platform(p), llb.WithLayerLimit(1),
 		llb.WithCustomName(fmt.Sprintf("[sdk] %s %s (%s) %s %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p), short(r))))
 }
 
-// Tree is the SDK tree, unpacked at the root of a scratch state with
-// BuildKit file operations only, so no tools are needed in any image.
-// Tarballs at the layer root are unpacked (inside buildkitd, chrooted at the
-// destination); everything else at the root is copied, which makes a layer
-// that is itself the SDK tree come out unchanged.
+// UnpackInfo is how an SDK layer is copied so that it comes out as the SDK
+// tree, whichever layout it has: every entry at the layer root is matched
+// by the wildcard; an archive (sdk.tar.gz, python-bookworm-3.11.9.tar.gz,
+// recognised by its content) is unpacked into the destination, inside
+// buildkitd and chrooted there; anything else, such as the bin/ of a layer
+// that is itself the SDK tree, is copied as it is. Copy to "<dir>/".
+func UnpackInfo() *llb.CopyInfo {
+	return &llb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true, AttemptUnpack: true, CreateDestPath: true}
+}
+
+// Tree is the SDK tree at the root of a scratch state, made with BuildKit
+// file operations only, so no tools are needed in any image.
 func Tree(r resolver.Resolution, p ocispecs.Platform) llb.State {
-	raw := Layer(r, p)
-	var fa *llb.FileAction
-	for _, pat := range tarballPatterns {
-		ci := &llb.CopyInfo{AllowWildcard: true, AllowEmptyWildcard: true, AttemptUnpack: true, CreateDestPath: true}
-		if fa == nil {
-			fa = llb.Copy(raw, "/"+pat, "/", ci)
-		} else {
-			fa = fa.Copy(raw, "/"+pat, "/", ci)
-		}
-	}
-	fa = fa.Copy(raw, "/", "/", &llb.CopyInfo{CopyDirContentsOnly: true, ExcludePatterns: tarballPatterns})
-	return llb.Scratch().Platform(p).File(fa,
+	return llb.Scratch().Platform(p).File(llb.Copy(Layer(r, p), "/*", "/", UnpackInfo()),
 		llb.WithCustomName(fmt.Sprintf("[sdk] unpack %s %s (%s) %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p))))
 }
 
