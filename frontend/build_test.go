@@ -287,3 +287,29 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok || true
 		}
 	}
 }
+
+// TestMultiPlatformBuild: each target platform gets the SDK for its own
+// platform, through the named context keyed by platform.
+func TestMultiPlatformBuild(t *testing.T) {
+	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang@1.23\nRUN go version\n"
+	s, tags := sdkStub(df)
+	s.opts["platform"] = "linux/amd64,linux/arm64"
+	if _, err := build(context.Background(), s, tags); err != nil {
+		t.Fatalf("build: %+v", err)
+	}
+	arches := map[string]bool{}
+	for _, def := range s.solved {
+		for _, dt := range def.Def {
+			var op pb.Op
+			if err := op.UnmarshalVT(dt); err != nil {
+				t.Fatal(err)
+			}
+			if src := op.GetSource(); src != nil && strings.HasPrefix(src.Identifier, "docker-image://reg.test/sdks/golang@") {
+				arches[op.Platform.Architecture] = true
+			}
+		}
+	}
+	if !arches["amd64"] || !arches["arm64"] || len(arches) != 2 {
+		t.Errorf("SDK sources for %v, want amd64 and arm64", arches)
+	}
+}

@@ -100,9 +100,13 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 	}
 
 	pl := &plan{bind: map[*use]binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, fuse: map[digest.Digest]bool{}}
-	seen := map[string]bool{}
+	recorded := map[key]bool{}
 	for _, j := range jobs {
 		res := results[j.k]
+		if !recorded[j.k] {
+			recorded[j.k] = true
+			pl.resolved = append(pl.resolved, res)
+		}
 		name := contextName(j.u, j.k.flavor, sr.stages[j.u.stage].platform)
 		if _, ok := pl.bind[j.u]; !ok {
 			dest := j.u.dest
@@ -112,10 +116,9 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 			pl.bind[j.u] = binding{context: name, dest: dest}
 		}
 		input := fmt.Sprintf("%s-%d", name, j.t)
-		if seen[input] {
+		if _, ok := pl.inputs[input]; ok {
 			continue
 		}
-		seen[input] = true
 		switch {
 		case j.u.mount && j.u.unpack:
 			pl.inputs[input] = sdkllb.Tree(res, j.p)
@@ -133,10 +136,6 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 		pl.contexts["context:"+name+"::"+platforms.FormatAll(platforms.Normalize(targets[j.t]))] = "input:" + input
 		if j.t == 0 {
 			pl.contexts["context:"+name] = "input:" + input
-		}
-		if !seen[j.k.ref+"|"+j.k.flavor+"|"+j.k.platform] {
-			seen[j.k.ref+"|"+j.k.flavor+"|"+j.k.platform] = true
-			pl.resolved = append(pl.resolved, res)
 		}
 	}
 	return pl, nil
