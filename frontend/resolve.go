@@ -17,6 +17,7 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/pkg/errors"
 	"golang.org/x/sync/errgroup"
 
 	sdkllb "github.com/sdkfront/sdkfront/llb"
@@ -87,7 +88,10 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 		eg.Go(func() error {
 			res, err := r.Resolve(ectx, resolver.Request{Ref: j.u.ref, Flavor: j.k.flavor, Source: s.source, Target: j.p})
 			if err != nil {
-				return parser.WithLocation(fmt.Errorf("SDK %s: %w", j.u.refText, err), j.u.node.Location())
+				// Flattened to text on purpose: an error that wraps a gRPC
+				// status (any gateway call's) reaches the user as that
+				// status's message alone, without what sdkfront adds.
+				return parser.WithLocation(errors.Errorf("SDK %s: %s", j.u.refText, err), j.u.node.Location())
 			}
 			mu.Lock()
 			results[j.k] = res
