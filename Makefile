@@ -80,6 +80,12 @@ test-e2e: lab-up seed frontend-image ## Start and seed the lab, then run the e2e
 	if [ "$${CI:-}" = true ]; then $(LAB) down; fi; \
 	exit $$rc
 
+# BuildKit's own Dockerfile integration suite against the stock Dockerfile
+# frontend and against sdkfront (docs/lab.md). COMPAT_RUN='TestCopy.*' narrows it.
+.PHONY: compat
+compat: tools frontend-image seed-bin ## Run BuildKit's Dockerfile test suite on the stock frontend and on sdkfront; fail on regressions
+	lab/compat/compat.sh
+
 .PHONY: bench
 bench: lab-up seed frontend-image ## Compare sdkfront with the hand-written stock Dockerfile and the physical floor (cold/warm/edited)
 	$(LAB_ENV); $(GO) run ./lab/bench -runs $${BENCH_RUNS:-3}

@@ -265,6 +265,13 @@ func parseRun(r io.Reader, log io.Writer) (top, subs results, err error) {
 				note = "see test.log"
 			}
 		}
+		if st == fail {
+			// a crash of the frontend shows only as "exit code: 2" to the
+			// client; its stack is in the sandbox's buildkitd log
+			if p := frontendPanic(out[t]); p != "" {
+				note += " [" + p + "]"
+			}
+		}
 		res := result{Key: key, Status: st, Elapsed: elapsed[t], Note: note}
 		if isTop {
 			top[key] = res
@@ -273,6 +280,58 @@ func parseRun(r io.Reader, log io.Writer) (top, subs results, err error) {
 		}
 	}
 	return top, subs, nil
+}
+
+var (
+	sandboxPrefixRE = regexp.MustCompile(`^\s+sandbox\.go:\d+: ?`)
+	frameFileRE     = regexp.MustCompile(`^\t(\S+\.go:\d+)`)
+)
+
+// frontendPanic finds a Go panic in the sandbox logs that the suite prints
+// after a failure (the frontend's stderr ends up in buildkitd's log) and
+// returns its message with the first frame outside the standard library and
+// the first frame of the panicking program's own main module (a -trimpath
+// path without "@version").
+func frontendPanic(lines []string) string {
+	var log []string
+	for _, ln := range lines {
+		if loc := sandboxPrefixRE.FindStringIndex(ln); loc != nil {
+			log = append(log, strings.TrimRight(ln[loc[1]:], "\n"))
+		}
+	}
+	for i, ln := range log {
+		msg, ok := strings.CutPrefix(ln, "panic: ")
+		if !ok {
+			continue
+		}
+		var first, own string
+		for _, f := range log[i+1 : min(len(log), i+80)] {
+			m := frameFileRE.FindStringSubmatch(f)
+			if m == nil {
+				continue
+			}
+			file := m[1]
+			if elem, _, _ := strings.Cut(file, "/"); !strings.Contains(elem, ".") {
+				continue // the standard library (runtime/panic.go, …)
+			}
+			if first == "" {
+				first = file
+			}
+			if !strings.Contains(file, "@") {
+				own = file
+				break
+			}
+		}
+		p := "panic: " + oneLine(msg)
+		if first != "" {
+			p += " at " + first
+		}
+		if own != "" && own != first {
+			p += " via " + own
+		}
+		return p
+	}
+	return ""
 }
 
 // addMissing records every expected test name that has no result at all as

@@ -54,6 +54,18 @@ func sampleStream() *stream {
 		"        \tTest:       \tTestIntegration/TestLegacyKeyValueFormat/worker=oci/frontend=gateway\n",
 		"    sandbox.go:140: stderr: /usr/bin/buildkitd --oci-worker=true\n",
 		"    sandbox.go:143: > startCmd 2026-11-30 Error: something in the daemon log\n",
+		"    sandbox.go:205: panic: runtime error: invalid memory address or nil pointer dereference\n",
+		"    sandbox.go:205: [signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0xbe5bb2]\n",
+		"    sandbox.go:205: \n",
+		"    sandbox.go:205: goroutine 1 [running]:\n",
+		"    sandbox.go:205: panic({0x1, 0x2})\n",
+		"    sandbox.go:205: \truntime/panic.go:860 +0x13a\n",
+		"    sandbox.go:205: github.com/moby/buildkit/frontend/dockerfile/linter.(*Linter).WithMergedConfig(0x0, 0x27565d043720)\n",
+		"    sandbox.go:205: \tgithub.com/moby/buildkit@v0.34.2/frontend/dockerfile/linter/linter.go:74 +0x32\n",
+		"    sandbox.go:205: github.com/sdkfront/sdkfront/frontend.scan(0x27565d04d5c0, 0x27565ccfc6f0, 0x27565d04d5f0)\n",
+		"    sandbox.go:205: \tgithub.com/sdkfront/sdkfront/frontend/scan.go:109 +0x37c\n",
+		"    sandbox.go:205: main.main()\n",
+		"    sandbox.go:205: \tgithub.com/sdkfront/sdkfront/cmd/frontend/main.go:18 +0x2d\n",
 	} {
 		s.ev("output", fail, ln, 0)
 	}
@@ -120,8 +132,9 @@ func TestParseRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := results{
-		"TestCopyChown":             {Key: "TestCopyChown", Status: pass, Elapsed: 1.25},
-		"TestLegacyKeyValueFormat":  {Key: "TestLegacyKeyValueFormat", Status: fail, Elapsed: 3.5, Note: "Not equal: expected: 1 actual : 0"},
+		"TestCopyChown": {Key: "TestCopyChown", Status: pass, Elapsed: 1.25},
+		"TestLegacyKeyValueFormat": {Key: "TestLegacyKeyValueFormat", Status: fail, Elapsed: 3.5, Note: "Not equal: expected: 1 actual : 0 [panic: runtime error: invalid memory address or nil pointer dereference" +
+			" at github.com/moby/buildkit@v0.34.2/frontend/dockerfile/linter/linter.go:74 via github.com/sdkfront/sdkfront/frontend/scan.go:109]"},
 		"TestErrorsSourceMap":       {Key: "TestErrorsSourceMap", Status: fail, Elapsed: 2, Note: "Received unexpected error: failed to solve: dockerfile parse error on line 3 second message line"},
 		"TestSecretsUsedInArgOrEnv": {Key: "TestSecretsUsedInArgOrEnv", Status: fail, Elapsed: 0.9, Note: "[secretInArg] Should be true"},
 		"TestLabels":                {Key: "TestLabels", Status: skip, Elapsed: 1, Note: "rest of test requires containerd worker"},

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# lab/compat/compat.sh: `make compat`. Runs BuildKit's own Dockerfile integration
+# suite (frontend/dockerfile TestIntegration, of the BuildKit version in go.mod)
+# offline against two gateway frontend images, the stock Dockerfile frontend
+# built from that BuildKit module and sdkfront, and compares them test by test.
+# The last line is "compat: stock P/F/S sdkfront P/F/S regressions=N"
+# (passed/failed/skipped); the exit status is 0 only when no test that passes
+# with stock fails with sdkfront.
+#
+# Needs (the Makefile target provides them): the lab tools in .lab/bin
+# (buildkitd, buildctl, registry, seed), the lab registry running, and
+# $LAB_REGISTRY/sdkfront:dev pushed (make frontend-image).
+#
+# Knobs (environment):
+#   COMPAT_RUN=REGEX        run the tests whose function name matches REGEX
+#                           (e.g. 'TestCopy.*|TestRunMount.*') instead of subset.txt
+#   COMPAT_SUBSET=FILE      another subset file (default lab/compat/subset.txt)
+#   COMPAT_PARALLEL=N       concurrent sandboxes (default 2, the cores of this VM)
+#   COMPAT_TIMEOUT=DUR      go test timeout per frontend (default 30m)
+#   COMPAT_CNI=0            no CNI bridge: the RUN --network tests then skip
+#   COMPAT_REUSE_STOCK=1    reuse the last stock run if the stock image, the test
+#                           binary, the selection and the CNI setting are unchanged
+#   COMPAT_KEEP=5           how many runs to keep under .lab/compat/runs
+#
+# Results: .lab/compat/runs/<time>/{stock,sdkfront}/ (results.txt, subtests.txt,
+# test.log, test.json, run-info.txt) and diff.txt; .lab/compat/latest points at
+# the newest run. See docs/lab.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+HERE="$ROOT/lab/compat"
+W="$ROOT/.lab/compat"
+BIN="$ROOT/.lab/bin"
+for d in /usr/local/go/bin /usr/sbin /sbin; do
+	case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
+done
+export PATH="$BIN:$PATH"
+
+SUBSET="${COMPAT_SUBSET:-$HERE/subset.txt}"
+RUNRE="${COMPAT_RUN:-}"
+PARALLEL="${COMPAT_PARALLEL:-2}"
+TIMEOUT="${COMPAT_TIMEOUT:-30m}"
+CNI="${COMPAT_CNI:-1}"
+CNI_BIN=/usr/lib/cni
+KEEP="${COMPAT_KEEP:-5}"
+
+log() { printf 'compat: %s\n' "$*" >&2; }
+die() {
+	printf 'compat: error: %s\n' "$*" >&2
+	exit 2
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root (the suite's oci worker sandboxes need it)"
+for b in go buildkitd buildctl registry seed runc; do
+	command -v "$b" >/dev/null 2>&1 || die "missing $b (make tools seed-bin)"
+done
+eval "$("$ROOT/lab/lab.sh" env)"
+# The suite starts its own daemons; nothing of the lab's may leak into it.
+unset BUILDKIT_HOST
+
+# ---------------------------------------------------------------------------
+# packages the suite needs at run time
+
+ensure_packages() {
+	local pkgs=()
+	command -v git >/dev/null 2>&1 || pkgs+=(git)
+	command -v ssh-agent >/dev/null 2>&1 || pkgs+=(openssh-client)
+	command -v ip >/dev/null 2>&1 || pkgs+=(iproute2)
+	if [ "$CNI" = 1 ]; then
+		local p
+		for p in bridge host-local loopback; do
+			[ -x "$CNI_BIN/$p" ] || {
+				pkgs+=(containernetworking-plugins)
+				break
+			}
+		done
+	fi
+	[ ${#pkgs[@]} -eq 0 ] && return
+	command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install ${pkgs[*]} by hand"
+	log "apt-get install ${pkgs[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------------------
+# setup: the compat tool, the test binary, the mirror seed, the two frontends
+
+mkdir -p "$W"
+ensure_packages
+t0=$SECONDS
+(cd "$ROOT" && go build -o "$BIN/compat" ./lab/compat)
+
+BK_VERSION="$(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/moby/buildkit)"
+SRC="$W/src-$BK_VERSION"
+TESTBIN="$W/dockerfile.test"
+if [ ! -d "$SRC" ]; then
+	(cd "$ROOT" && go mod download github.com/moby/buildkit)
+	moddir="$(cd "$ROOT" && go list -m -f '{{.Dir}}' github.com/moby/buildkit)"
+	[ -d "$moddir" ] || die "BuildKit module source not found ($moddir)"
+	log "copying BuildKit $BK_VERSION source from $moddir"
+	rm -rf "$W"/src-* "$SRC.tmp"
+	cp -r "$moddir" "$SRC.tmp"
+	chmod -R u+w "$SRC.tmp"
+	mv "$SRC.tmp" "$SRC"
+fi
+key="buildkit $BK_VERSION, $(go version)"
+if [ ! -x "$TESTBIN" ] || [ "$(cat "$TESTBIN.key" 2>/dev/null)" != "$key" ]; then
+	log "compiling BuildKit's frontend/dockerfile test binary ($key); minutes when the Go build cache is cold"
+	t=$SECONDS
+	(cd "$SRC" && GOFLAGS=-mod=mod go test -c -o "$TESTBIN.tmp" ./frontend/dockerfile)
+	mv -f "$TESTBIN.tmp" "$TESTBIN"
+	echo "$key" >"$TESTBIN.key"
+	log "test binary built in $((SECONDS - t))s"
+fi
+
+compat mirror -dir "$W/mirror-seed" -busybox /bin/busybox -registry-bin "$BIN/registry"
+
+# The stock frontend: BuildKit's own dockerfile-frontend from the same module,
+# packaged like sdkfront's image (FROM scratch, the same caps label).
+STOCK_IMAGE="$LAB_REGISTRY/dockerfile-stock:$BK_VERSION"
+log "building the stock frontend (github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend@$BK_VERSION)"
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -tags "netgo osusergo static_build" \
+	-o "$W/dockerfile-frontend" github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend)
+seed frontend -binary "$W/dockerfile-frontend" -image "$STOCK_IMAGE" >/dev/null
+
+RUN_ID="$(date +%Y%m%d-%H%M%S)"
+RUNS="$W/runs"
+OUT="$RUNS/$RUN_ID"
+mkdir -p "$OUT/stock" "$OUT/sdkfront"
+STOCK_REF="$(compat export -o "$W/stock.tar" "$STOCK_IMAGE")"
+SDK_REF="$(compat export -o "$W/sdkfront.tar" "$LAB_REGISTRY/sdkfront:dev")"
+log "stock:    $STOCK_REF"
+log "sdkfront: $SDK_REF"
+# CI (like test-e2e) stops the lab: the suite does not need it.
+if [ "${CI:-}" = true ]; then "$ROOT/lab/lab.sh" down; fi
+
+if [ -n "$RUNRE" ]; then
+	PATTERN="$(compat pattern -run "$RUNRE")"
+	SUBSET_ARGS=()
+else
+	PATTERN="$(compat pattern -subset "$SUBSET")"
+	SUBSET_ARGS=(-subset "$SUBSET")
+fi
+if [ "$CNI" = 1 ]; then
+	for p in bridge host-local loopback; do
+		[ -x "$CNI_BIN/$p" ] || die "no CNI plugin $CNI_BIN/$p (containernetworking-plugins); COMPAT_CNI=0 runs without"
+	done
+fi
+log "setup done in $((SECONDS - t0))s; selection: ${RUNRE:-$SUBSET}"
+
+# ---------------------------------------------------------------------------
+# one run of the suite
+
+TPID=""
+RUNTMP=""
+BRIDGE=""
+
+descendants() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+cleanup_run() {
+	if [ -n "$RUNTMP" ]; then
+		# whatever the sandboxes left mounted under RUNTMP, innermost first
+		awk -v d="$RUNTMP/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+			xargs -r -n1 umount -l 2>/dev/null || true
+		rm -rf "$RUNTMP"
+		RUNTMP=""
+	fi
+	if [ -n "$BRIDGE" ] && ip link show "$BRIDGE" >/dev/null 2>&1; then
+		ip link del "$BRIDGE" 2>/dev/null || true
+	fi
+	BRIDGE=""
+}
+
+on_interrupt() {
+	# The test binary dies on a signal without stopping the sandboxes it started
+	# (buildkitd and registry processes in their own sessions): stop them by pid.
+	if [ -n "$TPID" ]; then
+		log "interrupted: stopping the test run (pid $TPID) and the processes it started"
+		local pids
+		pids="$(descendants "$TPID" | tr '\n' ' ')"
+		kill -TERM "$TPID" $pids 2>/dev/null || true
+		sleep 3
+		kill -KILL $pids 2>/dev/null || true
+		wait "$TPID" 2>/dev/null || true
+	fi
+	cleanup_run
+	exit 130
+}
+trap on_interrupt INT TERM
+
+# run_suite NAME TARBALL REF DIR
+run_suite() {
+	local name=$1 tar=$2 ref=$3 dir=$4
+	local mirror="$dir/mirror" extra=()
+	# the suite's mirror registry serves $mirror/data and adds the frontend under
+	# a random name: a fresh copy of the seed per run
+	rm -rf "$mirror"
+	mkdir -p "$mirror"
+	cp -a "$W/mirror-seed/data" "$mirror/data"
+
+	RUNTMP="$(mktemp -d /tmp/compat.XXXXXX)" # short: unix socket paths must stay < 108 bytes
+	if [ "$CNI" = 1 ]; then
+		# an isolated bridge: no host address, no gateway, no NAT; deleted afterwards
+		BRIDGE="cpt$$${name:0:1}"
+		BRIDGE="${BRIDGE:0:15}"
+		mkdir -p "$RUNTMP/cni-ipam"
+		cat >"$RUNTMP/cni.json" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "$BRIDGE",
+  "type": "bridge",
+  "bridge": "$BRIDGE",
+  "isGateway": false,
+  "isDefaultGateway": false,
+  "ipMasq": false,
+  "hairpinMode": true,
+  "ipam": {"type": "host-local", "dataDir": "$RUNTMP/cni-ipam", "ranges": [[{"subnet": "10.213.0.0/16"}]]}
+}
+JSON
+		extra=(PATH="$HERE/cni:$PATH"
+			COMPAT_REAL_BUILDKITD="$BIN/buildkitd"
+			COMPAT_CNI_CONFIG="$RUNTMP/cni.json" COMPAT_CNI_BIN="$CNI_BIN"
+			BUILDKIT_CNI_INIT_LOCK_PATH="$RUNTMP/cni-init.lock"
+			BUILDKIT_RUN_NETWORK_INTEGRATION_TESTS=1)
+	fi
+	{
+		echo "date: $(date -u +%FT%TZ)"
+		echo "frontend: $ref ($tar)"
+		echo "buildkit: $BK_VERSION; test binary: $(cat "$TESTBIN.key")"
+		echo "buildkitd: $(buildkitd --version 2>/dev/null)"
+		echo "runc: $(runc --version 2>/dev/null | head -1)"
+		echo "kernel: $(uname -r)"
+		echo "selection: ${RUNRE:-$SUBSET}"
+		echo "pattern: $PATTERN"
+		echo "parallel: $PARALLEL; timeout: $TIMEOUT; cni: $CNI${BRIDGE:+ (bridge $BRIDGE)}"
+	} >"$dir/run-info.txt"
+
+	log "$name: running the suite ($ref), $PARALLEL sandboxes at a time"
+	local start=$SECONDS rc=0
+	(
+		cd "$SRC/frontend/dockerfile"
+		exec env "${extra[@]}" TMPDIR="$RUNTMP" BUILDKIT_REGISTRY_MIRROR_DIR="$mirror" \
+			FRONTEND_GATEWAY_ONLY="local:$tar" GOMAXPROCS="$PARALLEL" \
+			go tool test2json -t -p dockerfile "$TESTBIN" \
+			-test.v=test2json -test.count=1 -test.timeout="$TIMEOUT" -test.parallel="$PARALLEL" \
+			-test.run="$PATTERN"
+	) >"$dir/test.json" 2>"$dir/stderr.log" &
+	TPID=$!
+	local next=$((SECONDS + 60))
+	while kill -0 "$TPID" 2>/dev/null; do
+		sleep 2
+		if [ $SECONDS -ge $next ]; then
+			next=$((SECONDS + 60))
+			log "$name: $(grep -cE '"Action":"(pass|fail|skip)","Package":"dockerfile","Test":"TestIntegration/[^/]+/worker=oci/frontend=gateway(/[a-z.]+=[^/"]*)*"' "$dir/test.json" || true) tests done after $((SECONDS - start))s"
+		fi
+	done
+	wait "$TPID" || rc=$?
+	TPID=""
+	cleanup_run
+	rm -rf "$mirror"
+	local secs=$((SECONDS - start))
+	log "$name: go test exit status $rc after ${secs}s"
+	compat report -o "$dir" "${SUBSET_ARGS[@]}" -name "$name" -seconds "$secs" "$dir/test.json"
+}
+
+# ---------------------------------------------------------------------------
+# stock, then sdkfront, then the comparison
+
+STOCK_KEY="$STOCK_REF $(sha256sum "$TESTBIN" | cut -c1-16) $PATTERN cni=$CNI"
+STOCK_DIR="$OUT/stock"
+if [ "${COMPAT_REUSE_STOCK:-}" = 1 ] && [ -f "$W/last-stock/key" ] && [ -f "$W/last-stock/results.txt" ] &&
+	[ "$(cat "$W/last-stock/key")" = "$STOCK_KEY" ]; then
+	STOCK_DIR="$(cd "$W/last-stock" && pwd -P)"
+	log "stock: reusing $STOCK_DIR (COMPAT_REUSE_STOCK=1, same image, test binary and selection)"
+else
+	run_suite stock "$W/stock.tar" "$STOCK_REF" "$STOCK_DIR"
+	echo "$STOCK_KEY" >"$STOCK_DIR/key"
+	ln -sfn "runs/$RUN_ID/stock" "$W/last-stock"
+fi
+run_suite sdkfront "$W/sdkfront.tar" "$SDK_REF" "$OUT/sdkfront"
+ln -sfn "runs/$RUN_ID" "$W/latest"
+
+# keep the newest $KEEP runs (and the one last-stock points at)
+keep_stock="$(readlink "$W/last-stock" 2>/dev/null || true)"
+ls -1 "$RUNS" | sort -r | tail -n +"$((KEEP + 1))" | while read -r old; do
+	case "$keep_stock" in "runs/$old/"*) continue ;; esac
+	rm -rf "${RUNS:?}/$old"
+done
+
+log "results: $OUT (diff.txt, {stock,sdkfront}/results.txt, test.log)"
+rc=0
+compat compare -o "$OUT/diff.txt" "$STOCK_DIR" "$OUT/sdkfront" || rc=$?
+exit $rc
