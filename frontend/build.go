@@ -1,29 +1,32 @@
 // Package frontend is sdkfront's gateway glue: it reads the Dockerfile,
-// resolves its SDK directives, rewrites them into plain Dockerfile, and
+// resolves its SDK lines, rewrites them into plain Dockerfile, and
 // delegates everything else to BuildKit's own Dockerfile builder in-process.
 package frontend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
+	"os"
 	"path"
+	"runtime/debug"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
 
+	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
+	"github.com/sdkfront/sdkfront/version"
 )
 
 // MetaResolved is the result metadata key that lists every resolution, as
@@ -35,9 +38,31 @@ const MetaResolved = "frontend.sdk.resolved"
 // not forward the build to the "# syntax=" image again.
 const Name = "sdkfront"
 
-// Build is the gateway BuildFunc.
-func Build(ctx context.Context, c client.Client) (*client.Result, error) {
+// Option keys of BuildKit's that sdkfront reads or sets.
+const (
+	keyCmdline     = "cmdline"
+	keySyntaxArg   = "build-arg:BUILDKIT_SYNTAX"
+	keyRequestID   = "requestid"
+	keyDockerfile  = "dockerfilekey"
+	keyContext     = "context"
+	contextPrefix  = "context:"
+	inputPrefix    = "input:"
+	inputDockerfil = "dockerfile"
+)
+
+// Build is the gateway BuildFunc. No panic escapes it: one becomes an
+// error that names sdkfront, with the stack in the daemon's log.
+func Build(ctx context.Context, c client.Client) (res *client.Result, err error) {
+	defer recoverInto(&err)
 	return build(ctx, c, nil)
+}
+
+// recoverInto turns a panic into *err. Deferred at every goroutine's top.
+func recoverInto(err *error) {
+	if r := recover(); r != nil {
+		fmt.Fprintf(os.Stderr, "%s: panic: %v\n%s", version.String(), r, debug.Stack())
+		*err = errors.Errorf("%s: internal error: %v (this is a bug in sdkfront; please report it with the Dockerfile)", version.String(), r)
+	}
 }
 
 // build is Build with the tag lister replaceable, for tests.
@@ -50,36 +75,54 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, err
 	}
-	opts := c.BuildOpts().Opts
-	if _, ok := opts["cmdline"]; !ok {
-		// Not yet forwarded: a "# syntax=" line or BUILDKIT_SYNTAX picks
-		// the frontend, exactly as with the stock one.
-		if _, ok := opts["build-arg:BUILDKIT_SYNTAX"]; ok {
-			return builder.Build(ctx, c)
-		}
-		if _, _, _, ok := parser.DetectSyntax(src.Data); ok {
-			return builder.Build(ctx, c)
-		}
-	}
-	ast, err := parser.Parse(bytes.NewReader(src.Data))
-	if err != nil {
-		return builder.Build(ctx, c) // reports the syntax error as usual
-	}
-
-	buildPlatform := bc.BuildPlatforms[0]
-	targets := bc.TargetPlatforms
-	if len(targets) == 0 {
-		targets = []ocispecs.Platform{buildPlatform}
-	}
-	sr, err := scan(ast, bc.BuildArgs, autoArgs(buildPlatform, targets[0]))
+	f, err := dockerfile.Read(src.Data)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	if len(sr.uses) == 0 {
-		return builder.Build(ctx, c) // a plain Dockerfile is the stock build
+	opts := c.BuildOpts().Opts
+	if _, ok := opts[keyCmdline]; !ok {
+		// Not yet forwarded: a "# syntax=" line or BUILDKIT_SYNTAX picks
+		// the frontend, exactly as with the stock one.
+		_, byArg := opts[keySyntaxArg]
+		_, _, _, byLine := parser.DetectSyntax(f.Text)
+		if byArg || byLine {
+			if !f.Moved() {
+				return builder.Build(ctx, c)
+			}
+			return delegate(ctx, c, bc, src, f, identity(f), nil, true)
+		}
+	}
+	if f.Stock() {
+		// No SDK line and nothing moved: the Dockerfile is BuildKit's.
+		return builder.Build(ctx, c)
+	}
+	if !f.HasSDK() {
+		// Only sdk-* directives moved out of BuildKit's way.
+		return delegate(ctx, c, bc, src, f, identity(f), nil, false)
+	}
+	if req, ok := opts[keyRequestID]; ok {
+		switch {
+		case req == subrequests.RequestSubrequestsDescribe:
+			return builder.Build(ctx, c)
+		case isCheckRequest(req):
+			return subrequest(ctx, c, bc, src, f, req)
+		}
 	}
 
-	set, err := loadSettings(src.Data, bc.BuildArgs)
+	targets, err := scanTargets(f, bc)
+	if err != nil {
+		return nil, withSource(err, src.SourceMap)
+	}
+	lint, err := newLinter(f, bc, buildWarn(ctx, src))
+	if err != nil {
+		return nil, err
+	}
+	f.Check(lint, targets[0].scan.Uses)
+	if err := lint.Error(); err != nil {
+		return nil, err
+	}
+
+	set, err := loadSettings(f, bc.BuildArgs)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
@@ -87,22 +130,17 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		tags = registry.New(registry.WithInsecureRegistries(set.insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
-	pl, err := resolveAll(ctx, c, r, set, sr, shell.NewLex(ast.EscapeToken), buildPlatform, targets)
+	pl, err := resolveAll(ctx, c, r, set, targets)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	rw, err := rewriteDockerfile(src.Data, sr.uses, pl.bind)
+	rw, err := f.Rewrite(targets[0].scan.Uses, pl.binding)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-
-	sc, err := delegate(ctx, c, bc, src, rw, pl)
+	res, err := delegate(ctx, c, bc, src, f, rw, pl, false)
 	if err != nil {
 		return nil, err
-	}
-	res, err := builder.Build(ctx, sc)
-	if err != nil {
-		return nil, sc.fix.err(err)
 	}
 	if dt, err := json.Marshal(pl.resolved); err == nil {
 		res.AddMeta(MetaResolved, dt)
@@ -110,23 +148,48 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	return res, nil
 }
 
-// delegate prepares the client BuildKit's builder runs against: the
-// rewritten Dockerfile as the "dockerfile" input (with the ignore patterns
-// that applied to the original), the SDK states as named contexts, and
-// "cmdline" set so that the builder does not forward again.
-func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, rw *rewrite, pl *plan) (*sdkClient, error) {
+// identity is the rewrite that changes no SDK line: Text, for a Dockerfile
+// whose sdk-* directives moved.
+func identity(f *dockerfile.File) *dockerfile.Rewrite {
+	rw, _ := f.Rewrite(nil, nil)
+	return rw
+}
+
+// delegate runs BuildKit's builder against the rewritten Dockerfile: given
+// as the "dockerfile" input (with the ignore patterns that applied to the
+// original), the SDK states as named contexts, and "cmdline" set so that
+// the builder does not forward again, unless forward asks it to.
+func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, f *dockerfile.File,
+	rw *dockerfile.Rewrite, pl *plan, forward bool) (*client.Result, error) {
+	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, forward)
+	if err != nil {
+		return nil, err
+	}
+	res, err := builder.Build(ctx, sc)
+	if err != nil {
+		return nil, sc.fix.err(err)
+	}
+	return res, nil
+}
+
+func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source,
+	rw *dockerfile.Rewrite, pl *plan, forward bool) (*sdkClient, error) {
 	opts := maps.Clone(c.BuildOpts().Opts)
 	if opts == nil {
 		opts = map[string]string{}
 	}
-	delete(opts, "dockerfilekey")
-	opts["cmdline"] = Name
-	maps.Copy(opts, pl.contexts)
-
-	inputs := maps.Clone(pl.inputs)
+	delete(opts, keyDockerfile)
+	if !forward {
+		opts[keyCmdline] = Name
+	}
+	inputs := map[string]llb.State{}
+	if pl != nil {
+		maps.Copy(opts, pl.contexts)
+		maps.Copy(inputs, pl.inputs)
+	}
 	// A git or HTTP context would make the builder read the Dockerfile from
 	// there; hand it over as the context input instead.
-	if v := opts["context"]; v != "" {
+	if v := opts[keyContext]; v != "" {
 		_, isGit, _ := dockerui.DetectGitContext(v, nil)
 		_, _, isHTTP := dockerui.DetectHTTPContext(v)
 		if isGit || isHTTP {
@@ -134,8 +197,8 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 			if err != nil {
 				return nil, err
 			}
-			inputs["context"] = *st
-			delete(opts, "context")
+			inputs[keyContext] = *st
+			delete(opts, keyContext)
 		}
 	}
 
@@ -145,13 +208,21 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 		return nil, err
 	}
 	fa := llb.Mkdir(path.Dir("/"+fn), 0o755, llb.WithParents(true)).
-		Mkfile("/"+fn, 0o644, rw.data)
+		Mkfile("/"+fn, 0o644, rw.Data)
 	if len(ignore) > 0 {
 		fa = fa.Mkfile("/"+fn+".dockerignore", 0o644, []byte(strings.Join(ignore, "\n")+"\n"))
 	}
-	inputs["dockerfile"] = llb.Scratch().File(fa, llb.WithCustomName("[sdk] rewrite "+fn))
+	inputs[inputDockerfil] = llb.Scratch().File(fa, llb.WithCustomName(fmt.Sprintf("[sdk] %s: rewrite %s", version.String(), fn)))
 
-	return &sdkClient{Client: c, opts: opts, inputs: inputs, fix: &sourceFix{orig: src.Data, rw: rw}, fuse: pl.fuse}, nil
+	fix := &sourceFix{orig: src.Data, rw: rw}
+	if src.SourceMap != nil && src.SourceMap.Definition != nil {
+		fix.origDef = src.SourceMap.Definition.ToPB()
+	}
+	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix}
+	if pl != nil {
+		sc.pins = pl.pins
+	}
+	return sc, nil
 }
 
 // withSource attaches the user's Dockerfile to an error that carries

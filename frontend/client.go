@@ -7,6 +7,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
+	"github.com/pkg/errors"
 
 	sdkllb "github.com/sdkfront/sdkfront/llb"
 )
@@ -21,7 +22,7 @@ type sdkClient struct {
 	opts   map[string]string
 	inputs map[string]llb.State
 	fix    *sourceFix
-	fuse   map[digest.Digest]bool // see sdkllb.Fuse
+	pins   sdkllb.Pins // the SDK instructions' sources, see sdkllb.Fuse
 }
 
 var _ client.Client = (*sdkClient)(nil)
@@ -47,9 +48,9 @@ func (c *sdkClient) Inputs(ctx context.Context) (map[string]llb.State, error) {
 }
 
 func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
-	def, err := sdkllb.Fuse(c.fix.definition(req.Definition), c.fuse)
+	def, _, err := sdkllb.Fuse(c.fix.definition(req.Definition), c.pins)
 	if err != nil {
-		return nil, err
+		return nil, errors.Wrap(err, "sdkfront")
 	}
 	req.Definition = def
 	res, err := c.Client.Solve(ctx, req)
@@ -57,5 +58,6 @@ func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client
 }
 
 func (c *sdkClient) Warn(ctx context.Context, dgst digest.Digest, msg string, opts client.WarnOpts) error {
-	return c.Client.Warn(ctx, dgst, msg, c.fix.warn(opts))
+	msg, opts = c.fix.warn(msg, opts)
+	return c.Client.Warn(ctx, dgst, msg, opts)
 }

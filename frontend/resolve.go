@@ -2,24 +2,22 @@ package frontend
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path"
-	"strings"
 	"sync"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sdkfront/sdkfront/dockerfile"
 	sdkllb "github.com/sdkfront/sdkfront/llb"
 	"github.com/sdkfront/sdkfront/resolver"
 )
@@ -37,6 +35,36 @@ func (g gatewayImages) ResolveImage(ctx context.Context, ref string, p ocispecs.
 	return dgst, cfg, err
 }
 
+// target is one target platform of the build, with the Dockerfile's SDK
+// lines expanded for it.
+type target struct {
+	platform ocispecs.Platform
+	scan     *dockerfile.Scan
+}
+
+// scanTargets expands the SDK lines once per target platform, with the
+// automatic args BuildKit sets for that platform. Every scan has the same
+// uses in the same order: they come from the same lines.
+func scanTargets(f *dockerfile.File, bc *dockerui.Client) ([]target, error) {
+	build := bc.BuildPlatforms[0]
+	ps := bc.TargetPlatforms
+	if len(ps) == 0 {
+		ps = []ocispecs.Platform{build}
+	}
+	var out []target
+	for _, p := range ps {
+		s, err := f.Scan(dockerfile.ScanOpts{BuildArgs: bc.BuildArgs, Build: build, Target: p, TargetStage: bc.Target})
+		if err != nil {
+			if len(ps) > 1 {
+				err = errors.Wrapf(err, "for %s", platforms.Format(p))
+			}
+			return nil, err
+		}
+		out = append(out, target{platform: p, scan: s})
+	}
+	return out, nil
+}
+
 // key identifies one resolution: the same reference, flavor and platform
 // resolve once per build however often they are used.
 type key struct {
@@ -44,35 +72,38 @@ type key struct {
 	platform    string
 }
 
+// job is one use for one target platform.
+type job struct {
+	u  *dockerfile.Use
+	t  int // index into targets
+	k  key
+	sp ocispecs.Platform // the platform of the use's stage
+}
+
 // plan is every SDK of a build, resolved, and how the rewrite names them.
 type plan struct {
-	bind     map[*use]binding
+	bind     map[int]dockerfile.Binding // by Use.Index
 	inputs   map[string]llb.State
 	contexts map[string]string // "context:NAME[::platform]" -> "input:KEY"
 	resolved []resolver.Resolution
-	// fuse holds the layer sources that SDK instructions copy from; the
-	// copies are made to unpack (sdkllb.Fuse).
-	fuse map[digest.Digest]bool
+	pins     sdkllb.Pins // what Fuse looks for
 }
 
+func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u.Index] }
+
 // resolveAll resolves every use for every target platform, concurrently,
-// and builds the states the rewritten Dockerfile refers to.
-func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s settings, sr *scanResult,
-	lex *shell.Lex, build ocispecs.Platform, targets []ocispecs.Platform) (*plan, error) {
-	type job struct {
-		u *use
-		t int // index into targets
-		k key
-		p ocispecs.Platform
-	}
+// and builds the states the rewritten Dockerfile refers to. A use must
+// rewrite to the same text for every platform, since BuildKit converts one
+// Dockerfile for all of them; only the SDK behind its context may differ.
+func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s settings, targets []target) (*plan, error) {
 	var jobs []job
-	for _, u := range sr.uses {
-		for ti, t := range targets {
-			p, err := sr.stagePlatform(u.stage, build, t, lex)
+	for ti, t := range targets {
+		for _, u := range t.scan.Uses {
+			sp, err := t.scan.StagePlatform(u.Stage)
 			if err != nil {
-				return nil, parser.WithLocation(err, u.node.Location())
+				return nil, parser.WithLocation(err, u.Location())
 			}
-			jobs = append(jobs, job{u: u, t: ti, p: p, k: key{u.refText, flavorOf(u, s), platforms.FormatAll(p)}})
+			jobs = append(jobs, job{u: u, t: ti, sp: sp, k: key{u.RefText, flavorOf(u, s), platforms.FormatAll(sp)}})
 		}
 	}
 
@@ -85,13 +116,14 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 			continue
 		}
 		started[j.k] = true
-		eg.Go(func() error {
-			res, err := r.Resolve(ectx, resolver.Request{Ref: j.u.ref, Flavor: j.k.flavor, Source: s.source, Target: j.p})
+		eg.Go(func() (err error) {
+			defer recoverInto(&err)
+			res, err := r.Resolve(ectx, resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.source, Target: j.sp})
 			if err != nil {
 				// Flattened to text on purpose: an error that wraps a gRPC
 				// status (any gateway call's) reaches the user as that
 				// status's message alone, without what sdkfront adds.
-				return parser.WithLocation(errors.Errorf("SDK %s: %s", j.u.refText, err), j.u.node.Location())
+				return parser.WithLocation(errors.Errorf("SDK %s: %s", j.u.RefText, err), j.u.Location())
 			}
 			mu.Lock()
 			results[j.k] = res
@@ -103,65 +135,76 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 		return nil, err
 	}
 
-	pl := &plan{bind: map[*use]binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, fuse: map[digest.Digest]bool{}}
+	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{}}
 	recorded := map[key]bool{}
+	first := map[int]job{} // the first target's job of each use
 	for _, j := range jobs {
 		res := results[j.k]
 		if !recorded[j.k] {
 			recorded[j.k] = true
 			pl.resolved = append(pl.resolved, res)
 		}
-		name := contextName(j.u, j.k.flavor, sr.stages[j.u.stage].platform)
-		if _, ok := pl.bind[j.u]; !ok {
-			dest := j.u.dest
-			if dest == "" {
-				dest = path.Join("/opt", res.Platform, res.Version)
-			}
-			pl.bind[j.u] = binding{context: name, dest: dest}
+		kind := "layer"
+		if j.u.Mount && j.u.Unpack {
+			kind = "tree"
 		}
-		input := fmt.Sprintf("%s-%d", name, j.t)
-		if _, ok := pl.inputs[input]; ok {
-			continue
+		dest := j.u.Dest
+		if dest == "" {
+			dest = path.Join("/opt", res.Platform, res.Version)
 		}
+		b := dockerfile.Binding{Context: fmt.Sprintf("sdkfront-%d-%s", j.u.Index, kind), Dest: dest}
+		if prev, ok := pl.bind[j.u.Index]; !ok {
+			pl.bind[j.u.Index], first[j.u.Index] = b, j
+		} else if err := sameRewrite(first[j.u.Index], j, prev, b, targets); err != nil {
+			return nil, parser.WithLocation(err, j.u.Location())
+		}
+
+		input := fmt.Sprintf("%s-%d", b.Context, j.t)
 		switch {
-		case j.u.mount && j.u.unpack:
-			pl.inputs[input] = sdkllb.Tree(res, j.p)
-		case j.u.mount:
-			pl.inputs[input] = sdkllb.Layer(res, j.p)
+		case j.u.Mount && j.u.Unpack:
+			pl.inputs[input] = sdkllb.Tree(res, j.sp)
+		case j.u.Mount:
+			pl.inputs[input] = sdkllb.Layer(res, j.sp)
 		default:
-			st := sdkllb.Layer(res, j.p)
-			def, err := st.Marshal(ctx)
-			if err != nil {
-				return nil, err
-			}
-			pl.fuse[digest.FromBytes(def.Def[0])] = true
-			pl.inputs[input] = st
+			pl.inputs[input] = sdkllb.UnpackSource(res, j.sp)
+			pl.pins.Add(res)
 		}
-		pl.contexts["context:"+name+"::"+platforms.FormatAll(platforms.Normalize(targets[j.t]))] = "input:" + input
+		pl.contexts["context:"+b.Context+"::"+platforms.FormatAll(platforms.Normalize(targets[j.t].platform))] = "input:" + input
 		if j.t == 0 {
-			pl.contexts["context:"+name] = "input:" + input
+			pl.contexts["context:"+b.Context] = "input:" + input
 		}
 	}
 	return pl, nil
 }
 
-func flavorOf(u *use, s settings) string {
-	if u.flavor != "" {
-		return u.flavor
+// sameRewrite checks that a use rewrites to the same line for two target
+// platforms: one rewritten Dockerfile serves them all, and only the SDK
+// behind its named context may differ.
+func sameRewrite(a, b job, ba, bb dockerfile.Binding, targets []target) error {
+	pa, pb := platforms.Format(targets[a.t].platform), platforms.Format(targets[b.t].platform)
+	what := "SDK " + a.u.RefText
+	if a.u.RefText != b.u.RefText {
+		what = fmt.Sprintf("SDK %s (%s) / %s (%s)", a.u.RefText, pa, b.u.RefText, pb)
 	}
-	return s.flavor
+	const why = "sdkfront rewrites each line once for every target platform"
+	switch {
+	case ba.Context != bb.Context:
+		return errors.Errorf("%s: the mount is unpacked for %s but not for %s; %s, so unpack= must not depend on the platform", what, pa, pb, why)
+	case ba.Dest != bb.Dest && a.u.Dest == "" && b.u.Dest == "":
+		return errors.Errorf("%s: installs into %s for %s but into %s for %s; %s, so give the directory with --to=DIR", what, ba.Dest, pa, bb.Dest, pb, why)
+	case ba.Dest != bb.Dest:
+		return errors.Errorf("%s: the directory is %s for %s but %s for %s; %s, so it must not depend on the platform", what, ba.Dest, pa, bb.Dest, pb, why)
+	case a.u.Subpath != b.u.Subpath:
+		return errors.Errorf("%s: source= is %s for %s but %s for %s; %s, so it must not depend on the platform", what, a.u.Subpath, pa, b.u.Subpath, pb, why)
+	}
+	return nil
 }
 
-// contextName names the SDK state of a use in the rewritten Dockerfile. It
-// is a valid lowercase reference name that cannot clash with a stage name a
-// user would write, and it is the same for every target platform.
-func contextName(u *use, flavor, platformExpr string) string {
-	kind := "layer"
-	if u.mount && u.unpack {
-		kind = "tree"
+func flavorOf(u *dockerfile.Use, s settings) string {
+	if u.Flavor != "" {
+		return u.Flavor
 	}
-	h := sha256.Sum256([]byte(strings.Join([]string{u.refText, flavor, platformExpr, kind}, "\x00")))
-	return "sdkfront-" + hex.EncodeToString(h[:6]) + "-" + kind
+	return s.flavor
 }
 
 // announce shows a resolution in the build's progress as its own vertex.

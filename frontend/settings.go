@@ -6,6 +6,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/pkg/errors"
 
+	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -27,13 +28,12 @@ type settings struct {
 
 // loadSettings reads the sdk-* parser directives, then the SDK_* build args,
 // then the defaults. A bad directive's error points at its line.
-func loadSettings(dt []byte, buildArgs map[string]string) (settings, error) {
-	d := parseDirectives(dt)
+func loadSettings(f *dockerfile.File, buildArgs map[string]string) (settings, error) {
 	s := settings{source: resolver.DefaultSource, flavor: defaultFlavor}
 
 	tmpl, line := buildArgs[argSource], 0
-	if v, ok := d[directiveSource]; ok {
-		tmpl, line = v.value, v.line
+	if d, ok := f.Directive(dockerfile.DirectiveSource); ok {
+		tmpl, line = d.Value, d.Line
 	}
 	if tmpl != "" {
 		src, err := resolver.ParseSource(tmpl)
@@ -46,8 +46,8 @@ func loadSettings(dt []byte, buildArgs map[string]string) (settings, error) {
 		s.source = src
 	}
 
-	if v, ok := d[directiveFlavor]; ok && v.value != "" {
-		s.flavor = v.value
+	if d, ok := f.Directive(dockerfile.DirectiveFlavor); ok && d.Value != "" {
+		s.flavor = d.Value
 	} else if v := buildArgs[argFlavor]; v != "" {
 		s.flavor = v
 	}

@@ -2,12 +2,17 @@ package frontend
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/pkg/errors"
+
+	"github.com/sdkfront/sdkfront/dockerfile"
 )
 
 // sourceFix puts the user's Dockerfile back wherever BuildKit would show the
@@ -15,20 +20,16 @@ import (
 // raised after the frontend returns), source errors, warnings and vertex
 // names. Line numbers are mapped back through the rewrite's line map.
 type sourceFix struct {
-	orig []byte
-	rw   *rewrite
+	orig    []byte
+	origDef *pb.Definition // how the user's Dockerfile was read; nil if unknown
+	rw      *dockerfile.Rewrite
 }
 
 func (f *sourceFix) ours(si *pb.SourceInfo) bool {
-	return si != nil && si.Language == "Dockerfile" && bytes.Equal(si.Data, f.rw.data)
+	return si != nil && si.Language == "Dockerfile" && bytes.Equal(si.Data, f.rw.Data)
 }
 
-func (f *sourceFix) line(l int32) int32 {
-	if l >= 1 && int(l) <= len(f.rw.lines) {
-		return int32(f.rw.lines[l-1])
-	}
-	return l
-}
+func (f *sourceFix) line(l int32) int32 { return int32(f.rw.UserLine(int(l))) }
 
 func (f *sourceFix) ranges(rs []*pb.Range) {
 	for _, r := range rs {
@@ -47,12 +48,15 @@ func (f *sourceFix) info(si *pb.SourceInfo) bool {
 		return false
 	}
 	si.Data = f.orig
+	if f.origDef != nil {
+		si.Definition = f.origDef.CloneVT()
+	}
 	return true
 }
 
 // name turns a vertex name that shows rewritten text back into the user's.
 func (f *sourceFix) name(s string) string {
-	for _, p := range f.rw.names {
+	for _, p := range f.rw.Names {
 		if i := strings.Index(s, p[0]); i >= 0 {
 			if strings.HasPrefix(p[0], "COPY ") {
 				return s[:i] + p[1]
@@ -110,11 +114,20 @@ func (f *sourceFix) err(err error) error {
 	return err
 }
 
-// warn patches the source of a warning.
-func (f *sourceFix) warn(opts client.WarnOpts) client.WarnOpts {
+// lintLine is the "(line N)" that BuildKit's builder appends to a lint
+// warning (linter.LintFormatShort).
+var lintLine = regexp.MustCompile(`\(line (\d+)\)$`)
+
+// warn patches the message and the source of a warning.
+func (f *sourceFix) warn(msg string, opts client.WarnOpts) (string, client.WarnOpts) {
 	if opts.SourceInfo != nil && f.ours(opts.SourceInfo) {
+		if m := lintLine.FindStringSubmatchIndex(msg); m != nil {
+			if l, err := strconv.Atoi(msg[m[2]:m[3]]); err == nil {
+				msg = fmt.Sprintf("%s(line %d)", msg[:m[0]], f.line(int32(l)))
+			}
+		}
 		si := opts.SourceInfo.CloneVT()
-		si.Data = f.orig
+		f.info(si)
 		opts.SourceInfo = si
 		rs := make([]*pb.Range, len(opts.Range))
 		for i, r := range opts.Range {
@@ -123,5 +136,5 @@ func (f *sourceFix) warn(opts client.WarnOpts) client.WarnOpts {
 		f.ranges(rs)
 		opts.Range = rs
 	}
-	return opts
+	return msg, opts
 }

@@ -1,81 +1,147 @@
 package llb
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
+
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// Fuse makes every file copy that reads one of the given SDK layer sources
-// unpack as it copies, exactly as UnpackInfo does, and returns the definition with the
-// digests of the changed ops and of everything built on them recomputed.
+// Pins is the set of SDK images a build pins, by their LLB identifier.
+type Pins map[string]bool
+
+// Add records a resolution.
+func (p Pins) Add(r resolver.Resolution) { p["docker-image://"+r.Pinned()] = true }
+
+// IsUnpackSource reports whether op is an SDK instruction's source, as
+// UnpackSource makes it: an image source pinned to one of the SDKs, with a
+// layer limit of 1.
+func (p Pins) IsUnpackSource(op *pb.Op) bool {
+	src := op.GetSource()
+	return src != nil && p[src.Identifier] && src.Attrs[pb.AttrImageLayerLimit] == "1"
+}
+
+// Fuse makes every copy that reads an SDK instruction's source unpack as it
+// copies, as UnpackInfo does, and returns the definition with the digests
+// of the changed ops and of everything built on them recomputed, and the
+// number of copies it changed.
 //
 // The Dockerfile has no instruction that unpacks from another stage, so an
-// SDK instruction is rewritten to "COPY --from=<layer> /* <dir>/", and Fuse
-// turns that copy into an unpacking one. The SDK then lands in the stage in
-// one file operation, instead of being unpacked into a state of its own and
-// copied again.
-func Fuse(def *pb.Definition, layers map[digest.Digest]bool) (*pb.Definition, error) {
-	if def == nil || len(layers) == 0 {
-		return def, nil
+// SDK instruction is rewritten to `COPY --from=<source> ["/*", "<dir>/"]`,
+// and Fuse turns that copy into an unpacking one. The SDK then lands in the
+// stage in one file operation, instead of being unpacked into a state of
+// its own and copied again.
+//
+// Fuse fails when an SDK source is read by anything but such a copy: that
+// is a BuildKit that lowers COPY differently, and the stage would get the
+// tarball instead of the SDK tree.
+func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, int, error) {
+	if def == nil || len(pins) == 0 {
+		return def, 0, nil
 	}
 	ops := make([]*pb.Op, len(def.Def))
 	olds := make([]digest.Digest, len(def.Def))
+	sources := map[digest.Digest]string{} // SDK sources -> identifier
 	for i, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
-			return nil, errors.Wrap(err, "fuse: decoding op")
+			return nil, 0, errors.Wrap(err, "fuse: decoding op")
 		}
 		ops[i], olds[i] = &op, digest.FromBytes(dt)
-	}
-
-	renamed := map[digest.Digest]digest.Digest{}
-	out := def.CloneVT()
-	// Ops come after their inputs, but go round until nothing changes so
-	// that the order does not matter.
-	for changed := true; changed; {
-		changed = false
-		for i, op := range ops {
-			dirty := false
-			for _, in := range op.Inputs {
-				if nd, ok := renamed[digest.Digest(in.Digest)]; ok {
-					in.Digest, dirty = nd.String(), true
-				}
-			}
-			if f := op.GetFile(); f != nil {
-				for _, a := range f.Actions {
-					cp := a.GetCopy()
-					if cp == nil || cp.AttemptUnpackDockerCompatibility || a.SecondaryInput < 0 || int(a.SecondaryInput) >= len(op.Inputs) {
-						continue
-					}
-					if layers[digest.Digest(op.Inputs[a.SecondaryInput].Digest)] {
-						// A matched directory (the bin/ of a tree layout) is
-						// copied as itself, not as its contents, as COPY would.
-						cp.AttemptUnpackDockerCompatibility, cp.AllowWildcard, cp.AllowEmptyWildcard = true, true, true
-						cp.DirCopyContents = false
-						dirty = true
-					}
-				}
-			}
-			if !dirty {
-				continue
-			}
-			dt, err := op.MarshalVT()
-			if err != nil {
-				return nil, errors.Wrap(err, "fuse: encoding op")
-			}
-			nd := digest.FromBytes(dt)
-			cur := digest.FromBytes(out.Def[i])
-			if nd == cur {
-				continue
-			}
-			out.Def[i] = dt
-			renamed[olds[i]] = nd
-			changed = true
+		if pins.IsUnpackSource(&op) {
+			sources[olds[i]] = op.GetSource().Identifier
 		}
 	}
-	if len(renamed) == 0 {
-		return def, nil
+	if len(sources) == 0 {
+		return def, 0, nil
+	}
+
+	fused, read := 0, map[digest.Digest]bool{}
+	for _, op := range ops {
+		for idx, in := range op.Inputs {
+			id, ok := sources[digest.Digest(in.Digest)]
+			if !ok {
+				continue
+			}
+			read[digest.Digest(in.Digest)] = true
+			f := op.GetFile()
+			if f == nil {
+				return nil, 0, errors.Errorf("fuse: the SDK source %s is read by a %s op, not by a file copy: this BuildKit lowers COPY in a way sdkfront does not know", id, opKind(op))
+			}
+			for _, a := range f.Actions {
+				if a.Input != int64(idx) && a.SecondaryInput != int64(idx) {
+					continue
+				}
+				cp := a.GetCopy()
+				if cp == nil || a.SecondaryInput != int64(idx) || cp.Src != "/*" {
+					return nil, 0, errors.Errorf("fuse: the SDK source %s is read by a file action %s, not by a copy of /*: this BuildKit lowers COPY in a way sdkfront does not know", id, actionKind(a))
+				}
+				// A matched directory (the bin/ of a tree layout) is copied
+				// as itself, not as its contents, as COPY would.
+				cp.AttemptUnpackDockerCompatibility, cp.AllowWildcard, cp.AllowEmptyWildcard = true, true, true
+				cp.DirCopyContents = false
+				fused++
+			}
+		}
+	}
+	for d, id := range sources {
+		if !read[d] {
+			return nil, 0, errors.Errorf("fuse: nothing copies the SDK source %s", id)
+		}
+	}
+	out, err := redigest(def, ops, olds)
+	return out, fused, err
+}
+
+// redigest re-encodes ops, each after its inputs, so that every op reads
+// its inputs by their new digests, and re-keys the metadata and source
+// locations.
+func redigest(def *pb.Definition, ops []*pb.Op, olds []digest.Digest) (*pb.Definition, error) {
+	index := make(map[digest.Digest]int, len(ops))
+	for i, d := range olds {
+		index[d] = i
+	}
+	out := def.CloneVT()
+	renamed := map[digest.Digest]digest.Digest{}
+	done := make([]bool, len(ops))
+	var visit func(i int, depth int) error
+	visit = func(i int, depth int) error {
+		if done[i] {
+			return nil
+		}
+		if depth > len(ops) {
+			return errors.New("fuse: the definition has a cycle")
+		}
+		for _, in := range ops[i].Inputs {
+			j, ok := index[digest.Digest(in.Digest)]
+			if !ok {
+				continue
+			}
+			if err := visit(j, depth+1); err != nil {
+				return err
+			}
+			if nd, ok := renamed[olds[j]]; ok {
+				in.Digest = nd.String()
+			}
+		}
+		dt, err := ops[i].MarshalVT()
+		if err != nil {
+			return errors.Wrap(err, "fuse: encoding op")
+		}
+		if nd := digest.FromBytes(dt); nd != olds[i] {
+			out.Def[i], renamed[olds[i]] = dt, nd
+		}
+		done[i] = true
+		return nil
+	}
+	for i := range ops {
+		if err := visit(i, 0); err != nil {
+			return nil, err
+		}
 	}
 	rekey := func(d string) string {
 		if nd, ok := renamed[digest.Digest(d)]; ok {
@@ -98,4 +164,18 @@ func Fuse(def *pb.Definition, layers map[digest.Digest]bool) (*pb.Definition, er
 		out.Source.Locations = locs
 	}
 	return out, nil
+}
+
+func opKind(op *pb.Op) string {
+	if op.Op == nil {
+		return "empty"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", op.Op), "*pb.Op_")
+}
+
+func actionKind(a *pb.FileAction) string {
+	if a.Action == nil {
+		return "empty"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", a.Action), "*pb.FileAction_")
 }

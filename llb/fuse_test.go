@@ -2,6 +2,7 @@ package llb
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
@@ -22,36 +23,53 @@ func decode(t *testing.T, def *pb.Definition) map[digest.Digest]*pb.Op {
 	return out
 }
 
-func TestFuseUnpacksCopiesOfSDKLayersOnly(t *testing.T) {
-	ctx := context.Background()
-	sdk := Layer(res, amd64)
-	other := llb.Image("127.0.0.1:5000/sdks/golang@"+res.Digest.String(), llb.Platform(amd64)) // a user's own COPY
-	st := llb.Image("busybox").
-		File(llb.Copy(sdk, "/*", "/opt/go/", &llb.CopyInfo{AllowWildcard: true, CreateDestPath: true, CopyDirContentsOnly: true}), llb.WithCustomName("SDK golang@1.23")).
-		File(llb.Copy(other, "/", "/raw/")).
-		File(llb.Mkdir("/after", 0o755), llb.WithCustomName("after"))
-	def, err := st.Marshal(ctx, llb.Platform(amd64))
+func marshal(t *testing.T, st llb.State) *pb.Definition {
+	t.Helper()
+	def, err := st.Marshal(context.Background(), llb.Platform(amd64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sdkDef, err := sdk.Marshal(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer := digest.FromBytes(sdkDef.Def[0])
+	return def.ToPB()
+}
 
-	in := def.ToPB()
-	out, err := Fuse(in, map[digest.Digest]bool{layer: true})
+// copyAll copies "/*" of src to dir/, as BuildKit lowers the rewritten
+// SDK instruction (frontend tests check that against the real converter).
+func copyAll(src llb.State, dir string) llb.StateOption {
+	return func(st llb.State) llb.State {
+		return st.File(llb.Copy(src, "/*", dir, &llb.CopyInfo{AllowWildcard: true, CreateDestPath: true, CopyDirContentsOnly: true}),
+			llb.WithCustomName("SDK golang@1.23"))
+	}
+}
+
+func pins() Pins {
+	p := Pins{}
+	p.Add(res)
+	return p
+}
+
+func TestFuseUnpacksCopiesOfSDKSourcesOnly(t *testing.T) {
+	sdk := UnpackSource(res, amd64)
+	mount := Layer(res, amd64)                                                                  // an sdk mount with unpack=false
+	other := llb.Image("127.0.0.1:5000/sdks/golang@"+res.Digest.String(), llb.Platform(amd64)) // a user's own COPY --from
+	st := llb.Image("busybox").
+		With(copyAll(sdk, "/opt/go/")).
+		File(llb.Copy(other, "/", "/raw/")).
+		File(llb.Copy(mount, "/*", "/tarball/", &llb.CopyInfo{AllowWildcard: true})).
+		File(llb.Mkdir("/after", 0o755), llb.WithCustomName("after"))
+	in := marshal(t, st)
+
+	out, n, err := Fuse(in, pins())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out == in {
-		t.Fatal("nothing was fused")
+	if n != 1 {
+		t.Fatalf("fused %d copies, want 1", n)
 	}
+	ops := decode(t, out)
 	unpacks, plain := 0, 0
-	for d, op := range decode(t, out) {
+	for d, op := range ops {
 		for _, in := range op.Inputs {
-			if _, ok := decode(t, out)[digest.Digest(in.Digest)]; !ok {
+			if _, ok := ops[digest.Digest(in.Digest)]; !ok {
 				t.Errorf("op %s reads %s, which is not in the definition", d, in.Digest)
 			}
 		}
@@ -64,29 +82,28 @@ func TestFuseUnpacksCopiesOfSDKLayersOnly(t *testing.T) {
 			if cp == nil {
 				continue
 			}
-			src := op.Inputs[a.SecondaryInput].Digest
+			src := ops[digest.Digest(op.Inputs[a.SecondaryInput].Digest)]
 			switch {
-			case digest.Digest(src) == layer && cp.AttemptUnpackDockerCompatibility && !cp.DirCopyContents:
+			case pins().IsUnpackSource(src):
+				if !cp.AttemptUnpackDockerCompatibility || cp.DirCopyContents || !cp.AllowEmptyWildcard {
+					t.Errorf("SDK copy not fused: %+v", cp)
+				}
 				unpacks++
-			case digest.Digest(src) != layer && !cp.AttemptUnpackDockerCompatibility:
-				plain++
+				if name := out.Metadata[d.String()].GetDescription()["llb.customname"]; name != "SDK golang@1.23" {
+					t.Errorf("the fused op lost its name: %q", name)
+				}
+			case cp.AttemptUnpackDockerCompatibility:
+				t.Errorf("copy of %s unpacks", src.GetSource().GetIdentifier())
 			default:
-				t.Errorf("copy from %s: unpack=%v", src, cp.AttemptUnpackDockerCompatibility)
+				plain++
 			}
 		}
-		if name := out.Metadata[d.String()].GetDescription()["llb.customname"]; f.Actions[0].GetCopy() != nil && a0(f) == "/*" && name != "SDK golang@1.23" {
-			t.Errorf("the fused op lost its name: %q", name)
-		}
 	}
-	if unpacks != 1 || plain != 1 {
-		t.Errorf("got %d unpacking and %d plain copies, want 1 and 1", unpacks, plain)
+	if unpacks != 1 || plain != 2 {
+		t.Errorf("got %d unpacking and %d plain copies, want 1 and 2", unpacks, plain)
 	}
 	if len(out.Metadata) != len(in.Metadata) {
 		t.Errorf("metadata for %d ops, want %d", len(out.Metadata), len(in.Metadata))
-	}
-	// The input is left as it was.
-	if _, err := Fuse(in, nil); err != nil || len(decode(t, in)) != len(in.Def) {
-		t.Error("Fuse changed its input")
 	}
 	for _, op := range decode(t, in) {
 		if f := op.GetFile(); f != nil && f.Actions[0].GetCopy() != nil && f.Actions[0].GetCopy().AttemptUnpackDockerCompatibility {
@@ -95,4 +112,34 @@ func TestFuseUnpacksCopiesOfSDKLayersOnly(t *testing.T) {
 	}
 }
 
-func a0(f *pb.FileOp) string { return f.Actions[0].GetCopy().Src }
+func TestFuseLeavesDefinitionsWithoutSDKSources(t *testing.T) {
+	in := marshal(t, llb.Image("busybox").With(copyAll(Layer(res, amd64), "/x/")))
+	out, n, err := Fuse(in, pins())
+	if err != nil || n != 0 || out != in {
+		t.Errorf("Fuse = %v, %d, %v; want the definition untouched", out == in, n, err)
+	}
+}
+
+// TestFuseFailsLoudly: when an SDK source is read in any way but the copy
+// BuildKit makes of the rewritten instruction, the SDK would land as a
+// tarball; Fuse must say so instead.
+func TestFuseFailsLoudly(t *testing.T) {
+	sdk := UnpackSource(res, amd64)
+	cases := map[string]llb.State{
+		"exec mount": llb.Image("busybox").Run(llb.Shlex("true"), llb.AddMount("/sdk", sdk, llb.Readonly)).Root(),
+		"other src":  llb.Image("busybox").File(llb.Copy(sdk, "/sdk.tar.gz", "/opt/go/")),
+		"merge":      llb.Merge([]llb.State{llb.Image("busybox"), sdk}),
+		"nothing":    sdk,
+	}
+	for name, st := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Fuse(marshal(t, st), pins())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), res.Pinned()) {
+				t.Errorf("error %q does not name the SDK", err)
+			}
+		})
+	}
+}

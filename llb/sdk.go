@@ -11,13 +11,22 @@ import (
 )
 
 // Layer is the verified layer's files as they are: for the tarball layout,
-// the tarball itself. The image is pinned by digest and platform. The
-// layer limit of 1 (every SDK image has exactly one layer) also gives the
-// source its own op digest, so that Fuse never mistakes a user's COPY of
-// the same image for an SDK.
+// the tarball itself. The image is pinned by digest and platform.
 func Layer(r resolver.Resolution, p ocispecs.Platform) llb.State {
-	return llb.Image(r.Pinned(), llb.Platform(p), llb.WithLayerLimit(1),
-		llb.WithCustomName(fmt.Sprintf("[sdk] %s %s (%s) %s %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p), short(r))))
+	return llb.Image(r.Pinned(), llb.Platform(p), layerName(r, p))
+}
+
+// UnpackSource is Layer for an SDK instruction: the source of the copy
+// that Fuse makes unpack into the stage. Its layer limit of 1 marks it in
+// the op itself (IsUnpackSource), so that a mount of the same SDK, or a
+// user's own COPY --from of the image, is never taken for it. Every SDK
+// image has exactly one layer, so the limit changes nothing else.
+func UnpackSource(r resolver.Resolution, p ocispecs.Platform) llb.State {
+	return llb.Image(r.Pinned(), llb.Platform(p), llb.WithLayerLimit(1), layerName(r, p))
+}
+
+func layerName(r resolver.Resolution, p ocispecs.Platform) llb.ImageOption {
+	return llb.WithCustomName(fmt.Sprintf("[sdk] %s %s (%s) %s %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p), short(r)))
 }
 
 // UnpackInfo is how an SDK layer is copied so that it comes out as the SDK

@@ -1,8 +1,9 @@
-package frontend
+package dockerfile
 
 import (
 	"encoding/csv"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -12,28 +13,37 @@ import (
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// use is one SDK directive found in the Dockerfile: an SDK instruction or a
-// RUN --mount=type=sdk flag, with build args already expanded.
-type use struct {
-	mount   bool
-	ref     resolver.Ref
-	refText string // expanded, as written: "golang@1.23"
-	flavor  string // from the directive itself; "" means the build's default
-	dest    string // SDK --to= or the mount target; "" means the default dir
-	unpack  bool   // mounts: unpacked tree (true) or the layer as it is
-	subpath string // mounts: source= inside the SDK
+// Use is one SDK line of the Dockerfile: an SDK instruction or a
+// RUN --mount=type=sdk flag, with build args expanded for one target
+// platform.
+type Use struct {
+	Mount   bool
+	Ref     resolver.Ref
+	RefText string // expanded, as written: "golang@1.23"
+	Flavor  string // from the line itself; "" means the build's default
+	Dest    string // SDK --to= or the mount target; "" means the default dir
+	Unpack  bool   // mounts: unpacked tree (true) or the layer as it is
+	Subpath string // mounts: source= inside the SDK
 
-	stage int
-	line  int    // 1-based start line of the instruction
-	flag  string // mounts: the --mount flag as the parser unquoted it
-	node  *parser.Node
+	Stage int          // index of its stage in Scan.Stages
+	Node  *parser.Node // the instruction
+	Flag  string       // mounts: the --mount flag as the parser unquoted it
+	Index int          // position among the Dockerfile's SDK lines, the same for every platform
+	Bad   bool         // a Lenient scan's stand-in for a line that has an error
 }
+
+// Line is the 1-based line the instruction starts on.
+func (u *Use) Line() int { return u.Node.StartLine }
+
+// Location is where the instruction stands, for errors.
+func (u *Use) Location() []parser.Range { return u.Node.Location() }
 
 // parseSDKArgs parses the words of "SDK <ref> [--flavor=F] [--to=DIR]",
 // already expanded. Flags may stand before or after the reference.
-func parseSDKArgs(words []string) (*use, error) {
-	u := &use{unpack: true}
+func parseSDKArgs(words []string) (*Use, error) {
+	u := &Use{Unpack: true}
 	var refs []string
+	seen := map[string]bool{}
 	for _, w := range words {
 		if !strings.HasPrefix(w, "--") {
 			refs = append(refs, w)
@@ -43,11 +53,15 @@ func parseSDKArgs(words []string) (*use, error) {
 		if !ok || v == "" {
 			return nil, errors.Errorf("SDK flag %q needs a value (--%s=...)", w, k)
 		}
+		if seen[k] {
+			return nil, errors.Errorf("SDK flag --%s is given twice", k)
+		}
+		seen[k] = true
 		switch k {
 		case "flavor":
-			u.flavor = v
+			u.Flavor = v
 		case "to":
-			u.dest = v
+			u.Dest = v
 		default:
 			return nil, errors.Errorf("unknown SDK flag %q (valid: --flavor, --to)", "--"+k)
 		}
@@ -58,13 +72,13 @@ func parseSDKArgs(words []string) (*use, error) {
 	if err := u.setRef(refs[0]); err != nil {
 		return nil, err
 	}
-	if u.dest != "" && !path.IsAbs(u.dest) {
-		return nil, errors.Errorf("SDK --to=%s must be an absolute path", u.dest)
+	if u.Dest != "" && !path.IsAbs(u.Dest) {
+		return nil, errors.Errorf("SDK --to=%s must be an absolute path", u.Dest)
 	}
 	return u, nil
 }
 
-func (u *use) setRef(s string) error {
+func (u *Use) setRef(s string) error {
 	if p, ok := strings.CutSuffix(s, "@"); ok {
 		return errors.Errorf("SDK reference %q has an empty version: is its build arg declared (ARG) in this stage? Use %s@default for the default version", s, p)
 	}
@@ -72,7 +86,7 @@ func (u *use) setRef(s string) error {
 	if err != nil {
 		return err
 	}
-	u.ref, u.refText = r, s
+	u.Ref, u.RefText = r, s
 	return nil
 }
 
@@ -96,17 +110,31 @@ func isSDKMount(flag string) bool {
 
 // parseSDKMount parses the value of --mount=type=sdk,ref=...,target=...,
 // expanding every value with expand.
-func parseSDKMount(flag string, expand func(string) (string, error)) (*use, error) {
+func parseSDKMount(flag string, expand func(string) (string, error)) (*Use, error) {
 	v := strings.TrimPrefix(flag, "--mount=")
 	fields, err := csv.NewReader(strings.NewReader(v)).Read()
 	if err != nil {
 		return nil, errors.Wrapf(err, "malformed --mount=%s", v)
 	}
-	u := &use{mount: true, unpack: true, flag: flag}
+	u := &Use{Mount: true, Unpack: true, Flag: flag}
 	var ref string
+	seen := map[string]string{}
 	for _, f := range fields {
 		k, val, hasVal := strings.Cut(f, "=")
 		k = strings.ToLower(strings.TrimSpace(k))
+		canon := k
+		switch k {
+		case "dst", "destination":
+			canon = "target"
+		case "src":
+			canon = "source"
+		case "ro":
+			canon = "readonly"
+		}
+		if prev, dup := seen[canon]; dup {
+			return nil, errors.Errorf("sdk mount option %s is given twice (%s and %s)", canon, prev, f)
+		}
+		seen[canon] = f
 		if val, err = expand(val); err != nil {
 			return nil, errors.Wrapf(err, "expanding %s in --mount", k)
 		}
@@ -115,11 +143,11 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*use, erro
 		case "ref":
 			ref = val
 		case "target", "dst", "destination":
-			u.dest = val
+			u.Dest = val
 		case "flavor":
-			u.flavor = val
+			u.Flavor = val
 		case "source", "src":
-			u.subpath = val
+			u.Subpath = val
 		case "unpack":
 			b := true
 			if hasVal {
@@ -127,7 +155,7 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*use, erro
 					return nil, errors.Errorf("sdk mount: unpack=%q is not a boolean", val)
 				}
 			}
-			u.unpack = b
+			u.Unpack = b
 		case "readonly", "ro":
 			if b, err := strconv.ParseBool(val); hasVal && (err != nil || !b) {
 				return nil, errors.Errorf("sdk mounts are always read-only (%s=%s)", k, val)
@@ -141,13 +169,13 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*use, erro
 	if ref == "" {
 		return nil, errors.New("sdk mount needs ref=<platform>[@<version>]")
 	}
-	if u.dest == "" {
+	if u.Dest == "" {
 		return nil, errors.New("sdk mount needs target=<dir>")
 	}
-	if !path.IsAbs(u.dest) {
-		return nil, errors.Errorf("sdk mount target=%s must be an absolute path", u.dest)
+	if !path.IsAbs(u.Dest) {
+		return nil, errors.Errorf("sdk mount target=%s must be an absolute path", u.Dest)
 	}
-	for _, s := range []string{u.dest, u.subpath} {
+	for _, s := range []string{u.Dest, u.Subpath} {
 		if strings.ContainsAny(s, ", \t\"'") {
 			return nil, errors.Errorf("sdk mount path %q must not contain spaces, quotes or commas", s)
 		}
@@ -188,4 +216,17 @@ func splitWords(s string, escape rune) []string {
 		words = append(words, b.String())
 	}
 	return words
+}
+
+var varRef = regexp.MustCompile(`\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*`)
+
+// VarRefs returns the variable references the user's line makes, as
+// written ("${GO_VERSION}"), so that a rewrite for checks can show them to
+// BuildKit's converter.
+func (u *Use) VarRefs() []string {
+	raw := u.Flag
+	if !u.Mount {
+		raw = instructionArgs(u.Node)
+	}
+	return varRef.FindAllString(raw, -1)
 }

@@ -1,4 +1,4 @@
-package frontend
+package dockerfile
 
 import (
 	"encoding/json"
@@ -13,56 +13,74 @@ import (
 // same default BuildKit uses for RUN.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// binding is how the rewritten Dockerfile refers to one use: the named
-// context that holds its SDK, and, for SDK instructions, the directory it is
-// installed in.
-type binding struct {
-	context string
-	dest    string
+// Binding is how the rewritten Dockerfile refers to one use: the named
+// context that holds its SDK, and the directory it is installed in (SDK)
+// or mounted at (mounts).
+type Binding struct {
+	Context string
+	Dest    string
+	// Keep holds words of the user's line, unexpanded, that the rewritten
+	// line must still show to BuildKit's converter so that it sees which
+	// build args the line uses (outline, lint); only for checks, where
+	// nothing is built.
+	Keep []string
 }
 
-// rewrite is the plain Dockerfile that BuildKit's builder gets, with a map
+// Rewrite is the plain Dockerfile that BuildKit's builder gets, with a map
 // back to the user's lines.
-type rewrite struct {
-	data []byte
-	// lines[i] is the user's 1-based line for rewritten line i+1.
-	lines []int
-	// names maps rewritten instruction text to the user's, for vertex
-	// names: a name that contains names[i][0] shows names[i][1] from there
+type Rewrite struct {
+	Data []byte
+	// Lines[i] is the user's 1-based line for rewritten line i+1.
+	Lines []int
+	// Names maps rewritten instruction text to the user's, for vertex
+	// names: a name that contains Names[i][0] shows Names[i][1] from there
 	// on, since BuildKit formats a COPY's arguments its own way.
-	names [][2]string
+	Names [][2]string
 }
 
-// rewriteDockerfile replaces each SDK directive with plain Dockerfile:
+// UserLine maps a 1-based rewritten line to the user's.
+func (rw *Rewrite) UserLine(l int) int {
+	if l >= 1 && l <= len(rw.Lines) {
+		return rw.Lines[l-1]
+	}
+	return l
+}
+
+// Rewrite replaces each SDK line with plain Dockerfile:
 //
 //	SDK golang@1.23            ->  COPY --from=<layer> ["/*", "/opt/golang/1.23.4/"]
 //	                               ENV PATH="/opt/golang/1.23.4/bin:${PATH:-...}"
 //	RUN --mount=type=sdk,...   ->  RUN --mount=type=bind,from=<ctx>,target=...
 //
-// Every other byte is kept, so the rewritten file lines up with the user's
-// line for line, except for one ENV line added after a one-line SDK
-// instruction; lines records that.
-func rewriteDockerfile(src []byte, uses []*use, bind map[*use]binding) (*rewrite, error) {
-	in := strings.Split(string(src), "\n")
+// It starts from Text, so BuildKit sees its own directives. Every other
+// byte is kept, so the result lines up with the user's file line for line,
+// except for one ENV line added after a one-line SDK instruction; Lines
+// records that.
+func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
+	in := strings.Split(string(f.Text), "\n")
 	repl := make(map[int][]string) // 0-based line -> replacement lines
-	rw := &rewrite{}
+	rw := &Rewrite{}
 
 	for _, u := range uses {
-		b := bind[u]
-		n := u.node
-		if u.mount {
+		b := bind(u)
+		n := u.Node
+		if u.Mount {
 			i, edited, gen, raw, err := editMountFlag(in, n, u, b)
 			if err != nil {
 				return nil, parser.WithLocation(err, n.Location())
 			}
 			in[i] = edited
-			rw.names = append(rw.names, [2]string{gen, raw})
+			rw.Names = append(rw.Names, [2]string{gen, raw})
 			continue
 		}
 		// The copy is made to unpack by sdkllb.Fuse once BuildKit's builder
 		// has converted it.
-		cp := fmt.Sprintf("COPY --from=%s %s", b.context, jsonArgs("/*", strings.TrimSuffix(b.dest, "/")+"/"))
-		env := fmt.Sprintf(`ENV PATH="%s/bin:${PATH:-%s}"`, b.dest, defaultPath)
+		srcs := []string{"/*"}
+		for _, k := range b.Keep {
+			srcs = append(srcs, "/"+k)
+		}
+		cp := fmt.Sprintf("COPY --from=%s %s", b.Context, jsonArgs(append(srcs, strings.TrimSuffix(b.Dest, "/")+"/")...))
+		env := fmt.Sprintf(`ENV PATH="%s/bin:${PATH:-%s}"`, b.Dest, defaultPath)
 		start, end := n.StartLine-1, n.EndLine-1
 		if end > start {
 			repl[start] = []string{cp}
@@ -73,7 +91,7 @@ func rewriteDockerfile(src []byte, uses []*use, bind map[*use]binding) (*rewrite
 		} else {
 			repl[start] = []string{cp, env}
 		}
-		rw.names = append(rw.names, [2]string{"COPY --from=" + b.context + " ", strings.TrimSpace(n.Original)})
+		rw.Names = append(rw.Names, [2]string{"COPY --from=" + b.Context + " ", strings.TrimSpace(n.Original)})
 	}
 
 	var out []string
@@ -84,10 +102,10 @@ func rewriteDockerfile(src []byte, uses []*use, bind map[*use]binding) (*rewrite
 		}
 		for _, l := range lines {
 			out = append(out, l)
-			rw.lines = append(rw.lines, i+1)
+			rw.Lines = append(rw.Lines, f.UserLine(i+1))
 		}
 	}
-	rw.data = []byte(strings.Join(out, "\n"))
+	rw.Data = []byte(strings.Join(out, "\n"))
 	return rw, nil
 }
 
@@ -104,10 +122,13 @@ func jsonArgs(args ...string) string {
 // editMountFlag finds the --mount=type=sdk flag of u in the instruction's
 // lines and replaces it with a bind mount of the SDK's context. It returns
 // the line index, the edited line, and the generated and original flag text.
-func editMountFlag(lines []string, n *parser.Node, u *use, b binding) (int, string, string, string, error) {
-	gen := fmt.Sprintf("--mount=type=bind,from=%s,target=%s", b.context, u.dest)
-	if u.subpath != "" {
-		gen += ",source=" + u.subpath
+func editMountFlag(lines []string, n *parser.Node, u *Use, b Binding) (int, string, string, string, error) {
+	gen := fmt.Sprintf("--mount=type=bind,from=%s,target=%s", b.Context, b.Dest)
+	switch {
+	case len(b.Keep) > 0:
+		gen += ",source=/" + strings.Join(b.Keep, "/")
+	case u.Subpath != "":
+		gen += ",source=" + u.Subpath
 	}
 	for i := n.StartLine - 1; i < n.EndLine && i < len(lines); i++ {
 		l := lines[i]
@@ -118,13 +139,13 @@ func editMountFlag(lines []string, n *parser.Node, u *use, b binding) (int, stri
 			}
 			start := off + j
 			end, unq := flagToken(l, start)
-			if unq == u.flag {
+			if unq == u.Flag {
 				return i, l[:start] + gen + l[end:], gen, l[start:end], nil
 			}
 			off = end
 		}
 	}
-	return 0, "", "", "", errors.Errorf("cannot find %s on one line of the RUN instruction; keep each --mount=type=sdk flag on a single line", u.flag)
+	return 0, "", "", "", errors.Errorf("cannot find %s on one line of the RUN instruction; keep each --mount=type=sdk flag on a single line", u.Flag)
 }
 
 // flagToken reads one flag starting at s[start], as BuildKit's parser splits

@@ -1,4 +1,4 @@
-package frontend
+package dockerfile
 
 import (
 	"bytes"
@@ -15,22 +15,18 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// fakeBind binds every use the way resolveAll would, with the version taken
+// fakeBind binds a use the way the frontend would, with the version taken
 // from the constraint, so the golden files need no registry.
-func fakeBind(uses []*use) map[*use]binding {
-	b := map[*use]binding{}
-	for _, u := range uses {
-		dest := u.dest
-		if dest == "" {
-			v := u.ref.Constraint.String()
-			if v == "" {
-				v = "default"
-			}
-			dest = path.Join("/opt", u.ref.Platform, v)
+func fakeBind(u *Use) Binding {
+	dest := u.Dest
+	if dest == "" {
+		v := u.Ref.Constraint.String()
+		if v == "" {
+			v = "default"
 		}
-		b[u] = binding{context: contextName(u, u.flavor, ""), dest: dest}
+		dest = path.Join("/opt", u.Ref.Platform, v)
 	}
-	return b
+	return Binding{Context: fmt.Sprintf("sdkfront-%d", u.Index), Dest: dest}
 }
 
 // TestRewriteGolden rewrites each testdata/rewrite/<case>/Dockerfile and
@@ -47,28 +43,28 @@ func TestRewriteGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ast, err := parser.Parse(bytes.NewReader(src))
+			f, err := Read(src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sr, err := scan(ast, map[string]string{}, autoArgs(amd64, amd64))
+			sr, err := f.Scan(ScanOpts{Build: amd64, Target: amd64})
 			if err != nil {
 				t.Fatal(err)
 			}
-			rw, err := rewriteDockerfile(src, sr.uses, fakeBind(sr.uses))
+			rw, err := f.Rewrite(sr.Uses, fakeBind)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The rewritten file must be plain Dockerfile again.
-			if _, err := parser.Parse(bytes.NewReader(rw.data)); err != nil {
+			if _, err := parser.Parse(bytes.NewReader(rw.Data)); err != nil {
 				t.Fatalf("rewritten Dockerfile does not parse: %v", err)
 			}
 			var got strings.Builder
-			got.Write(rw.data)
-			fmt.Fprintf(&got, "\n### lines %v\n", rw.lines)
-			for _, u := range sr.uses {
+			got.Write(rw.Data)
+			fmt.Fprintf(&got, "\n### lines %v\n", rw.Lines)
+			for _, u := range sr.Uses {
 				fmt.Fprintf(&got, "### use line=%d stage=%d mount=%v ref=%q flavor=%q dest=%q unpack=%v source=%q\n",
-					u.line, u.stage, u.mount, u.refText, u.flavor, u.dest, u.unpack, u.subpath)
+					u.Line(), u.Stage, u.Mount, u.RefText, u.Flavor, u.Dest, u.Unpack, u.Subpath)
 			}
 			golden := filepath.Join(dir, "Dockerfile.golden")
 			if *update {
@@ -83,8 +79,8 @@ func TestRewriteGolden(t *testing.T) {
 			if got.String() != string(want) {
 				t.Errorf("rewrite of %s differs from golden:\n--- got\n%s\n--- want\n%s", dir, got.String(), want)
 			}
-			if n := len(strings.Split(string(rw.data), "\n")); n != len(rw.lines) {
-				t.Errorf("line map has %d entries for %d lines", len(rw.lines), n)
+			if n := len(strings.Split(string(rw.Data), "\n")); n != len(rw.Lines) {
+				t.Errorf("line map has %d entries for %d lines", len(rw.Lines), n)
 			}
 		})
 	}

@@ -1,12 +1,10 @@
-package frontend
+package dockerfile
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
 )
@@ -16,7 +14,7 @@ var (
 	arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
 )
 
-func mustScan(t *testing.T, df string, buildArgs map[string]string) *scanResult {
+func mustScan(t *testing.T, df string, buildArgs map[string]string) *Scan {
 	t.Helper()
 	sr, err := scanString(df, buildArgs)
 	if err != nil {
@@ -25,12 +23,12 @@ func mustScan(t *testing.T, df string, buildArgs map[string]string) *scanResult 
 	return sr
 }
 
-func scanString(df string, buildArgs map[string]string) (*scanResult, error) {
-	ast, err := parser.Parse(bytes.NewReader([]byte(df)))
+func scanString(df string, buildArgs map[string]string) (*Scan, error) {
+	f, err := Read([]byte(df))
 	if err != nil {
 		return nil, err
 	}
-	return scan(ast, buildArgs, autoArgs(amd64, arm64))
+	return f.Scan(ScanOpts{BuildArgs: buildArgs, Build: amd64, Target: arm64})
 }
 
 func TestScanExpandsLikeRun(t *testing.T) {
@@ -61,11 +59,11 @@ SDK golang@${LOCAL:-0.2}
 	for _, c := range cases {
 		sr := mustScan(t, df, c.args)
 		var got []string
-		for _, u := range sr.uses {
-			if u.flavor != "" {
-				got = append(got, u.refText+"/"+u.flavor)
+		for _, u := range sr.Uses {
+			if u.Flavor != "" {
+				got = append(got, u.RefText+"/"+u.Flavor)
 			} else {
-				got = append(got, u.refText)
+				got = append(got, u.RefText)
 			}
 		}
 		if strings.Join(got, " ") != strings.Join(c.want, " ") {
@@ -84,13 +82,13 @@ SDK golang@1.23
 `
 	sr := mustScan(t, df, nil)
 	want := []ocispecs.Platform{amd64, amd64, arm64}
-	for i, u := range sr.uses {
-		p, err := sr.stagePlatform(u.stage, amd64, arm64, shell.NewLex('\\'))
+	for i, u := range sr.Uses {
+		p, err := sr.StagePlatform(u.Stage)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.Architecture != want[i].Architecture {
-			t.Errorf("use %d (line %d): platform %v, want %v", i, u.line, p, want[i])
+			t.Errorf("use %d (line %d): platform %v, want %v", i, u.Line(), p, want[i])
 		}
 	}
 }
@@ -129,18 +127,5 @@ func TestScanErrorsPointAtTheLine(t *testing.T) {
 				t.Errorf("error %q is not located at line %d: %+v", err, c.line, le)
 			}
 		})
-	}
-}
-
-func TestDirectives(t *testing.T) {
-	d := parseDirectives([]byte("# syntax=x\n#sdk-source = reg/{platform}:{flavor}-{version}\n# SDK-FLAVOR=bullseye\nFROM a\n# sdk-flavor=late\n"))
-	if d[directiveSource].value != "reg/{platform}:{flavor}-{version}" || d[directiveSource].line != 2 {
-		t.Errorf("source = %+v", d[directiveSource])
-	}
-	if d[directiveFlavor].value != "bullseye" || d[directiveFlavor].line != 3 {
-		t.Errorf("flavor = %+v", d[directiveFlavor])
-	}
-	if d := parseDirectives([]byte("FROM a\n# sdk-flavor=late\n")); len(d) != 0 {
-		t.Errorf("directives after an instruction were read: %v", d)
 	}
 }

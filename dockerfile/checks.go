@@ -1,0 +1,63 @@
+package dockerfile
+
+import (
+	"fmt"
+
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// DocsURL is where sdkfront's documentation lives; each check links to
+// its section of the README.
+const DocsURL = "https://github.com/sdkfront/sdkfront/blob/main/README.md"
+
+// sdkfront's own checks, in BuildKit's lint format: "--call check" lists
+// them with BuildKit's, builds show them as warnings, and "# check=skip=",
+// "# check=error=true" and BUILDKIT_DOCKERFILE_CHECK apply to them.
+var (
+	RuleSDKWithoutVersion = linter.LinterRule[func(ref, platform, kind string) string]{
+		Name:        "SDKWithoutVersion",
+		Description: "SDK references should name a version, so that the build is reproducible",
+		URL:         DocsURL + "#sdkwithoutversion",
+		Format: func(ref, platform, kind string) string {
+			return fmt.Sprintf("SDK %s names no version: it gets the %s version when the build runs, which changes when a new one is published; write %s@<version>", ref, kind, platform)
+		},
+	}
+	RuleSDKDirectiveOrder = linter.LinterRule[func(sdk, buildkit string) string]{
+		Name:        "SDKDirectiveOrder",
+		Description: "sdk-* parser directives should come after BuildKit's syntax, escape and check directives",
+		URL:         DocsURL + "#sdkdirectiveorder",
+		Format: func(sdk, buildkit string) string {
+			return fmt.Sprintf("the %s directive stands before the %s directive: BuildKit stops reading directives at the first one it does not know, so every frontend but sdkfront ignores %s; move %s below it", sdk, buildkit, buildkit, sdk)
+		},
+	}
+)
+
+// Check runs sdkfront's checks over the Dockerfile and the SDK lines of one
+// scan. Per-instruction "# check=" comments apply, as to BuildKit's rules.
+func (f *File) Check(lint *linter.Linter, uses []*Use) {
+	if d, hidden := f.header.hidden(); hidden {
+		last := f.header.theirs[len(f.header.theirs)-1]
+		lint.Run(&RuleSDKDirectiveOrder, lineRange(d.Line), RuleSDKDirectiveOrder.Format(d.Key, last.Key))
+	}
+	for _, u := range uses {
+		if u.Bad {
+			continue
+		}
+		kind := u.Ref.Constraint.Kind
+		if kind != resolver.Default && kind != resolver.Latest {
+			continue
+		}
+		l := lint.WithMergedConfigFromComments(u.Node.PrevComment)
+		l.Run(&RuleSDKWithoutVersion, u.Location(), RuleSDKWithoutVersion.Format(u.RefText, refName(u.Ref), kind.String()))
+	}
+}
+
+// refName is a reference without its constraint.
+func refName(r resolver.Ref) string {
+	if r.Repository != "" {
+		return r.Repository
+	}
+	return r.Platform
+}

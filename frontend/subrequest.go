@@ -1,0 +1,192 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/frontend/subrequests/lint"
+	"github.com/moby/buildkit/frontend/subrequests/outline"
+	"github.com/moby/buildkit/frontend/subrequests/targets"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/pkg/errors"
+
+	"github.com/sdkfront/sdkfront/dockerfile"
+)
+
+// isCheckRequest reports whether a subrequest ("--call") answers from the
+// Dockerfile alone: sdkfront then resolves no SDK.
+func isCheckRequest(req string) bool {
+	switch req {
+	case outline.RequestSubrequestsOutline, targets.RequestTargets, lint.RequestLint:
+		return true
+	}
+	return false
+}
+
+// subrequest answers "--call outline", "targets" and "check" without
+// touching a registry: every SDK line becomes a placeholder that keeps the
+// line's build args visible to BuildKit's converter, BuildKit answers for
+// the rewritten Dockerfile, and the answer is mapped back onto the user's
+// lines, with sdkfront's own checks added to "check".
+func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, f *dockerfile.File, req string) (*client.Result, error) {
+	build := bc.BuildPlatforms[0]
+	tp := build
+	if len(bc.TargetPlatforms) > 0 {
+		tp = bc.TargetPlatforms[0]
+	}
+	scan, err := f.Scan(dockerfile.ScanOpts{BuildArgs: bc.BuildArgs, Build: build, Target: tp, TargetStage: bc.Target, Lenient: true})
+	if err != nil {
+		return nil, withSource(err, src.SourceMap)
+	}
+	if len(scan.Errors) > 0 && req != lint.RequestLint {
+		return nil, withSource(scan.Errors[0], src.SourceMap)
+	}
+
+	pl := placeholders(scan.Uses, tp)
+	rw, err := f.Rewrite(scan.Uses, pl.binding)
+	if err != nil {
+		return nil, withSource(err, src.SourceMap)
+	}
+	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, false)
+	if err != nil {
+		return nil, err
+	}
+	res, err := builder.Build(ctx, sc)
+	if err != nil {
+		return nil, sc.fix.err(err)
+	}
+	dt, ok := res.Metadata["result.json"]
+	if !ok {
+		return res, nil
+	}
+
+	switch req {
+	case lint.RequestLint:
+		var lr lint.LintResults
+		if err := json.Unmarshal(dt, &lr); err != nil {
+			return nil, errors.Wrap(err, "sdkfront: reading BuildKit's check result")
+		}
+		idx := -1
+		for i, si := range lr.Sources {
+			if sc.fix.info(si) {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			idx = lr.AddSource(src.SourceMap)
+		}
+		for _, w := range lr.Warnings {
+			if w.Location != nil && int(w.Location.SourceIndex) == idx {
+				sc.fix.ranges(w.Location.Ranges)
+			}
+		}
+		if lr.Error != nil && int(lr.Error.Location.SourceIndex) == idx {
+			sc.fix.ranges(lr.Error.Location.Ranges)
+		}
+		l, err := newLinter(f, bc, func(rulename, description, url, msg string, location []parser.Range) {
+			lr.AddWarning(rulename, description, url, msg, idx, location)
+		})
+		if err != nil {
+			return nil, err
+		}
+		f.Check(l, scan.Uses)
+		if lr.Error == nil && len(scan.Errors) > 0 {
+			var le *parser.LocationError
+			be := &lint.BuildError{Message: scan.Errors[0].Error(), Location: pb.Location{SourceIndex: int32(idx)}}
+			if errors.As(scan.Errors[0], &le) && len(le.Locations) > 0 {
+				be.Location.Ranges = pbRanges(le.Locations[0])
+			}
+			lr.Error = be
+		}
+		return lr.ToResult(nil)
+
+	case outline.RequestSubrequestsOutline:
+		var o outline.Outline
+		if err := json.Unmarshal(dt, &o); err != nil {
+			return nil, errors.Wrap(err, "sdkfront: reading BuildKit's outline")
+		}
+		mine := sc.fix.sources(o.Sources)
+		fix := func(l *pb.Location) {
+			if l != nil && mine[l.SourceIndex] {
+				sc.fix.ranges(l.Ranges)
+			}
+		}
+		for i := range o.Args {
+			fix(o.Args[i].Location)
+		}
+		for i := range o.Secrets {
+			fix(o.Secrets[i].Location)
+		}
+		for i := range o.SSH {
+			fix(o.SSH[i].Location)
+		}
+		for i := range o.Cache {
+			fix(o.Cache[i].Location)
+		}
+		return o.ToResult()
+
+	case targets.RequestTargets:
+		var tl targets.List
+		if err := json.Unmarshal(dt, &tl); err != nil {
+			return nil, errors.Wrap(err, "sdkfront: reading BuildKit's targets")
+		}
+		mine := sc.fix.sources(tl.Sources)
+		for i := range tl.Targets {
+			if l := tl.Targets[i].Location; l != nil && mine[l.SourceIndex] {
+				sc.fix.ranges(l.Ranges)
+			}
+		}
+		return tl.ToResult()
+	}
+	return res, nil
+}
+
+// placeholders binds every use to an empty named context, so that the
+// rewritten Dockerfile converts without resolving anything.
+func placeholders(uses []*dockerfile.Use, tp ocispecs.Platform) *plan {
+	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}}
+	for _, u := range uses {
+		kind := "layer"
+		if u.Mount && u.Unpack {
+			kind = "tree"
+		}
+		dest := u.Dest
+		if dest == "" {
+			name, v := "sdk", "default"
+			if !u.Bad {
+				name = u.Ref.Platform
+				if u.Ref.Constraint.Raw != "" {
+					v = u.Ref.Constraint.Raw
+				}
+			}
+			dest = path.Join("/opt", name, v)
+		}
+		name := fmt.Sprintf("sdkfront-%d-%s", u.Index, kind)
+		pl.bind[u.Index] = dockerfile.Binding{Context: name, Dest: dest, Keep: u.VarRefs()}
+		pl.inputs[name] = llb.Scratch().Platform(tp)
+		pl.contexts[contextPrefix+name] = inputPrefix + name
+	}
+	return pl
+}
+
+// sources replaces the rewritten Dockerfile among a subrequest's sources
+// with the user's, and reports which indexes it replaced.
+func (f *sourceFix) sources(srcs [][]byte) map[int32]bool {
+	mine := map[int32]bool{}
+	for i, s := range srcs {
+		if bytes.Equal(s, f.rw.Data) {
+			srcs[i] = f.orig
+			mine[int32(i)] = true
+		}
+	}
+	return mine
+}
