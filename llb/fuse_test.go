@@ -49,7 +49,7 @@ func pins() Pins {
 
 func TestFuseUnpacksCopiesOfSDKSourcesOnly(t *testing.T) {
 	sdk := UnpackSource(res, amd64)
-	mount := Layer(res, amd64)                                                                  // an sdk mount with unpack=false
+	mount := Layer(res, amd64)                                                                 // an sdk mount with unpack=false
 	other := llb.Image("127.0.0.1:5000/sdks/golang@"+res.Digest.String(), llb.Platform(amd64)) // a user's own COPY --from
 	st := llb.Image("busybox").
 		With(copyAll(sdk, "/opt/go/")).
