@@ -47,9 +47,8 @@ func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	if len(scan.Errors) > 0 && req != lint.RequestLint {
-		return nil, withSource(scan.Errors[0], src.SourceMap)
-	}
+	// A bad SDK line is a placeholder like any other: outline and targets
+	// do not depend on it, and check reports it.
 
 	pl := placeholders(scan.Uses, tp)
 	rw, err := f.Rewrite(scan.Uses, pl.binding)
