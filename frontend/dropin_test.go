@@ -123,10 +123,10 @@ func TestCheckSubrequest(t *testing.T) {
 		line int32
 	}
 	want := map[w]bool{
-		{"SDKDirectiveOrder", 1}:  true, // sdk-source hides the check directive
-		{"SDKWithoutVersion", 7}:  true,
-		{"FromAsCasing", 8}:       true, // BuildKit's, on the user's line
-		{"UndefinedVar", 9}:       true, // ${PY} on the mount line, kept visible to BuildKit
+		{"SDKDirectiveOrder", 1}:     true, // sdk-source hides the check directive
+		{"SDKWithoutVersion", 7}:     true,
+		{"FromAsCasing", 8}:          true, // BuildKit's, on the user's line
+		{"UndefinedVar", 9}:          true, // ${PY} on the mount line, kept visible to BuildKit
 		{"SecretsUsedInArgOrEnv", 0}: false,
 	}
 	got := map[w]bool{}
