@@ -122,12 +122,12 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		return nil, err
 	}
 
-	set, err := loadSettings(f, bc.BuildArgs)
+	set, err := f.Settings(bc.BuildArgs)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
 	if tags == nil {
-		tags = registry.New(registry.WithInsecureRegistries(set.insecure))
+		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
 	pl, err := resolveAll(ctx, c, r, set, targets)

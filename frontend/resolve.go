@@ -95,7 +95,7 @@ func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u
 // and builds the states the rewritten Dockerfile refers to. A use must
 // rewrite to the same text for every platform, since BuildKit converts one
 // Dockerfile for all of them; only the SDK behind its context may differ.
-func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s settings, targets []target) (*plan, error) {
+func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s dockerfile.Settings, targets []target) (*plan, error) {
 	var jobs []job
 	for ti, t := range targets {
 		for _, u := range t.scan.Uses {
@@ -103,7 +103,7 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 			if err != nil {
 				return nil, parser.WithLocation(err, u.Location())
 			}
-			jobs = append(jobs, job{u: u, t: ti, sp: sp, k: key{u.RefText, flavorOf(u, s), platforms.FormatAll(sp)}})
+			jobs = append(jobs, job{u: u, t: ti, sp: sp, k: key{u.RefText, s.FlavorOf(u), platforms.FormatAll(sp)}})
 		}
 	}
 
@@ -118,7 +118,7 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s se
 		started[j.k] = true
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
-			res, err := r.Resolve(ectx, resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.source, Target: j.sp})
+			res, err := r.Resolve(ectx, resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp})
 			if err != nil {
 				// Flattened to text on purpose: an error that wraps a gRPC
 				// status (any gateway call's) reaches the user as that
@@ -198,13 +198,6 @@ func sameRewrite(a, b job, ba, bb dockerfile.Binding, targets []target) error {
 		return errors.Errorf("%s: source= is %s for %s but %s for %s; %s, so it must not depend on the platform", what, a.u.Subpath, pa, b.u.Subpath, pb, why)
 	}
 	return nil
-}
-
-func flavorOf(u *dockerfile.Use, s settings) string {
-	if u.Flavor != "" {
-		return u.Flavor
-	}
-	return s.flavor
 }
 
 // announce shows a resolution in the build's progress as its own vertex.

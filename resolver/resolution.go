@@ -35,6 +35,8 @@ type Resolution struct {
 	// Platforms maps a platform string ("linux/amd64") to the platform
 	// manifest digest, when Digest is an index and the digests are known.
 	Platforms map[string]digest.Digest `json:"platforms,omitempty"`
+	// Locked says the resolution came from the lockfile, not a registry.
+	Locked bool `json:"locked,omitempty"`
 }
 
 // Pinned returns the digest-pinned reference, "repository@sha256:...".

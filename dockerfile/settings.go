@@ -1,0 +1,90 @@
+package dockerfile
+
+import (
+	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/pkg/errors"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// Build args sdkfront reads. Like BUILDKIT_SYNTAX they need no ARG line.
+const (
+	ArgSource   = "SDK_SOURCE"
+	ArgFlavor   = "SDK_FLAVOR"
+	ArgInsecure = "SDK_INSECURE_REGISTRIES"
+	ArgLock     = "SDK_LOCK"
+
+	DefaultFlavor = "bookworm"
+)
+
+// LockMode is how a build uses the lockfile (the build arg SDK_LOCK).
+type LockMode string
+
+const (
+	// LockUse pins the lines the lock has, and resolves the others with a
+	// warning (the default).
+	LockUse LockMode = ""
+	// LockFrozen fails at a line the lock does not have.
+	LockFrozen LockMode = "frozen"
+	// LockOff ignores the lock.
+	LockOff LockMode = "off"
+)
+
+// Settings are the build-wide SDK defaults.
+type Settings struct {
+	Source   resolver.Source
+	Flavor   string
+	Insecure []string
+	Lock     LockMode
+}
+
+// Settings reads the sdk-* parser directives, then the SDK_* build args,
+// then the defaults. A bad directive's error points at its line.
+func (f *File) Settings(buildArgs map[string]string) (Settings, error) {
+	s := Settings{Source: resolver.DefaultSource, Flavor: DefaultFlavor}
+
+	tmpl, line := buildArgs[ArgSource], 0
+	if d, ok := f.Directive(DirectiveSource); ok {
+		tmpl, line = d.Value, d.Line
+	}
+	if tmpl != "" {
+		src, err := resolver.ParseSource(tmpl)
+		if err != nil {
+			if line > 0 {
+				return s, parser.WithLocation(err, lineRange(line))
+			}
+			return s, errors.Wrapf(err, "build arg %s", ArgSource)
+		}
+		s.Source = src
+	}
+
+	if d, ok := f.Directive(DirectiveFlavor); ok && d.Value != "" {
+		s.Flavor = d.Value
+	} else if v := buildArgs[ArgFlavor]; v != "" {
+		s.Flavor = v
+	}
+	for _, h := range strings.Split(buildArgs[ArgInsecure], ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			s.Insecure = append(s.Insecure, h)
+		}
+	}
+	switch m := LockMode(strings.ToLower(strings.TrimSpace(buildArgs[ArgLock]))); m {
+	case LockUse, LockFrozen, LockOff:
+		s.Lock = m
+	case "on", "use", "true":
+		s.Lock = LockUse
+	default:
+		return s, errors.Errorf("build arg %s=%s: want frozen, off, or nothing to use the lock as it is", ArgLock, buildArgs[ArgLock])
+	}
+	return s, nil
+}
+
+// FlavorOf is the flavor a use asks for: its own, else the build's.
+func (s Settings) FlavorOf(u *Use) string {
+	if u.Flavor != "" {
+		return u.Flavor
+	}
+	return s.Flavor
+}

@@ -1,0 +1,195 @@
+// Package lock reads and writes sdkfront's lockfile, <Dockerfile>.sdk.lock:
+// the resolution of every SDK line of a Dockerfile, pinned by digest for
+// each platform it was locked for. With a lock, a build resolves nothing:
+// no tag listing and no registry access by sdkfront at all.
+//
+// The file is JSON, deterministic (sorted, two-space indented, a trailing
+// newline, no timestamps): locking twice gives the same bytes. Its JSON
+// Schema is docs/sdk.lock.schema.json.
+package lock
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/containerd/platforms"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// SchemaVersion is the version of the format this package writes.
+const SchemaVersion = 1
+
+// Suffix is what a Dockerfile's name gets for its lock.
+const Suffix = ".sdk.lock"
+
+// Name is the lock's path for a Dockerfile's: Dockerfile.sdk.lock,
+// app.Dockerfile.sdk.lock, sub/x.Dockerfile.sdk.lock.
+func Name(dockerfile string) string {
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	return path.Clean(dockerfile) + Suffix
+}
+
+// File is a lockfile.
+type File struct {
+	Version int     `json:"version"`
+	SDKs    []Entry `json:"sdks"`
+}
+
+// Key is what an SDK line is locked by: the reference as written after
+// build-arg expansion, the flavor and the source template. A line whose
+// key has no entry is not locked (an edited constraint, a new line).
+type Key struct {
+	Ref    string `json:"ref"`
+	Flavor string `json:"flavor"`
+	Source string `json:"source"`
+}
+
+func (k Key) String() string { return fmt.Sprintf("%s (%s, %s)", k.Ref, k.Flavor, k.Source) }
+
+// Entry is one distinct resolution.
+type Entry struct {
+	Key
+	Version    string `json:"version"`
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	// Digest is what the tag pointed to: a manifest, or an image index.
+	Digest digest.Digest `json:"digest"`
+	// Platforms maps each platform the entry was locked for
+	// ("linux/amd64") to the digest of its image manifest.
+	Platforms map[string]digest.Digest `json:"platforms"`
+}
+
+// Parse reads and validates a lockfile.
+func Parse(dt []byte) (*File, error) {
+	var f File
+	dec := json.NewDecoder(bytes.NewReader(dt))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("invalid SDK lockfile: %w", err)
+	}
+	if f.Version != SchemaVersion {
+		return nil, fmt.Errorf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)
+	}
+	seen := map[Key]bool{}
+	for i, e := range f.SDKs {
+		if err := e.validate(); err != nil {
+			return nil, fmt.Errorf("SDK lockfile entry %d (%s): %w", i+1, e.Ref, err)
+		}
+		if seen[e.Key] {
+			return nil, fmt.Errorf("SDK lockfile has two entries for %s", e.Key)
+		}
+		seen[e.Key] = true
+	}
+	return &f, nil
+}
+
+func (e Entry) validate() error {
+	switch {
+	case e.Ref == "" || e.Flavor == "" || e.Source == "":
+		return fmt.Errorf("ref, flavor and source must be set")
+	case e.Version == "" || e.Repository == "" || e.Tag == "":
+		return fmt.Errorf("version, repository and tag must be set")
+	}
+	if err := e.Digest.Validate(); err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	if len(e.Platforms) == 0 {
+		return fmt.Errorf("no platforms")
+	}
+	for p, d := range e.Platforms {
+		if _, err := platforms.Parse(p); err != nil {
+			return fmt.Errorf("platform %q: %w", p, err)
+		}
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("platform %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Marshal writes the lockfile deterministically.
+func (f *File) Marshal() []byte {
+	out := File{Version: SchemaVersion, SDKs: slices.Clone(f.SDKs)}
+	if out.SDKs == nil {
+		out.SDKs = []Entry{}
+	}
+	slices.SortFunc(out.SDKs, func(a, b Entry) int {
+		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source)
+	})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out) // maps marshal sorted; nothing here can fail
+	return buf.Bytes()
+}
+
+// Lookup finds the entry for a key.
+func (f *File) Lookup(k Key) (Entry, bool) {
+	if f == nil {
+		return Entry{}, false
+	}
+	for _, e := range f.SDKs {
+		if e.Key == k {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Put adds or replaces the entry with e's key, merging the platforms of an
+// entry that resolved to the same digest.
+func (f *File) Put(e Entry) {
+	for i, old := range f.SDKs {
+		if old.Key != e.Key {
+			continue
+		}
+		if old.Digest == e.Digest && old.Version == e.Version {
+			for p, d := range old.Platforms {
+				if _, ok := e.Platforms[p]; !ok {
+					e.Platforms[p] = d
+				}
+			}
+		}
+		f.SDKs[i] = e
+		return
+	}
+	f.SDKs = append(f.SDKs, e)
+}
+
+// PlatformKey is how a platform is written in a lock: "linux/arm64/v8".
+func PlatformKey(p ocispecs.Platform) string { return platforms.FormatAll(platforms.Normalize(p)) }
+
+// Resolution is the entry as the resolution it pins for target platform p
+// (the platform of the stage the SDK is used in); false if the entry was
+// not locked for p.
+func (e Entry) Resolution(platform string, p ocispecs.Platform) (resolver.Resolution, bool) {
+	if _, ok := e.Platforms[PlatformKey(p)]; !ok {
+		return resolver.Resolution{}, false
+	}
+	return resolver.Resolution{
+		Ref: e.Ref, Platform: platform, Flavor: e.Flavor, Version: e.Version,
+		Repository: e.Repository, Tag: e.Tag, Digest: e.Digest, Target: p,
+		Platforms: e.Platforms, Locked: true,
+	}, true
+}
+
+// FromResolution is the entry for a resolution made for platform p, whose
+// image manifest is manifest (the resolution's digest when that is not an
+// index).
+func FromResolution(r resolver.Resolution, source string, p ocispecs.Platform, manifest digest.Digest) Entry {
+	return Entry{
+		Key:     Key{Ref: r.Ref, Flavor: r.Flavor, Source: source},
+		Version: r.Version, Repository: r.Repository, Tag: r.Tag, Digest: r.Digest,
+		Platforms: map[string]digest.Digest{PlatformKey(p): manifest},
+	}
+}
