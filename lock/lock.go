@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strings"
@@ -76,6 +77,9 @@ func Parse(dt []byte) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("invalid SDK lockfile: %w", err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("invalid SDK lockfile: unexpected data after the top-level object")
+	}
 	if f.Version != SchemaVersion {
 		return nil, fmt.Errorf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)
 	}
@@ -106,8 +110,13 @@ func (e Entry) validate() error {
 		return fmt.Errorf("no platforms")
 	}
 	for p, d := range e.Platforms {
-		if _, err := platforms.Parse(p); err != nil {
+		pp, err := platforms.Parse(p)
+		if err != nil {
 			return fmt.Errorf("platform %q: %w", p, err)
+		}
+		if k := PlatformKey(pp); k != p {
+			// Entry.Resolution looks platforms up by PlatformKey.
+			return fmt.Errorf("platform %q: write it as %s", p, k)
 		}
 		if err := d.Validate(); err != nil {
 			return fmt.Errorf("platform %s: %w", p, err)
