@@ -89,7 +89,7 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 			if !f.Moved() {
 				return builder.Build(ctx, c)
 			}
-			return delegate(ctx, c, bc, src, f, identity(f), nil, true)
+			return delegate(ctx, c, bc, src, f, identity(f), nil, true, nil)
 		}
 	}
 	if f.Stock() {
@@ -98,7 +98,7 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	}
 	if !f.HasSDK() {
 		// Only sdk-* directives moved out of BuildKit's way.
-		return delegate(ctx, c, bc, src, f, identity(f), nil, false)
+		return delegate(ctx, c, bc, src, f, identity(f), nil, false, nil)
 	}
 	if req, ok := opts[keyRequestID]; ok {
 		switch {
@@ -113,7 +113,10 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	lint, err := newLinter(f, bc, buildWarn(ctx, src))
+	var warnings []warning
+	lint, err := newLinter(f, bc, func(rule, description, url, msg string, location []parser.Range) {
+		warnings = append(warnings, warning{rule, description, url, msg, location})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +141,7 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	res, err := delegate(ctx, c, bc, src, f, rw, pl, false)
+	res, err := delegate(ctx, c, bc, src, f, rw, pl, false, warnings)
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +161,22 @@ func identity(f *dockerfile.File) *dockerfile.Rewrite {
 // delegate runs BuildKit's builder against the rewritten Dockerfile: given
 // as the "dockerfile" input (with the ignore patterns that applied to the
 // original), the SDK states as named contexts, and "cmdline" set so that
-// the builder does not forward again, unless forward asks it to.
+// the builder does not forward again, unless forward asks it to. The
+// warnings of sdkfront's checks show on the rewritten Dockerfile's vertex,
+// with BuildKit's own.
 func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, f *dockerfile.File,
-	rw *dockerfile.Rewrite, pl *plan, forward bool) (*client.Result, error) {
+	rw *dockerfile.Rewrite, pl *plan, forward bool, warnings []warning) (*client.Result, error) {
 	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, forward)
 	if err != nil {
 		return nil, err
 	}
+	if err := sc.deferChecks(ctx, src, warnings); err != nil {
+		return nil, err
+	}
 	res, err := builder.Build(ctx, sc)
+	if werr := sc.checks.flush(ctx, c); werr != nil && err == nil {
+		err = werr
+	}
 	if err != nil {
 		return nil, sc.fix.err(err)
 	}

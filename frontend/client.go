@@ -23,6 +23,7 @@ type sdkClient struct {
 	inputs map[string]llb.State
 	fix    *sourceFix
 	pins   sdkllb.Pins // the SDK instructions' sources, see sdkllb.Fuse
+	checks *pendingChecks
 }
 
 var _ client.Client = (*sdkClient)(nil)
@@ -52,9 +53,19 @@ func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client
 	if err != nil {
 		return nil, errors.Wrap(err, "sdkfront")
 	}
+	// The builder has converted the Dockerfile it read: its own lint
+	// warnings are out, and so can sdkfront's be.
+	if err := c.checks.flush(ctx, c.Client); err != nil {
+		return nil, err
+	}
+	orig := req.Definition
 	req.Definition = def
 	res, err := c.Client.Solve(ctx, req)
-	return res, c.fix.err(err)
+	if err != nil {
+		return nil, c.fix.err(err)
+	}
+	c.checks.saw(orig)
+	return res, nil
 }
 
 func (c *sdkClient) Warn(ctx context.Context, dgst digest.Digest, msg string, opts client.WarnOpts) error {

@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,8 +245,17 @@ func (f failingTags) ListTags(_ context.Context, repo string) ([]string, error) 
 func TestChecksWarnDuringBuilds(t *testing.T) {
 	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang\nFROM busybox as x\n"
 	s, tags := sdkStub(df)
-	if _, err := build(context.Background(), s, tags); err != nil {
+	wr := &warnRecorder{stubClient: s}
+	if _, err := build(context.Background(), wr, tags); err != nil {
 		t.Fatal(err)
+	}
+	// Clients print only warnings of vertices they know: sdkfront's go on
+	// the vertex BuildKit's builder puts its own on.
+	if a, b := wr.vertices["SDKWithoutVersion"], wr.vertices["FromAsCasing"]; a == "" || a != b {
+		t.Errorf("sdkfront warned on vertex %s, BuildKit on %s", a, b)
+	}
+	if !slices.Contains(wr.msgs, "SDKWithoutVersion: SDK golang names no version: it gets the default version when the build runs, which changes when a new one is published; write golang@<version> (line 3)") {
+		t.Errorf("warnings: %q", wr.msgs)
 	}
 	msgs := map[string]int32{}
 	for _, w := range s.warnings {
@@ -293,11 +303,17 @@ func TestBuildKitWarningsShowUsersLines(t *testing.T) {
 
 type warnRecorder struct {
 	*stubClient
-	msgs []string
+	msgs     []string
+	vertices map[string]digest.Digest // rule -> the vertex it warned on
 }
 
 func (w *warnRecorder) Warn(ctx context.Context, d digest.Digest, msg string, opts client.WarnOpts) error {
 	w.msgs = append(w.msgs, msg)
+	if w.vertices == nil {
+		w.vertices = map[string]digest.Digest{}
+	}
+	rule, _, _ := strings.Cut(msg, ":")
+	w.vertices[rule] = d
 	return w.stubClient.Warn(ctx, d, msg, opts)
 }
 
