@@ -24,6 +24,14 @@ var (
 			return fmt.Sprintf("SDK %s names no version: it gets the %s version when the build runs, which changes when a new one is published; write %s@<version>", ref, kind, platform)
 		},
 	}
+	RuleSDKNotLocked = linter.LinterRule[func(ref, lock, why string) string]{
+		Name:        "SDKNotLocked",
+		Description: "SDK lines should be pinned by the lockfile when there is one",
+		URL:         DocsURL + "#sdknotlocked",
+		Format: func(ref, lock, why string) string {
+			return fmt.Sprintf("SDK %s %s, so it was resolved from the registry; run `sdkfront lock` to pin it in %s", ref, why, lock)
+		},
+	}
 	RuleSDKDirectiveOrder = linter.LinterRule[func(sdk, buildkit string) string]{
 		Name:        "SDKDirectiveOrder",
 		Description: "sdk-* parser directives should come after BuildKit's syntax, escape and check directives",

@@ -129,13 +129,23 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
+	locked, err := readLock(ctx, c, src.Filename, set.Lock)
+	if err != nil {
+		return nil, err
+	}
 	if tags == nil {
 		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
-	pl, err := resolveAll(ctx, c, r, set, targets)
+	pl, err := resolveAll(ctx, c, r, set, locked, targets, func(u *dockerfile.Use, why string) {
+		lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(&dockerfile.RuleSDKNotLocked, u.Location(),
+			dockerfile.RuleSDKNotLocked.Format(u.RefText, locked.name, why))
+	})
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
+	}
+	if err := lint.Error(); err != nil {
+		return nil, err
 	}
 	rw, err := f.Rewrite(targets[0].scan.Uses, pl.binding)
 	if err != nil {

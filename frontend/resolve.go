@@ -95,7 +95,11 @@ func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u
 // and builds the states the rewritten Dockerfile refers to. A use must
 // rewrite to the same text for every platform, since BuildKit converts one
 // Dockerfile for all of them; only the SDK behind its context may differ.
-func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s dockerfile.Settings, targets []target) (*plan, error) {
+//
+// A use the lock pins needs no registry: it resolves from its entry.
+// unlocked is told of each use a lockfile exists for but does not pin.
+func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s dockerfile.Settings, l *locks, targets []target,
+	unlocked func(u *dockerfile.Use, why string)) (*plan, error) {
 	var jobs []job
 	for ti, t := range targets {
 		for _, u := range t.scan.Uses {
@@ -116,14 +120,28 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s do
 			continue
 		}
 		started[j.k] = true
+		res, locked, why := l.pin(j.u, s, j.sp)
+		switch {
+		case locked:
+		case l.mode == dockerfile.LockFrozen:
+			return nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.u.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.u.Location())
+		case l.file != nil:
+			unlocked(j.u, why)
+		}
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
-			res, err := r.Resolve(ectx, resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp})
+			if !locked {
+				res, err = r.Resolve(ectx, resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp})
+			}
 			if err != nil {
+				hint := ""
+				if errors.Is(err, resolver.ErrListUnavailable) {
+					hint = fmt.Sprintf("; to build without listing tags, lock it: `sdkfront lock` pins it in %s, and a locked SDK needs no registry access from sdkfront", l.name)
+				}
 				// Flattened to text on purpose: an error that wraps a gRPC
 				// status (any gateway call's) reaches the user as that
 				// status's message alone, without what sdkfront adds.
-				return parser.WithLocation(errors.Errorf("SDK %s: %s", j.u.RefText, err), j.u.Location())
+				return parser.WithLocation(errors.Errorf("SDK %s: %s%s", j.u.RefText, err, hint), j.u.Location())
 			}
 			mu.Lock()
 			results[j.k] = res

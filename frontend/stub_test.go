@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -29,6 +30,7 @@ import (
 type stubClient struct {
 	opts       map[string]string
 	dockerfile string
+	files      map[string]string // more files beside the Dockerfile
 	images     map[string]stubImage // "repo:tag" -> image
 
 	mu        sync.Mutex
@@ -76,9 +78,11 @@ func (s *stubClient) BuildOpts() client.BuildOpts {
 }
 
 func (s *stubClient) Inputs(context.Context) (map[string]llb.State, error) {
-	return map[string]llb.State{
-		"dockerfile": llb.Scratch().File(llb.Mkfile("/Dockerfile", 0o644, []byte(s.dockerfile))),
-	}, nil
+	fa := llb.Mkfile("/Dockerfile", 0o644, []byte(s.dockerfile))
+	for _, name := range slices.Sorted(maps.Keys(s.files)) {
+		fa = fa.Mkfile("/"+name, 0o644, []byte(s.files[name]))
+	}
+	return map[string]llb.State{"dockerfile": llb.Scratch().File(fa)}, nil
 }
 
 func (s *stubClient) image(ref string) (stubImage, error) {

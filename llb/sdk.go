@@ -59,7 +59,11 @@ func Announce(r resolver.Resolution) llb.State {
 
 // Summary is the one-line, human-readable form of a resolution.
 func Summary(r resolver.Resolution) string {
-	return fmt.Sprintf("[sdk] %s -> %s (%s) %s", r.Ref, r.Version, r.Flavor, r.Pinned())
+	flavor := r.Flavor
+	if r.Locked {
+		flavor += ", locked"
+	}
+	return fmt.Sprintf("[sdk] %s -> %s (%s) %s", r.Ref, r.Version, flavor, r.Pinned())
 }
 
 func short(r resolver.Resolution) string {
