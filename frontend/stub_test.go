@@ -30,7 +30,7 @@ import (
 type stubClient struct {
 	opts       map[string]string
 	dockerfile string
-	files      map[string]string // more files beside the Dockerfile
+	files      map[string]string    // more files beside the Dockerfile
 	images     map[string]stubImage // "repo:tag" -> image
 
 	mu        sync.Mutex
