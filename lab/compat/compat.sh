@@ -258,7 +258,7 @@ JSON
 		sleep 2
 		if [ $SECONDS -ge $next ]; then
 			next=$((SECONDS + 60))
-			log "$name: $(grep -cE '"Action":"(pass|fail|skip)","Package":"dockerfile","Test":"TestIntegration/[^/]+/worker=oci/frontend=gateway(/[a-z.]+=[^/"]*)*"' "$dir/test.json" || true) tests done after $((SECONDS - start))s"
+			log "$name: $(grep -cE '"Action":"(pass|fail|skip)","Package":"dockerfile","Test":"TestIntegration/[^/]+/worker=oci/frontend=gateway(/(security\.insecure|network\.host|env)=[^/"]*)?"' "$dir/test.json" || true) tests done after $((SECONDS - start))s"
 		fi
 	done
 	wait "$TPID" || rc=$?

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -124,8 +125,9 @@ func oneLine(s string) string {
 	return s
 }
 
-// reason extracts the first error line of a failed test (testify's "Error:"
-// and the message lines after it) or the reason of a skipped one. It
+// reason extracts the first error line of a failed test (the assertion's
+// file:line, testify's "Error:" and the message lines after it) or the
+// reason of a skipped one. It
 // returns "" when the output holds none.
 func reason(status string, lines []string) string {
 	switch status {
@@ -138,12 +140,19 @@ func reason(status string, lines []string) string {
 		}
 		return oneLine(msg)
 	case fail:
+		where := "" // the assertion's file:line, from testify's "Error Trace:"
 		for i, ln := range lines {
-			if !strings.Contains(ln, "Error:") || strings.Contains(ln, "Error Trace:") {
+			if _, tr, ok := strings.Cut(ln, "Error Trace:"); ok {
+				if f := strings.Fields(tr); len(f) > 0 {
+					where = path.Base(f[0]) + ": "
+				}
+				continue
+			}
+			if !strings.Contains(ln, "Error:") {
 				continue
 			}
 			_, txt, _ := strings.Cut(ln, "Error:")
-			parts := []string{strings.TrimSpace(txt)}
+			parts := []string{where + strings.TrimSpace(txt)}
 			// testify prints the message itself on the following line(s)
 			for j := i + 1; j < len(lines) && len(parts) < 3; j++ {
 				nxt := strings.TrimSpace(lines[j])

@@ -133,7 +133,7 @@ func TestParseRun(t *testing.T) {
 	}
 	want := results{
 		"TestCopyChown": {Key: "TestCopyChown", Status: pass, Elapsed: 1.25},
-		"TestLegacyKeyValueFormat": {Key: "TestLegacyKeyValueFormat", Status: fail, Elapsed: 3.5, Note: "Not equal: expected: 1 actual : 0 [panic: runtime error: invalid memory address or nil pointer dereference" +
+		"TestLegacyKeyValueFormat": {Key: "TestLegacyKeyValueFormat", Status: fail, Elapsed: 3.5, Note: "dockerfile_lint_test.go:1500: Not equal: expected: 1 actual : 0 [panic: runtime error: invalid memory address or nil pointer dereference" +
 			" at github.com/moby/buildkit@v0.34.2/frontend/dockerfile/linter/linter.go:74 via github.com/sdkfront/sdkfront/frontend/scan.go:109]"},
 		"TestErrorsSourceMap":       {Key: "TestErrorsSourceMap", Status: fail, Elapsed: 2, Note: "Received unexpected error: failed to solve: dockerfile parse error on line 3 second message line"},
 		"TestSecretsUsedInArgOrEnv": {Key: "TestSecretsUsedInArgOrEnv", Status: fail, Elapsed: 0.9, Note: "[secretInArg] Should be true"},
