@@ -253,6 +253,13 @@ debug = $([ -n "${LAB_DEBUG:-}" ] && echo true || echo false)
 
 [registry."$REG"]
   http = true
+
+# The real default source, offline: BuildKit pulls mcr.microsoft.com/oryx/...
+# from the lab registry, where seed pushes oryx/<platform>-sdk in Oryx's
+# layout. sdkfront itself cannot list mcr.microsoft.com's tags here, so a
+# range on the default source resolves only from a lockfile.
+[registry."mcr.microsoft.com"]
+  mirrors = ["$REG"]
 EOF
 	mv -f "$BUILDKITD_CONFIG.tmp" "$BUILDKITD_CONFIG"
 }
