@@ -1,0 +1,792 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sdkfront/sdkfront/dockerfile"
+	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry"
+)
+
+const lockUsage = `Usage: sdkfront lock [-f Dockerfile] [--build-arg K=V ...] [--platform P1,P2] [--update [REF ...]] [--check]
+
+Resolves every SDK line of a Dockerfile and pins it by digest in the lock
+beside it: <Dockerfile>.sdk.lock (Dockerfile.sdk.lock, app.Dockerfile.sdk.lock).
+The Dockerfile is read as the frontend reads it: the same ARG scoping, build
+args, sdk-* parser directives and defaults, expanded for each target platform.
+
+Entries already locked are kept; lines without an entry (or without the
+platform) are resolved and added; entries no line uses any more are removed.
+The lock is written (atomically) only when its bytes change.
+
+Flags:
+  -f, --file FILE        the Dockerfile (default "Dockerfile")
+      --build-arg K=V    a build arg, as given to the build (repeatable). K alone takes
+                         the value of the environment variable K. Pass the same
+                         SDK_SOURCE and SDK_FLAVOR as the build: they are part of the key.
+      --platform P1,P2   target platforms to lock for (repeatable; default: linux/<this
+                         machine's architecture>). An architecture alone means linux/<arch>.
+                         Platforms an entry already holds are kept.
+      --update [REF ...] re-resolve the SDKs named, or all of them when none is named.
+                         A name is a reference as written after build-arg expansion
+                         (golang@1.23) or an SDK platform (golang). Prints each change
+                         as "golang@1.23: 1.23.4 -> 1.23.12".
+      --check            write nothing and resolve nothing (no network): exit 3 if the
+                         lock is missing, lacks an entry or a platform, holds entries no
+                         line uses, or is not byte for byte what sdkfront lock writes.
+  -h, --help             show this help
+
+Registries: credentials come from the docker config ($DOCKER_CONFIG/config.json,
+else ~/.docker/config.json) and its credential helpers, as "docker login" leaves
+them. Plain HTTP is used only for loopback registries and those named in the
+build arg SDK_INSECURE_REGISTRIES (comma-separated).
+
+Output: progress, changes and errors go to stderr; an error in the Dockerfile
+is reported as FILE:LINE: message, one line per failing line. On success the
+path of the lock is printed on stdout (nothing with --check).
+
+Exit codes:
+  0  the lock is up to date (written, or already right; with --check: it matches)
+  1  error: the Dockerfile or the lock cannot be read, an SDK line is invalid or
+     does not resolve, a registry fails, or the lock cannot be written
+  2  usage: unknown flags, bad values, --update naming no SDK of the Dockerfile
+  3  --check: the lock is out of date
+`
+
+// lockOpts are the lock command's flags.
+type lockOpts struct {
+	file      string
+	buildArgs map[string]string
+	platforms []ocispecs.Platform
+	update    bool
+	names     []string // --update's arguments; none: everything
+	check     bool
+	args      []string // as given, to suggest the command again
+}
+
+// usageError is a bad flag or argument.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseLockFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, lockUsage)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sdkfront lock: %v\nRun 'sdkfront lock --help' for usage.\n", err)
+		return exitUsage
+	}
+	l := &locker{o: o, stdout: stdout, stderr: stderr}
+	return l.run(ctx)
+}
+
+// buildArgs is --build-arg: K=V, or K alone for the environment's value.
+type buildArgs map[string]string
+
+func (b buildArgs) String() string { return "" }
+
+func (b buildArgs) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if k == "" {
+		return fmt.Errorf("want K=V or K, not %q", s)
+	}
+	if !ok {
+		env, set := os.LookupEnv(k)
+		if !set {
+			return nil // as docker build: an unset variable sets nothing
+		}
+		v = env
+	}
+	b[k] = v
+	return nil
+}
+
+// platformList is --platform: comma-separated, repeatable.
+type platformList struct{ ps *[]ocispecs.Platform }
+
+func (p platformList) String() string { return "" }
+
+func (p platformList) Set(s string) error {
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		pl, err := platforms.Parse(item)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(item, "/") {
+			pl.OS = "linux" // SDK images are linux images
+		}
+		pl = platforms.Normalize(pl)
+		if !slices.ContainsFunc(*p.ps, func(q ocispecs.Platform) bool { return lock.PlatformKey(q) == lock.PlatformKey(pl) }) {
+			*p.ps = append(*p.ps, pl)
+		}
+	}
+	return nil
+}
+
+func parseLockFlags(args []string) (lockOpts, error) {
+	o := lockOpts{buildArgs: map[string]string{}, args: args}
+	fs := flag.NewFlagSet("sdkfront lock", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.file, "f", "Dockerfile", "")
+	fs.StringVar(&o.file, "file", "Dockerfile", "")
+	fs.Var(buildArgs(o.buildArgs), "build-arg", "")
+	fs.Var(platformList{&o.platforms}, "platform", "")
+	fs.BoolVar(&o.update, "update", false, "")
+	fs.BoolVar(&o.check, "check", false, "")
+
+	// Flags and --update's names may be interleaved; "--" ends the flags.
+	flags, rest := args, []string(nil)
+	if i := slices.Index(args, "--"); i >= 0 {
+		flags, rest = args[:i], args[i+1:]
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(flags); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return o, err
+			}
+			return o, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		flags = fs.Args()[1:]
+	}
+	pos = append(pos, rest...)
+
+	switch {
+	case o.file == "":
+		return o, usageError{"-f: the Dockerfile must be named"}
+	case o.file == "-":
+		return o, usageError{"-f -: the Dockerfile must be a file, since its lock is written beside it"}
+	case len(pos) > 0 && !o.update:
+		return o, usageError{fmt.Sprintf("unexpected argument %q: SDKs to re-resolve follow --update", pos[0])}
+	case o.check && o.update:
+		return o, usageError{"--check and --update do not go together: --check changes nothing"}
+	}
+	o.names = pos
+	if len(o.platforms) == 0 {
+		o.platforms = []ocispecs.Platform{hostPlatform()}
+	}
+	return o, nil
+}
+
+// hostPlatform is linux on this machine's architecture: SDK images are
+// linux images, and BuildKit's default target platform is its worker's.
+func hostPlatform() ocispecs.Platform {
+	p := platforms.DefaultSpec()
+	p.OS = "linux"
+	return platforms.Normalize(p)
+}
+
+// need is one key the Dockerfile needs locked.
+type need struct {
+	key       lock.Key
+	ref       resolver.Ref
+	platforms []ocispecs.Platform // stage platforms, in order of appearance
+	lines     []int               // the user's lines that use it
+	result                        // filled by locking
+}
+
+func (n *need) hasPlatform(k string) bool {
+	return slices.ContainsFunc(n.platforms, func(p ocispecs.Platform) bool { return lock.PlatformKey(p) == k })
+}
+
+// result is what locking did to one need's entry.
+type result struct {
+	entry lock.Entry
+	old   *lock.Entry
+	added []string // platforms added to a kept entry
+	err   error
+}
+
+// lineError is an error at a line of the Dockerfile (0: no line).
+type lineError struct {
+	line int
+	msg  string
+}
+
+type locker struct {
+	o              lockOpts
+	stdout, stderr io.Writer
+
+	f        *dockerfile.File
+	settings dockerfile.Settings
+	needs    []*need
+}
+
+func (l *locker) lockPath() string { return lock.Name(l.o.file) }
+
+func (l *locker) run(ctx context.Context) int {
+	if errs := l.read(); len(errs) > 0 {
+		l.printErrors(errs)
+		return exitError
+	}
+	if l.o.check {
+		return l.check()
+	}
+	return l.lock(ctx)
+}
+
+// read reads the Dockerfile and collects what it needs locked.
+func (l *locker) read() []lineError {
+	dt, err := os.ReadFile(l.o.file)
+	if err != nil {
+		return []lineError{{msg: err.Error()}}
+	}
+	f, err := dockerfile.Read(dt)
+	if err != nil {
+		return []lineError{at(err)}
+	}
+	if f.ParseErr != nil {
+		return []lineError{at(f.ParseErr)}
+	}
+	s, err := f.Settings(l.o.buildArgs)
+	if err != nil {
+		return []lineError{at(err)}
+	}
+	l.f, l.settings = f, s
+
+	var errs []lineError
+	byKey := map[lock.Key]*need{}
+	build := hostPlatform()
+	for _, p := range l.o.platforms {
+		scan, err := f.Scan(dockerfile.ScanOpts{BuildArgs: l.o.buildArgs, Build: build, Target: p, Lenient: true})
+		if err != nil {
+			errs = append(errs, at(err))
+			continue
+		}
+		for _, err := range scan.Errors {
+			errs = append(errs, at(err))
+		}
+		for _, u := range scan.Uses {
+			if u.Bad {
+				continue
+			}
+			sp, err := scan.StagePlatform(u.Stage)
+			if err != nil {
+				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
+				continue
+			}
+			k := lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String()}
+			n := byKey[k]
+			if n == nil {
+				n = &need{key: k, ref: u.Ref}
+				byKey[k] = n
+				l.needs = append(l.needs, n)
+			}
+			if !n.hasPlatform(lock.PlatformKey(sp)) {
+				n.platforms = append(n.platforms, platforms.Normalize(sp))
+			}
+			if line := f.UserLine(u.Line()); !slices.Contains(n.lines, line) {
+				n.lines = append(n.lines, line)
+			}
+		}
+	}
+	// The same bad line fails for every platform: report it once.
+	slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
+	return slices.Compact(errs)
+}
+
+// at is err as a lineError, at its Dockerfile location if it has one.
+func at(err error) lineError {
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		return lineError{le.Locations[0][0].Start.Line, err.Error()}
+	}
+	return lineError{msg: err.Error()}
+}
+
+func (l *locker) printErrors(errs []lineError) {
+	for _, e := range errs {
+		if e.line > 0 {
+			fmt.Fprintf(l.stderr, "%s:%d: %s\n", l.o.file, e.line, e.msg)
+		} else {
+			fmt.Fprintf(l.stderr, "%s: %s\n", l.o.file, e.msg)
+		}
+	}
+}
+
+// readLock reads the current lock; nil, nil if there is none.
+func (l *locker) readLock() (*lock.File, []byte, error) {
+	dt, err := os.ReadFile(l.lockPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := lock.Parse(dt)
+	if err != nil {
+		return nil, dt, fmt.Errorf("%s: %w", l.lockPath(), err)
+	}
+	return f, dt, nil
+}
+
+// name is how messages name a need: its ref, with the flavor when another
+// need has the same ref.
+func (l *locker) name(n *need) string {
+	for _, m := range l.needs {
+		if m != n && m.key.Ref == n.key.Ref {
+			return fmt.Sprintf("%s (%s)", n.key.Ref, n.key.Flavor)
+		}
+	}
+	return n.key.Ref
+}
+
+// again is the command line that brings the lock up to date.
+func (l *locker) again() string {
+	var args []string
+	for _, a := range l.o.args {
+		if a != "--check" && a != "-check" && !strings.HasPrefix(a, "--check=") && !strings.HasPrefix(a, "-check=") {
+			args = append(args, a)
+		}
+	}
+	return strings.TrimSpace("sdkfront lock " + strings.Join(args, " "))
+}
+
+// check compares the lock with the Dockerfile, without the network.
+func (l *locker) check() int {
+	path := l.lockPath()
+	old, dt, err := l.readLock()
+	switch {
+	case err != nil:
+		fmt.Fprintf(l.stderr, "%v\n", err)
+		fmt.Fprintf(l.stderr, "%s is out of date: run %s\n", path, l.again())
+		return exitOutOfDate
+	case old == nil && len(l.needs) == 0:
+		fmt.Fprintf(l.stderr, "%s has no SDK lines and there is no %s: nothing to lock\n", l.o.file, path)
+		return exitOK
+	case old == nil:
+		fmt.Fprintf(l.stderr, "%s does not exist: run %s\n", path, l.again())
+		return exitOutOfDate
+	}
+
+	problems := 0
+	wanted := map[lock.Key]bool{}
+	for _, n := range l.needs {
+		wanted[n.key] = true
+		e, ok := old.Lookup(n.key)
+		var msg string
+		if !ok {
+			msg = fmt.Sprintf("%s (%s) is not locked", n.key.Ref, n.key.Flavor)
+		} else {
+			var missing []string
+			for _, p := range n.platforms {
+				if _, ok := e.Platforms[lock.PlatformKey(p)]; !ok {
+					missing = append(missing, lock.PlatformKey(p))
+				}
+			}
+			if len(missing) > 0 {
+				msg = fmt.Sprintf("%s (%s) is locked to %s but not for %s", n.key.Ref, n.key.Flavor, e.Version, strings.Join(missing, ", "))
+			}
+		}
+		if msg != "" {
+			problems++
+			for _, line := range n.lines {
+				fmt.Fprintf(l.stderr, "%s:%d: %s\n", l.o.file, line, msg)
+			}
+		}
+	}
+	var kept []lock.Entry
+	for _, e := range sortedEntries(old) {
+		if wanted[e.Key] {
+			kept = append(kept, e)
+			continue
+		}
+		problems++
+		fmt.Fprintf(l.stderr, "%s: %s (%s) is locked, but no SDK line of %s uses it\n", path, e.Ref, e.Flavor, l.o.file)
+	}
+	if problems == 0 && !bytes.Equal((&lock.File{SDKs: kept}).Marshal(), dt) {
+		problems++
+		fmt.Fprintf(l.stderr, "%s: not written the way sdkfront lock writes it (sorted, indented, one trailing newline)\n", path)
+	}
+	if problems > 0 {
+		fmt.Fprintf(l.stderr, "%s is out of date: run %s\n", path, l.again())
+		return exitOutOfDate
+	}
+	fmt.Fprintf(l.stderr, "%s is up to date (%s)\n", path, plural(len(kept), "SDK"))
+	return exitOK
+}
+
+func sortedEntries(f *lock.File) []lock.Entry {
+	out := slices.Clone(f.SDKs)
+	slices.SortFunc(out, func(a, b lock.Entry) int {
+		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source)
+	})
+	return out
+}
+
+// registryOf is the registry host n resolves in.
+func (l *locker) registryOf(n *need) string {
+	repo := n.ref.Repository
+	if repo == "" {
+		repo = l.settings.Source.Repository(n.ref.Platform)
+	}
+	host, _, _ := strings.Cut(repo, "/")
+	return host
+}
+
+// updating reports whether --update asks for n.
+func (l *locker) updating(n *need) bool {
+	if !l.o.update {
+		return false
+	}
+	if len(l.o.names) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(l.o.names, func(s string) bool { return matches(n, s) })
+}
+
+func matches(n *need, name string) bool {
+	return name == n.key.Ref || name == n.ref.Platform || (n.ref.Repository != "" && name == n.ref.Repository)
+}
+
+// lock brings the lock up to date, resolving what it must.
+func (l *locker) lock(ctx context.Context) int {
+	path := l.lockPath()
+	for _, name := range l.o.names {
+		if !slices.ContainsFunc(l.needs, func(n *need) bool { return matches(n, name) }) {
+			var have []string
+			for _, n := range l.needs {
+				have = append(have, n.key.Ref)
+			}
+			fmt.Fprintf(l.stderr, "sdkfront lock: --update %s: no SDK line of %s is %s (its SDKs: %s)\n", name, l.o.file, name, strings.Join(slices.Compact(have), ", "))
+			return exitUsage
+		}
+	}
+
+	old, oldData, err := l.readLock()
+	if err != nil {
+		if !l.o.update || len(l.o.names) > 0 {
+			fmt.Fprintf(l.stderr, "%v\nFix or delete it, or replace it with: sdkfront lock --update\n", err)
+			return exitError
+		}
+		fmt.Fprintf(l.stderr, "%v; --update replaces it\n", err)
+		old = nil
+	}
+	if old == nil && len(l.needs) == 0 {
+		fmt.Fprintf(l.stderr, "%s has no SDK lines: nothing to lock\n", l.o.file)
+		return exitOK
+	}
+
+	client := registry.New(registry.WithKeychain(authn.DefaultKeychain), registry.WithInsecureRegistries(l.settings.Insecure))
+	imgs := &images{c: client, manifests: map[string]digest.Digest{}}
+	r := resolver.New(imgs, client)
+
+	var todo int
+	for _, n := range l.needs {
+		if e, ok := old.Lookup(n.key); ok {
+			n.old = &e
+		}
+		if n.old == nil || l.updating(n) || slices.ContainsFunc(n.platforms, func(p ocispecs.Platform) bool {
+			_, ok := n.old.Platforms[lock.PlatformKey(p)]
+			return !ok
+		}) {
+			todo++
+		}
+	}
+	if todo > 0 {
+		fmt.Fprintf(l.stderr, "resolving %s for %s\n", plural(todo, "SDK"), platformList{&l.o.platforms}.format())
+	}
+
+	var eg errgroup.Group
+	eg.SetLimit(8)
+	for _, n := range l.needs {
+		eg.Go(func() error {
+			if n.old != nil && !l.updating(n) {
+				n.entry, n.added, n.err = l.extend(ctx, imgs, n)
+			} else {
+				n.entry, n.err = l.resolve(ctx, r, imgs, n)
+			}
+			return nil
+		})
+	}
+	_ = eg.Wait()
+
+	var errs []lineError
+	for _, n := range l.needs {
+		if n.err == nil {
+			continue
+		}
+		msg := fmt.Sprintf("SDK %s: %v", n.key.Ref, n.err)
+		if errors.Is(n.err, resolver.ErrDenied) {
+			msg += fmt.Sprintf("; sdkfront lock logs in with the docker config's credentials ($DOCKER_CONFIG/config.json, else ~/.docker/config.json): try docker login %s", l.registryOf(n))
+		}
+		for _, line := range n.lines {
+			errs = append(errs, lineError{line, msg})
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
+		l.printErrors(errs)
+		fmt.Fprintf(l.stderr, "%s not written\n", path)
+		return exitError
+	}
+
+	// Report, in the Dockerfile's order.
+	var added, updated, unchanged, removed int
+	wanted := map[lock.Key]bool{}
+	out := &lock.File{}
+	for _, n := range l.needs {
+		wanted[n.key] = true
+		out.SDKs = append(out.SDKs, n.entry)
+		e := n.entry
+		switch {
+		case n.old == nil:
+			added++
+			fmt.Fprintf(l.stderr, "%s -> %s (%s) %s@%s\n", e.Ref, e.Version, e.Flavor, e.Repository, e.Digest)
+		case e.Digest != n.old.Digest && e.Version != n.old.Version:
+			updated++
+			fmt.Fprintf(l.stderr, "%s: %s -> %s\n", l.name(n), n.old.Version, e.Version)
+		case e.Digest != n.old.Digest:
+			updated++
+			fmt.Fprintf(l.stderr, "%s: %s -> %s (the tag %s moved: %s -> %s)\n", l.name(n), n.old.Version, e.Version, e.Tag, n.old.Digest, e.Digest)
+		case len(n.added) > 0:
+			updated++
+			fmt.Fprintf(l.stderr, "%s: %s, now also for %s\n", l.name(n), e.Version, strings.Join(n.added, ", "))
+		case !maps.Equal(e.Platforms, n.old.Platforms):
+			updated++
+			fmt.Fprintf(l.stderr, "%s: %s, platform manifests changed\n", l.name(n), e.Version)
+		default:
+			unchanged++
+			if l.o.update && len(l.o.names) > 0 && l.updating(n) {
+				fmt.Fprintf(l.stderr, "%s: %s (unchanged)\n", l.name(n), e.Version)
+			}
+		}
+	}
+	if old != nil {
+		for _, e := range sortedEntries(old) {
+			if !wanted[e.Key] {
+				removed++
+				fmt.Fprintf(l.stderr, "%s (%s): removed, no SDK line uses it\n", e.Ref, e.Flavor)
+			}
+		}
+	}
+
+	summary := counts(added, updated, removed, unchanged)
+	data := out.Marshal()
+	if bytes.Equal(data, oldData) {
+		fmt.Fprintf(l.stderr, "%s is up to date (%s)\n", path, summary)
+		fmt.Fprintln(l.stdout, path)
+		return exitOK
+	}
+	if err := writeAtomic(path, data); err != nil {
+		fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(l.stderr, "wrote %s (%s)\n", path, summary)
+	fmt.Fprintln(l.stdout, path)
+	return exitOK
+}
+
+func counts(added, updated, removed, unchanged int) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{added, "added"}, {updated, "updated"}, {removed, "removed"}, {unchanged, "unchanged"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return "no SDKs"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func (p platformList) format() string {
+	var s []string
+	for _, q := range *p.ps {
+		s = append(s, lock.PlatformKey(q))
+	}
+	return strings.Join(s, ", ")
+}
+
+// resolve resolves n afresh for every platform it needs, and for those its
+// old entry holds.
+func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images, n *need) (lock.Entry, error) {
+	ps := slices.Clone(n.platforms)
+	if n.old != nil {
+		for _, k := range slices.Sorted(maps.Keys(n.old.Platforms)) {
+			if !n.hasPlatform(k) {
+				p, err := platforms.Parse(k)
+				if err != nil {
+					return lock.Entry{}, err
+				}
+				ps = append(ps, p)
+			}
+		}
+	}
+	var e lock.Entry
+	for i, p := range ps {
+		res, err := r.Resolve(ctx, resolver.Request{Ref: n.ref, Flavor: n.key.Flavor, Source: l.settings.Source, Target: p})
+		if err != nil {
+			if i > 0 {
+				// It resolved for the first platform, so this one matters.
+				err = fmt.Errorf("for %s: %w", lock.PlatformKey(p), err)
+			}
+			return lock.Entry{}, err
+		}
+		m, err := imgs.manifest(ctx, res.Repository, res.Digest, p)
+		if err != nil {
+			return lock.Entry{}, fmt.Errorf("for %s: %w", lock.PlatformKey(p), err)
+		}
+		if i == 0 {
+			e = lock.FromResolution(res, n.key.Source, p, m)
+			e.Key = n.key
+			continue
+		}
+		if res.Digest != e.Digest {
+			return lock.Entry{}, fmt.Errorf("resolves to %s (%s) for %s but to %s (%s) for %s; one lock entry holds one resolution: try again, or pin the version",
+				e.Version, e.Digest, lock.PlatformKey(ps[0]), res.Version, res.Digest, lock.PlatformKey(p))
+		}
+		e.Platforms[lock.PlatformKey(p)] = m
+	}
+	return e, nil
+}
+
+// extend keeps n's old entry and locks the platforms it lacks: the same
+// digest, resolved for them.
+func (l *locker) extend(ctx context.Context, imgs *images, n *need) (lock.Entry, []string, error) {
+	e := *n.old
+	e.Platforms = maps.Clone(n.old.Platforms)
+	var added []string
+	for _, p := range n.platforms {
+		k := lock.PlatformKey(p)
+		if _, ok := e.Platforms[k]; ok {
+			continue
+		}
+		ref := e.Repository + "@" + e.Digest.String()
+		img, err := imgs.c.ResolvePlatform(ctx, ref, p)
+		if err != nil {
+			return e, nil, fmt.Errorf("locked to %s, which cannot be resolved for %s: %w; to re-resolve it, run sdkfront lock --update %s", e.Version, k, err, n.key.Ref)
+		}
+		if err := checkSDKConfig(ref, img.Config); err != nil {
+			return e, nil, err
+		}
+		e.Platforms[k] = img.Manifest
+		added = append(added, k)
+	}
+	return e, added, nil
+}
+
+// emptyLayerDiffID is the diff ID of an empty tar archive.
+const emptyLayerDiffID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+
+// checkSDKConfig is the resolver's check that an image is an SDK image
+// (exactly one layer, not empty), for an image resolved by digest.
+func checkSDKConfig(ref string, config []byte) error {
+	var img ocispecs.Image
+	if err := json.Unmarshal(config, &img); err != nil {
+		return &resolver.ImageError{Ref: ref, Reason: fmt.Sprintf("has an unreadable image config: %v", err)}
+	}
+	switch ids := img.RootFS.DiffIDs; {
+	case len(ids) != 1:
+		return &resolver.ImageError{Ref: ref, Reason: fmt.Sprintf("has %d layers; an SDK image must have exactly one layer", len(ids))}
+	case ids[0] == emptyLayerDiffID:
+		return &resolver.ImageError{Ref: ref, Reason: "has an empty layer; an SDK image must have exactly one layer holding the SDK"}
+	}
+	return nil
+}
+
+// images resolves images with the registry client, remembering the
+// manifest digest each resolution chose for its platform.
+type images struct {
+	c         *registry.Client
+	mu        sync.Mutex
+	manifests map[string]digest.Digest // "<digest> <platform>" -> manifest
+}
+
+func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platform, _ string) (digest.Digest, []byte, error) {
+	img, err := i.c.ResolvePlatform(ctx, ref, p)
+	if err != nil {
+		return "", nil, err
+	}
+	i.mu.Lock()
+	i.manifests[img.Digest.String()+" "+lock.PlatformKey(p)] = img.Manifest
+	i.mu.Unlock()
+	return img.Digest, img.Config, nil
+}
+
+// manifest is the digest of the image manifest for p of repo@d.
+func (i *images) manifest(ctx context.Context, repo string, d digest.Digest, p ocispecs.Platform) (digest.Digest, error) {
+	i.mu.Lock()
+	m, ok := i.manifests[d.String()+" "+lock.PlatformKey(p)]
+	i.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	img, err := i.c.ResolvePlatform(ctx, repo+"@"+d.String(), p)
+	return img.Manifest, err
+}
+
+// writeAtomic replaces path with data: a temporary file beside it, renamed
+// over it, so that a reader never sees half a lock.
+func writeAtomic(path string, data []byte) (err error) {
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
