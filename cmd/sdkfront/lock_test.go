@@ -211,7 +211,9 @@ func sdkfront(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func lockArgs(extra ...string) []string { return append(append([]string{"lock"}, sampleArgs...), extra...) }
+func lockArgs(extra ...string) []string {
+	return append(append([]string{"lock"}, sampleArgs...), extra...)
+}
 
 func wantCode(t *testing.T, got, want int) {
 	t.Helper()
