@@ -50,6 +50,10 @@ frontend-image: lab-up seed-bin ## Build the static frontend binary and push it 
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -tags "netgo osusergo static_build" -o $(FRONTEND) ./cmd/frontend
 	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"
 
+.PHONY: cli
+cli: ## Build the sdkfront CLI (`sdkfront lock`, docs/lock.md) as .lab/bin/sdkfront
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o .lab/bin/sdkfront ./cmd/sdkfront
+
 .PHONY: demo
 demo: tools lab-up seed frontend-image ## Build examples/Dockerfile.sdk through sdkfront and print the result
 	rm -rf .lab/out/demo
