@@ -68,8 +68,9 @@ path of the lock is printed on stdout (nothing with --check).
 
 Exit codes:
   0  the lock is up to date (written, or already right; with --check: it matches)
-  1  error: the Dockerfile or the lock cannot be read, an SDK line is invalid or
-     does not resolve, a registry fails, or the lock cannot be written
+  1  error: the Dockerfile or the lock cannot be read (without --check, a lock that
+     is not valid too), an SDK line is invalid or does not resolve, a registry
+     fails, or the lock cannot be written
   2  usage: unknown flags, bad values, --update naming no SDK of the Dockerfile
   3  --check: the lock is out of date
 `
@@ -347,10 +348,15 @@ func (l *locker) readLock() (*lock.File, []byte, error) {
 	}
 	f, err := lock.Parse(dt)
 	if err != nil {
-		return nil, dt, fmt.Errorf("%s: %w", l.lockPath(), err)
+		return nil, dt, invalidLock{fmt.Errorf("%s: %w", l.lockPath(), err)}
 	}
 	return f, dt, nil
 }
+
+// invalidLock is a lock that exists but does not parse.
+type invalidLock struct{ error }
+
+func (e invalidLock) Unwrap() error { return e.error }
 
 // name is how messages name a need: its ref, with the flavor when another
 // need has the same ref.
@@ -379,10 +385,13 @@ func (l *locker) check() int {
 	path := l.lockPath()
 	old, dt, err := l.readLock()
 	switch {
-	case err != nil:
+	case errors.As(err, new(invalidLock)):
 		fmt.Fprintf(l.stderr, "%v\n", err)
 		fmt.Fprintf(l.stderr, "%s is out of date: run %s\n", path, l.again())
 		return exitOutOfDate
+	case err != nil:
+		fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
+		return exitError
 	case old == nil && len(l.needs) == 0:
 		fmt.Fprintf(l.stderr, "%s has no SDK lines and there is no %s: nothing to lock\n", l.o.file, path)
 		return exitOK
@@ -487,6 +496,10 @@ func (l *locker) lock(ctx context.Context) int {
 
 	old, oldData, err := l.readLock()
 	if err != nil {
+		if !errors.As(err, new(invalidLock)) {
+			fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
+			return exitError
+		}
 		if !l.o.update || len(l.o.names) > 0 {
 			fmt.Fprintf(l.stderr, "%v\nFix or delete it, or replace it with: sdkfront lock --update\n", err)
 			return exitError

@@ -771,3 +771,20 @@ func TestParseLockFlags(t *testing.T) {
 		t.Errorf("defaults %+v, %v", o, err)
 	}
 }
+
+// A lock that does not parse stops sdkfront lock, unless --update replaces
+// it; --check calls it out of date.
+func TestInvalidLock(t *testing.T) {
+	setup(t)
+	write(t, "Dockerfile.sdk.lock", `{"version": 1, "sdks": [{"ref": "golang@1.23"}]}`)
+	code, _, stderr := sdkfront(t, lockArgs()...)
+	wantCode(t, code, exitError)
+	wantLines(t, stderr, "Dockerfile.sdk.lock: SDK lockfile entry 1 (golang@1.23): ref, flavor and source must be set\nFix or delete it, or replace it with: sdkfront lock --update\n")
+	wantCode(t, must(sdkfront(t, lockArgs("--check")...)), exitOutOfDate)
+	wantCode(t, must(sdkfront(t, lockArgs("--update", "golang")...)), exitError)
+
+	code, _, stderr = sdkfront(t, lockArgs("--update")...)
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "; --update replaces it\n", "wrote Dockerfile.sdk.lock (4 added)\n")
+	wantCode(t, must(sdkfront(t, lockArgs("--check")...)), exitOK)
+}
