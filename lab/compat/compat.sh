@@ -20,7 +20,10 @@
 #   COMPAT_CNI=0            no CNI bridge: the RUN --network tests then skip
 #   COMPAT_REUSE_STOCK=1    reuse the last stock run if the stock image, the test
 #                           binary, the selection and the CNI setting are unchanged
+#   COMPAT_RETRY=0          do not run sdkfront's regressed tests a second time
+#                           (by default a test that passes then counts as flaky)
 #   COMPAT_KEEP=5           how many runs to keep under .lab/compat/runs
+#   COMPAT_SDKFRONT_IMAGE=REF  another sdkfront image (default $LAB_REGISTRY/sdkfront:dev)
 #
 # Results: .lab/compat/runs/<time>/{stock,sdkfront}/ (results.txt, subtests.txt,
 # test.log, test.json, run-info.txt) and diff.txt; .lab/compat/latest points at
@@ -66,6 +69,7 @@ ensure_packages() {
 	command -v git >/dev/null 2>&1 || pkgs+=(git)
 	command -v ssh-agent >/dev/null 2>&1 || pkgs+=(openssh-client)
 	command -v ip >/dev/null 2>&1 || pkgs+=(iproute2)
+	command -v pgrep >/dev/null 2>&1 || pkgs+=(procps)
 	if [ "$CNI" = 1 ]; then
 		local p
 		for p in bridge host-local loopback; do
@@ -129,7 +133,7 @@ RUNS="$W/runs"
 OUT="$RUNS/$RUN_ID"
 mkdir -p "$OUT/stock" "$OUT/sdkfront"
 STOCK_REF="$(compat export -o "$W/stock.tar" "$STOCK_IMAGE")"
-SDK_REF="$(compat export -o "$W/sdkfront.tar" "$LAB_REGISTRY/sdkfront:dev")"
+SDK_REF="$(compat export -o "$W/sdkfront.tar" "${COMPAT_SDKFRONT_IMAGE:-$LAB_REGISTRY/sdkfront:dev}")"
 log "stock:    $STOCK_REF"
 log "sdkfront: $SDK_REF"
 # CI (like test-e2e) stops the lab: the suite does not need it.
@@ -195,9 +199,10 @@ on_interrupt() {
 }
 trap on_interrupt INT TERM
 
-# run_suite NAME TARBALL REF DIR
+# run_suite NAME TARBALL REF DIR PATTERN [REPORT ARGS...]
 run_suite() {
-	local name=$1 tar=$2 ref=$3 dir=$4
+	local name=$1 tar=$2 ref=$3 dir=$4 pattern=$5
+	shift 5
 	local mirror="$dir/mirror" extra=()
 	# the suite's mirror registry serves $mirror/data and adds the frontend under
 	# a random name: a fresh copy of the seed per run
@@ -237,8 +242,7 @@ JSON
 		echo "buildkitd: $(buildkitd --version 2>/dev/null)"
 		echo "runc: $(runc --version 2>/dev/null | head -1)"
 		echo "kernel: $(uname -r)"
-		echo "selection: ${RUNRE:-$SUBSET}"
-		echo "pattern: $PATTERN"
+		echo "pattern: $pattern"
 		echo "parallel: $PARALLEL; timeout: $TIMEOUT; cni: $CNI${BRIDGE:+ (bridge $BRIDGE)}"
 	} >"$dir/run-info.txt"
 
@@ -250,7 +254,7 @@ JSON
 			FRONTEND_GATEWAY_ONLY="local:$tar" GOMAXPROCS="$PARALLEL" \
 			go tool test2json -t -p dockerfile "$TESTBIN" \
 			-test.v=test2json -test.count=1 -test.timeout="$TIMEOUT" -test.parallel="$PARALLEL" \
-			-test.run="$PATTERN"
+			-test.run="$pattern"
 	) >"$dir/test.json" 2>"$dir/stderr.log" &
 	TPID=$!
 	local next=$((SECONDS + 60))
@@ -267,7 +271,7 @@ JSON
 	rm -rf "$mirror"
 	local secs=$((SECONDS - start))
 	log "$name: go test exit status $rc after ${secs}s"
-	compat report -o "$dir" "${SUBSET_ARGS[@]}" -name "$name" -seconds "$secs" "$dir/test.json"
+	compat report -o "$dir" "$@" -name "$name" -seconds "$secs" "$dir/test.json"
 }
 
 # ---------------------------------------------------------------------------
@@ -280,11 +284,25 @@ if [ "${COMPAT_REUSE_STOCK:-}" = 1 ] && [ -f "$W/last-stock/key" ] && [ -f "$W/l
 	STOCK_DIR="$(cd "$W/last-stock" && pwd -P)"
 	log "stock: reusing $STOCK_DIR (COMPAT_REUSE_STOCK=1, same image, test binary and selection)"
 else
-	run_suite stock "$W/stock.tar" "$STOCK_REF" "$STOCK_DIR"
+	run_suite stock "$W/stock.tar" "$STOCK_REF" "$STOCK_DIR" "$PATTERN" "${SUBSET_ARGS[@]}"
 	echo "$STOCK_KEY" >"$STOCK_DIR/key"
 	ln -sfn "runs/$RUN_ID/stock" "$W/last-stock"
 fi
-run_suite sdkfront "$W/sdkfront.tar" "$SDK_REF" "$OUT/sdkfront"
+run_suite sdkfront "$W/sdkfront.tar" "$SDK_REF" "$OUT/sdkfront" "$PATTERN" "${SUBSET_ARGS[@]}"
+
+# A regression that passes when run again is reported as flaky, not counted.
+RETRY_ARGS=()
+if [ "${COMPAT_RETRY:-1}" != 0 ]; then
+	regressed="$(compat compare -names "$STOCK_DIR" "$OUT/sdkfront" | paste -sd'|')"
+	n="$(tr '|' '\n' <<<"$regressed" | grep -c . || true)"
+	if [ "$n" -gt 20 ]; then
+		log "sdkfront: $n tests regressed: no retry (that is no flakiness)"
+	elif [ -n "$regressed" ]; then
+		log "sdkfront: running the regressed tests again: $regressed"
+		run_suite sdkfront-retry "$W/sdkfront.tar" "$SDK_REF" "$OUT/sdkfront-retry" "$(compat pattern -run "$regressed")"
+		RETRY_ARGS=(-retry "$OUT/sdkfront-retry")
+	fi
+fi
 ln -sfn "runs/$RUN_ID" "$W/latest"
 
 # keep the newest $KEEP runs (and the one last-stock points at)
@@ -296,5 +314,5 @@ done
 
 log "results: $OUT (diff.txt, {stock,sdkfront}/results.txt, test.log)"
 rc=0
-compat compare -o "$OUT/diff.txt" "$STOCK_DIR" "$OUT/sdkfront" || rc=$?
+compat compare -o "$OUT/diff.txt" "${RETRY_ARGS[@]}" "$STOCK_DIR" "$OUT/sdkfront" || rc=$?
 exit $rc

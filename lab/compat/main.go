@@ -12,10 +12,12 @@
 //	    prints the -test.run pattern (oci worker only)
 //	compat report  -o DIR [-subset FILE] [-name NAME] [-seconds N] TEST.json
 //	    test2json stream -> DIR/results.txt, subtests.txt, test.log; prints a summary
-//	compat compare [-o diff.txt] STOCK_DIR SDKFRONT_DIR
-//	    prints the regressions (passed with stock, not with sdkfront) and, last,
+//	compat compare [-o diff.txt] [-retry DIR] STOCK_DIR SDKFRONT_DIR
+//	    prints the regressions (passed with stock, not with sdkfront; with -retry,
+//	    those that pass in a retry run count as flaky instead) and, last,
 //	    "compat: stock P/F/S sdkfront P/F/S regressions=N"; exit status 1 if
-//	    there is any regression, 2 if the stock run is unusable as a baseline
+//	    there is any regression, 2 if the stock run is unusable as a baseline;
+//	    with -names it only prints the regressed test function names
 //
 // See docs/lab.md ("Compatibility with BuildKit's Dockerfile suite").
 package main
@@ -139,13 +141,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	case "compare":
 		diff := fs.String("o", "", "also write the changes to this file")
+		retry := fs.String("retry", "", "result directory of a retry run of the regressed tests (sdkfront): those that pass there count as flaky, not as regressions")
+		names := fs.Bool("names", false, "only print the function names of the regressed tests, one per line")
 		if err := fs.Parse(args); err != nil {
 			return usage(err)
 		}
 		if fs.NArg() != 2 {
 			return usage(fmt.Errorf("compare: want STOCK_DIR SDKFRONT_DIR"))
 		}
-		return compareRuns(fs.Arg(0), fs.Arg(1), *diff, stdout)
+		if *names {
+			return printRegressedNames(fs.Arg(0), fs.Arg(1), stdout)
+		}
+		return compareRuns(fs.Arg(0), fs.Arg(1), *retry, *diff, stdout)
 	}
 	return usage(fmt.Errorf("unknown subcommand %q", cmd))
 }
@@ -217,8 +224,7 @@ func readDuration(dir string) int {
 	return n
 }
 
-// compareRuns compares the results in stockDir and sdkDir.
-func compareRuns(stockDir, sdkDir, diffFile string, stdout io.Writer) error {
+func printRegressedNames(stockDir, sdkDir string, stdout io.Writer) error {
 	stock, err := readResultsFile(filepath.Join(stockDir, "results.txt"))
 	if err != nil {
 		return err
@@ -226,6 +232,31 @@ func compareRuns(stockDir, sdkDir, diffFile string, stdout io.Writer) error {
 	sdk, err := readResultsFile(filepath.Join(sdkDir, "results.txt"))
 	if err != nil {
 		return err
+	}
+	for _, n := range regressedNames(compare(stock, sdk)) {
+		fmt.Fprintln(stdout, n)
+	}
+	return nil
+}
+
+// compareRuns compares the results in stockDir and sdkDir (and retryDir, a
+// retry of sdkfront's regressions, unless "").
+func compareRuns(stockDir, sdkDir, retryDir, diffFile string, stdout io.Writer) error {
+	stock, err := readResultsFile(filepath.Join(stockDir, "results.txt"))
+	if err != nil {
+		return err
+	}
+	sdk, err := readResultsFile(filepath.Join(sdkDir, "results.txt"))
+	if err != nil {
+		return err
+	}
+	var flaky []string
+	if retryDir != "" {
+		retry, err := readResultsFile(filepath.Join(retryDir, "results.txt"))
+		if err != nil {
+			return err
+		}
+		sdk, flaky = mergeRetry(stock, sdk, retry)
 	}
 	changes := compare(stock, sdk)
 	if diffFile != "" {
@@ -244,6 +275,9 @@ func compareRuns(stockDir, sdkDir, diffFile string, stdout io.Writer) error {
 	cp, cf, cs := sdk.counts()
 	fmt.Fprintf(stdout, "compat: stock    %d passed, %d failed, %d skipped%s\n", sp, sf, ss, duration(readDuration(stockDir)))
 	fmt.Fprintf(stdout, "compat: sdkfront %d passed, %d failed, %d skipped%s\n", cp, cf, cs, duration(readDuration(sdkDir)))
+	for _, k := range flaky {
+		fmt.Fprintf(stdout, "compat: flaky %s: %s\n", k, sdk[k].Note)
+	}
 	regressions := 0
 	for _, c := range changes {
 		if c.Kind != "REGRESSION" {

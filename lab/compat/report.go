@@ -468,6 +468,46 @@ func compare(base, cand results) []change {
 	return cs
 }
 
+// mergeRetry returns cand with the verdicts of a retry run for the tests
+// that passed in base but not in cand: a test that passes on retry counts as
+// passed (its note says it was flaky), and its key is listed in flaky.
+func mergeRetry(base, cand, retry results) (merged results, flaky []string) {
+	merged = results{}
+	for k, r := range cand {
+		merged[k] = r
+	}
+	for _, k := range base.keys() {
+		if base[k].Status != pass || cand[k].Status == pass {
+			continue
+		}
+		if r, ok := retry[k]; ok && r.Status == pass {
+			r.Note = oneLine("flaky: passed on retry; first: " + cand[k].Status + " " + cand[k].Note)
+			merged[k] = r
+			flaky = append(flaky, k)
+		}
+	}
+	return merged, flaky
+}
+
+// regressedNames returns the test function names (the keys' first element)
+// of the regressions among cs, sorted and unique.
+func regressedNames(cs []change) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, c := range cs {
+		if c.Kind != "REGRESSION" {
+			continue
+		}
+		n, _, _ := strings.Cut(c.Key, "/")
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // parseSubset reads a subset file: one test function name per line, '#'
 // starts a comment, anything after the first field is ignored.
 func parseSubset(r io.Reader) ([]string, error) {

@@ -302,7 +302,7 @@ func TestCompareRunsOutput(t *testing.T) {
 	sdk := write("sdkfront", "TestA\tPASS\t1.0\t\nTestB\tFAIL\t1.0\tError: boom\nTestC\tFAIL\t1.0\tmachine limit\nTestD\tSKIP\t0.1\tcontainerd only\n", "")
 
 	var out bytes.Buffer
-	err := compareRuns(stock, sdk, filepath.Join(dir, "diff.txt"), &out)
+	err := compareRuns(stock, sdk, "", filepath.Join(dir, "diff.txt"), &out)
 	var ee *exitError
 	if !asExit(err, &ee) || ee.code != 1 {
 		t.Fatalf("err = %v, want exit 1", err)
@@ -322,15 +322,45 @@ func TestCompareRunsOutput(t *testing.T) {
 
 	// identical runs: exit 0
 	out.Reset()
-	if err := compareRuns(stock, stock, "", &out); err != nil {
+	if err := compareRuns(stock, stock, "", "", &out); err != nil {
 		t.Errorf("same run: %v\n%s", err, out.String())
 	}
 	// a baseline that passed nothing is an error, even without regressions
 	broken := write("broken", "TestA\tFAIL\t0.0\t"+noteDidNotRun+"\n", "")
 	out.Reset()
-	err = compareRuns(broken, broken, "", &out)
+	err = compareRuns(broken, broken, "", "", &out)
 	if !asExit(err, &ee) || ee.code != 2 || !strings.HasSuffix(out.String(), "regressions=0\n") {
 		t.Errorf("broken baseline: err = %v\n%s", err, out.String())
+	}
+}
+
+func TestRetry(t *testing.T) {
+	dir := t.TempDir()
+	write := func(run, content string) string {
+		d := filepath.Join(dir, run)
+		os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, "results.txt"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	stock := write("stock", "TestA\tPASS\t1\t\nTestB\tPASS\t1\t\nTestC/env=x\tPASS\t1\t\nTestC/env=y\tPASS\t1\t\nTestD\tFAIL\t1\tlimit\n")
+	sdk := write("sdkfront", "TestA\tPASS\t1\t\nTestB\tFAIL\t1\ttimeout\nTestC/env=x\tFAIL\t1\tboom\nTestC/env=y\tPASS\t1\t\nTestD\tFAIL\t1\tlimit\n")
+	var out bytes.Buffer
+	if err := printRegressedNames(stock, sdk, &out); err != nil || out.String() != "TestB\nTestC\n" {
+		t.Fatalf("names: %v %q", err, out.String())
+	}
+	retry := write("retry", "TestB\tPASS\t1\t\nTestC/env=x\tFAIL\t1\tboom again\nTestC/env=y\tPASS\t1\t\n")
+	out.Reset()
+	err := compareRuns(stock, sdk, retry, "", &out)
+	if e, ok := err.(*exitError); !ok || e.code != 1 {
+		t.Fatalf("err = %v\n%s", err, out.String())
+	}
+	o := out.String()
+	if !strings.Contains(o, "compat: flaky TestB: flaky: passed on retry; first: FAIL timeout\n") ||
+		!strings.Contains(o, "compat: REGRESSION TestC/env=x: FAIL: boom\n") ||
+		!strings.HasSuffix(o, "compat: stock 4/1/0 sdkfront 3/2/0 regressions=1\n") {
+		t.Errorf("output:\n%s", o)
 	}
 }
 
