@@ -50,7 +50,7 @@ func (f *File) Check(lint *linter.Linter, uses []*Use) {
 		lint.Run(&RuleSDKDirectiveOrder, lineRange(d.Line), RuleSDKDirectiveOrder.Format(d.Key, last.Key))
 	}
 	for _, u := range uses {
-		if u.Bad {
+		if u.Bad || u.VersionFile != nil {
 			continue
 		}
 		kind := u.Ref.Constraint.Kind

@@ -30,6 +30,12 @@ type Use struct {
 	Flag  string       // mounts: the --mount flag as the parser unquoted it
 	Index int          // position among the Dockerfile's SDK lines, the same for every platform
 	Bad   bool         // a Lenient scan's stand-in for a line that has an error
+
+	// VersionFile is set for "<platform>@file:<path>": the constraint is
+	// read from that file, and FileConstraint holds it once SetConstraint
+	// has been called.
+	VersionFile    *VersionFile
+	FileConstraint string
 }
 
 // Line is the 1-based line the instruction starts on.
@@ -82,11 +88,38 @@ func (u *Use) setRef(s string) error {
 	if p, ok := strings.CutSuffix(s, "@"); ok {
 		return errors.Errorf("SDK reference %q has an empty version: is its build arg declared (ARG) in this stage? Use %s@default for the default version", s, p)
 	}
+	name, constraint, _ := strings.Cut(s, "@")
+	if f, ok := strings.CutPrefix(constraint, "file:"); ok {
+		vf, err := ParseVersionFile(f)
+		if err != nil {
+			return errors.Wrapf(err, "SDK reference %q", s)
+		}
+		// The constraint is read from the file later (SetConstraint).
+		r, err := resolver.ParseRef(name)
+		if err != nil {
+			return err
+		}
+		r.Raw = s
+		u.Ref, u.RefText, u.VersionFile = r, s, &vf
+		return nil
+	}
 	r, err := resolver.ParseRef(s)
 	if err != nil {
 		return err
 	}
 	u.Ref, u.RefText = r, s
+	return nil
+}
+
+// SetConstraint gives a use whose version comes from a file the constraint
+// read from it.
+func (u *Use) SetConstraint(c string) error {
+	pc, err := resolver.ParseConstraint(c)
+	if err != nil {
+		return err
+	}
+	u.Ref.Constraint = pc
+	u.FileConstraint = c
 	return nil
 }
 

@@ -113,6 +113,9 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
+	if err := readVersionFiles(ctx, c, bc, targets); err != nil {
+		return nil, withSource(err, src.SourceMap)
+	}
 	var warnings []warning
 	lint, err := newLinter(f, bc, func(rule, description, url, msg string, location []parser.Range) {
 		warnings = append(warnings, warning{rule, description, url, msg, location})

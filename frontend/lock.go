@@ -27,7 +27,7 @@ type locks struct {
 
 // key is the lock key of a use.
 func (l *locks) key(u *dockerfile.Use, s dockerfile.Settings) lock.Key {
-	return lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String()}
+	return lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String(), Constraint: u.FileConstraint}
 }
 
 // optsClient is c with some build options replaced.

@@ -31,6 +31,7 @@ type stubClient struct {
 	opts       map[string]string
 	dockerfile string
 	files      map[string]string    // more files beside the Dockerfile
+	context    map[string]string    // the files of the local build context
 	images     map[string]stubImage // "repo:tag" -> image
 
 	mu        sync.Mutex
@@ -131,6 +132,11 @@ func (s *stubClient) Solve(_ context.Context, req client.SolveRequest) (*client.
 	if err != nil {
 		return nil, err
 	}
+	if hasSource(req.Definition, "local://context") {
+		for k, v := range s.context {
+			files[path.Clean("/"+k)] = []byte(v)
+		}
+	}
 	res.SetRef(&stubRef{files: files})
 	return res, nil
 }
@@ -154,6 +160,17 @@ func (s *stubClient) finalDef() *pb.Definition {
 		return nil
 	}
 	return s.solved[len(s.solved)-1]
+}
+
+// hasSource reports whether def has a source op with the identifier.
+func hasSource(def *pb.Definition, id string) bool {
+	for _, dt := range def.Def {
+		var op pb.Op
+		if op.UnmarshalVT(dt) == nil && op.GetSource().GetIdentifier() == id {
+			return true
+		}
+	}
+	return false
 }
 
 // mkfiles collects the files that Mkfile actions in def create.

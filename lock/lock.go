@@ -52,6 +52,9 @@ type Key struct {
 	Ref    string `json:"ref"`
 	Flavor string `json:"flavor"`
 	Source string `json:"source"`
+	// Constraint is what a version file said, for a reference whose
+	// version comes from one ("python@file:.python-version").
+	Constraint string `json:"constraint,omitempty"`
 }
 
 func (k Key) String() string { return fmt.Sprintf("%s (%s, %s)", k.Ref, k.Flavor, k.Source) }
@@ -132,7 +135,7 @@ func (f *File) Marshal() []byte {
 		out.SDKs = []Entry{}
 	}
 	slices.SortFunc(out.SDKs, func(a, b Entry) int {
-		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source)
+		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source+"\x00"+a.Constraint, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source+"\x00"+b.Constraint)
 	})
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
