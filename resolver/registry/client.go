@@ -5,18 +5,22 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
 // Client talks to OCI registries. It is safe for concurrent use.
 type Client struct {
-	o         options
+	o options
+	// transport is the stack every request goes through, under ggcr's
+	// authentication: retries and the request timeout, then the TLS guard,
+	// then o.transport.
 	transport http.RoundTripper
 }
 
@@ -27,7 +31,7 @@ func New(opts ...Option) *Client {
 		opt(&o)
 	}
 	c := &Client{o: o}
-	c.transport = tlsGuard{next: o.transport, plainHTTP: c.plainHTTP}
+	c.transport = &retryTransport{next: tlsGuard{next: o.transport, plainHTTP: c.plainHTTP}, o: &c.o}
 	return c
 }
 
@@ -38,13 +42,58 @@ func (c *Client) ListTags(ctx context.Context, repository string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
+	ctx, _ = withStats(ctx)
 	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
-	tags, err := remote.List(repo, append(c.remoteOptions(callCtx), remote.WithPageSize(c.o.pageSize))...)
+	tags, err := c.listTags(callCtx, repo)
 	if err != nil {
-		return nil, c.wrap(ctx, "list tags of", repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+		return nil, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
 	}
 	return tags, nil
+}
+
+// session is authenticated access to one repository, for one call.
+type session struct {
+	repo   name.Repository
+	client *http.Client
+}
+
+// session pings the registry and answers its authentication challenge
+// (ggcr's transport does both, through c.transport).
+func (c *Client) session(ctx context.Context, repo name.Repository) (*session, error) {
+	auth := authn.Anonymous
+	if c.o.keychain != nil {
+		var err error
+		if auth, err = authn.Resolve(ctx, c.o.keychain, repo); err != nil {
+			return nil, err
+		}
+	}
+	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport, []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, err
+	}
+	return &session{repo: repo, client: &http.Client{Transport: tr, CheckRedirect: checkRedirect}}, nil
+}
+
+// get GETs u, following redirects. Any status but 200 is a *statusError.
+// The body is in memory (see retryTransport).
+func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, newStatusError(resp)
+	}
+	return resp, nil
 }
 
 func (c *Client) parseRepository(s string) (name.Repository, error) {
@@ -69,25 +118,6 @@ func (c *Client) parseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-func (c *Client) remoteOptions(ctx context.Context) []remote.Option {
-	auth := remote.WithAuth(authn.Anonymous)
-	if c.o.keychain != nil {
-		auth = remote.WithAuthFromKeychain(c.o.keychain)
-	}
-	return []remote.Option{
-		auth,
-		remote.WithContext(ctx),
-		remote.WithTransport(c.transport),
-		remote.WithUserAgent(c.o.userAgent),
-		remote.WithRetryBackoff(remote.Backoff{
-			Duration: c.o.backoff,
-			Factor:   2,
-			Jitter:   0.1,
-			Steps:    c.o.retries + 1, // attempts
-		}),
-	}
-}
-
 // plainHTTP reports whether host ("host[:port]") may be reached without TLS.
 func (c *Client) plainHTTP(host string) bool {
 	if c.o.insecure[host] {
@@ -103,21 +133,6 @@ func (c *Client) plainHTTP(host string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
-}
-
-// tlsGuard refuses plain HTTP to hosts that must use TLS. ggcr itself falls
-// back to HTTP for private (RFC 1918) addresses too, and a bearer realm
-// could point anywhere.
-type tlsGuard struct {
-	next      http.RoundTripper
-	plainHTTP func(host string) bool
-}
-
-func (g tlsGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.plainHTTP(req.URL.Host) {
-		return nil, fmt.Errorf("refusing plain HTTP to %s: only loopback registries and those configured as insecure are used without TLS", req.URL.Host)
-	}
-	return g.next.RoundTrip(req)
 }
 
 var (

@@ -2,75 +2,308 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
+// Operations, as error messages name them.
+const (
+	opList     = "list tags of"
+	opManifest = "get manifest of"
+	opConfig   = "get the image config of"
+)
+
 // regError is a registry failure of a kind the resolver tells apart
-// (resolver.ErrRepositoryNotFound, ErrDenied, ErrUnreachable), or of no
-// particular kind.
+// (resolver.ErrRepositoryNotFound, ErrDenied, ErrUnreachable, ...), or of
+// no particular kind: what failed, the cause, and what to do about it.
 type regError struct {
 	kind error // may be nil
 	msg  string
-	err  error
+	err  error // may be nil
+	hint string
 }
 
-func (e *regError) Error() string        { return e.msg + ": " + e.err.Error() }
+func (e *regError) Error() string {
+	s := e.msg
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	if e.hint != "" {
+		s += "; " + e.hint
+	}
+	return s
+}
+
 func (e *regError) Is(target error) bool { return e.kind != nil && target == e.kind }
 func (e *regError) Unwrap() error        { return e.err }
 
-// wrap classifies err from an operation ("list tags of") on subject, a
-// repository or reference in registry. ctx is the caller's context;
-// notFound is what a bare 404 means for the operation.
+// statusError is a registry's answer with an unexpected HTTP status.
+type statusError struct {
+	code      int
+	errors    []transport.Diagnostic // the distribution error body, if any
+	body      string                 // otherwise the start of the body
+	challenge string                 // WWW-Authenticate
+	cause     *transport.Error       // ggcr's error, for one that came from ggcr
+}
+
+func (e *statusError) Error() string {
+	s := fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
+	switch {
+	case e.cause != nil:
+		s += ": " + e.cause.Error()
+	case len(e.errors) > 0:
+		var ds []string
+		for _, d := range e.errors {
+			ds = append(ds, d.String())
+		}
+		s += ": " + strings.Join(ds, "; ")
+	case e.body != "":
+		s += ": " + e.body
+	}
+	return s
+}
+
+func (e *statusError) Unwrap() error {
+	if e.cause != nil {
+		return e.cause
+	}
+	return nil
+}
+
+// newStatusError reads a response that has an unexpected status.
+func newStatusError(resp *http.Response) *statusError {
+	e := &statusError{code: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate")}
+	b, _ := readAll(resp.Body, 64<<10)
+	var body struct {
+		Errors []transport.Diagnostic `json:"errors"`
+	}
+	if json.Unmarshal(b, &body) == nil && len(body.Errors) > 0 {
+		e.errors = body.Errors
+	} else {
+		e.body = snippet(b, 200)
+	}
+	return e
+}
+
+// snippet is the start of b as one line of text.
+func snippet(b []byte, n int) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+	if len(s) > n {
+		i := n
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i] + "…"
+	}
+	return s
+}
+
+func (e *statusError) has(codes ...transport.ErrorCode) bool {
+	ds := e.errors
+	if e.cause != nil {
+		ds = e.cause.Errors
+	}
+	for _, d := range ds {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// badResponse is an answer sdkfront refuses although the request went
+// through: an invalid or oversized body, a manifest that does not match its
+// digest, a Content-Type that is no manifest's.
+type badResponse struct {
+	kind error  // nil or resolver.ErrInvalidImage
+	what string // what the registry sent: "an invalid tag list"
+	err  error  // detail, may be nil
+	hint string
+}
+
+func (e *badResponse) Error() string {
+	s := "sent " + e.what
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+func (e *badResponse) Unwrap() error { return e.err }
+
+// limitError is a listing that exceeds the client's limits.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// wrap explains err from an operation (opList, ...) on subject, a
+// repository or reference in registry: what failed, of which kind, and
+// what to do. ctx is the caller's context; notFound is what a 404 without
+// a more specific error code means for the operation.
 func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFound, err error) error {
 	if ctx.Err() != nil {
 		// The caller gave up: not the registry's fault.
 		return fmt.Errorf("cannot %s %s: %w", op, subject, err)
 	}
-	msg := fmt.Sprintf("cannot %s %s", op, subject)
-	kind := classify(err, notFound)
+	attempts, refusedWait := statsFrom(ctx).get()
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" (%d attempts)", attempts)
+	}
+	var terr *transport.Error
+	se := &statusError{}
+	if !errors.As(err, &se) {
+		se = nil
+		if errors.As(err, &terr) {
+			se = &statusError{code: terr.StatusCode, cause: terr}
+			err = se
+		}
+	}
+	var (
+		te  *timeoutError
+		br  *badResponse
+		le  *limitError
+		msg = fmt.Sprintf("cannot %s %s", op, subject)
+		e   = &regError{kind: classify(err, notFound), err: err}
+	)
+	listing := op == opList
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		kind = resolver.ErrUnreachable
+		e.kind = resolver.ErrUnreachable
 		msg += fmt.Sprintf(": registry %s did not answer within %s", registry, c.o.timeout)
-	case kind == resolver.ErrRepositoryNotFound:
+		e.hint = "check that it is up and reachable from buildkitd, or try again later"
+	case errors.As(err, &te):
+		e.kind, e.err = resolver.ErrUnreachable, nil
+		msg += ": " + te.Error() + tries
+		e.hint = "the registry or the network to it is too slow; try again later"
+	case errors.As(err, &br):
+		e.kind, e.err, e.hint = br.kind, br.err, br.hint
+		msg += fmt.Sprintf(": registry %s sent %s", registry, br.what)
+	case errors.As(err, &le):
+		e.err = nil
+		msg += fmt.Sprintf(": registry %s %s", registry, le.msg)
+		e.hint = "use an exact version, such as " + example(subject) + ", which resolves without listing tags"
+	case listing && se != nil && se.code == http.StatusNotFound && !se.has(transport.NameUnknownErrorCode):
+		// A 404 that does not say the repository is unknown: the registry
+		// may not list tags at all (or not this repository's).
+		e.kind = nil
+		msg = fmt.Sprintf("listing tags of %s failed with HTTP 404", subject)
+		e.err = errors.New(strings.TrimPrefix(se.Error(), "HTTP 404 Not Found: "))
+		if e.err.Error() == "HTTP 404 Not Found" {
+			e.err = nil
+		}
+		e.hint = "version ranges, partial versions, latest and the default without a default tag need the registry to list tags, and it lists none for this repository (or the repository does not exist); use an exact version such as " + example(subject) + ", which resolves without listing"
+	case e.kind == resolver.ErrRepositoryNotFound:
 		msg += ": no such repository in registry " + registry
-	case kind == resolver.ErrNotFound:
+	case e.kind == resolver.ErrNotFound:
 		msg += ": no such manifest in registry " + registry
-	case kind == resolver.ErrDenied:
+	case e.kind == resolver.ErrDenied:
 		msg += ": access denied by registry " + registry
-	case kind == resolver.ErrUnreachable:
-		msg += ": registry " + registry + " is unreachable"
+		if ch := describeChallenge(se); ch != "" {
+			msg += " (" + ch + ")"
+		}
+		switch {
+		case listing && c.o.keychain == nil:
+			e.hint = "sdkfront lists tags anonymously, so it needs the tag list to be public; or use an exact version, such as " + example(subject) + ", which BuildKit resolves with your registry credentials"
+		case listing:
+			e.hint = "check the credentials for " + registry + "; or use an exact version, such as " + example(subject) + ", which resolves without listing tags"
+		case c.o.keychain == nil:
+			e.hint = "the registry wants credentials, and this request is anonymous"
+		default:
+			e.hint = "check the credentials for " + registry
+		}
+	case e.kind == resolver.ErrUnreachable && se != nil && refusedWait > 0:
+		msg += fmt.Sprintf(": registry %s is rate-limiting and asks to retry after %s, longer than sdkfront waits (%s)", registry, refusedWait, c.o.maxRetryAfter)
+		e.hint = "try again later"
+	case e.kind == resolver.ErrUnreachable && se != nil:
+		msg += fmt.Sprintf(": registry %s failed%s", registry, tries)
+		e.hint = "it is down or overloaded; try again later"
+	case e.kind == resolver.ErrUnreachable:
+		msg += fmt.Sprintf(": registry %s is unreachable%s", registry, tries)
+		if tries != "" {
+			e.hint = "check that it is up and reachable from buildkitd, or try again later"
+		}
+	case se != nil:
+		msg += fmt.Sprintf(": registry %s refused the request", registry)
+		e.hint = "check that " + subject + " is right and the registry implements the OCI distribution API"
 	}
-	if strings.Contains(err.Error(), "HTTP response to HTTPS client") {
-		err = fmt.Errorf("%w; if the registry is plain HTTP, configure it as insecure", err)
+	if err != nil && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		e.hint = "if the registry is plain HTTP, configure it as insecure (build arg SDK_INSECURE_REGISTRIES)"
 	}
-	return &regError{kind, msg, err}
+	e.msg = msg
+	return e
 }
 
-// classify maps a ggcr error to a resolver sentinel, or nil. notFound is
-// what a 404 without a more specific error code means.
+// example is an exact-version reference for the repository of subject, for
+// hints: "golang@1.23.4" for "host/sdks/golang" and for ".../oryx/golang-sdk".
+func example(subject string) string {
+	repo, _, _ := strings.Cut(subject, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	p := strings.TrimSuffix(path.Base(repo), "-sdk")
+	if p == "" || p == "." || p == "/" {
+		p = "golang"
+	}
+	return p + "@1.23.4"
+}
+
+// describeChallenge says what a 401's WWW-Authenticate asks for, if
+// anything: `it asks for Bearer credentials from https://auth/token,
+// scope "repository:x:pull"`.
+func describeChallenge(se *statusError) string {
+	if se == nil || se.challenge == "" {
+		return ""
+	}
+	chs := parseChallenges(se.challenge)
+	if len(chs) == 0 {
+		return ""
+	}
+	ch := chs[0]
+	s := "it asks for " + ch.Scheme + " credentials"
+	if r := ch.Params["realm"]; r != "" {
+		s += " from " + r
+	}
+	if sc := ch.Params["scope"]; sc != "" {
+		s += fmt.Sprintf(", scope %q", sc)
+	}
+	return s
+}
+
+// classify maps an error to a resolver sentinel, or nil. notFound is what
+// a 404 without a more specific error code means.
 func classify(err, notFound error) error {
+	var se *statusError
 	var terr *transport.Error
-	if errors.As(err, &terr) {
-		for _, d := range terr.Errors {
-			switch d.Code {
-			case transport.NameUnknownErrorCode:
-				return resolver.ErrRepositoryNotFound
-			case transport.ManifestUnknownErrorCode:
-				return resolver.ErrNotFound
-			case transport.DeniedErrorCode, transport.UnauthorizedErrorCode:
-				return resolver.ErrDenied
-			}
+	code := 0
+	switch {
+	case errors.As(err, &se):
+		code = se.code
+	case errors.As(err, &terr):
+		se, code = &statusError{code: terr.StatusCode, cause: terr}, terr.StatusCode
+	}
+	if se != nil {
+		switch {
+		case se.has(transport.NameUnknownErrorCode):
+			return resolver.ErrRepositoryNotFound
+		case se.has(transport.ManifestUnknownErrorCode):
+			return resolver.ErrNotFound
+		case se.has(transport.DeniedErrorCode, transport.UnauthorizedErrorCode):
+			return resolver.ErrDenied
 		}
-		switch code := terr.StatusCode; {
+		switch {
 		case code == http.StatusNotFound:
 			return notFound
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -83,7 +316,9 @@ func classify(err, notFound error) error {
 	// Connection refused, DNS failures, timeouts and TLS failures all
 	// surface as net.Error (*url.Error, *net.OpError, *net.DNSError).
 	var nerr net.Error
-	if errors.As(err, &nerr) {
+	var te *timeoutError
+	var ph *plainHTTPError
+	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || temporary(err) {
 		return resolver.ErrUnreachable
 	}
 	return nil

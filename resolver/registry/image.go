@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -53,47 +51,49 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 	if err != nil {
 		return PlatformImage{}, err
 	}
+	ctx, _ = withStats(ctx)
 	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
-	opts := c.remoteOptions(callCtx)
 	registry := r.Context().RegistryStr()
 
-	desc, err := remote.Get(r, opts...)
-	if err != nil {
-		return PlatformImage{}, c.wrap(ctx, "get manifest of", registry, ref, resolver.ErrNotFound, err)
+	s, err := c.session(callCtx, r.Context())
+	var m *manifest
+	if err == nil {
+		m, err = s.manifest(callCtx, r, c.o.maxManifest)
 	}
-	out := PlatformImage{Digest: digest.Digest(desc.Digest.String())}
+	if err != nil {
+		return PlatformImage{}, c.wrap(ctx, opManifest, registry, ref, resolver.ErrNotFound, err)
+	}
+	out := PlatformImage{Digest: m.digest}
 	for depth := 0; ; depth++ {
-		switch mt := desc.MediaType; {
-		case mt.IsSchema1():
-			return PlatformImage{}, fmt.Errorf("%w: %s is a Docker schema 1 manifest, which sdkfront does not support; push the SDK image again with a current Docker or BuildKit", resolver.ErrInvalidImage, ref)
+		switch mt := m.mediaType; {
 		case mt.IsImage():
-			img, err := desc.Image()
+			im, err := m.image()
 			if err != nil {
 				return PlatformImage{}, fmt.Errorf("%w: %s has an unreadable image manifest: %v", resolver.ErrInvalidImage, ref, err)
 			}
-			cfg, err := img.RawConfigFile()
+			cfg, err := s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes)
 			if err != nil {
-				return PlatformImage{}, c.wrap(ctx, "get the image config of", registry, ref, resolver.ErrNotFound, err)
+				return PlatformImage{}, c.wrap(ctx, opConfig, registry, ref, resolver.ErrNotFound, err)
 			}
-			out.Manifest, out.Config = digest.Digest(desc.Digest.String()), cfg
+			out.Manifest, out.Config = m.digest, cfg
 			return out, nil
 		case !mt.IsIndex():
-			return PlatformImage{}, fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, mt)
+			return PlatformImage{}, notImageError(ref, mt)
 		case depth >= maxIndexDepth:
 			return PlatformImage{}, fmt.Errorf("%w: %s nests image indexes more than %d deep", resolver.ErrInvalidImage, ref, maxIndexDepth)
 		}
-		index, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+		index, err := m.index()
 		if err != nil {
 			return PlatformImage{}, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
 		}
-		m, err := choose(ref, index, platform)
+		d, err := choose(ref, index, platform)
 		if err != nil {
 			return PlatformImage{}, err
 		}
-		child := r.Context().Digest(m.Digest.String())
-		if desc, err = remote.Get(child, opts...); err != nil {
-			return PlatformImage{}, c.wrap(ctx, "get manifest of", registry, child.String(), resolver.ErrNotFound, err)
+		child := r.Context().Digest(d.Digest.String())
+		if m, err = s.manifest(callCtx, child, c.o.maxManifest); err != nil {
+			return PlatformImage{}, c.wrap(ctx, opManifest, registry, child.String(), resolver.ErrNotFound, err)
 		}
 	}
 }

@@ -3,11 +3,17 @@ package registry
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"mime"
+	"net/url"
 	"path"
+	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/sdkfront/sdkfront/resolver"
@@ -22,24 +28,33 @@ func (c *Client) PlatformDigests(ctx context.Context, ref string) (map[string]di
 	if err != nil {
 		return nil, err
 	}
+	ctx, _ = withStats(ctx)
 	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
-	desc, err := remote.Get(r, c.remoteOptions(callCtx)...)
-	if err != nil {
-		return nil, c.wrap(ctx, "get manifest of", r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
+	s, err := c.session(callCtx, r.Context())
+	var m *manifest
+	if err == nil {
+		m, err = s.manifest(callCtx, r, c.o.maxManifest)
 	}
-	switch mt := desc.MediaType; {
-	case mt.IsSchema1():
-		return nil, fmt.Errorf("%w: %s is a Docker schema 1 manifest, which sdkfront does not support; push the SDK image again with a current Docker or BuildKit", resolver.ErrInvalidImage, ref)
+	if err != nil {
+		return nil, c.wrap(ctx, opManifest, r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
+	}
+	switch mt := m.mediaType; {
 	case mt.IsImage():
 		return nil, nil
 	case !mt.IsIndex():
-		return nil, fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, mt)
+		return nil, notImageError(ref, mt)
 	}
-	index, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	index, err := m.index()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
 	}
+	return platformDigests(index), nil
+}
+
+// platformDigests maps "os/arch[/variant]" to the digests of an index's
+// manifests, leaving out those without a real platform.
+func platformDigests(index *v1.IndexManifest) map[string]digest.Digest {
 	platforms := map[string]digest.Digest{}
 	for _, m := range index.Manifests {
 		p := m.Platform
@@ -48,5 +63,185 @@ func (c *Client) PlatformDigests(ctx context.Context, ref string) (map[string]di
 		}
 		platforms[path.Join(p.OS, p.Architecture, p.Variant)] = digest.Digest(m.Digest.String())
 	}
-	return platforms, nil
+	return platforms
+}
+
+func notImageError(ref string, mt types.MediaType) error {
+	if mt.IsSchema1() {
+		return fmt.Errorf("%w: %s is a Docker schema 1 manifest, which sdkfront does not support; push the SDK image again with a current Docker or BuildKit", resolver.ErrInvalidImage, ref)
+	}
+	return fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, mt)
+}
+
+// manifest is a verified manifest: its bytes hash to its digest, which is
+// the one asked for and the one the registry named; its media type is a
+// manifest's.
+type manifest struct {
+	mediaType types.MediaType
+	digest    digest.Digest
+	body      []byte
+}
+
+func (m *manifest) index() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(m.body))
+}
+
+func (m *manifest) image() (*v1.Manifest, error) {
+	return v1.ParseManifest(bytes.NewReader(m.body))
+}
+
+// manifestTypes are the media types sdkfront asks for, and accepts.
+var manifestTypes = []types.MediaType{
+	types.OCIImageIndex, types.DockerManifestList,
+	types.OCIManifestSchema1, types.DockerManifestSchema2,
+	// Asked for only to say that they are not supported.
+	types.DockerManifestSchema1Signed, types.DockerManifestSchema1,
+}
+
+var manifestAccept = func() string {
+	var s []string
+	for _, mt := range manifestTypes {
+		s = append(s, string(mt))
+	}
+	return strings.Join(s, ", ")
+}()
+
+// manifest GETs the manifest ref names and verifies it (verifyManifest).
+func (s *session) manifest(ctx context.Context, ref name.Reference, limit int64) (*manifest, error) {
+	u := &url.URL{
+		Scheme: ref.Context().Scheme(),
+		Host:   ref.Context().RegistryStr(),
+		Path:   fmt.Sprintf("/v2/%s/manifests/%s", ref.Context().RepositoryStr(), ref.Identifier()),
+	}
+	resp, err := s.get(ctx, u, manifestAccept)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := readAll(resp.Body, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: "a manifest larger than " + size(limit)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	pinned := ""
+	if d, ok := ref.(name.Digest); ok {
+		pinned = d.DigestStr()
+	}
+	return verifyManifest(body, resp.Header.Get("Content-Type"), resp.Header.Get("Docker-Content-Digest"), pinned)
+}
+
+// verifyManifest checks a manifest response: the media type is a
+// manifest's, from the Content-Type or, when that is generic
+// (application/json or none), from the manifest's mediaType, and the two do
+// not contradict each other; the bytes hash to the pinned digest (what was
+// asked for, if a digest) and to the registry's Docker-Content-Digest (if
+// it sent one). Failures are *badResponse errors.
+func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, error) {
+	invalid := func(what string, err error, hint string) (*manifest, error) {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: what, err: err, hint: hint}
+	}
+	ct := ""
+	if contentType != "" {
+		var err error
+		if ct, _, err = mime.ParseMediaType(contentType); err != nil {
+			return invalid(fmt.Sprintf("a manifest with the invalid Content-Type %q", contentType), nil, "")
+		}
+	}
+	var fields struct {
+		SchemaVersion json.RawMessage `json:"schemaVersion"`
+		MediaType     string          `json:"mediaType"`
+	}
+	jsonErr := json.Unmarshal(body, &fields)
+	mt := types.MediaType(ct)
+	switch {
+	case ct == "" || ct == "application/json":
+		mt = types.MediaType(fields.MediaType)
+		if jsonErr == nil && mt == "" && string(fields.SchemaVersion) == "1" {
+			mt = types.DockerManifestSchema1
+		}
+		if !knownManifest(mt) {
+			return invalid(fmt.Sprintf("a manifest of Content-Type %q without a known mediaType", contentType), nil, "")
+		}
+	case !knownManifest(mt):
+		return invalid(fmt.Sprintf("a manifest with Content-Type %s, which is not an image manifest or index", contentType), nil,
+			"a proxy or login page may be answering in the registry's place")
+	case jsonErr == nil && fields.MediaType != "" && fields.MediaType != ct:
+		return invalid(fmt.Sprintf("a manifest with Content-Type %s that says its mediaType is %q", ct, fields.MediaType), nil, "")
+	}
+
+	algo := digest.Canonical
+	if pinned != "" {
+		want, err := digest.Parse(pinned)
+		if err != nil {
+			return nil, fmt.Errorf("invalid digest %q: %w", pinned, err)
+		}
+		algo = want.Algorithm()
+		if got := algo.FromBytes(body); got != want {
+			return invalid(fmt.Sprintf("a manifest whose bytes hash to %s, not to the requested digest %s", got, want), nil,
+				"it, or a proxy in front of it, serves something else under that digest")
+		}
+	}
+	if dcd != "" && !mt.IsSchema1() { // schema 1 digests are of the payload without its signatures
+		claimed, err := digest.Parse(strings.TrimSpace(dcd))
+		if err != nil {
+			return invalid(fmt.Sprintf("a manifest with an invalid Docker-Content-Digest %q", dcd), nil, "")
+		}
+		if got := claimed.Algorithm().FromBytes(body); got != claimed {
+			return invalid(fmt.Sprintf("a manifest whose bytes hash to %s, not to its Docker-Content-Digest %s", got, claimed), nil,
+				"a proxy between sdkfront and the registry may have changed it")
+		}
+	}
+	if jsonErr != nil && !mt.IsSchema1() {
+		kind := "manifest"
+		switch {
+		case mt.IsIndex():
+			kind = "image index"
+		case mt.IsImage():
+			kind = "image manifest"
+		}
+		return invalid("an unreadable "+kind, jsonErr, "")
+	}
+	return &manifest{mediaType: mt, digest: algo.FromBytes(body), body: body}, nil
+}
+
+func knownManifest(mt types.MediaType) bool {
+	for _, k := range manifestTypes {
+		if mt == k {
+			return true
+		}
+	}
+	return false
+}
+
+// blob GETs a blob of the session's repository, following redirects (to
+// blob storage, typically), and verifies its digest.
+func (s *session) blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, error) {
+	want, err := digest.Parse(d.String())
+	if err != nil || !want.Algorithm().Available() {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a manifest naming a blob by the unusable digest %q", d.String())}
+	}
+	u := &url.URL{
+		Scheme: s.repo.Scheme(),
+		Host:   s.repo.RegistryStr(),
+		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), want),
+	}
+	resp, err := s.get(ctx, u, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := readAll(resp.Body, limit)
+	if errors.Is(err, errTooLarge) {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a blob %s larger than %s", want, size(limit))}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if got := want.Algorithm().FromBytes(body); got != want {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("blob %s with content that hashes to %s", want, got),
+			hint: "the registry, or blob storage it redirects to, corrupted it"}
+	}
+	return body, nil
 }

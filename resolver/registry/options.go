@@ -12,25 +12,59 @@ import (
 type Option func(*options)
 
 type options struct {
-	keychain  authn.Keychain // nil: anonymous
-	insecure  map[string]bool
-	timeout   time.Duration
-	retries   int
-	backoff   time.Duration
-	transport http.RoundTripper
-	userAgent string
-	pageSize  int
+	keychain       authn.Keychain // nil: anonymous
+	insecure       map[string]bool
+	timeout        time.Duration // per call
+	requestTimeout time.Duration // per HTTP request attempt, body included
+	retries        int
+	backoff        time.Duration
+	maxBackoff     time.Duration
+	maxRetryAfter  time.Duration
+	transport      http.RoundTripper
+	userAgent      string
+	pageSize       int
+	maxPages       int
+	maxTags        int
+	maxPageBytes   int64 // one tags/list response
+	maxBodyBytes   int64 // any other response
+	maxManifest    int64
 }
+
+// Defaults; resolver/registry/doc.go explains them.
+const (
+	defaultTimeout        = 30 * time.Second
+	defaultRequestTimeout = 8 * time.Second
+	defaultRetries        = 2
+	defaultBackoff        = 500 * time.Millisecond
+	defaultMaxBackoff     = 5 * time.Second
+	defaultMaxRetryAfter  = 10 * time.Second
+	defaultPageSize       = 100
+	defaultMaxPages       = 5000
+	defaultMaxTags        = 500_000
+	defaultMaxPageBytes   = 32 << 20
+	defaultMaxBodyBytes   = 8 << 20
+	// The OCI distribution spec has registries accept manifests of at
+	// least 4 MiB; containerd refuses larger ones.
+	defaultMaxManifest = 4 << 20
+)
 
 // defaults are the options every Client starts from.
 func defaults() options {
 	return options{
-		timeout:   30 * time.Second,
-		retries:   2,
-		backoff:   500 * time.Millisecond,
-		transport: remote.DefaultTransport,
-		userAgent: "sdkfront",
-		pageSize:  100,
+		timeout:        defaultTimeout,
+		requestTimeout: defaultRequestTimeout,
+		retries:        defaultRetries,
+		backoff:        defaultBackoff,
+		maxBackoff:     defaultMaxBackoff,
+		maxRetryAfter:  defaultMaxRetryAfter,
+		transport:      remote.DefaultTransport,
+		userAgent:      "sdkfront",
+		pageSize:       defaultPageSize,
+		maxPages:       defaultMaxPages,
+		maxTags:        defaultMaxTags,
+		maxPageBytes:   defaultMaxPageBytes,
+		maxBodyBytes:   defaultMaxBodyBytes,
+		maxManifest:    defaultMaxManifest,
 	}
 }
 
@@ -50,15 +84,24 @@ func WithInsecureRegistries(hosts []string) Option {
 }
 
 // WithPageSize sets how many tags one tags/list request asks for (n=);
-// the client follows Link headers for the rest (default 100).
-func WithPageSize(n int) Option { return func(o *options) { o.pageSize = n } }
+// the client follows Link headers for the rest (default 100). 0 sends no
+// n=, leaving the page size to the registry.
+func WithPageSize(n int) Option { return func(o *options) { o.pageSize = max(n, 0) } }
 
 // WithTimeout bounds each call, retries and paging included (default 30s).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
+// WithRequestTimeout bounds each HTTP request attempt, from sending it to
+// the last byte of the response body (default 8s). A registry that stalls
+// or sends its response too slowly fails the attempt, which is retried
+// like a reset connection.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(o *options) { o.requestTimeout = d }
+}
+
 // WithRetries sets how often a request failing temporarily (5xx, 429,
-// connection reset) is retried, with exponential backoff from initial
-// (default 2 retries from 500ms).
+// connection reset, timeout) is retried, with exponential backoff from
+// initial (default 2 retries from 500ms).
 func WithRetries(retries int, initial time.Duration) Option {
 	return func(o *options) { o.retries, o.backoff = max(retries, 0), initial }
 }
@@ -66,5 +109,5 @@ func WithRetries(retries int, initial time.Duration) Option {
 // WithTransport sets the base HTTP transport (default remote.DefaultTransport).
 func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
 
-// WithUserAgent sets the User-Agent prefix (default "sdkfront").
+// WithUserAgent sets the User-Agent (default "sdkfront").
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }

@@ -1,0 +1,410 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// faultFixture is a registry holding sdks/golang behind a fault proxy.
+type faultFixture struct {
+	proxy       *faultProxy
+	repo        string // proxy.host/sdks/golang
+	tags        []string
+	index       string // ref of the index tag, through the proxy
+	indexRepo   string // its repository
+	indexDigest string
+	platforms   map[string]digest.Digest // of the index
+	image       string                   // ref of a single-image tag
+}
+
+// newFaultFixture starts ggcr's registry, wrapped by wrap, behind a fault
+// proxy, and pushes a few SDK tags to it.
+func newFaultFixture(t *testing.T, wrap ...func(http.Handler) http.Handler) *faultFixture {
+	t.Helper()
+	var backend http.Handler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	// Pushes go to the registry itself, past the faults and the wrappers.
+	pushSrv := httptest.NewServer(backend)
+	t.Cleanup(pushSrv.Close)
+	pusher := &testRegistry{Server: pushSrv, host: strings.TrimPrefix(pushSrv.URL, "http://")}
+	for i := len(wrap) - 1; i >= 0; i-- {
+		backend = wrap[i](backend)
+	}
+	p := newFaultProxy(t, backend)
+	f := &faultFixture{proxy: p, repo: p.host + "/sdks/golang"}
+	idx := sdkIndex(t, true, "linux/amd64", "linux/arm64")
+	pusher.push(t, "sdks/golang:bookworm-1.23.4", idx)
+	pusher.push(t, "sdks/golang:bookworm-1.22.10", sdkImage(t, false, nil))
+	pusher.push(t, "sdks/golang:bookworm-default", sdkImage(t, true, map[string]string{"org.oryx.version": "1.23.4"}))
+	d, _ := idx.Digest()
+	im, _ := idx.IndexManifest()
+	f.tags = []string{"bookworm-1.22.10", "bookworm-1.23.4", "bookworm-default"}
+	f.index, f.indexRepo, f.indexDigest, f.platforms = f.repo+":bookworm-1.23.4", f.repo, d.String(), platformDigests(im)
+	f.image = f.repo + ":bookworm-1.22.10"
+	return f
+}
+
+// faultOptions are the client options of the fault tests: quick backoff,
+// short timeouts, so that every row finishes in seconds.
+func faultOptions() []Option {
+	return []Option{WithRetries(2, 50*time.Millisecond), WithTimeout(10 * time.Second), WithRequestTimeout(time.Second)}
+}
+
+// faultRow is one fault and what the client must make of it.
+type faultRow struct {
+	name  string
+	setup func(t *testing.T, f *faultFixture) // installs the fault
+	call  func(ctx context.Context, c *Client, f *faultFixture) (any, error)
+	opts  []Option
+	wrap  []func(http.Handler) http.Handler // around the registry, inside the proxy
+
+	// Success wanted when ok; then check, if set, inspects the result.
+	ok    bool
+	check func(t *testing.T, f *faultFixture, got any)
+	// Otherwise an error matching is (if set) and containing every msg
+	// ({registry} and {repo} stand for the fixture's).
+	is  error
+	msg []string
+
+	// The proxy must see exactly attempts requests that count matches.
+	count    func(*http.Request) bool
+	attempts int
+	// Elapsed time bounds.
+	min, max time.Duration
+}
+
+func listTags(ctx context.Context, c *Client, f *faultFixture) (any, error) {
+	return c.ListTags(ctx, f.repo)
+}
+
+func indexPlatforms(ctx context.Context, c *Client, f *faultFixture) (any, error) {
+	return c.PlatformDigests(ctx, f.index)
+}
+
+func pinnedPlatforms(ctx context.Context, c *Client, f *faultFixture) (any, error) {
+	return c.PlatformDigests(ctx, f.indexRepo+"@"+f.indexDigest)
+}
+
+func allTags(t *testing.T, f *faultFixture, got any) {
+	tags := slices.Clone(got.([]string))
+	slices.Sort(tags)
+	if !slices.Equal(tags, f.tags) {
+		t.Errorf("tags = %v, want %v", tags, f.tags)
+	}
+}
+
+func samePlatforms(t *testing.T, f *faultFixture, got any) {
+	if p := got.(map[string]digest.Digest); !maps.Equal(p, f.platforms) {
+		t.Errorf("platforms = %v, want %v", p, f.platforms)
+	}
+}
+
+func resolvePlatform(ctx context.Context, c *Client, f *faultFixture) (any, error) {
+	return c.ResolvePlatform(ctx, f.image, ocispecs.Platform{OS: "linux", Architecture: "amd64"})
+}
+
+// tamper changes a manifest, keeping it valid JSON.
+func tamper(_ *http.Request, _ *int, _ http.Header, body []byte) []byte {
+	return append(bytes.Clone(body), '\n')
+}
+
+// faultRows are the faults of the fault-injection issue, one row each.
+func faultRows() []faultRow {
+	const s = time.Second
+	return []faultRow{
+		// Transient faults: bounded retries with backoff.
+		{name: "500 twice", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(tagsList, status(500, ""), status(500, ""))
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 3, max: 5 * s},
+		{name: "502", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(tagsList, status(502, "<html>bad gateway</html>", "Content-Type: text/html"))
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 2, max: 5 * s},
+		{name: "503 on manifest", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(manifests, status(503, distError("UNAVAILABLE", "try later")))
+		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 2, max: 5 * s},
+		{name: "429 Retry-After 1", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(tagsList, status(429, distError("TOOMANYREQUESTS", "slow down"), "Retry-After: 1"))
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 2, min: s, max: 5 * s},
+		{name: "429 Retry-After 3600", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, status(429, distError("TOOMANYREQUESTS", "slow down"), "Retry-After: 3600"))
+		}, call: listTags, is: resolver.ErrUnreachable,
+			msg:   []string{"registry {registry}", "HTTP 429", "retry after 1h0m0s", "try again later"},
+			count: tagsList, attempts: 1, max: 5 * s},
+		{name: "500 always", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, status(500, "oops", "Content-Type: text/plain"))
+		}, call: listTags, is: resolver.ErrUnreachable,
+			msg:   []string{"cannot list tags of {repo}", "HTTP 500 Internal Server Error", "3 attempts", "try again later"},
+			count: tagsList, attempts: 3, max: 5 * s},
+		{name: "connection reset", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(tagsList, reset, reset)
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 3, max: 5 * s},
+		{name: "reset mid-body", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(manifests, resetMidBody)
+		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 2, max: 5 * s},
+		{name: "reset mid-body always", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, resetMidBody)
+		}, call: listTags, is: resolver.ErrUnreachable, msg: []string{"{registry}", "3 attempts"},
+			count: tagsList, attempts: 3, max: 5 * s},
+
+		// Permanent faults: fail fast, with a clear message.
+		{name: "401 after token retry", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, func(_ *faultProxy, w http.ResponseWriter, r *http.Request, _ http.Handler) {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test-registry",scope="repository:sdks/golang:pull"`, r.Host))
+				status(401, distError("UNAUTHORIZED", "authentication required"))(nil, w, r, nil)
+			})
+		}, wrap: []func(http.Handler) http.Handler{bearer(false, new(atomic.Int32), new(atomic.Int32))},
+			call: listTags, is: resolver.ErrDenied,
+			msg:   []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials", "exact version"},
+			count: tagsList, attempts: 2, max: 5 * s},
+		{name: "403", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, status(403, distError("DENIED", "requested access to the resource is denied")))
+		}, call: listTags, is: resolver.ErrDenied,
+			msg:   []string{"{repo}", "registry {registry}", "HTTP 403", "requested access to the resource is denied", "exact version"},
+			count: tagsList, attempts: 1, max: 5 * s},
+		{name: "404 manifest", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, status(404, distError("MANIFEST_UNKNOWN", "manifest unknown")))
+		}, call: indexPlatforms, is: resolver.ErrNotFound,
+			msg:   []string{"{index}", "no such manifest in registry {registry}"},
+			count: manifests, attempts: 1, max: 5 * s},
+		{name: "400", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, status(400, distError("PAGINATION_NUMBER_INVALID", "invalid number of results requested")))
+		}, call: listTags, msg: []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 400 Bad Request", "invalid number of results requested"},
+			count: tagsList, attempts: 1, max: 5 * s},
+
+		// Time and size stay bounded.
+		{name: "stalled response", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, stall)
+		}, call: listTags, is: resolver.ErrUnreachable, msg: []string{"registry {registry}", "did not", "1s"},
+			count: tagsList, attempts: 3, max: 8 * s},
+		{name: "slow drip", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, drip(time.Second))
+		}, call: indexPlatforms, is: resolver.ErrUnreachable, msg: []string{"registry {registry}", "too slowly", "1s"},
+			count: manifests, attempts: 3, max: 8 * s},
+		{name: "200,000 tags", setup: func(_ *testing.T, f *faultFixture) {
+			f.tags = manyTags(200_000)
+			f.proxy.always(tagsList, serveTags("sdks/golang", f.tags, 1000))
+		}, call: listTags, opts: []Option{WithPageSize(1000)}, ok: true, check: allTags,
+			count: tagsList, attempts: 200, max: 30 * s},
+
+		// Protocol abuse is refused.
+		{name: "manifest does not match Docker-Content-Digest", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, rewrite(tamper))
+		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
+			msg:   []string{"{index}", "registry {registry}", "Docker-Content-Digest"},
+			count: manifests, attempts: 1, max: 5 * s},
+		{name: "manifest does not match pinned digest", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, rewrite(func(r *http.Request, code *int, h http.Header, body []byte) []byte {
+				h.Del("Docker-Content-Digest")
+				return tamper(r, code, h, body)
+			}))
+		}, call: pinnedPlatforms, is: resolver.ErrInvalidImage,
+			msg:   []string{"{indexrepo}@sha256:", "registry {registry}", "requested digest"},
+			count: manifests, attempts: 1, max: 5 * s},
+		{name: "wrong Content-Type", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, header("Content-Type", "text/html; charset=utf-8"))
+		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
+			msg:   []string{"{index}", "registry {registry}", "Content-Type text/html"},
+			count: manifests, attempts: 1, max: 5 * s},
+		{name: "truncated tag list", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, rewrite(func(_ *http.Request, _ *int, _ http.Header, body []byte) []byte {
+				return body[:len(body)/2]
+			}))
+		}, call: listTags, msg: []string{"cannot list tags of {repo}", "registry {registry}", "invalid tag list"},
+			count: tagsList, attempts: 1, max: 5 * s},
+		{name: "invalid manifest JSON", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, rewrite(func(_ *http.Request, _ *int, h http.Header, _ []byte) []byte {
+				h.Del("Docker-Content-Digest")
+				h.Set("Content-Type", "application/vnd.oci.image.index.v1+json")
+				return []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":{`)
+			}))
+		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
+			msg:   []string{"{index}", "unreadable image index"},
+			count: manifests, attempts: 1, max: 5 * s},
+		{name: "Link to itself", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, rewrite(func(r *http.Request, _ *int, h http.Header, body []byte) []byte {
+				h.Set("Link", fmt.Sprintf(`<%s>; rel="next"`, r.URL.RequestURI()))
+				return body
+			}))
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1, max: 5 * s},
+		{name: "Link loop over two pages", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, rewrite(func(r *http.Request, _ *int, h http.Header, body []byte) []byte {
+				next := r.URL.Path + "?n=100&last=bookworm-1.23.4"
+				if r.URL.Query().Get("last") != "" {
+					next = r.URL.Path + "?n=100"
+				}
+				h.Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next))
+				return body
+			}))
+		}, call: listTags, ok: true, count: tagsList, attempts: 2, max: 5 * s},
+		{name: "Link to another host", setup: func(t *testing.T, f *faultFixture) {
+			var hits atomic.Int32
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				fmt.Fprint(w, `{"name":"sdks/golang","tags":["bookworm-6.6.6"]}`)
+			}))
+			t.Cleanup(func() {
+				other.Close()
+				if n := hits.Load(); n != 0 {
+					t.Errorf("the other host got %d requests", n)
+				}
+			})
+			f.proxy.always(tagsList, header("Link", fmt.Sprintf(`<%s/v2/sdks/golang/tags/list?n=100&last=z>; rel="next"`, other.URL)))
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1, max: 5 * s},
+		{name: "redirect to blob storage", setup: func(t *testing.T, f *faultFixture) {
+			var hits atomic.Int32
+			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				if r.Header.Get("Authorization") != "" {
+					t.Errorf("blob storage got the registry's Authorization header")
+				}
+				f.proxy.backend.ServeHTTP(w, r)
+			}))
+			t.Cleanup(func() {
+				storage.Close()
+				if n := hits.Load(); n != 1 {
+					t.Errorf("blob storage got %d requests, want 1", n)
+				}
+			})
+			f.proxy.always(manifests, redirect(storage.URL))
+		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 1, max: 5 * s},
+		{name: "redirect to blob storage for a config", setup: func(t *testing.T, f *faultFixture) {
+			var hits atomic.Int32
+			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				f.proxy.backend.ServeHTTP(w, r)
+			}))
+			t.Cleanup(func() {
+				storage.Close()
+				if n := hits.Load(); n != 1 {
+					t.Errorf("blob storage got %d requests, want 1", n)
+				}
+			})
+			f.proxy.always(blobs, redirect(storage.URL))
+		}, call: resolvePlatform, ok: true, check: func(t *testing.T, _ *faultFixture, got any) {
+			if img := got.(PlatformImage); len(img.Config) == 0 || img.Manifest == "" {
+				t.Errorf("resolved %+v", img)
+			}
+		}, count: blobs, attempts: 1, max: 5 * s},
+		{name: "corrupt config blob", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(blobs, rewrite(tamper))
+		}, call: resolvePlatform, is: resolver.ErrInvalidImage,
+			msg:   []string{"cannot get the image config of {image}", "registry {registry}", "hashes to"},
+			count: blobs, attempts: 1, max: 5 * s},
+		{name: "oversized manifest", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(manifests, rewrite(func(_ *http.Request, _ *int, _ http.Header, body []byte) []byte {
+				return append(bytes.Clone(body), bytes.Repeat([]byte(" "), 5<<20)...)
+			}))
+		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
+			msg:   []string{"{index}", "registry {registry}", "larger than 4 MiB"},
+			count: manifests, attempts: 1, max: 5 * s},
+		{name: "more tags than the cap", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(5000), 5000))
+		}, call: listTags, opts: []Option{WithPageSize(0), withLimits(0, 1000)},
+			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 1000 tags", "exact version"},
+			count: tagsList, attempts: 1, max: 5 * s},
+		{name: "more pages than the cap", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(10), 1))
+		}, call: listTags, opts: []Option{WithPageSize(1), withLimits(3, 0)},
+			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 3 pages of tags", "exact version"},
+			count: tagsList, attempts: 3, max: 5 * s},
+		{name: "tags list 404", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, status(404, "404 page not found\n", "Content-Type: text/plain"))
+		}, call: listTags,
+			msg:   []string{"listing tags of {repo} failed with HTTP 404", "version ranges", "need the registry to list tags", "exact version such as golang@"},
+			count: tagsList, attempts: 1, max: 5 * s},
+	}
+}
+
+// withLimits lowers the listing limits (0 keeps one).
+func withLimits(pages, tags int) Option {
+	return func(o *options) {
+		if pages > 0 {
+			o.maxPages = pages
+		}
+		if tags > 0 {
+			o.maxTags = tags
+		}
+	}
+}
+
+// manyTags returns n sorted tags of the sdks/golang layout.
+func manyTags(n int) []string {
+	tags := make([]string, 0, n)
+	for i := range n {
+		tags = append(tags, fmt.Sprintf("bookworm-%d.%d.%d", 1+i/10000, i/100%100, i%100))
+	}
+	slices.Sort(tags)
+	return tags
+}
+
+// TestFaults runs every fault row against ggcr's in-process registry
+// behind the fault proxy.
+func TestFaults(t *testing.T) {
+	for _, row := range faultRows() {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFaultFixture(t, row.wrap...)
+			runFaultRow(t, f, row)
+		})
+	}
+}
+
+func runFaultRow(t *testing.T, f *faultFixture, row faultRow) {
+	t.Helper()
+	row.setup(t, f)
+	f.proxy.mu.Lock()
+	f.proxy.log = nil
+	f.proxy.mu.Unlock()
+	c := New(append(faultOptions(), row.opts...)...)
+	start := time.Now()
+	got, err := row.call(context.Background(), c, f)
+	elapsed := time.Since(start)
+	attempts := f.proxy.count(row.count)
+	t.Logf("%s: %d attempts in %s; error: %v", row.name, attempts, elapsed.Round(time.Millisecond), err)
+
+	if row.ok {
+		if err != nil {
+			t.Fatalf("error %v, want success", err)
+		}
+		if row.check != nil {
+			row.check(t, f, got)
+		}
+	} else {
+		if err == nil {
+			t.Fatalf("success (%v), want an error", got)
+		}
+		if row.is != nil && !errors.Is(err, row.is) {
+			t.Errorf("error is not %v", row.is)
+		}
+		registry, _, _ := strings.Cut(f.repo, "/")
+		for _, m := range row.msg {
+			m = strings.NewReplacer("{registry}", registry, "{repo}", f.repo, "{index}", f.index, "{indexrepo}", f.indexRepo, "{image}", f.image).Replace(m)
+			if !strings.Contains(err.Error(), m) {
+				t.Errorf("error does not say %q", m)
+			}
+		}
+	}
+	if attempts != row.attempts {
+		t.Errorf("the proxy saw %d matching requests, want %d: %v", attempts, row.attempts, f.proxy.requests())
+	}
+	if elapsed < row.min || elapsed > row.max {
+		t.Errorf("took %s, want %s to %s", elapsed, row.min, row.max)
+	}
+}

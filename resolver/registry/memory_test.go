@@ -1,0 +1,105 @@
+package registry
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestListTagsMemory lists 200,000 tags, in 200 pages of 1,000 and in one
+// page (a registry that ignores n=), and bounds the heap it takes: the peak
+// while listing and what the result retains, both above the heap before.
+// The raw pages are never held together: each page is decoded as it
+// arrives. Run with -v for the figures.
+func TestListTagsMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lists 200,000 tags")
+	}
+	const n = 200_000
+	tags := manyTags(n)
+	for _, tc := range []struct {
+		name     string
+		perPage  int
+		maxPeak  uint64 // bytes above the heap before listing
+		maxAfter uint64
+	}{
+		{"200 pages", 1000, 48 << 20, 16 << 20},
+		{"one page", n, 64 << 20, 16 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newFaultProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v2/" {
+					http.NotFound(w, r)
+				}
+			}))
+			serve := serveTags("sdks/golang", tags, tc.perPage)
+			prebuild(serve, tc.perPage)
+			p.always(tagsList, serve)
+			// Page size 0 sends no n=: the registry decides, and sends all.
+			c := New(WithPageSize(tc.perPage%n), WithTimeout(time.Minute))
+
+			m := measure(func() any {
+				got, err := c.ListTags(context.Background(), p.host+"/sdks/golang")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != n {
+					t.Fatalf("%d tags, want %d", len(got), n)
+				}
+				return got
+			})
+			t.Logf("%d tags, %s: peak heap +%.1f MiB, retained +%.1f MiB, allocated %.1f MiB in total, %d requests",
+				n, tc.name, mib(m.peak), mib(m.retained), mib(m.total), p.count(tagsList))
+			if m.peak > tc.maxPeak || m.retained > tc.maxAfter {
+				t.Errorf("peak +%.1f MiB (max %.1f), retained +%.1f MiB (max %.1f)", mib(m.peak), mib(tc.maxPeak), mib(m.retained), mib(tc.maxAfter))
+			}
+		})
+	}
+}
+
+type memFigures struct{ peak, retained, total uint64 }
+
+// measure runs f and samples the heap while it runs: the peak HeapAlloc,
+// the HeapAlloc after a GC with f's result alive, and the bytes allocated,
+// each relative to the heap after a GC before f.
+func measure(f func() any) memFigures {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	res := f()
+	close(stop)
+	peak := <-done
+	runtime.ReadMemStats(&after)
+	total := after.TotalAlloc - before.TotalAlloc
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(res)
+	sub := func(a, b uint64) uint64 {
+		if a < b {
+			return 0
+		}
+		return a - b
+	}
+	return memFigures{peak: sub(peak, before.HeapAlloc), retained: sub(after.HeapAlloc, before.HeapAlloc), total: total}
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }

@@ -1,0 +1,321 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// retryTransport sends each request up to 1+retries times. An attempt
+// fails temporarily on a connection error (refused, reset, also in the
+// middle of the body), on a status of 408, 429 or 5xx (but 501, 505, 511),
+// or when it takes longer than the request timeout, from sending the
+// request to the last byte of the body. It waits between attempts with
+// exponential backoff and jitter, or for as long as a Retry-After header
+// asks, up to a cap; a registry asking for a longer wait, or for more time
+// than the call has left, gets no retry.
+//
+// Each response body is read in full (up to a size limit) within its
+// attempt, so that a reset in the middle of a body is retried like any
+// other, and the caller gets the response with the body in memory.
+type retryTransport struct {
+	next http.RoundTripper
+	o    *options
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	st := statsFrom(ctx)
+	if t.o.userAgent != "" {
+		req = req.Clone(ctx)
+		req.Header.Set("User-Agent", t.o.userAgent)
+	}
+	// Requests with a body (token POSTs) go once: it cannot be sent again.
+	idempotent := (req.Method == http.MethodGet || req.Method == http.MethodHead) && req.Body == nil
+	for attempt := 1; ; attempt++ {
+		resp, err := t.attempt(req)
+		wait, temporary := t.retryable(resp, err, attempt)
+		last := !idempotent || !temporary || attempt > t.o.retries
+		if !last && wait > t.o.maxRetryAfter {
+			st.refusedWait(wait)
+			last = true
+		}
+		if deadline, ok := ctx.Deadline(); !last && ok && time.Until(deadline) < wait {
+			last = true
+		}
+		if last {
+			st.done(attempt, temporary)
+			return resp, err
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+		}
+	}
+}
+
+// attempt sends req once, under the request timeout, and reads the body.
+func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	if t.o.requestTimeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), t.o.requestTimeout)
+	}
+	defer cancel()
+	timedOut := func() bool { return ctx.Err() != nil && req.Context().Err() == nil }
+
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		if timedOut() {
+			return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout}
+		}
+		return nil, err
+	}
+	limit := t.o.maxBodyBytes
+	if strings.HasSuffix(req.URL.Path, "/tags/list") {
+		limit = t.o.maxPageBytes
+	}
+	body, err := readAll(resp.Body, limit)
+	resp.Body.Close()
+	switch {
+	case err == nil:
+	case errors.Is(err, errTooLarge):
+		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), req.URL.Path)}
+	case timedOut():
+		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
+	default:
+		return nil, fmt.Errorf("reading the response to GET %s: %w", req.URL.Path, err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// retryable reports whether an attempt's outcome is worth another attempt,
+// and after how long.
+func (t *retryTransport) retryable(resp *http.Response, err error, attempt int) (time.Duration, bool) {
+	backoff := t.o.backoff << (attempt - 1)
+	if backoff <= 0 || backoff > t.o.maxBackoff {
+		backoff = t.o.maxBackoff
+	}
+	// Equal jitter: between half the backoff and all of it.
+	backoff = backoff/2 + rand.N(backoff/2+1)
+	if err != nil {
+		return backoff, temporary(err)
+	}
+	switch c := resp.StatusCode; {
+	case c == http.StatusRequestTimeout, c == http.StatusTooManyRequests,
+		c >= 500 && c != http.StatusNotImplemented && c != http.StatusHTTPVersionNotSupported && c != http.StatusNetworkAuthenticationRequired:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return d, true
+		}
+		return backoff, true
+	}
+	return 0, false
+}
+
+// temporary reports whether a failed attempt may succeed when repeated.
+func temporary(err error) bool {
+	var (
+		te   *timeoutError
+		dns  *net.DNSError
+		br   *badResponse
+		ph   *plainHTTPError
+		cert *tls.CertificateVerificationError
+		rh   tls.RecordHeaderError
+		ua   x509.UnknownAuthorityError
+		he   x509.HostnameError
+		ci   x509.CertificateInvalidError
+		nerr net.Error
+	)
+	switch {
+	case errors.As(err, &te):
+		return true
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false // the caller's context: nothing left to try in
+	case errors.As(err, &br), errors.As(err, &ph),
+		errors.As(err, &cert), errors.As(err, &rh), errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci),
+		strings.Contains(err.Error(), "HTTP response to HTTPS client"):
+		return false
+	case errors.As(err, &dns):
+		return !dns.IsNotFound
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, net.ErrClosed):
+		return true
+	}
+	return errors.As(err, &nerr)
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		if s > int64(24*time.Hour/time.Second) {
+			s = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+var errTooLarge = errors.New("response too large")
+
+// readAll reads r up to limit bytes; more is errTooLarge.
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, err
+}
+
+func size(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// timeoutError is an attempt that took longer than the request timeout.
+type timeoutError struct {
+	host  string
+	after time.Duration
+	body  bool  // the headers came, the body did not
+	got   int   // body bytes received
+	want  int64 // Content-Length, or -1
+}
+
+func (e *timeoutError) Error() string {
+	if !e.body {
+		return fmt.Sprintf("registry %s did not answer within %s", e.host, e.after)
+	}
+	of := ""
+	if e.want >= 0 {
+		of = fmt.Sprintf(" of %d", e.want)
+	}
+	return fmt.Sprintf("registry %s sent its response too slowly: %d%s bytes in %s", e.host, e.got, of, e.after)
+}
+
+// stats is what the requests of one call went through, for its error
+// message. The retry transport finds it in the request's context.
+type stats struct {
+	mu         sync.Mutex
+	attempts   int           // of the last request that failed temporarily
+	retryAfter time.Duration // the last wait asked for that was too long
+}
+
+type statsKey struct{}
+
+// withStats returns ctx with a new stats.
+func withStats(ctx context.Context) (context.Context, *stats) {
+	st := &stats{}
+	return context.WithValue(ctx, statsKey{}, st), st
+}
+
+func statsFrom(ctx context.Context) *stats {
+	st, _ := ctx.Value(statsKey{}).(*stats)
+	return st
+}
+
+func (st *stats) done(attempts int, temporary bool) {
+	if st == nil || !temporary {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.attempts = attempts
+}
+
+func (st *stats) refusedWait(d time.Duration) {
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.retryAfter = d
+}
+
+func (st *stats) get() (attempts int, retryAfter time.Duration) {
+	if st == nil {
+		return 0, 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.attempts, st.retryAfter
+}
+
+// tlsGuard refuses plain HTTP to hosts that must use TLS. ggcr itself falls
+// back to HTTP for private (RFC 1918) addresses too, and a bearer realm, a
+// redirect or a Link could point anywhere.
+type tlsGuard struct {
+	next      http.RoundTripper
+	plainHTTP func(host string) bool
+}
+
+type plainHTTPError struct{ host string }
+
+func (e *plainHTTPError) Error() string {
+	return fmt.Sprintf("refusing plain HTTP to %s: only loopback registries and those configured as insecure are used without TLS", e.host)
+}
+
+func (g tlsGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !g.plainHTTP(req.URL.Host) {
+		return nil, &plainHTTPError{req.URL.Host}
+	}
+	return g.next.RoundTrip(req)
+}
+
+// maxRedirects bounds the redirects one request follows.
+const maxRedirects = 5
+
+// checkRedirect follows redirects, as to blob storage, up to maxRedirects.
+// As in ggcr, a registry that is not itself on a private network may not
+// send the client to a private or link-local address, such as a cloud
+// metadata service. The TLS guard applies to every hop.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	from, to := via[0].URL.Hostname(), req.URL.Hostname()
+	if from != to && privateIP(to) && !privateIP(from) && from != "localhost" {
+		return fmt.Errorf("refusing the redirect from %s to the private address %s", from, to)
+	}
+	return nil
+}
+
+func privateIP(host string) bool {
+	addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	return addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() || addr.IsUnspecified()
+}
