@@ -32,6 +32,14 @@ var (
 			return fmt.Sprintf("SDK %s %s, so it was resolved from the registry; run `sdkfront lock` to pin it in %s", ref, why, lock)
 		},
 	}
+	RuleSDKFlavorFallback = linter.LinterRule[func(ref, base, detected, used string) string]{
+		Name:        "SDKFlavorFallback",
+		Description: "An SDK line without a flavor gets the flavor of its base image when the SDK has it",
+		URL:         DocsURL + "#sdkflavorfallback",
+		Format: func(ref, base, detected, used string) string {
+			return fmt.Sprintf("SDK %s: the base image %s is %s, but the SDK has no %s flavor, so it gets %s; name the flavor with --flavor= (or # sdk-flavor=) to choose", ref, base, detected, detected, used)
+		},
+	}
 	RuleSDKDirectiveOrder = linter.LinterRule[func(sdk, buildkit string) string]{
 		Name:        "SDKDirectiveOrder",
 		Description: "sdk-* parser directives should come after BuildKit's syntax, escape and check directives",

@@ -59,3 +59,15 @@ func (s *Scan) StagePlatform(i int) (ocispecs.Platform, error) {
 	}
 	return s.opts.Target, nil
 }
+
+// BaseImage is the image stage i is ultimately built FROM, following
+// FROM <stage> chains: "debian:bookworm", "scratch"; "" if unknown.
+func (s *Scan) BaseImage(i int) string {
+	for i >= 0 && s.Stages[i].Parent >= 0 {
+		i = s.Stages[i].Parent
+	}
+	if i < 0 {
+		return ""
+	}
+	return s.Stages[i].Base
+}

@@ -17,6 +17,9 @@ type Stage struct {
 	Name     string
 	Platform string // the FROM --platform flag, unexpanded; "" if none
 	Parent   int    // index of the stage it is built FROM, or -1
+	// Base is the image a stage is built FROM, expanded; "" when it is
+	// another stage or does not expand.
+	Base string
 }
 
 // ScanOpts are the build's parameters that SDK lines may depend on.
@@ -87,9 +90,10 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 			cur = &scope{env: newVars(), args: newVars()}
 			if n.Next != nil {
 				if base, err := expand(n.Next.Value, out.meta); err == nil {
+					st.Base = base
 					for i, prev := range out.Stages {
 						if prev.Name != "" && strings.EqualFold(prev.Name, base) {
-							st.Parent, cur.env = i, envs[i].clone()
+							st.Parent, cur.env, st.Base = i, envs[i].clone(), ""
 						}
 					}
 				}

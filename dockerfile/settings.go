@@ -34,10 +34,14 @@ const (
 
 // Settings are the build-wide SDK defaults.
 type Settings struct {
-	Source   resolver.Source
-	Flavor   string
-	Insecure []string
-	Lock     LockMode
+	Source resolver.Source
+	Flavor string
+	// FlavorSet says the flavor was chosen (# sdk-flavor, SDK_FLAVOR); if
+	// not, and a line does not choose one either, the flavor is detected
+	// from the stage's base image, with Flavor as the fallback.
+	FlavorSet bool
+	Insecure  []string
+	Lock      LockMode
 }
 
 // Settings reads the sdk-* parser directives, then the SDK_* build args,
@@ -61,9 +65,9 @@ func (f *File) Settings(buildArgs map[string]string) (Settings, error) {
 	}
 
 	if d, ok := f.Directive(DirectiveFlavor); ok && d.Value != "" {
-		s.Flavor = d.Value
+		s.Flavor, s.FlavorSet = d.Value, true
 	} else if v := buildArgs[ArgFlavor]; v != "" {
-		s.Flavor = v
+		s.Flavor, s.FlavorSet = v, true
 	}
 	for _, h := range strings.Split(buildArgs[ArgInsecure], ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -88,3 +92,6 @@ func (s Settings) FlavorOf(u *Use) string {
 	}
 	return s.Flavor
 }
+
+// DetectsFlavor reports whether u's flavor comes from its base image.
+func (s Settings) DetectsFlavor(u *Use) bool { return u.Flavor == "" && !s.FlavorSet }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -140,10 +141,12 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
-	pl, err := resolveAll(ctx, c, r, set, locked, targets, func(u *dockerfile.Use, why string) {
-		lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(&dockerfile.RuleSDKNotLocked, u.Location(),
-			dockerfile.RuleSDKNotLocked.Format(u.RefText, locked.name, why))
-	})
+	pl, err := resolveAll(ctx, resolveEnv{
+		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc),
+		note: func(u *dockerfile.Use, rule linter.LinterRuleI, msg string) {
+			lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(rule, u.Location(), msg)
+		},
+	}, targets)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}

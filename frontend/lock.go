@@ -25,9 +25,9 @@ type locks struct {
 	mode dockerfile.LockMode
 }
 
-// key is the lock key of a use.
-func (l *locks) key(u *dockerfile.Use, s dockerfile.Settings) lock.Key {
-	return lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String(), Constraint: u.FileConstraint}
+// key is the lock key of a use resolved for a flavor.
+func (l *locks) key(u *dockerfile.Use, s dockerfile.Settings, flavor string) lock.Key {
+	return lock.Key{Ref: u.RefText, Flavor: flavor, Source: s.Source.String(), Constraint: u.FileConstraint}
 }
 
 // optsClient is c with some build options replaced.
@@ -80,13 +80,13 @@ func notExist(err error) bool {
 
 // pin resolves u for stage platform p from the lock. If it cannot, why
 // says so in words that follow "SDK <ref>".
-func (l *locks) pin(u *dockerfile.Use, s dockerfile.Settings, p ocispecs.Platform) (res resolver.Resolution, ok bool, why string) {
+func (l *locks) pin(u *dockerfile.Use, s dockerfile.Settings, flavor string, p ocispecs.Platform) (res resolver.Resolution, ok bool, why string) {
 	if l.file == nil {
 		return res, false, "is not locked: there is no " + l.name
 	}
-	e, found := l.file.Lookup(l.key(u, s))
+	e, found := l.file.Lookup(l.key(u, s, flavor))
 	if !found {
-		return res, false, fmt.Sprintf("(flavor %s) is not in %s", s.FlavorOf(u), l.name)
+		return res, false, fmt.Sprintf("(flavor %s) is not in %s", flavor, l.name)
 	}
 	if res, ok = e.Resolution(u.Ref.Platform, p); !ok {
 		return res, false, fmt.Sprintf("is locked in %s for %s, not for %s", l.name, strings.Join(slices.Sorted(maps.Keys(e.Platforms)), ", "), lock.PlatformKey(p))

@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -78,6 +79,14 @@ type job struct {
 	t  int // index into targets
 	k  key
 	sp ocispecs.Platform // the platform of the use's stage
+	// base and fallback are set when the flavor k.flavor was detected
+	// from the base image: the flavor to use if the SDK lacks it.
+	base, fallback string
+}
+
+// flavorMissing reports whether resolving failed for want of the flavor.
+func flavorMissing(err error) bool {
+	return errors.Is(err, resolver.ErrUnknownFlavor) || errors.Is(err, resolver.ErrNoMatch) || resolver.IsNotFound(err)
 }
 
 // plan is every SDK of a build, resolved, and how the rewrite names them.
@@ -91,15 +100,26 @@ type plan struct {
 
 func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u.Index] }
 
+// resolveEnv is what resolving a build's SDK lines needs.
+type resolveEnv struct {
+	c        client.Client
+	r        *resolver.Resolver
+	settings dockerfile.Settings
+	locks    *locks
+	flavors  *flavors
+	// note reports a finding at a use, as one of sdkfront's checks.
+	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
+}
+
 // resolveAll resolves every use for every target platform, concurrently,
 // and builds the states the rewritten Dockerfile refers to. A use must
 // rewrite to the same text for every platform, since BuildKit converts one
 // Dockerfile for all of them; only the SDK behind its context may differ.
 //
-// A use the lock pins needs no registry: it resolves from its entry.
-// unlocked is told of each use a lockfile exists for but does not pin.
-func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s dockerfile.Settings, l *locks, targets []target,
-	unlocked func(u *dockerfile.Use, why string)) (*plan, error) {
+// A use the lock pins needs no registry: it resolves from its entry. A use
+// without a flavor gets its base image's, if the SDK has it.
+func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, error) {
+	s, l := env.settings, env.locks
 	var jobs []job
 	for ti, t := range targets {
 		for _, u := range t.scan.Uses {
@@ -107,12 +127,20 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s do
 			if err != nil {
 				return nil, parser.WithLocation(err, u.Location())
 			}
-			jobs = append(jobs, job{u: u, t: ti, sp: sp, k: key{u.RefText, s.FlavorOf(u), platforms.FormatAll(sp)}})
+			j := job{u: u, t: ti, sp: sp, k: key{u.RefText, s.FlavorOf(u), platforms.FormatAll(sp)}}
+			if s.DetectsFlavor(u) {
+				j.base = t.scan.BaseImage(u.Stage)
+				if d := env.flavors.codename(ctx, j.base, sp); d != "" && d != j.k.flavor {
+					j.k.flavor, j.fallback = d, j.k.flavor
+				}
+			}
+			jobs = append(jobs, j)
 		}
 	}
 
 	var mu sync.Mutex
 	results := map[key]resolver.Resolution{}
+	var fellBack []job
 	started := map[key]bool{}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, j := range jobs {
@@ -120,18 +148,32 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s do
 			continue
 		}
 		started[j.k] = true
-		res, locked, why := l.pin(j.u, s, j.sp)
+		res, locked, why := l.pin(j.u, s, j.k.flavor, j.sp)
+		if !locked && j.fallback != "" {
+			if fres, ok, _ := l.pin(j.u, s, j.fallback, j.sp); ok {
+				res, locked = fres, true
+			}
+		}
 		switch {
 		case locked:
 		case l.mode == dockerfile.LockFrozen:
 			return nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.u.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.u.Location())
 		case l.file != nil:
-			unlocked(j.u, why)
+			env.note(j.u, &dockerfile.RuleSDKNotLocked, dockerfile.RuleSDKNotLocked.Format(j.u.RefText, l.name, why))
 		}
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
 			if !locked {
-				res, err = r.Resolve(ectx, resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp})
+				req := resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp}
+				res, err = env.r.Resolve(ectx, req)
+				if err != nil && j.fallback != "" && flavorMissing(err) {
+					req.Flavor = j.fallback
+					if res, err = env.r.Resolve(ectx, req); err == nil {
+						mu.Lock()
+						fellBack = append(fellBack, j)
+						mu.Unlock()
+					}
+				}
 			}
 			if err != nil {
 				hint := ""
@@ -146,11 +188,14 @@ func resolveAll(ctx context.Context, c client.Client, r *resolver.Resolver, s do
 			mu.Lock()
 			results[j.k] = res
 			mu.Unlock()
-			return announce(ectx, c, res)
+			return announce(ectx, env.c, res)
 		})
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, err
+	}
+	for _, j := range fellBack {
+		env.note(j.u, &dockerfile.RuleSDKFlavorFallback, dockerfile.RuleSDKFlavorFallback.Format(j.u.RefText, j.base, j.k.flavor, j.fallback))
 	}
 
 	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{}}

@@ -30,9 +30,10 @@ import (
 type stubClient struct {
 	opts       map[string]string
 	dockerfile string
-	files      map[string]string    // more files beside the Dockerfile
-	context    map[string]string    // the files of the local build context
-	images     map[string]stubImage // "repo:tag" -> image
+	files      map[string]string            // more files beside the Dockerfile
+	context    map[string]string            // the files of the local build context
+	imageFiles map[string]map[string]string // docker-image identifier -> files
+	images     map[string]stubImage         // "repo:tag" -> image
 
 	mu        sync.Mutex
 	solved    []*pb.Definition // not Evaluate: the build itself
@@ -131,6 +132,13 @@ func (s *stubClient) Solve(_ context.Context, req client.SolveRequest) (*client.
 	files, err := mkfiles(req.Definition)
 	if err != nil {
 		return nil, err
+	}
+	for id, fs := range s.imageFiles {
+		if hasSource(req.Definition, id) {
+			for k, v := range fs {
+				files[path.Clean("/"+k)] = []byte(v)
+			}
+		}
 	}
 	if hasSource(req.Definition, "local://context") {
 		for k, v := range s.context {

@@ -1,0 +1,93 @@
+package frontend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// flavors detects the flavor of a stage from its base image: the
+// VERSION_CODENAME of its /etc/os-release ("bookworm"). A base without
+// one (scratch, busybox, alpine) has none, and the default applies.
+type flavors struct {
+	c  client.Client
+	bc *dockerui.Client
+
+	mu    sync.Mutex
+	known map[string]string // base|platform -> codename
+}
+
+func newFlavors(c client.Client, bc *dockerui.Client) *flavors {
+	return &flavors{c: c, bc: bc, known: map[string]string{}}
+}
+
+// codename reads base's codename for platform p, once per build. Any
+// failure means no codename: a base that cannot be read fails the build
+// in BuildKit's own steps, with BuildKit's error.
+func (fl *flavors) codename(ctx context.Context, base string, p ocispecs.Platform) string {
+	if base == "" || strings.EqualFold(base, "scratch") {
+		return ""
+	}
+	key := base + "|" + platforms.FormatAll(p)
+	fl.mu.Lock()
+	v, ok := fl.known[key]
+	fl.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = fl.read(ctx, base, p)
+	fl.mu.Lock()
+	fl.known[key] = v
+	fl.mu.Unlock()
+	return v
+}
+
+func (fl *flavors) read(ctx context.Context, base string, p ocispecs.Platform) string {
+	var st llb.State
+	if nc, err := fl.bc.NamedContext(base, dockerui.ContextOpt{Platform: &p}); err == nil && nc != nil {
+		s, _, err := nc.Load(ctx)
+		if err != nil || s == nil {
+			return ""
+		}
+		st = *s
+	} else {
+		st = llb.Image(base, llb.Platform(p), dockerui.WithInternalName("[sdk] detect the flavor of "+base))
+	}
+	def, err := st.Marshal(ctx, llb.Platform(p))
+	if err != nil {
+		return ""
+	}
+	res, err := fl.c.Solve(ctx, client.SolveRequest{Definition: def.ToPB()})
+	if err != nil {
+		return ""
+	}
+	ref, err := res.SingleRef()
+	if err != nil || ref == nil {
+		return ""
+	}
+	for _, f := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		if dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: f}); err == nil {
+			return osReleaseCodename(dt)
+		}
+	}
+	return ""
+}
+
+// osReleaseCodename reads VERSION_CODENAME from os-release(5) content.
+func osReleaseCodename(dt []byte) string {
+	s := bufio.NewScanner(bytes.NewReader(dt))
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(s.Text()), "VERSION_CODENAME="); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,54 @@
+package frontend
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+const trixieRelease = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nVERSION_CODENAME=trixie\nID=debian\n"
+
+func TestFlavorFromBaseImage(t *testing.T) {
+	cases := []struct {
+		name, df, want string
+		fallback       bool
+	}{
+		{"base has the flavor", "FROM debian:trixie\nSDK golang@1.23\n", "trixie", false},
+		{"through a stage", "FROM debian:trixie AS a\nFROM a\nSDK golang@1.23\n", "trixie", false},
+		{"SDK lacks it", "FROM debian:trixie\nSDK python@3.11.9\n", "bookworm", true},
+		{"scratch", "FROM scratch\nSDK golang@1.23\n", "bookworm", false},
+		{"no os-release", "FROM busybox\nSDK golang@1.23\n", "bookworm", false},
+		{"chosen", "FROM debian:trixie\nSDK golang@1.23 --flavor=bookworm\n", "bookworm", false},
+		{"chosen by directive", "# sdk-flavor=bookworm\nFROM debian:trixie\nSDK golang@1.23\n", "bookworm", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\n" + c.df
+			s, tags := sdkStub(df)
+			s.imageFiles = map[string]map[string]string{"docker-image://docker.io/library/debian:trixie": {"/etc/os-release": trixieRelease}}
+			tags.tags["reg.test/sdks/golang"] = append(tags.tags["reg.test/sdks/golang"], "trixie-1.23.3")
+			s.addSDK("reg.test/sdks/golang:trixie-1.23.3", 1, nil)
+			wr := &warnRecorder{stubClient: s}
+			res, err := build(context.Background(), wr, tags)
+			if err != nil {
+				t.Fatalf("build: %+v", err)
+			}
+			var got string
+			for _, r := range resolvedOf(t, res.Metadata[MetaResolved]) {
+				got = r.Flavor
+			}
+			if got != c.want {
+				t.Errorf("flavor %q, want %q", got, c.want)
+			}
+			warned := false
+			for _, m := range wr.msgs {
+				if strings.HasPrefix(m, "SDKFlavorFallback: SDK python@3.11.9: the base image debian:trixie is trixie, but the SDK has no trixie flavor, so it gets bookworm") {
+					warned = true
+				}
+			}
+			if warned != c.fallback {
+				t.Errorf("fallback warned=%v, want %v: %q", warned, c.fallback, wr.msgs)
+			}
+		})
+	}
+}
