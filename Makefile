@@ -14,6 +14,33 @@ FRONTEND  := .lab/sdkfront
 # Every package of the main module except the e2e tests (lab/tools is its own module).
 UNIT_PKGS = $$($(GO) list ./... | grep -v -E '/e2e(/|$$)')
 
+# Version stamping (github.com/sdkfront/sdkfront/version): `make image VERSION=v1.2.3`.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION    := $(VERSION)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null)
+REVISION   := $(REVISION)
+VERSION_PKG := github.com/sdkfront/sdkfront/version
+LDFLAGS    := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION)
+GO_STATIC  := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -tags "netgo osusergo static_build"
+# The Go toolchain that builds the frontend image: go.mod's "go" line.
+GO_VERSION := $(shell awk '$$1 == "go" { print $$2; exit }' go.mod)
+# The lab seeds these Go toolchains; the first one is sdks/golang:bookworm-default.
+SEED_GO    ?= 1.23.4,1.22.10,$(GO_VERSION)
+SBOMSCAN   := .lab/sbomscan
+
+# make image: the frontend image for every platform the stock Dockerfile frontend ships.
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64,linux/arm/v7,linux/s390x,linux/ppc64le,linux/riscv64
+# Default: $LAB_REGISTRY/sdkfront, tagged $(VERSION) and multi.
+IMAGE_REPO      ?=
+IMAGE_SOURCE    ?= https://github.com/sdkfront/sdkfront
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+SOURCE_DATE_EPOCH := $(SOURCE_DATE_EPOCH)
+# A CA bundle handed to the build as the secret "ca-certificates" (the build
+# stage's base image has none, and the module proxy may sit behind a TLS proxy).
+CA_CERTS        ?= $(firstword $(wildcard $(SSL_CERT_FILE) /etc/ssl/certs/ca-certificates.crt))
+# More buildctl flags, e.g. IMAGE_FLAGS=--no-cache.
+IMAGE_FLAGS     ?=
+
 .DEFAULT_GOAL := help
 
 .PHONY: help
@@ -43,16 +70,55 @@ seed-bin:
 
 .PHONY: seed
 seed: lab-up seed-bin ## Push lab/busybox and the sample SDK images into the lab registry (idempotent)
-	$(LAB_ENV); $(SEED) busybox; $(SEED) sdks
+	$(LAB_ENV); $(SEED) busybox; $(SEED) sdks -go "$(SEED_GO)"
 
 .PHONY: frontend-image
 frontend-image: lab-up seed-bin ## Build the static frontend binary and push it as $LAB_REGISTRY/sdkfront:dev
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -tags "netgo osusergo static_build" -o $(FRONTEND) ./cmd/frontend
+	$(GO_STATIC) -o $(FRONTEND) ./cmd/frontend
 	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"
 
 .PHONY: cli
 cli: ## Build the sdkfront CLI (`sdkfront lock`, docs/lock.md) as .lab/bin/sdkfront
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o .lab/bin/sdkfront ./cmd/sdkfront
+
+.PHONY: sbom-image
+sbom-image: lab-up seed-bin ## Build lab/sbomscan (an SBOM generator) and push it as $LAB_REGISTRY/sdkfront-sbom:dev
+	$(GO_STATIC) -o $(SBOMSCAN) ./lab/sbomscan
+	$(LAB_ENV); $(SEED) sbomscan -binary $(SBOMSCAN) -image "$$LAB_REGISTRY/sdkfront-sbom:dev"
+
+# The image is built by sdkfront:dev (BUILDKIT_SYNTAX) with the Go toolchain of
+# go.mod from the lab's sdks/golang; modules come from $(go env GOPROXY).
+.PHONY: image
+image: lab-up seed frontend-image sbom-image ## Build the multi-platform frontend image from cmd/frontend/Dockerfile through BuildKit, with provenance and SBOM, and push it
+	@mkdir -p .lab/out
+	$(LAB_ENV); \
+	repo="$${IMAGE_REPO:-$(IMAGE_REPO)}"; repo="$${repo:-$$LAB_REGISTRY/sdkfront}"; \
+	created=$$(date -u -d "@$(SOURCE_DATE_EPOCH)" +%Y-%m-%dT%H:%M:%SZ); \
+	ann=""; for k in index manifest; do \
+		p=annotation-$$k.org.opencontainers.image; \
+		ann="$$ann,$$p.title=sdkfront,$$p.version=$(VERSION),$$p.revision=$(REVISION),$$p.source=$(IMAGE_SOURCE),$$p.created=$$created"; \
+	done; \
+	goenv=(); for v in GOPROXY GOSUMDB GONOSUMDB GOPRIVATE GONOPROXY GOINSECURE; do \
+		val=$$($(GO) env $$v); [ -z "$$val" ] || goenv+=(--opt "build-arg:$$v=$$val"); \
+	done; \
+	secret=(); [ -z "$(CA_CERTS)" ] || secret=(--secret "id=ca-certificates,src=$(CA_CERTS)"); \
+	echo "image: $$repo:$(VERSION) and $$repo:multi for $(IMAGE_PLATFORMS) (Go $(GO_VERSION))"; \
+	start=$$(date +%s); \
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) buildctl --addr "$$BUILDKIT_HOST" build --progress plain \
+		--frontend dockerfile.v0 --local context=. --local dockerfile=cmd/frontend \
+		--opt build-arg:BUILDKIT_SYNTAX="$$LAB_REGISTRY/sdkfront:dev" \
+		--opt build-arg:SDK_SOURCE="$$LAB_REGISTRY/sdks/{platform}:{flavor}-{version}" \
+		--opt build-arg:BUILD_BASE="$$LAB_REGISTRY/lab/busybox:latest" \
+		--opt build-arg:GO_VERSION=$(GO_VERSION) \
+		--opt build-arg:VERSION=$(VERSION) --opt build-arg:REVISION=$(REVISION) \
+		--opt build-arg:SOURCE_URL=$(IMAGE_SOURCE) \
+		"$${goenv[@]}" "$${secret[@]}" \
+		--opt platform=$(IMAGE_PLATFORMS) \
+		--opt attest:provenance=mode=max \
+		--opt attest:sbom=generator="$$LAB_REGISTRY/sdkfront-sbom:dev" \
+		--output "type=image,\"name=$$repo:$(VERSION),$$repo:multi\",push=true,oci-mediatypes=true,rewrite-timestamp=true$$ann" \
+		--metadata-file .lab/out/image.json $(IMAGE_FLAGS); \
+	echo "image: pushed $$repo:$(VERSION) and $$repo:multi ($$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' .lab/out/image.json)) in $$(( $$(date +%s) - start ))s"
 
 .PHONY: demo
 demo: tools lab-up seed frontend-image ## Build examples/Dockerfile.sdk through sdkfront and print the result
@@ -75,7 +141,7 @@ test-unit: ## go vet + go test of every package but e2e (no lab needed)
 
 # With CI=true the lab is stopped again afterwards (pass or fail).
 .PHONY: test-e2e
-test-e2e: lab-up seed frontend-image ## Start and seed the lab, then run the e2e tests against it (SDKFRONT_LAB=1)
+test-e2e: lab-up seed frontend-image image ## Start and seed the lab, build the images, then run the e2e tests against it (SDKFRONT_LAB=1)
 	@$(LAB_ENV); rc=0; \
 	pkgs="./lab/..."; if [ -d e2e ]; then pkgs="$$pkgs ./e2e/..."; else echo "note: no e2e/ package yet"; fi; \
 	SDKFRONT_LAB=1 $(GO) test -count=1 -v $$pkgs || rc=$$?; \
@@ -98,7 +164,7 @@ bench: lab-up seed frontend-image ## Compare sdkfront with the hand-written stoc
 clean: lab-down ## Stop the lab and delete its state (.lab/ except the .lab/bin tools)
 	@if awk -v p="$(CURDIR)/.lab/" 'index($$2, p) == 1 { found = 1 } END { exit !found }' /proc/mounts; then \
 		echo "clean: mounts remain under .lab; not deleting" >&2; exit 1; fi
-	rm -rf .lab/buildkitd .lab/registry .lab/cache .lab/run .lab/logs .lab/out $(FRONTEND) $(SEED) \
+	rm -rf .lab/buildkitd .lab/registry .lab/cache .lab/run .lab/logs .lab/out $(FRONTEND) $(SBOMSCAN) $(SEED) \
 		.lab/registry.yml .lab/buildkitd.toml
 
 .PHONY: distclean

@@ -6,6 +6,7 @@
 //	seed [-registry 127.0.0.1:5000] busybox
 //	seed [-registry 127.0.0.1:5000] sdks [-cache .lab/cache] [-go 1.23.4,1.22.10]
 //	seed [-registry 127.0.0.1:5000] frontend -binary PATH [-image REG/sdkfront:dev]
+//	seed [-registry 127.0.0.1:5000] sbomscan -binary PATH [-image REG/sdkfront-sbom:dev]
 //
 // The registry defaults to $LAB_REGISTRY; see docs/lab.md for what is pushed.
 package main
@@ -46,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	global.SetOutput(stderr)
 	registry := global.String("registry", envOr("LAB_REGISTRY", "127.0.0.1:5000"), "registry host:port (plain HTTP, loopback)")
 	global.Usage = func() {
-		fmt.Fprintln(stderr, "usage: seed [-registry host:port] busybox|sdks|frontend [flags]")
+		fmt.Fprintln(stderr, "usage: seed [-registry host:port] busybox|sdks|frontend|sbomscan [flags]")
 		global.PrintDefaults()
 	}
 	if err := global.Parse(args); err != nil {
@@ -77,6 +78,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "frontend":
 		binary = fs.String("binary", "", "static sdkfront binary (required)")
 		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront:dev)")
+	case "sbomscan":
+		binary = fs.String("binary", "", "static lab/sbomscan binary (required)")
+		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront-sbom:dev)")
 	default:
 		global.Usage()
 		return fmt.Errorf("unknown subcommand %q", cmd)
@@ -114,19 +118,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := seedSDKs(&seeder{p: p, blobs: bs, plat: plat}, versions); err != nil {
 			return err
 		}
-	case "frontend":
+	case "frontend", "sbomscan":
 		if *binary == "" {
-			return fmt.Errorf("frontend: -binary is required")
+			return fmt.Errorf("%s: -binary is required", cmd)
 		}
 		ref := *image
 		if ref == "" {
-			ref = *registry + "/sdkfront:dev"
+			ref = *registry + map[string]string{"frontend": "/sdkfront:dev", "sbomscan": "/sdkfront-sbom:dev"}[cmd]
 		}
 		repoTag, ok := strings.CutPrefix(ref, *registry+"/")
 		if !ok {
-			return fmt.Errorf("frontend: -image %q is not in registry %s", ref, *registry)
+			return fmt.Errorf("%s: -image %q is not in registry %s", cmd, ref, *registry)
 		}
-		img, err := frontendImage(bs, plat, *binary)
+		build := frontendImage
+		if cmd == "sbomscan" {
+			build = sbomScannerImage
+		}
+		img, err := build(bs, plat, *binary)
 		if err != nil {
 			return err
 		}

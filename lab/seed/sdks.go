@@ -459,6 +459,31 @@ func frontendImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, error)
 	}, b.layer())
 }
 
+// sbomScannerImage is FROM scratch + /sbomscan (lab/sbomscan), a BuildKit SBOM
+// generator: `--opt attest:sbom=generator=REGISTRY/sdkfront-sbom:dev`. BuildKit
+// runs its entrypoint with BUILDKIT_SCAN_* set; /tmp is a tmpfs it mounts.
+func sbomScannerImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, error) {
+	if err := checkStatic(binary); err != nil {
+		return nil, fmt.Errorf("%w (build it with CGO_ENABLED=0)", err)
+	}
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bs.get("sbomscan", false, entries(fileEntry("sbomscan", 0o755, bin)))
+	if err != nil {
+		return nil, err
+	}
+	return newImage(plat, v1.Config{
+		Entrypoint: []string{"/sbomscan"},
+		WorkingDir: "/",
+		Labels: map[string]string{
+			"org.opencontainers.image.title":       "sdkfront-sbom",
+			"org.opencontainers.image.description": "BuildKit SBOM generator: SPDX 2.3 of the Go modules in every Go binary (lab/sbomscan)",
+		},
+	}, b.layer())
+}
+
 // checkStatic fails unless file is a statically linked ELF executable (the
 // images are FROM scratch: there is no dynamic loader in them).
 func checkStatic(file string) error {

@@ -344,6 +344,51 @@ func TestFrontendCapsMatchStockImage(t *testing.T) {
 	}
 }
 
+// TestFrontendDockerfileMatchesSeededImage: cmd/frontend/Dockerfile (make
+// image) and the seeded sdkfront:dev carry the same frontend labels.
+func TestFrontendDockerfileMatchesSeededImage(t *testing.T) {
+	df, err := os.ReadFile("../../cmd/frontend/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(df), `LABEL moby.buildkit.frontend.caps="`+frontendCaps+`"`) {
+		t.Errorf("cmd/frontend/Dockerfile does not set moby.buildkit.frontend.caps=%q", frontendCaps)
+	}
+	if strings.Contains(string(df), "LABEL moby.buildkit.frontend.network.none") {
+		t.Error("cmd/frontend/Dockerfile sets moby.buildkit.frontend.network.none; sdkfront lists tags over the network")
+	}
+	if !strings.Contains(string(df), `ENTRYPOINT ["/sdkfront"]`) {
+		t.Error(`cmd/frontend/Dockerfile: want ENTRYPOINT ["/sdkfront"], as the seeded image`)
+	}
+}
+
+func TestSBOMScannerImage(t *testing.T) {
+	exe := staticBinary(t)
+	if _, err := sbomScannerImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/sh"); err == nil {
+		t.Error("a dynamically linked binary was accepted for a FROM scratch image")
+	}
+	img, err := sbomScannerImage(newBlobs(t.TempDir()), hostPlatform(), exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	if len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/sbomscan" {
+		t.Errorf("entrypoint = %q", cf.Config.Entrypoint)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("layers: %d %v", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if f, ok := readTar(t, rc)["sbomscan"]; !ok || f.mode != 0o755 {
+		t.Errorf("layer: want /sbomscan 0755, got %+v", f)
+	}
+}
+
 func TestBusyboxImage(t *testing.T) {
 	if elfStatic("/bin/busybox") != nil {
 		t.Skip("no static /bin/busybox (busybox-static)")
