@@ -44,11 +44,17 @@ type RepositoryNotFoundError struct {
 	Repository string
 	Platform   string
 	Err        error // cause, may be nil; see Unwrap
+	// Suggest holds existing platforms whose names are close to Platform.
+	Suggest []string
 }
 
 // Error names the repository only: the cause repeats it in registry terms.
 func (e *RepositoryNotFoundError) Error() string {
-	return fmt.Sprintf("no SDK repository %s for platform %q", e.Repository, e.Platform)
+	msg := fmt.Sprintf("no SDK repository %s for platform %q", e.Repository, e.Platform)
+	if len(e.Suggest) > 0 {
+		msg += fmt.Sprintf("; did you mean %s?", strings.Join(e.Suggest, " or "))
+	}
+	return msg
 }
 
 func (e *RepositoryNotFoundError) Is(target error) bool { return target == ErrRepositoryNotFound }
@@ -61,6 +67,8 @@ type NoMatchError struct {
 	Flavor     string
 	Constraint string
 	Nearest    []string
+	// InFlavors are the other flavors that do have a matching version.
+	InFlavors []string
 }
 
 func (e *NoMatchError) Error() string {
@@ -70,9 +78,14 @@ func (e *NoMatchError) Error() string {
 	}
 	msg := fmt.Sprintf("no %s version matches %q (flavor %s)", e.Platform, c, e.Flavor)
 	if len(e.Nearest) == 0 {
-		return msg + "; no versions are available"
+		msg += "; no versions are available"
+	} else {
+		msg += "; nearest available: " + strings.Join(e.Nearest, ", ")
 	}
-	return msg + "; nearest available: " + strings.Join(e.Nearest, ", ")
+	if len(e.InFlavors) > 0 {
+		msg += fmt.Sprintf("; it exists for flavor %s (--flavor=%s)", strings.Join(e.InFlavors, ", "), e.InFlavors[0])
+	}
+	return msg
 }
 
 func (e *NoMatchError) Is(target error) bool { return target == ErrNoMatch }

@@ -27,11 +27,18 @@ type Ref struct {
 
 var platformName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
+// digestLike finds a digest among what follows "@": "sha256:4f0c…",
+// "1.23@sha256:4f0c…".
+var digestLike = regexp.MustCompile(`(^|@)[a-z0-9]+([+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}`)
+
 // ParseRef parses an SDK reference. Any reference containing "/" names a
 // full repository. An empty constraint ("golang@", as an unset build arg
 // leaves it) means the default version.
 func ParseRef(s string) (Ref, error) {
 	name, constraint, _ := strings.Cut(s, "@")
+	if digestLike.MatchString(constraint) {
+		return Ref{}, refError(s, fmt.Errorf("an SDK reference takes a version after \"@\", not a digest: to pin digests, lock the Dockerfile with `sdkfront lock`"))
+	}
 	ref := Ref{Raw: s}
 	var err error
 	if ref.Constraint, err = ParseConstraint(constraint); err != nil {

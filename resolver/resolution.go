@@ -55,3 +55,10 @@ type ImageResolver interface {
 type TagLister interface {
 	ListTags(ctx context.Context, repository string) ([]string, error)
 }
+
+// RepositoryLister lists the repositories of a registry ("host[:port]").
+// A TagLister that implements it lets the resolver suggest the platform a
+// misspelt one was meant to be.
+type RepositoryLister interface {
+	ListRepositories(ctx context.Context, registry string) ([]string, error)
+}

@@ -57,6 +57,8 @@ type job struct {
 	req  Request
 	src  Source
 	repo string
+	// others holds the versions of the other flavors, once listed.
+	others map[string][]tagVersion
 	// listed is set once this repository's tags were listed directly, which
 	// proves the registry answers the frontend, so asking it for per-platform
 	// digests costs no new kind of network access.

@@ -141,3 +141,19 @@ func (s Source) MatchTag(tag string) (flavor, version string, ok bool) {
 	}
 	return flavor, m[s.match.SubexpIndex("version")], true
 }
+
+// MatchRepository gives the SDK platform of a repository that follows the
+// template ("127.0.0.1:5000/sdks/golang" -> "golang"); ok is false if it
+// does not.
+func (s Source) MatchRepository(repo string) (platform string, ok bool) {
+	s = s.orDefault()
+	before, after, _ := strings.Cut(s.repo, phPlatform)
+	p, ok := strings.CutPrefix(repo, before)
+	if !ok {
+		return "", false
+	}
+	if p, ok = strings.CutSuffix(p, after); !ok || p == "" || strings.Contains(p, "/") {
+		return "", false
+	}
+	return p, true
+}

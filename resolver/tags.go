@@ -57,7 +57,7 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 	tags, err := j.r.listTags(ctx, j.repo)
 	if err != nil {
 		if errors.Is(err, ErrRepositoryNotFound) {
-			return nil, &RepositoryNotFoundError{Repository: j.repo, Platform: j.req.Ref.Platform, Err: err}
+			return nil, &RepositoryNotFoundError{Repository: j.repo, Platform: j.req.Ref.Platform, Err: err, Suggest: j.suggest(ctx)}
 		}
 		return nil, &ListError{Repository: j.repo, Ref: j.name(), Err: err}
 	}
@@ -67,6 +67,7 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 		seen    bool
 		flavors = map[string]bool{}
 	)
+	j.others = map[string][]tagVersion{}
 	for _, tag := range tags {
 		flavor, version, ok := j.src.MatchTag(tag)
 		if !ok {
@@ -74,6 +75,11 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 		}
 		flavors[flavor] = true
 		if j.src.flavored && flavor != j.req.Flavor {
+			if version != defaultTagVersion {
+				if v, err := ParseVersion(version); err == nil {
+					j.others[flavor] = append(j.others[flavor], tagVersion{raw: version, v: v})
+				}
+			}
 			continue
 		}
 		seen = true
@@ -110,12 +116,19 @@ func (j *job) newest(vs []tagVersion, c Constraint) (tagVersion, error) {
 			return tv, nil
 		}
 	}
-	return tagVersion{}, &NoMatchError{
+	e := &NoMatchError{
 		Platform:   j.req.Ref.Platform,
 		Flavor:     j.req.Flavor,
 		Constraint: c.Raw,
 		Nearest:    nearest(vs, c.anchor(), 5),
 	}
+	for f, ovs := range j.others {
+		if slices.ContainsFunc(ovs, func(tv tagVersion) bool { return c.Matches(tv.v) }) {
+			e.InFlavors = append(e.InFlavors, f)
+		}
+	}
+	sort.Strings(e.InFlavors)
+	return tagVersion{}, e
 }
 
 // nearest returns up to n versions closest to anchor (the newest ones if
@@ -161,4 +174,72 @@ func absDiff(a, b uint64) uint64 {
 		return a - b
 	}
 	return b - a
+}
+
+// suggest lists the platforms the source has whose names are within two
+// edits of the requested one, nearest first; none if the registry does not
+// list its repositories, or for a reference naming a repository.
+func (j *job) suggest(ctx context.Context) []string {
+	rl, ok := j.r.tags.(RepositoryLister)
+	if !ok || j.req.Ref.Repository != "" {
+		return nil
+	}
+	host, _, _ := strings.Cut(j.repo, "/")
+	repos, err := rl.ListRepositories(ctx, host)
+	if err != nil {
+		return nil
+	}
+	want := j.req.Ref.Platform
+	type cand struct {
+		name string
+		d    int
+	}
+	var cs []cand
+	for _, r := range repos {
+		p, ok := j.src.MatchRepository(r)
+		if !ok || p == want {
+			continue
+		}
+		if d := editDistance(p, want); d <= 2 {
+			cs = append(cs, cand{p, d})
+		}
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.d != b.d {
+			return a.d - b.d
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	var out []string
+	for _, c := range cs[:min(3, len(cs))] {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+// editDistance is the Damerau-Levenshtein distance (adjacent swaps count
+// once: golnag -> golang is 1).
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
