@@ -45,6 +45,11 @@ Flags:
       --build-arg K=V    a build arg, as given to the build (repeatable). K alone takes
                          the value of the environment variable K. Pass the same
                          SDK_SOURCE and SDK_FLAVOR as the build: they are part of the key.
+      --context DIR      the build context, where "<platform>@file:<path>" references
+                         read their version files (default "."; .dockerignore applies)
+      --build-context NAME=DIR
+                         a named build context, a local directory (repeatable), for
+                         "<platform>@file:NAME:<path>"
       --platform P1,P2   target platforms to lock for (repeatable; default: linux/<this
                          machine's architecture>). An architecture alone means linux/<arch>.
                          Platforms an entry already holds are kept.
@@ -78,6 +83,8 @@ Exit codes:
 // lockOpts are the lock command's flags.
 type lockOpts struct {
 	file      string
+	context   string            // --context: the build context, for version files
+	named     map[string]string // --build-context NAME=DIR
 	buildArgs map[string]string
 	platforms []ocispecs.Platform
 	update    bool
@@ -101,7 +108,7 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sdkfront lock: %v\nRun 'sdkfront lock --help' for usage.\n", err)
 		return exitUsage
 	}
-	l := &locker{o: o, stdout: stdout, stderr: stderr}
+	l := &locker{o: o, stdout: stdout, stderr: stderr, ctx: &contexts{main: o.context, named: o.named, dockerfile: o.file}}
 	return l.run(ctx)
 }
 
@@ -153,12 +160,14 @@ func (p platformList) Set(s string) error {
 }
 
 func parseLockFlags(args []string) (lockOpts, error) {
-	o := lockOpts{buildArgs: map[string]string{}, args: args}
+	o := lockOpts{buildArgs: map[string]string{}, named: map[string]string{}, args: args}
 	fs := flag.NewFlagSet("sdkfront lock", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.file, "f", "Dockerfile", "")
 	fs.StringVar(&o.file, "file", "Dockerfile", "")
 	fs.Var(buildArgs(o.buildArgs), "build-arg", "")
+	fs.StringVar(&o.context, "context", ".", "")
+	fs.Var(namedContexts(o.named), "build-context", "")
 	fs.Var(platformList{&o.platforms}, "platform", "")
 	fs.BoolVar(&o.update, "update", false, "")
 	fs.BoolVar(&o.check, "check", false, "")
@@ -242,6 +251,7 @@ type locker struct {
 
 	f        *dockerfile.File
 	settings dockerfile.Settings
+	ctx      *contexts
 	needs    []*need
 }
 
@@ -298,7 +308,11 @@ func (l *locker) read() []lineError {
 				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
 				continue
 			}
-			k := lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String()}
+			if err := l.ctx.constrain(u); err != nil {
+				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
+				continue
+			}
+			k := lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String(), Constraint: u.FileConstraint}
 			n := byKey[k]
 			if n == nil {
 				n = &need{key: k, ref: u.Ref}
@@ -363,7 +377,7 @@ func (e invalidLock) Unwrap() error { return e.error }
 func (l *locker) name(n *need) string {
 	for _, m := range l.needs {
 		if m != n && m.key.Ref == n.key.Ref {
-			return fmt.Sprintf("%s (%s)", n.key.Ref, n.key.Flavor)
+			return fmt.Sprintf("%s (%s)", n.key.Ref, describe(n.key))
 		}
 	}
 	return n.key.Ref
@@ -407,7 +421,7 @@ func (l *locker) check() int {
 		e, ok := old.Lookup(n.key)
 		var msg string
 		if !ok {
-			msg = fmt.Sprintf("%s (%s) is not locked", n.key.Ref, n.key.Flavor)
+			msg = fmt.Sprintf("%s (%s) is not locked", n.key.Ref, describe(n.key))
 		} else {
 			var missing []string
 			for _, p := range n.platforms {
@@ -416,7 +430,7 @@ func (l *locker) check() int {
 				}
 			}
 			if len(missing) > 0 {
-				msg = fmt.Sprintf("%s (%s) is locked to %s but not for %s", n.key.Ref, n.key.Flavor, e.Version, strings.Join(missing, ", "))
+				msg = fmt.Sprintf("%s (%s) is locked to %s but not for %s", n.key.Ref, describe(n.key), e.Version, strings.Join(missing, ", "))
 			}
 		}
 		if msg != "" {
@@ -433,7 +447,7 @@ func (l *locker) check() int {
 			continue
 		}
 		problems++
-		fmt.Fprintf(l.stderr, "%s: %s (%s) is locked, but no SDK line of %s uses it\n", path, e.Ref, e.Flavor, l.o.file)
+		fmt.Fprintf(l.stderr, "%s: %s (%s) is locked, but no SDK line of %s uses it\n", path, e.Ref, describe(e.Key), l.o.file)
 	}
 	if problems == 0 && !bytes.Equal((&lock.File{SDKs: kept}).Marshal(), dt) {
 		problems++
@@ -447,10 +461,19 @@ func (l *locker) check() int {
 	return exitOK
 }
 
+// describe is what tells keys with the same ref apart in messages: the
+// flavor, and the constraint a version file held.
+func describe(k lock.Key) string {
+	if k.Constraint != "" {
+		return k.Flavor + ", " + k.Constraint + " from the file"
+	}
+	return k.Flavor
+}
+
 func sortedEntries(f *lock.File) []lock.Entry {
 	out := slices.Clone(f.SDKs)
 	slices.SortFunc(out, func(a, b lock.Entry) int {
-		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source)
+		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source+"\x00"+a.Constraint, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source+"\x00"+b.Constraint)
 	})
 	return out
 }
@@ -601,7 +624,7 @@ func (l *locker) lock(ctx context.Context) int {
 		for _, e := range sortedEntries(old) {
 			if !wanted[e.Key] {
 				removed++
-				fmt.Fprintf(l.stderr, "%s (%s): removed, no SDK line uses it\n", e.Ref, e.Flavor)
+				fmt.Fprintf(l.stderr, "%s (%s): removed, no SDK line uses it\n", e.Ref, describe(e.Key))
 			}
 		}
 	}

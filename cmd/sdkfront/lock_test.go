@@ -788,3 +788,56 @@ func TestInvalidLock(t *testing.T) {
 	wantLines(t, stderr, "; --update replaces it\n", "wrote Dockerfile.sdk.lock (4 added)\n")
 	wantCode(t, must(sdkfront(t, lockArgs("--check")...)), exitOK)
 }
+
+// "<platform>@file:<path>" reads the version from the build context or a
+// named one; the lock keys on what the file said.
+func TestLockVersionFile(t *testing.T) {
+	dir := isolate(t)
+	reg := newRegistry(t, "", "")
+	reg.seed(t)
+	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(`# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM scratch
+SDK python@file:.python-version --flavor=bullseye
+RUN --mount=type=sdk,ref=nodejs@file:web:.nvmrc,target=/opt/node true
+`, "REGISTRY", reg.host))
+	write(t, ".python-version", "3.11\n")
+	write(t, "web/.nvmrc", "v20.9\n")
+	args := []string{"lock", "--build-context", "web=web"}
+
+	code, _, stderr := sdkfront(t, args...)
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "python@file:.python-version -> 3.11.9 (bullseye) ", "nodejs@file:web:.nvmrc -> 20.9.0 (bookworm) ")
+	f := lockFile(t)
+	if len(f.SDKs) != 2 || f.SDKs[0].Constraint != "20.9" || f.SDKs[1].Constraint != "3.11" {
+		t.Errorf("entries %+v", f.SDKs)
+	}
+	validateSchema(t, read(t, "Dockerfile.sdk.lock"))
+	wantCode(t, must(sdkfront(t, append(args, "--check")...)), exitOK)
+
+	// The file changed: the entry no longer fits.
+	write(t, ".python-version", "3.12\n")
+	code, _, stderr = sdkfront(t, append(args, "--check")...)
+	wantCode(t, code, exitOutOfDate)
+	wantLines(t, stderr, "Dockerfile:3: python@file:.python-version (bullseye, 3.12 from the file) is not locked\n",
+		"Dockerfile.sdk.lock: python@file:.python-version (bullseye, 3.11 from the file) is locked, but no SDK line of Dockerfile uses it\n")
+	code, _, stderr = sdkfront(t, args...)
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "python@file:.python-version -> 3.12.1 (bullseye) ",
+		"python@file:.python-version (bullseye, 3.11 from the file): removed, no SDK line uses it\n",
+		"wrote Dockerfile.sdk.lock (1 added, 1 removed, 1 unchanged)\n")
+
+	// Files that cannot be read fail at their lines.
+	write(t, ".dockerignore", ".python-version\n")
+	code, _, stderr = sdkfront(t, "lock")
+	wantCode(t, code, exitError)
+	wantLines(t, stderr,
+		"Dockerfile:3: SDK python@file:.python-version: .python-version is not in the build context . (or .dockerignore excludes it)\n",
+		`Dockerfile:4: SDK nodejs@file:web:.nvmrc: there is no build context named "web": pass it with --build-context web=<dir>`+"\n")
+	// <Dockerfile>.dockerignore wins over .dockerignore.
+	write(t, "Dockerfile.dockerignore", "nothing\n")
+	wantCode(t, must(sdkfront(t, append(args, "--check")...)), exitOK)
+	write(t, ".nvmrc", "lts/*\n")
+	code, _, stderr = sdkfront(t, "lock", "--build-context", "web=.")
+	wantCode(t, code, exitError)
+	wantLines(t, stderr, "Dockerfile:4: SDK nodejs@file:web:.nvmrc: ")
+}
