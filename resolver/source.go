@@ -72,9 +72,11 @@ func ParseSource(template string) (Source, error) {
 	}
 
 	// Flavors never contain '-', so "{flavor}-{version}" splits at the
-	// first '-' and versions may contain '-'.
+	// first '-' and versions may contain '-'. The flavor is the shortest
+	// match, so that other separators split at their first occurrence too:
+	// "{flavor}.{version}" reads "bookworm.3.11.9" as bookworm and 3.11.9.
 	pattern := regexp.QuoteMeta(tag)
-	pattern = strings.Replace(pattern, regexp.QuoteMeta(phFlavor), `(?P<flavor>[^-]+)`, 1)
+	pattern = strings.Replace(pattern, regexp.QuoteMeta(phFlavor), `(?P<flavor>[^-]+?)`, 1)
 	pattern = strings.Replace(pattern, regexp.QuoteMeta(phVersion), `(?P<version>.+)`, 1)
 	return Source{
 		template: template,
