@@ -81,8 +81,18 @@ func parseSDKArgs(words []string) (*Use, error) {
 	if u.Dest != "" && !path.IsAbs(u.Dest) {
 		return nil, errors.Errorf("SDK --to=%s must be an absolute path", u.Dest)
 	}
+	// The directory lands in ENV PATH="<dir>/bin:…", where BuildKit would
+	// end the quotes or expand variables again.
+	if strings.ContainsAny(u.Dest, unsafePathChars) {
+		return nil, errors.Errorf("SDK --to=%s must not contain double quotes, '$', '\\' or '`'", u.Dest)
+	}
 	return u, nil
 }
+
+// unsafePathChars are characters a directory may not have in the plain
+// Dockerfile an SDK line becomes: they would end its quotes or have
+// BuildKit expand it again.
+const unsafePathChars = "\"$\\`"
 
 func (u *Use) setRef(s string) error {
 	if p, ok := strings.CutSuffix(s, "@"); ok {
@@ -209,8 +219,8 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*Use, erro
 		return nil, errors.Errorf("sdk mount target=%s must be an absolute path", u.Dest)
 	}
 	for _, s := range []string{u.Dest, u.Subpath} {
-		if strings.ContainsAny(s, ", \t\"'") {
-			return nil, errors.Errorf("sdk mount path %q must not contain spaces, quotes or commas", s)
+		if strings.ContainsAny(s, ", \t'"+unsafePathChars) {
+			return nil, errors.Errorf("sdk mount path %q must not contain spaces, quotes, commas, '$', '\\' or '`'", s)
 		}
 	}
 	if err := u.setRef(ref); err != nil {
