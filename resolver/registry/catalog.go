@@ -38,7 +38,7 @@ func (c *Client) ListRepositories(ctx context.Context, registry string) ([]strin
 	var out []string
 	last := ""
 	for range catalogPages {
-		page, err := remote.CatalogPage(reg, last, catalogPageSize, remote.WithContext(ctx), remote.WithTransport(c.transport), remote.WithAuth(auth))
+		page, err := remote.CatalogPage(reg, last, catalogPageSize, append(c.ggcrOptions(ctx), remote.WithAuth(auth))...)
 		if err != nil {
 			return nil, err
 		}

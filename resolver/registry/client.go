@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
@@ -116,6 +117,19 @@ func (c *Client) parseReference(s string) (name.Reference, error) {
 		return nil, fmt.Errorf("invalid image reference %q: %w", s, err)
 	}
 	return ref, nil
+}
+
+// ggcrOptions are options for go-containerregistry's remote package that
+// send its requests through the client's transport (retries, timeouts, TLS
+// guard), without retries of its own on top.
+func (c *Client) ggcrOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(c.transport),
+		remote.WithUserAgent(c.o.userAgent),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+	}
 }
 
 // plainHTTP reports whether host ("host[:port]") may be reached without TLS.

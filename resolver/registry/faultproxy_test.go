@@ -128,6 +128,7 @@ var (
 	tagsList   = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }
 	manifests  = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }
 	blobs      = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
+	catalog    = func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
 )
 
 // Faults.

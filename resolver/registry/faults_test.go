@@ -324,6 +324,15 @@ func faultRows() []faultRow {
 		}, call: listTags, opts: []Option{WithPageSize(1), withLimits(3, 0)},
 			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 3 pages of tags", "exact version"},
 			count: tagsList, attempts: 3, max: 5 * s},
+		{name: "catalog 503 twice", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.on(catalog, status(503, ""), status(503, ""))
+		}, call: func(ctx context.Context, c *Client, f *faultFixture) (any, error) {
+			return c.ListRepositories(ctx, f.proxy.host)
+		}, ok: true, check: func(t *testing.T, _ *faultFixture, got any) {
+			if !slices.Contains(got.([]string), "sdks/golang") {
+				t.Errorf("repositories %v, want sdks/golang among them", got)
+			}
+		}, count: catalog, attempts: 3, max: 5 * s},
 		{name: "tags list 404", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(404, "404 page not found\n", "Content-Type: text/plain"))
 		}, call: listTags,

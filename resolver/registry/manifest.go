@@ -82,8 +82,19 @@ type manifest struct {
 	body      []byte
 }
 
+// index decodes an image index. Every manifest it lists must have a valid
+// digest: go-containerregistry leaves a missing one empty.
 func (m *manifest) index() (*v1.IndexManifest, error) {
-	return v1.ParseIndexManifest(bytes.NewReader(m.body))
+	index, err := v1.ParseIndexManifest(bytes.NewReader(m.body))
+	if err != nil {
+		return nil, err
+	}
+	for i, d := range index.Manifests {
+		if _, err := digest.Parse(d.Digest.String()); err != nil {
+			return nil, fmt.Errorf("manifest %d has the invalid digest %q", i, d.Digest.String())
+		}
+	}
+	return index, nil
 }
 
 func (m *manifest) image() (*v1.Manifest, error) {
