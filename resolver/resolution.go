@@ -56,7 +56,8 @@ type TagLister interface {
 	ListTags(ctx context.Context, repository string) ([]string, error)
 }
 
-// RepositoryLister lists the repositories of a registry ("host[:port]").
+// RepositoryLister lists the repositories of a registry ("host[:port]"),
+// named as TagLister names them: "host[:port]/path".
 // A TagLister that implements it lets the resolver suggest the platform a
 // misspelt one was meant to be.
 type RepositoryLister interface {

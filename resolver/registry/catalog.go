@@ -16,8 +16,9 @@ const (
 )
 
 // ListRepositories lists the repositories of a registry ("host[:port]")
-// from its catalog, at most catalogPages pages of them. Registries that do
-// not serve a catalog (most public ones) answer with an error.
+// from its catalog, as "host[:port]/path", at most catalogPages pages of
+// them. Registries that do not serve a catalog (most public ones) answer
+// with an error.
 func (c *Client) ListRepositories(ctx context.Context, registry string) ([]string, error) {
 	var opts []name.Option
 	if c.plainHTTP(registry) {
@@ -42,7 +43,9 @@ func (c *Client) ListRepositories(ctx context.Context, registry string) ([]strin
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page...)
+		for _, r := range page {
+			out = append(out, registry+"/"+r)
+		}
 		if len(page) < catalogPageSize {
 			break
 		}
