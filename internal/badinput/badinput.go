@@ -26,7 +26,9 @@ type Case struct {
 }
 
 // Text is the Dockerfile for a registry's source template.
-func (c Case) Text(source string) string { return strings.ReplaceAll(c.Dockerfile, "{{SOURCE}}", source) }
+func (c Case) Text(source string) string {
+	return strings.ReplaceAll(c.Dockerfile, "{{SOURCE}}", source)
+}
 
 const (
 	head   = "# sdk-source={{SOURCE}}\nFROM busybox\n"
