@@ -139,6 +139,21 @@ test-unit: ## go vet + go test of every package but e2e (no lab needed)
 	$(GO) vet $(UNIT_PKGS)
 	$(GO) test $(UNIT_PKGS)
 
+# Every Fuzz* target of every package with a fuzz_test.go, one after the
+# other, each for FUZZTIME; seeds and regressions live in testdata/fuzz/.
+# FUZZFLAGS adds go test flags, e.g. FUZZFLAGS=-parallel=1 on a busy machine.
+FUZZTIME  ?= 30s
+FUZZFLAGS ?=
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each
+	@pkgs=$$($(GO) list -f '{{.ImportPath}}{{range .TestGoFiles}} {{.}}{{end}}' ./... | awk '/ fuzz_test\.go/ { print $$1 }'); \
+	for pkg in $$pkgs; do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz: $$pkg $$target for $(FUZZTIME)"; \
+			$(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $(FUZZFLAGS) $$pkg; \
+		done; \
+	done
+
 # With CI=true the lab is stopped again afterwards (pass or fail).
 .PHONY: test-e2e
 test-e2e: lab-up seed frontend-image image ## Start and seed the lab, build the images, then run the e2e tests against it (SDKFRONT_LAB=1)
