@@ -91,6 +91,9 @@ ensure_packages() {
 # setup: the compat tool, the test binary, the mirror seed, the two frontends
 
 mkdir -p "$W"
+# one run at a time: they share the tarballs, the seed and the test binary
+exec 9>"$W/.lock"
+flock -n 9 || die "another make compat is running (lock $W/.lock)"
 ensure_packages
 t0=$SECONDS
 (cd "$ROOT" && go build -o "$BIN/compat" ./lab/compat)
