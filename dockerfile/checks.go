@@ -40,6 +40,14 @@ var (
 			return fmt.Sprintf("SDK %s: the base image %s is %s, but the SDK has no %s flavor, so it gets %s; name the flavor with --flavor= (or # sdk-flavor=) to choose", ref, base, detected, detected, used)
 		},
 	}
+	RuleSDKLayersUnchecked = linter.LinterRule[func(ref, image, why string) string]{
+		Name:        "SDKLayersUnchecked",
+		Description: "sdkfront checks an SDK image's layers for foreign URLs before BuildKit pulls it",
+		URL:         DocsURL + "#sdklayersunchecked",
+		Format: func(ref, image, why string) string {
+			return fmt.Sprintf("SDK %s: sdkfront could not read the manifest of %s to check its layers for foreign URLs (%s); lock it with `sdkfront lock`, which checks them", ref, image, why)
+		},
+	}
 	RuleSDKDirectiveOrder = linter.LinterRule[func(sdk, buildkit string) string]{
 		Name:        "SDKDirectiveOrder",
 		Description: "sdk-* parser directives should come after BuildKit's syntax, escape and check directives",

@@ -15,6 +15,7 @@ const (
 	ArgFlavor   = "SDK_FLAVOR"
 	ArgInsecure = "SDK_INSECURE_REGISTRIES"
 	ArgLock     = "SDK_LOCK"
+	ArgForeign  = "SDK_ALLOW_FOREIGN_URLS"
 
 	DefaultFlavor = "bookworm"
 )
@@ -42,6 +43,8 @@ type Settings struct {
 	FlavorSet bool
 	Insecure  []string
 	Lock      LockMode
+	// AllowForeign are the hosts an SDK layer's foreign URLs may name.
+	AllowForeign []string
 }
 
 // Settings reads the sdk-* parser directives, then the SDK_* build args,
@@ -69,11 +72,8 @@ func (f *File) Settings(buildArgs map[string]string) (Settings, error) {
 	} else if v := buildArgs[ArgFlavor]; v != "" {
 		s.Flavor, s.FlavorSet = v, true
 	}
-	for _, h := range strings.Split(buildArgs[ArgInsecure], ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			s.Insecure = append(s.Insecure, h)
-		}
-	}
+	s.Insecure = list(buildArgs[ArgInsecure])
+	s.AllowForeign = list(buildArgs[ArgForeign])
 	switch m := LockMode(strings.ToLower(strings.TrimSpace(buildArgs[ArgLock]))); m {
 	case LockUse, LockFrozen, LockOff:
 		s.Lock = m
@@ -95,3 +95,14 @@ func (s Settings) FlavorOf(u *Use) string {
 
 // DetectsFlavor reports whether u's flavor comes from its base image.
 func (s Settings) DetectsFlavor(u *Use) bool { return u.Flavor == "" && !s.FlavorSet }
+
+// list splits a comma-separated build arg.
+func list(v string) []string {
+	var out []string
+	for _, h := range strings.Split(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}

@@ -141,8 +141,9 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
+	layers, _ := tags.(resolver.LayerLister)
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc),
+		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), layers: layers,
 		note: func(u *dockerfile.Use, rule linter.LinterRuleI, msg string) {
 			lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(rule, u.Location(), msg)
 		},

@@ -107,6 +107,8 @@ type resolveEnv struct {
 	settings dockerfile.Settings
 	locks    *locks
 	flavors  *flavors
+	// layers reads SDK manifests for the foreign-URL check; nil: none.
+	layers resolver.LayerLister
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
 }
@@ -141,6 +143,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 	var mu sync.Mutex
 	results := map[key]resolver.Resolution{}
 	var fellBack []job
+	unchecked := map[*dockerfile.Use]string{}
 	started := map[key]bool{}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, j := range jobs {
@@ -175,6 +178,19 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 					}
 				}
 			}
+			if err == nil && !locked && env.layers != nil {
+				ls, lerr := env.layers.Layers(ectx, res.Pinned(), j.sp)
+				switch {
+				case lerr == nil:
+					err = resolver.CheckForeignURLs(res.Pinned(), ls, s.AllowForeign)
+				case ectx.Err() != nil:
+					err = ectx.Err()
+				default:
+					mu.Lock()
+					unchecked[j.u] = lerr.Error()
+					mu.Unlock()
+				}
+			}
 			if err != nil {
 				hint := ""
 				if errors.Is(err, resolver.ErrListUnavailable) {
@@ -193,6 +209,12 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 	}
 	if err := eg.Wait(); err != nil {
 		return nil, err
+	}
+	for _, j := range jobs {
+		if why, ok := unchecked[j.u]; ok {
+			delete(unchecked, j.u)
+			env.note(j.u, &dockerfile.RuleSDKLayersUnchecked, dockerfile.RuleSDKLayersUnchecked.Format(j.u.RefText, results[j.k].Pinned(), why))
+		}
 	}
 	for _, j := range fellBack {
 		env.note(j.u, &dockerfile.RuleSDKFlavorFallback, dockerfile.RuleSDKFlavorFallback.Format(j.u.RefText, j.base, j.k.flavor, j.fallback))

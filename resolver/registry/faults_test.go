@@ -328,9 +328,9 @@ func faultRows() []faultRow {
 			f.proxy.on(catalog, status(503, ""), status(503, ""))
 		}, call: func(ctx context.Context, c *Client, f *faultFixture) (any, error) {
 			return c.ListRepositories(ctx, f.proxy.host)
-		}, ok: true, check: func(t *testing.T, _ *faultFixture, got any) {
-			if !slices.Contains(got.([]string), "sdks/golang") {
-				t.Errorf("repositories %v, want sdks/golang among them", got)
+		}, ok: true, check: func(t *testing.T, f *faultFixture, got any) {
+			if !slices.Contains(got.([]string), f.proxy.host+"/sdks/golang") {
+				t.Errorf("repositories %v, want %s/sdks/golang among them", got, f.proxy.host)
 			}
 		}, count: catalog, attempts: 3, max: 5 * s},
 		{name: "tags list 404", setup: func(_ *testing.T, f *faultFixture) {

@@ -47,13 +47,47 @@ func (c *Client) ResolveImage(ctx context.Context, ref string, platform ocispecs
 // platform's image manifest. A missing tag, repository or platform matches
 // resolver.ErrNotFound; an unusable manifest resolver.ErrInvalidImage.
 func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocispecs.Platform) (PlatformImage, error) {
-	r, err := c.parseReference(ref)
-	if err != nil {
-		return PlatformImage{}, err
-	}
 	ctx, _ = withStats(ctx)
 	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
+	out, im, s, err := c.platformManifest(callCtx, ctx, ref, platform)
+	if err != nil {
+		return PlatformImage{}, err
+	}
+	cfg, err := s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes)
+	if err != nil {
+		return PlatformImage{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
+	}
+	out.Config = cfg
+	return out, nil
+}
+
+// Layers returns the layer descriptors of ref's image manifest for
+// platform, without fetching the config: what a layer's foreign URLs are
+// checked on.
+func (c *Client) Layers(ctx context.Context, ref string, platform ocispecs.Platform) ([]ocispecs.Descriptor, error) {
+	ctx, _ = withStats(ctx)
+	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	_, im, _, err := c.platformManifest(callCtx, ctx, ref, platform)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ocispecs.Descriptor, 0, len(im.Layers))
+	for _, l := range im.Layers {
+		out = append(out, ocispecs.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size, URLs: l.URLs})
+	}
+	return out, nil
+}
+
+// platformManifest fetches ref's manifest and, through indexes, the image
+// manifest for platform. callCtx bounds the calls; ctx carries the stats
+// for error messages.
+func (c *Client) platformManifest(callCtx, ctx context.Context, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
+	r, err := c.parseReference(ref)
+	if err != nil {
+		return PlatformImage{}, nil, nil, err
+	}
 	registry := r.Context().RegistryStr()
 
 	s, err := c.session(callCtx, r.Context())
@@ -62,7 +96,7 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 		m, err = s.manifest(callCtx, r, c.o.maxManifest)
 	}
 	if err != nil {
-		return PlatformImage{}, c.wrap(ctx, opManifest, registry, ref, resolver.ErrNotFound, err)
+		return PlatformImage{}, nil, nil, c.wrap(ctx, opManifest, registry, ref, resolver.ErrNotFound, err)
 	}
 	out := PlatformImage{Digest: m.digest}
 	for depth := 0; ; depth++ {
@@ -70,30 +104,26 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 		case mt.IsImage():
 			im, err := m.image()
 			if err != nil {
-				return PlatformImage{}, fmt.Errorf("%w: %s has an unreadable image manifest: %v", resolver.ErrInvalidImage, ref, err)
+				return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image manifest: %v", resolver.ErrInvalidImage, ref, err)
 			}
-			cfg, err := s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes)
-			if err != nil {
-				return PlatformImage{}, c.wrap(ctx, opConfig, registry, ref, resolver.ErrNotFound, err)
-			}
-			out.Manifest, out.Config = m.digest, cfg
-			return out, nil
+			out.Manifest = m.digest
+			return out, im, s, nil
 		case !mt.IsIndex():
-			return PlatformImage{}, notImageError(ref, mt)
+			return PlatformImage{}, nil, nil, notImageError(ref, mt)
 		case depth >= maxIndexDepth:
-			return PlatformImage{}, fmt.Errorf("%w: %s nests image indexes more than %d deep", resolver.ErrInvalidImage, ref, maxIndexDepth)
+			return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s nests image indexes more than %d deep", resolver.ErrInvalidImage, ref, maxIndexDepth)
 		}
 		index, err := m.index()
 		if err != nil {
-			return PlatformImage{}, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
+			return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
 		}
 		d, err := choose(ref, index, platform)
 		if err != nil {
-			return PlatformImage{}, err
+			return PlatformImage{}, nil, nil, err
 		}
 		child := r.Context().Digest(d.Digest.String())
 		if m, err = s.manifest(callCtx, child, c.o.maxManifest); err != nil {
-			return PlatformImage{}, c.wrap(ctx, opManifest, registry, child.String(), resolver.ErrNotFound, err)
+			return PlatformImage{}, nil, nil, c.wrap(ctx, opManifest, registry, child.String(), resolver.ErrNotFound, err)
 		}
 	}
 }
@@ -156,5 +186,11 @@ func (e *platformError) Error() string {
 }
 
 func (e *platformError) Is(target error) bool { return target == resolver.ErrNotFound }
+
+// PlainHTTP reports whether the client reaches host ("host[:port]")
+// without TLS: loopback registries and those of WithInsecureRegistries.
+// Code that reads images by other means (sdkfront lock's base images)
+// follows the same rule.
+func (c *Client) PlainHTTP(host string) bool { return c.plainHTTP(host) }
 
 var _ resolver.ImageResolver = (*Client)(nil)
