@@ -36,6 +36,11 @@ beside it: <Dockerfile>.sdk.lock (Dockerfile.sdk.lock, app.Dockerfile.sdk.lock).
 The Dockerfile is read as the frontend reads it: the same ARG scoping, build
 args, sdk-* parser directives and defaults, expanded for each target platform.
 
+A line that names no flavor (and no # sdk-flavor= or SDK_FLAVOR) gets its base
+image's, as in the build: the VERSION_CODENAME of its os-release, read from the
+registry (layers from the top until it is found) or a --build-context directory;
+the default flavor if the SDK lacks it. --check reads no image.
+
 Entries already locked are kept; lines without an entry (or without the
 platform) are resolved and added; entries no line uses any more are removed.
 The lock is written (atomically) only when its bytes change.
@@ -108,8 +113,20 @@ func runLock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sdkfront lock: %v\nRun 'sdkfront lock --help' for usage.\n", err)
 		return exitUsage
 	}
-	l := &locker{o: o, stdout: stdout, stderr: stderr, ctx: &contexts{main: o.context, named: o.named, dockerfile: o.file}}
+	l := &locker{o: o, stdout: stdout, stderr: &syncWriter{w: stderr}, ctx: &contexts{main: o.context, named: o.named, dockerfile: o.file}}
 	return l.run(ctx)
+}
+
+// syncWriter serializes writes: progress comes from goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // buildArgs is --build-arg: K=V, or K alone for the environment's value.
@@ -218,13 +235,25 @@ func hostPlatform() ocispecs.Platform {
 	return platforms.Normalize(p)
 }
 
+// use is an SDK line expanded for one target platform.
+type use struct {
+	u    *dockerfile.Use
+	sp   ocispecs.Platform // its stage's platform
+	line int               // the user's line
+	base string            // the base image its flavor is detected from; "" if it is not
+}
+
 // need is one key the Dockerfile needs locked.
 type need struct {
-	key       lock.Key
-	ref       resolver.Ref
-	platforms []ocispecs.Platform // stage platforms, in order of appearance
-	lines     []int               // the user's lines that use it
-	result                        // filled by locking
+	key lock.Key
+	// fallback is the flavor to use if the SDK lacks key.Flavor, which was
+	// detected from base. With --check, key.Flavor may be "" for a flavor
+	// to be detected from a registry's image: any entry of the ref fits.
+	fallback, base string
+	ref            resolver.Ref
+	platforms      []ocispecs.Platform // stage platforms, in order of appearance
+	lines          []int               // the user's lines that use it
+	result                             // filled by locking
 }
 
 func (n *need) hasPlatform(k string) bool {
@@ -235,7 +264,8 @@ func (n *need) hasPlatform(k string) bool {
 type result struct {
 	entry lock.Entry
 	old   *lock.Entry
-	added []string // platforms added to a kept entry
+	added []string    // platforms added to a kept entry
+	notes []lineError // warnings: lines that fell back from their base's flavor
 	err   error
 }
 
@@ -252,7 +282,9 @@ type locker struct {
 	f        *dockerfile.File
 	settings dockerfile.Settings
 	ctx      *contexts
+	uses     []use
 	needs    []*need
+	flavors  *flavors
 }
 
 func (l *locker) lockPath() string { return lock.Name(l.o.file) }
@@ -261,6 +293,15 @@ func (l *locker) run(ctx context.Context) int {
 	if errs := l.read(); len(errs) > 0 {
 		l.printErrors(errs)
 		return exitError
+	}
+	l.flavors = &flavors{
+		named:    l.o.named,
+		keychain: authn.DefaultKeychain,
+		client:   registry.New(registry.WithKeychain(authn.DefaultKeychain), registry.WithInsecureRegistries(l.settings.Insecure)),
+		known:    map[string]*codename{},
+		progress: func(base string, p ocispecs.Platform) {
+			fmt.Fprintf(l.stderr, "reading the flavor of %s for %s\n", base, lock.PlatformKey(p))
+		},
 	}
 	if l.o.check {
 		return l.check()
@@ -288,7 +329,6 @@ func (l *locker) read() []lineError {
 	l.f, l.settings = f, s
 
 	var errs []lineError
-	byKey := map[lock.Key]*need{}
 	build := hostPlatform()
 	for _, p := range l.o.platforms {
 		scan, err := f.Scan(dockerfile.ScanOpts{BuildArgs: l.o.buildArgs, Build: build, Target: p, Lenient: true})
@@ -312,24 +352,41 @@ func (l *locker) read() []lineError {
 				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
 				continue
 			}
-			k := lock.Key{Ref: u.RefText, Flavor: s.FlavorOf(u), Source: s.Source.String(), Constraint: u.FileConstraint}
-			n := byKey[k]
-			if n == nil {
-				n = &need{key: k, ref: u.Ref}
-				byKey[k] = n
-				l.needs = append(l.needs, n)
+			ua := use{u: u, sp: platforms.Normalize(sp), line: f.UserLine(u.Line())}
+			if s.DetectsFlavor(u) {
+				ua.base = scan.BaseImage(u.Stage)
 			}
-			if !n.hasPlatform(lock.PlatformKey(sp)) {
-				n.platforms = append(n.platforms, platforms.Normalize(sp))
-			}
-			if line := f.UserLine(u.Line()); !slices.Contains(n.lines, line) {
-				n.lines = append(n.lines, line)
-			}
+			l.uses = append(l.uses, ua)
 		}
 	}
 	// The same bad line fails for every platform: report it once.
 	slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
 	return slices.Compact(errs)
+}
+
+// collect groups the uses by key. flavor gives a use's flavor and the one
+// to fall back to.
+func (l *locker) collect(flavor func(use) (string, string)) {
+	byKey := map[lock.Key]*need{}
+	for _, ua := range l.uses {
+		fl, fallback := flavor(ua)
+		k := lock.Key{Ref: ua.u.RefText, Flavor: fl, Source: l.settings.Source.String(), Constraint: ua.u.FileConstraint}
+		n := byKey[k]
+		if n == nil {
+			n = &need{key: k, ref: ua.u.Ref, fallback: fallback}
+			if fallback != "" {
+				n.base = ua.base
+			}
+			byKey[k] = n
+			l.needs = append(l.needs, n)
+		}
+		if !n.hasPlatform(lock.PlatformKey(ua.sp)) {
+			n.platforms = append(n.platforms, ua.sp)
+		}
+		if !slices.Contains(n.lines, ua.line) {
+			n.lines = append(n.lines, ua.line)
+		}
+	}
 }
 
 // at is err as a lineError, at its Dockerfile location if it has one.
@@ -394,8 +451,24 @@ func (l *locker) again() string {
 	return strings.TrimSpace("sdkfront lock " + strings.Join(args, " "))
 }
 
-// check compares the lock with the Dockerfile, without the network.
+// check compares the lock with the Dockerfile, without the network. A
+// flavor to be detected from a registry's image is not known then: any
+// entry of the line's ref fits.
 func (l *locker) check() int {
+	l.collect(func(ua use) (string, string) {
+		def := l.settings.FlavorOf(ua.u)
+		switch {
+		case !detectable(ua.base):
+			return def, ""
+		case l.flavors.local(ua.base):
+			if d, err := l.flavors.codename(context.Background(), ua.base, ua.sp); err == nil && d != "" && d != def {
+				return d, def
+			} else if err == nil {
+				return def, ""
+			}
+		}
+		return "", def
+	})
 	path := l.lockPath()
 	old, dt, err := l.readLock()
 	switch {
@@ -417,21 +490,19 @@ func (l *locker) check() int {
 	problems := 0
 	wanted := map[lock.Key]bool{}
 	for _, n := range l.needs {
-		wanted[n.key] = true
-		e, ok := old.Lookup(n.key)
 		var msg string
-		if !ok {
+		var fits []lock.Entry
+		for _, e := range old.SDKs {
+			if n.fits(e.Key) {
+				fits = append(fits, e)
+				wanted[e.Key] = true
+			}
+		}
+		if len(fits) == 0 {
 			msg = fmt.Sprintf("%s (%s) is not locked", n.key.Ref, describe(n.key))
-		} else {
-			var missing []string
-			for _, p := range n.platforms {
-				if _, ok := e.Platforms[lock.PlatformKey(p)]; !ok {
-					missing = append(missing, lock.PlatformKey(p))
-				}
-			}
-			if len(missing) > 0 {
-				msg = fmt.Sprintf("%s (%s) is locked to %s but not for %s", n.key.Ref, describe(n.key), e.Version, strings.Join(missing, ", "))
-			}
+		} else if !slices.ContainsFunc(fits, func(e lock.Entry) bool { return len(n.missing(e)) == 0 }) {
+			e := fits[0]
+			msg = fmt.Sprintf("%s (%s) is locked to %s but not for %s", n.key.Ref, describe(e.Key), e.Version, strings.Join(n.missing(e), ", "))
 		}
 		if msg != "" {
 			problems++
@@ -461,13 +532,37 @@ func (l *locker) check() int {
 	return exitOK
 }
 
+// fits reports whether an entry with key k pins n: the same key, or a
+// flavor n may get (detected, or its fallback).
+func (n *need) fits(k lock.Key) bool {
+	if k.Ref != n.key.Ref || k.Source != n.key.Source || k.Constraint != n.key.Constraint {
+		return false
+	}
+	return n.key.Flavor == "" || k.Flavor == n.key.Flavor || (n.fallback != "" && k.Flavor == n.fallback)
+}
+
+// missing is the platforms n needs that e lacks.
+func (n *need) missing(e lock.Entry) []string {
+	var out []string
+	for _, p := range n.platforms {
+		if _, ok := e.Platforms[lock.PlatformKey(p)]; !ok {
+			out = append(out, lock.PlatformKey(p))
+		}
+	}
+	return out
+}
+
 // describe is what tells keys with the same ref apart in messages: the
 // flavor, and the constraint a version file held.
 func describe(k lock.Key) string {
-	if k.Constraint != "" {
-		return k.Flavor + ", " + k.Constraint + " from the file"
+	f := k.Flavor
+	if f == "" {
+		f = "flavor of its base image"
 	}
-	return k.Flavor
+	if k.Constraint != "" {
+		return f + ", " + k.Constraint + " from the file"
+	}
+	return f
 }
 
 func sortedEntries(f *lock.File) []lock.Entry {
@@ -499,23 +594,94 @@ func (l *locker) updating(n *need) bool {
 	return slices.ContainsFunc(l.o.names, func(s string) bool { return matches(n, s) })
 }
 
-func matches(n *need, name string) bool {
-	return name == n.key.Ref || name == n.ref.Platform || (n.ref.Repository != "" && name == n.ref.Repository)
+func matches(n *need, name string) bool { return matchesRef(n.ref, n.key.Ref, name) }
+
+// matchesRef reports whether an --update name names a reference: as
+// written, by its SDK platform, or by its repository.
+func matchesRef(r resolver.Ref, text, name string) bool {
+	return name == text || name == r.Platform || (r.Repository != "" && name == r.Repository)
+}
+
+// detect reads the flavor of every base image a line without a flavor is
+// built on, for each platform, concurrently. A base that cannot be read is
+// an error at the lines built on it: the frontend would use the default
+// flavor then, but the lock must not change for a registry's hiccup.
+func (l *locker) detect(ctx context.Context) (map[string]string, []lineError) {
+	type job struct {
+		base  string
+		p     ocispecs.Platform
+		lines []int
+	}
+	var jobs []*job
+	byKey := map[string]*job{}
+	for _, ua := range l.uses {
+		if !detectable(ua.base) {
+			continue
+		}
+		k := ua.base + "|" + lock.PlatformKey(ua.sp)
+		j := byKey[k]
+		if j == nil {
+			j = &job{base: ua.base, p: ua.sp}
+			byKey[k] = j
+			jobs = append(jobs, j)
+		}
+		if !slices.Contains(j.lines, ua.line) {
+			j.lines = append(j.lines, ua.line)
+		}
+	}
+	out := map[string]string{}
+	var errs []lineError
+	var mu sync.Mutex
+	var eg errgroup.Group
+	eg.SetLimit(4)
+	for _, j := range jobs {
+		eg.Go(func() error {
+			d, err := l.flavors.codename(ctx, j.base, j.p)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				for _, line := range j.lines {
+					errs = append(errs, lineError{line, fmt.Sprintf("cannot read the flavor of the base image %s for %s: %v; name the flavor (--flavor=, # sdk-flavor= or --build-arg %s=) to lock without reading it",
+						j.base, lock.PlatformKey(j.p), err, dockerfile.ArgFlavor)})
+				}
+			}
+			out[j.base+"|"+lock.PlatformKey(j.p)] = d
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
+	return out, slices.Compact(errs)
 }
 
 // lock brings the lock up to date, resolving what it must.
 func (l *locker) lock(ctx context.Context) int {
 	path := l.lockPath()
 	for _, name := range l.o.names {
-		if !slices.ContainsFunc(l.needs, func(n *need) bool { return matches(n, name) }) {
+		if !slices.ContainsFunc(l.uses, func(ua use) bool { return matchesRef(ua.u.Ref, ua.u.RefText, name) }) {
 			var have []string
-			for _, n := range l.needs {
-				have = append(have, n.key.Ref)
+			for _, ua := range l.uses {
+				if !slices.Contains(have, ua.u.RefText) {
+					have = append(have, ua.u.RefText)
+				}
 			}
-			fmt.Fprintf(l.stderr, "sdkfront lock: --update %s: no SDK line of %s is %s (its SDKs: %s)\n", name, l.o.file, name, strings.Join(slices.Compact(have), ", "))
+			fmt.Fprintf(l.stderr, "sdkfront lock: --update %s: no SDK line of %s is %s (its SDKs: %s)\n", name, l.o.file, name, strings.Join(have, ", "))
 			return exitUsage
 		}
 	}
+	detected, errs := l.detect(ctx)
+	if len(errs) > 0 {
+		l.printErrors(errs)
+		fmt.Fprintf(l.stderr, "%s not written\n", path)
+		return exitError
+	}
+	l.collect(func(ua use) (string, string) {
+		def := l.settings.FlavorOf(ua.u)
+		if d := detected[ua.base+"|"+lock.PlatformKey(ua.sp)]; d != "" && d != def && detectable(ua.base) {
+			return d, def
+		}
+		return def, ""
+	})
 
 	old, oldData, err := l.readLock()
 	if err != nil {
@@ -535,7 +701,7 @@ func (l *locker) lock(ctx context.Context) int {
 		return exitOK
 	}
 
-	client := registry.New(registry.WithKeychain(authn.DefaultKeychain), registry.WithInsecureRegistries(l.settings.Insecure))
+	client := l.flavors.client
 	imgs := &images{c: client, manifests: map[string]digest.Digest{}}
 	r := resolver.New(imgs, client)
 
@@ -561,15 +727,37 @@ func (l *locker) lock(ctx context.Context) int {
 		eg.Go(func() error {
 			if n.old != nil && !l.updating(n) {
 				n.entry, n.added, n.err = l.extend(ctx, imgs, n)
+				return nil
+			}
+			n.entry, n.err = l.resolve(ctx, r, imgs, n, n.key.Flavor)
+			if n.err == nil || n.fallback == "" || !flavorMissing(n.err) {
+				return nil
+			}
+			// The SDK lacks the base image's flavor: the default, as
+			// the frontend falls back to it.
+			for _, line := range n.lines {
+				n.notes = append(n.notes, lineError{line, "warning: " + dockerfile.RuleSDKFlavorFallback.Format(n.key.Ref, n.base, n.key.Flavor, n.fallback)})
+			}
+			n.key.Flavor, n.err = n.fallback, nil
+			n.old = nil
+			if e, ok := old.Lookup(n.key); ok {
+				n.old = &e
+			}
+			if n.old != nil && !l.updating(n) {
+				n.entry, n.added, n.err = l.extend(ctx, imgs, n)
 			} else {
-				n.entry, n.err = l.resolve(ctx, r, imgs, n)
+				n.entry, n.err = l.resolve(ctx, r, imgs, n, n.key.Flavor)
 			}
 			return nil
 		})
 	}
 	_ = eg.Wait()
+	if err := l.merge(); err != nil {
+		l.printErrors([]lineError{*err})
+		fmt.Fprintf(l.stderr, "%s not written\n", path)
+		return exitError
+	}
 
-	var errs []lineError
 	for _, n := range l.needs {
 		if n.err == nil {
 			continue
@@ -590,6 +778,12 @@ func (l *locker) lock(ctx context.Context) int {
 	}
 
 	// Report, in the Dockerfile's order.
+	var notes []lineError
+	for _, n := range l.needs {
+		notes = append(notes, n.notes...)
+	}
+	slices.SortStableFunc(notes, func(a, b lineError) int { return a.line - b.line })
+	l.printErrors(notes)
 	var added, updated, unchanged, removed int
 	wanted := map[lock.Key]bool{}
 	out := &lock.File{}
@@ -678,7 +872,7 @@ func (p platformList) format() string {
 
 // resolve resolves n afresh for every platform it needs, and for those its
 // old entry holds.
-func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images, n *need) (lock.Entry, error) {
+func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images, n *need, flavor string) (lock.Entry, error) {
 	ps := slices.Clone(n.platforms)
 	if n.old != nil {
 		for _, k := range slices.Sorted(maps.Keys(n.old.Platforms)) {
@@ -693,7 +887,7 @@ func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images
 	}
 	var e lock.Entry
 	for i, p := range ps {
-		res, err := r.Resolve(ctx, resolver.Request{Ref: n.ref, Flavor: n.key.Flavor, Source: l.settings.Source, Target: p})
+		res, err := r.Resolve(ctx, resolver.Request{Ref: n.ref, Flavor: flavor, Source: l.settings.Source, Target: p})
 		if err != nil {
 			if i > 0 {
 				// It resolved for the first platform, so this one matters.
@@ -708,6 +902,7 @@ func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images
 		if i == 0 {
 			e = lock.FromResolution(res, n.key.Source, p, m)
 			e.Key = n.key
+			e.Flavor = flavor
 			continue
 		}
 		if res.Digest != e.Digest {
@@ -717,6 +912,50 @@ func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images
 		e.Platforms[lock.PlatformKey(p)] = m
 	}
 	return e, nil
+}
+
+// flavorMissing reports whether resolving failed for want of the flavor,
+// as the frontend decides to fall back.
+func flavorMissing(err error) bool {
+	return errors.Is(err, resolver.ErrUnknownFlavor) || errors.Is(err, resolver.ErrNoMatch) || resolver.IsNotFound(err)
+}
+
+// merge joins needs that resolved to the same key (a line whose base's
+// flavor the SDK lacks, and a line of the default flavor): one entry, the
+// platforms and lines of both.
+func (l *locker) merge() *lineError {
+	var out []*need
+	byKey := map[lock.Key]*need{}
+	for _, n := range l.needs {
+		m := byKey[n.key]
+		if m == nil || n.err != nil || m.err != nil {
+			byKey[n.key] = n
+			out = append(out, n)
+			continue
+		}
+		if m.entry.Digest != n.entry.Digest {
+			return &lineError{n.lines[0], fmt.Sprintf("SDK %s: resolves to %s (%s) here but to %s (%s) at line %d; try again", n.key.Ref, n.entry.Version, n.entry.Digest, m.entry.Version, m.entry.Digest, m.lines[0])}
+		}
+		maps.Copy(m.entry.Platforms, n.entry.Platforms)
+		for _, p := range n.platforms {
+			if !m.hasPlatform(lock.PlatformKey(p)) {
+				m.platforms = append(m.platforms, p)
+			}
+		}
+		for _, line := range n.lines {
+			if !slices.Contains(m.lines, line) {
+				m.lines = append(m.lines, line)
+			}
+		}
+		for _, a := range n.added {
+			if !slices.Contains(m.added, a) {
+				m.added = append(m.added, a)
+			}
+		}
+		m.notes = append(m.notes, n.notes...)
+	}
+	l.needs = out
+	return nil
 }
 
 // extend keeps n's old entry and locks the platforms it lacks: the same

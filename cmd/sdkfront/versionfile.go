@@ -62,7 +62,14 @@ func (c *contexts) load(vf dockerfile.VersionFile) ([]byte, error) {
 			return nil, fmt.Errorf("%s is not in %s (or .dockerignore excludes it)", vf.Path, where)
 		}
 	}
-	dt, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(vf.Path)))
+	// Within the context only, as BuildKit sends it: a symlink that
+	// leaves it is an error.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	defer root.Close()
+	dt, err := root.ReadFile(filepath.FromSlash(vf.Path))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s is not in %s (or .dockerignore excludes it)", vf.Path, where)
