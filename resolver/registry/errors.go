@@ -247,7 +247,8 @@ func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFoun
 }
 
 // example is an exact-version reference for the repository of subject, for
-// hints: "golang@1.23.4" for "host/sdks/golang" and for ".../oryx/golang-sdk".
+// hints: "golang@1.23.4" for "host/sdks/golang" and for ".../oryx/golang-sdk",
+// "python@3.11.9" for ".../python-sdk".
 func example(subject string) string {
 	repo, _, _ := strings.Cut(subject, "@")
 	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
@@ -257,7 +258,16 @@ func example(subject string) string {
 	if p == "" || p == "." || p == "/" {
 		p = "golang"
 	}
-	return p + "@1.23.4"
+	v, ok := exampleVersions[p]
+	if !ok {
+		v = "1.2.3"
+	}
+	return p + "@" + v
+}
+
+var exampleVersions = map[string]string{
+	"golang": "1.23.4", "go": "1.23.4", "python": "3.11.9", "nodejs": "20.11.1", "node": "20.11.1",
+	"dotnet": "8.0.404", "ruby": "3.3.1", "java": "21.0.5", "php": "8.3.11",
 }
 
 // describeChallenge says what a 401's WWW-Authenticate asks for, if

@@ -116,17 +116,22 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// FuzzDecodeTags decodes a tags/list body. What it accepts, encoding/json
-// decodes to the same tags; the tag limit holds.
+// FuzzDecodeTags decodes a tags/list body in one go and tag by tag: both
+// accept the same bodies and give the same tags as encoding/json, and the
+// tag limit holds.
 func FuzzDecodeTags(f *testing.F) {
 	f.Add([]byte(`{"name":"oryx/python-sdk","tags":["bookworm-3.11.9","bookworm-3.13.0rc2"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tags, err := decodeTags(bytes.NewReader(data), nil, 1<<20)
-		if err != nil {
+		all, errAll := decodeTagsAll(data, nil, 1<<20)
+		stream, errStream := decodeTagsStream(bytes.NewReader(data), nil, 1<<20)
+		if (errAll == nil) != (errStream == nil) {
+			t.Fatalf("%q: decoded in one go: %v; tag by tag: %v", data, errAll, errStream)
+		}
+		if errAll != nil {
 			return
 		}
-		if !json.Valid(data) {
-			t.Fatalf("decodeTags accepted invalid JSON %q", data)
+		if !slices.Equal(all, stream) {
+			t.Fatalf("%q: decoded in one go %q, tag by tag %q", data, all, stream)
 		}
 		var ref map[string]json.RawMessage
 		if err := json.Unmarshal(data, &ref); err != nil {
@@ -138,14 +143,21 @@ func FuzzDecodeTags(f *testing.F) {
 				t.Fatalf("decodeTags accepted tags %s that encoding/json refuses: %v", raw, err)
 			}
 		}
-		if !slices.Equal(tags, want) {
-			t.Fatalf("decodeTags(%q) = %q, encoding/json says %q", data, tags, want)
+		if !slices.Equal(all, want) {
+			t.Fatalf("decodeTags(%q) = %q, encoding/json says %q", data, all, want)
 		}
-		if len(tags) > 0 {
-			_, err := decodeTags(bytes.NewReader(data), nil, len(tags)-1)
-			var le *limitError
-			if !errors.As(err, &le) {
-				t.Fatalf("decodeTags(%q) with a limit of %d: %v, want a limitError", data, len(tags)-1, err)
+		if got, err := decodeTags(data, []string{"x"}, 1<<20); err != nil || len(got) != len(want)+1 {
+			t.Fatalf("decodeTags(%q) after one tag: %q, %v", data, got, err)
+		}
+		if len(all) > 0 {
+			for _, limited := range []func() error{
+				func() error { _, err := decodeTagsAll(data, nil, len(all)-1); return err },
+				func() error { _, err := decodeTagsStream(bytes.NewReader(data), nil, len(all)-1); return err },
+			} {
+				var le *limitError
+				if err := limited(); !errors.As(err, &le) {
+					t.Fatalf("decodeTags(%q) with a limit of %d: %v, want a limitError", data, len(all)-1, err)
+				}
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,8 @@ import (
 // the next page only on the registry's own host, and never to a page it
 // has seen; other links end the listing, as they do in Oryx's client. It
 // fails beyond maxPages pages or maxTags tags. Each page is decoded as it
-// arrives, so only the tags are kept, never the pages.
+// arrives, so only the tags are kept, never the pages; an empty page ends
+// the listing.
 func (c *Client) listTags(ctx context.Context, repo name.Repository) ([]string, error) {
 	s, err := c.session(ctx, repo)
 	if err != nil {
@@ -42,8 +44,13 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository) ([]string, 
 		if err != nil {
 			return nil, err
 		}
+		body, err := bodyBytes(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
 		before := len(tags)
-		tags, err = decodeTags(resp.Body, tags, c.o.maxTags)
+		tags, err = decodeTags(body, tags, c.o.maxTags)
 		if err != nil {
 			var le *limitError
 			if errors.As(err, &le) {
@@ -74,15 +81,47 @@ func pageKey(u *url.URL) string {
 }
 
 // decodeTags decodes a tags/list response, {"name": "…", "tags": […]},
-// appending its tags to tags as it reads them. A "tags" of null is no
-// tags; anything but an object with at most one "tags", an array of
-// strings, is an error, as is more than max tags in all.
-func decodeTags(r io.Reader, tags []string, max int) ([]string, error) {
+// appending its tags to tags. A "tags" of null is no tags, a null tag is
+// "", and of two "tags" the last counts, as with encoding/json; anything
+// but an object whose "tags" is an array of strings is an error, as is
+// more than max tags in all. A body too short to hold more tags than max
+// allows is decoded in one go; a longer one tag by tag, so that the limit
+// stops it before it takes more memory than max tags.
+func decodeTags(body []byte, tags []string, max int) ([]string, error) {
+	if int64(len(body))/3 < int64(max-len(tags)) { // a tag takes at least 3 bytes: "",
+		return decodeTagsAll(body, tags, max)
+	}
+	return decodeTagsStream(bytes.NewReader(body), tags, max)
+}
+
+// decodeTagsAll is decodeTags with encoding/json in one go.
+func decodeTagsAll(body []byte, tags []string, max int) ([]string, error) {
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) == 0 || b[0] != '{' {
+		return tags, errors.New("the tag list is not a JSON object")
+	}
+	var page map[string]json.RawMessage
+	if err := json.Unmarshal(body, &page); err != nil {
+		return tags, err
+	}
+	var list []string
+	if raw, ok := page["tags"]; ok {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return tags, err
+		}
+	}
+	if len(tags)+len(list) > max {
+		return tags, &limitError{fmt.Sprintf("lists more than %d tags", max)}
+	}
+	return append(tags, list...), nil
+}
+
+// decodeTagsStream is decodeTags token by token.
+func decodeTagsStream(r io.Reader, tags []string, max int) ([]string, error) {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
 		return tags, err
 	}
-	seenTags := false
+	start := len(tags)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -96,10 +135,7 @@ func decodeTags(r io.Reader, tags []string, max int) ([]string, error) {
 			}
 			continue
 		}
-		if seenTags {
-			return tags, errors.New(`"tags" appears twice`)
-		}
-		seenTags = true
+		tags = tags[:start] // the last "tags" counts
 		tok, err = dec.Token()
 		if err != nil {
 			return tags, err
@@ -108,7 +144,7 @@ func decodeTags(r io.Reader, tags []string, max int) ([]string, error) {
 			continue // null
 		}
 		if d, ok := tok.(json.Delim); !ok || d != '[' {
-			return tags, fmt.Errorf(`"tags" is %s, not an array`, describe(tok))
+			return tags, fmt.Errorf("cannot unmarshal %s into the tags", describe(tok))
 		}
 		for dec.More() {
 			tok, err := dec.Token()
@@ -116,8 +152,8 @@ func decodeTags(r io.Reader, tags []string, max int) ([]string, error) {
 				return tags, err
 			}
 			tag, ok := tok.(string)
-			if !ok {
-				return tags, fmt.Errorf("a tag is %s, not a string", describe(tok))
+			if !ok && tok != nil {
+				return tags, fmt.Errorf("cannot unmarshal %s into a tag", describe(tok))
 			}
 			if len(tags) >= max {
 				return tags, &limitError{fmt.Sprintf("lists more than %d tags", max)}

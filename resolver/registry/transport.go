@@ -104,9 +104,26 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 	default:
 		return nil, fmt.Errorf("reading the response to GET %s: %w", req.URL.Path, err)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
 	resp.ContentLength = int64(len(body))
 	return resp, nil
+}
+
+// memBody is a response body read in full.
+type memBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (*memBody) Close() error { return nil }
+
+// bodyBytes is the body of a response of the retry transport, read in full
+// without a copy; other bodies are read.
+func bodyBytes(body io.Reader) ([]byte, error) {
+	if m, ok := body.(*memBody); ok && m.Len() == len(m.b) {
+		return m.b, nil
+	}
+	return io.ReadAll(body)
 }
 
 // retryable reports whether an attempt's outcome is worth another attempt,

@@ -1,0 +1,147 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestNextLink(t *testing.T) {
+	base, _ := url.Parse("https://reg.example/v2/sdks/golang/tags/list?n=100")
+	for _, tc := range []struct {
+		values []string
+		want   string // "" for none
+	}{
+		{[]string{`</v2/sdks/golang/tags/list?last=b&n=100>; rel="next"`}, "https://reg.example/v2/sdks/golang/tags/list?last=b&n=100"},
+		{[]string{`<https://other.example/x>; rel="prev", </y>; rel=next`}, "https://reg.example/y"},
+		{[]string{`</x>; title="a, b; c"; rel="next"`}, "https://reg.example/x"},
+		{[]string{`</x>; rel="next last"`}, "https://reg.example/x"},
+		{[]string{`</x>; REL="NEXT"`}, "https://reg.example/x"},
+		{[]string{`</bare>`}, "https://reg.example/bare"},                      // no rel at all: taken as next
+		{[]string{`</bare>`, `</n>; rel="next"`}, "https://reg.example/n"},     // rel=next wins
+		{[]string{`</p>; rel="prev"`}, ""},                                     // another relation
+		{[]string{`garbage, </n>; rel="next"`}, "https://reg.example/n"},       // a bad link-value is skipped
+		{[]string{`</n; rel="next"`}, ""},                                      // unterminated
+		{[]string{`<http://[::1>; rel="next"`}, ""},                            // unparseable
+		{[]string{`<//evil.example/x>; rel="next"`}, "https://evil.example/x"}, // resolved; ListTags ignores it
+		{nil, ""},
+	} {
+		got := nextLink(tc.values, base)
+		if (got == nil) != (tc.want == "") || got != nil && got.String() != tc.want {
+			t.Errorf("nextLink(%q) = %v, want %q", tc.values, got, tc.want)
+		}
+	}
+}
+
+func TestParseChallenges(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/golang:pull"`,
+			`[{Bearer map[realm:https://auth.docker.io/token scope:repository:library/golang:pull service:registry.docker.io]}]`},
+		{`Basic realm="Registry Realm"`, `[{Basic map[realm:Registry Realm]}]`},
+		{`Basic dGVzdA==, Bearer realm="x"`, `[{Basic map[]} {Bearer map[realm:x]}]`},
+		{`Negotiate, Basic realm=x`, `[{Negotiate map[]} {Basic map[realm:x]}]`},
+		{`Bearer realm="a\"b", realm="second"`, `[{Bearer map[realm:a"b]}]`},
+		{`Bearer realm="unterminated`, `[{Bearer map[]}]`},
+		{``, `[]`},
+	} {
+		if got := fmt.Sprint(parseChallenges(tc.in)); got != tc.want {
+			t.Errorf("parseChallenges(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"1", time.Second, true},
+		{" 120 ", 2 * time.Minute, true},
+		{"0", 0, true},
+		{"-1", 0, false},
+		{"Mon, 30 Nov 2026 12:00:30 GMT", 30 * time.Second, true},
+		{"Mon, 30 Nov 2026 11:00:00 GMT", 0, true}, // past
+		{"999999999999", 24 * time.Hour, true},     // capped
+		{"soon", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := retryAfter(tc.in, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("retryAfter(%q) = %s, %v; want %s, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestTemporary(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&timeoutError{host: "r"}, true},
+		{fmt.Errorf("read: %w", syscall.ECONNRESET), true},
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
+		{io.ErrUnexpectedEOF, true},
+		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, false},
+		{&net.DNSError{Err: "server misbehaving", Name: "x", IsTemporary: true}, true},
+		{&plainHTTPError{"10.0.0.1"}, false},
+		{&badResponse{what: "x"}, false},
+		{errors.New("http: server gave HTTP response to HTTPS client"), false},
+		{errors.New("something else"), false},
+	} {
+		if got := temporary(tc.err); got != tc.want {
+			t.Errorf("temporary(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestCheckRedirect(t *testing.T) {
+	req := func(u string) *http.Request {
+		r, _ := http.NewRequest("GET", u, nil)
+		return r
+	}
+	for _, tc := range []struct {
+		from, to string
+		ok       bool
+	}{
+		{"https://registry.example/v2/x/blobs/sha256:a", "https://storage.example/blob?sig=1", true},
+		{"https://registry.example/v2/x/blobs/sha256:a", "http://169.254.169.254/latest/meta-data", false},
+		{"https://registry.example/v2/x/blobs/sha256:a", "https://10.0.0.5/blob", false},
+		{"http://10.0.0.4:5000/v2/x/blobs/sha256:a", "http://10.0.0.5:9000/blob", true}, // private to private
+		{"http://127.0.0.1:5000/v2/x/blobs/sha256:a", "http://127.0.0.1:9000/blob", true},
+		{"http://localhost:5000/v2/x/blobs/sha256:a", "http://127.0.0.1:9000/blob", true},
+	} {
+		err := checkRedirect(req(tc.to), []*http.Request{req(tc.from)})
+		if (err == nil) != tc.ok {
+			t.Errorf("redirect %s -> %s: %v, want ok=%v", tc.from, tc.to, err, tc.ok)
+		}
+	}
+	via := make([]*http.Request, maxRedirects)
+	for i := range via {
+		via[i] = req("https://registry.example/")
+	}
+	if err := checkRedirect(req("https://registry.example/"), via); err == nil {
+		t.Errorf("followed more than %d redirects", maxRedirects)
+	}
+}
+
+func TestExample(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5000/sdks/golang":               "golang@1.23.4",
+		"mcr.microsoft.com/oryx/python-sdk":        "python@3.11.9",
+		"127.0.0.1:5000/sdks/golang:bookworm-1.23": "golang@1.23.4",
+		"reg/sdks/dotnet@sha256:abc":               "dotnet@8.0.404",
+		"reg/sdks/zig":                             "zig@1.2.3",
+	} {
+		if got := example(in); got != want {
+			t.Errorf("example(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
