@@ -3,6 +3,7 @@ package resolver
 import (
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -136,7 +137,7 @@ func FuzzParseSource(f *testing.F) {
 	f.Fuzz(func(t *testing.T, template, platform, flavor, version string) {
 		s, err := ParseSource(template)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidSource) || !strings.Contains(err.Error(), template) {
+			if !errors.Is(err, ErrInvalidSource) || !strings.Contains(err.Error(), strconv.Quote(template)) {
 				t.Fatalf("ParseSource(%q) error %v: not ErrInvalidSource naming the template", template, err)
 			}
 			return
