@@ -896,6 +896,9 @@ func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images
 			return lock.Entry{}, err
 		}
 		m, err := imgs.manifest(ctx, res.Repository, res.Digest, p)
+		if err == nil {
+			err = l.checkLayers(ctx, imgs.c, res.Pinned(), p)
+		}
 		if err != nil {
 			return lock.Entry{}, fmt.Errorf("for %s: %w", lock.PlatformKey(p), err)
 		}
@@ -977,10 +980,24 @@ func (l *locker) extend(ctx context.Context, imgs *images, n *need) (lock.Entry,
 		if err := checkSDKConfig(ref, img.Config); err != nil {
 			return e, nil, err
 		}
+		if err := l.checkLayers(ctx, imgs.c, ref, p); err != nil {
+			return e, nil, fmt.Errorf("for %s: %w", k, err)
+		}
 		e.Platforms[k] = img.Manifest
 		added = append(added, k)
 	}
 	return e, added, nil
+}
+
+// checkLayers refuses an SDK image whose layers carry foreign URLs from
+// hosts SDK_ALLOW_FOREIGN_URLS does not name. The frontend checks what it
+// resolves, but not what a lock pins: the lock is where it is checked.
+func (l *locker) checkLayers(ctx context.Context, c *registry.Client, ref string, p ocispecs.Platform) error {
+	ls, err := c.Layers(ctx, ref, p)
+	if err != nil {
+		return fmt.Errorf("cannot check the layers of %s for foreign URLs: %w", ref, err)
+	}
+	return resolver.CheckForeignURLs(ref, ls, l.settings.AllowForeign)
 }
 
 // emptyLayerDiffID is the diff ID of an empty tar archive.

@@ -841,3 +841,25 @@ RUN --mount=type=sdk,ref=nodejs@file:web:.nvmrc,target=/opt/node true
 	wantCode(t, code, exitError)
 	wantLines(t, stderr, "Dockerfile:4: SDK nodejs@file:web:.nvmrc: ")
 }
+
+// An SDK whose layer names foreign URLs is not locked unless
+// SDK_ALLOW_FOREIGN_URLS names their host: a build does not check what
+// the lock pins.
+func TestLockForeignURLs(t *testing.T) {
+	dir := isolate(t)
+	reg := newRegistry(t, "", "")
+	img, err := mutate.Append(empty.Image, mutate.Addendum{
+		Layer: static.NewLayer([]byte("go1.23.4 foreign"), types.OCILayer),
+		URLs:  []string{"https://cdn.example.com/blobs/go.tar.gz"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.push(t, "sdks/golang:bookworm-1.23.4", mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON))
+	write(t, filepath.Join(dir, "Dockerfile"), "# sdk-source="+reg.host+"/sdks/{platform}:{flavor}-{version}\nFROM scratch\nSDK golang@1.23.4\n")
+
+	code, _, stderr := sdkfront(t, "lock")
+	wantCode(t, code, exitError)
+	wantLines(t, stderr, "Dockerfile:3: SDK golang@1.23.4: ", "carries foreign URLs (https://cdn.example.com/blobs/go.tar.gz)")
+	wantCode(t, must(sdkfront(t, "lock", "--build-arg", "SDK_ALLOW_FOREIGN_URLS=cdn.example.com")), exitOK)
+}
