@@ -252,6 +252,7 @@ JSON
 	log "$name: running the suite ($ref), $PARALLEL sandboxes at a time"
 	local start=$SECONDS rc=0
 	(
+		exec 9>&- # the lock stays with this script
 		cd "$SRC/frontend/dockerfile"
 		exec env "${extra[@]}" TMPDIR="$RUNTMP" BUILDKIT_REGISTRY_MIRROR_DIR="$mirror" \
 			FRONTEND_GATEWAY_ONLY="local:$tar" GOMAXPROCS="$PARALLEL" \
