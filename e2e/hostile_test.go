@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// entry is one tar entry of a hand-made (hostile) SDK tarball.
+type entry struct {
+	hdr  tar.Header
+	body string
+}
+
+func file(name, body string) entry {
+	return entry{tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}, body}
+}
+
+func rawTarGz(t *testing.T, entries []entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		h := e.hdr
+		if h.ModTime.IsZero() {
+			h.ModTime = time.Unix(1700000000, 0)
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// pushLayer pushes an SDK image whose one layer is layer (a tar.gz), with
+// the given foreign URLs on its descriptor, and returns the layer digest.
+func pushLayer(t *testing.T, repoTag string, layer []byte, urls ...string) string {
+	t.Helper()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layer)), nil
+	}, tarball.WithMediaType(types.OCILayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: l, URLs: urls, MediaType: types.OCILayer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.NewTag(lab.registry+"/"+repoTag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+	d, err := l.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+// sdkLayer is a seeds-layout layer: sdk.tar.gz holding inner.
+func sdkLayer(t *testing.T, inner []byte) []byte {
+	return rawTarGz(t, []entry{file("sdk.tar.gz", string(inner))})
+}
+
+// tree lists the paths of a local export, with the link target of each
+// symlink and the mode of anything but a plain file or directory.
+func tree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		desc := info.Mode().Type().String()
+		if info.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(p)
+			desc += " -> " + target
+		}
+		if info.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+			desc += " " + info.Mode().String()
+		}
+		out[rel] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestForeignLayerURLs: a layer that names foreign URLs is refused unless
+// the build arg allows their host; allowed, buildkitd fetches it there and
+// still checks its digest.
+func TestForeignLayerURLs(t *testing.T) {
+	layer := sdkLayer(t, tarGz(t, map[string]string{"bin/tool": "foreign " + time.Now().String() + "\n"}))
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(layer)
+	}))
+	defer srv.Close()
+	pushLayer(t, "sdks/foreign:bookworm-1.0.0", layer, srv.URL+"/layer.tgz")
+	df := header("FROM scratch\nSDK foreign@1.0.0 --to=/sdk\n")
+	dir := project(t, df, map[string]string{})
+
+	r := buildctl(t, dir).mustFail(t)
+	for _, w := range []string{"carries foreign URLs (" + srv.URL + "/layer.tgz)", "SDK_ALLOW_FOREIGN_URLS", "Dockerfile:4", ">>> SDK foreign@1.0.0"} {
+		if !strings.Contains(r.err, w) {
+			t.Errorf("output lacks %q:\n%s", w, tail(r.err, 20))
+		}
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the foreign URL was fetched although the build was refused")
+	}
+
+	u, _ := url.Parse(srv.URL)
+	r = buildctl(t, dir, "--opt", "build-arg:SDK_ALLOW_FOREIGN_URLS="+u.Hostname()).mustSucceed(t)
+	if got := r.file(t, "sdk/bin/tool"); !strings.HasPrefix(got, "foreign ") {
+		t.Errorf("sdk/bin/tool = %q", got)
+	}
+	if hits.Load() == 0 {
+		t.Errorf("allowed, buildkitd did not fetch from the foreign URL (or took the registry's copy)")
+	}
+}
+
+// TestTamperedBlobFails: a registry that serves a layer whose bytes do not
+// hash to its digest fails the build with BuildKit's digest error; nothing
+// of it is used.
+func TestTamperedBlobFails(t *testing.T) {
+	layer := sdkLayer(t, tarGz(t, map[string]string{"bin/tool": "tamper " + time.Now().String() + "\n"}))
+	dgst := pushLayer(t, "sdks/tamper:bookworm-1.0.0", layer)
+	target, _ := url.Parse("http://" + lab.registry)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var tampered atomic.Int32
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method != http.MethodGet || !strings.HasSuffix(resp.Request.URL.Path, "/blobs/"+dgst) {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		body[len(body)/2] ^= 0xff
+		tampered.Add(1)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	df := "# syntax=" + lab.frontend + "\n# sdk-source=" + host + "/sdks/{platform}:{flavor}-{version}\nFROM " + lab.registry + "/lab/busybox\nSDK tamper@1.0.0 --to=/sdk\nRUN cat /sdk/bin/tool > /out\n"
+	r := buildctl(t, project(t, df, map[string]string{})).mustFail(t)
+	if tampered.Load() == 0 {
+		t.Fatalf("the proxy never served the layer:\n%s", tail(r.err, 20))
+	}
+	t.Logf("%s", tail(r.err, 3))
+	if !strings.Contains(r.err, "digest") || !strings.Contains(r.err, dgst) {
+		t.Errorf("the failure is not BuildKit's digest error for %s:\n%s", dgst, tail(r.err, 20))
+	}
+	if strings.Contains(r.err, "] RUN cat") && strings.Contains(r.err, "DONE") && !strings.Contains(r.err, "ERROR") {
+		t.Errorf("a RUN step used the layer")
+	}
+}
