@@ -70,7 +70,9 @@ Flags:
 Registries: credentials come from the docker config ($DOCKER_CONFIG/config.json,
 else ~/.docker/config.json) and its credential helpers, as "docker login" leaves
 them. Plain HTTP is used only for loopback registries and those named in the
-build arg SDK_INSECURE_REGISTRIES (comma-separated).
+build arg SDK_INSECURE_REGISTRIES (comma-separated). An SDK whose layers carry
+foreign URLs is not locked unless the build arg SDK_ALLOW_FOREIGN_URLS names
+their hosts.
 
 Output: progress, changes and errors go to stderr; an error in the Dockerfile
 is reported as FILE:LINE: message, one line per failing line. On success the
@@ -78,9 +80,10 @@ path of the lock is printed on stdout (nothing with --check).
 
 Exit codes:
   0  the lock is up to date (written, or already right; with --check: it matches)
-  1  error: the Dockerfile or the lock cannot be read (without --check, a lock that
-     is not valid too), an SDK line is invalid or does not resolve, a registry
-     fails, or the lock cannot be written
+  1  error: the Dockerfile, a version file or the lock cannot be read (without
+     --check, a lock that is not valid too), an SDK line is invalid or does not
+     resolve, a base image's flavor cannot be read, a registry fails or refuses
+     access, or the lock cannot be written
   2  usage: unknown flags, bad values, --update naming no SDK of the Dockerfile
   3  --check: the lock is out of date
 `
