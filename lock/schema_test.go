@@ -62,7 +62,7 @@ func TestSchemaAcceptsMarshal(t *testing.T) {
 	sch := compileSchema(t)
 	full := sample()
 	full.Put(Entry{
-		Key:     Key{Ref: "mcr.microsoft.com/oryx/python-sdk@~3.11", Flavor: "bookworm", Source: "mcr.microsoft.com/oryx/{platform}-sdk:{flavor}-{version}"},
+		Key:     Key{Ref: "mcr.microsoft.com/oryx/python-sdk@file:.python-version", Flavor: "bookworm", Source: "mcr.microsoft.com/oryx/{platform}-sdk:{flavor}-{version}", Constraint: "~3.11"},
 		Version: "3.11.9", Repository: "mcr.microsoft.com/oryx/python-sdk", Tag: "bookworm-3.11.9",
 		Digest: digest.Digest("sha512:" + strings.Repeat("0", 128)),
 		Platforms: map[string]digest.Digest{
