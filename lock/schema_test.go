@@ -104,10 +104,11 @@ func TestSchemaRejectsInvalid(t *testing.T) {
 	}
 	// And what only the schema is strict about.
 	for name, doc := range map[string][]byte{
-		"sdks missing":   []byte(`{"version": 1}`),
-		"sdks null":      []byte(`{"version": 1, "sdks": null}`),
-		"field case":     bytes.Replace([]byte(sampleJSON), []byte(`"ref"`), []byte(`"Ref"`), 1),
-		"tag with colon": mutate(t, func(_, e map[string]any) { e["tag"] = "bookworm:1.23.4" }),
+		"sdks missing":     []byte(`{"version": 1}`),
+		"sdks null":        []byte(`{"version": 1, "sdks": null}`),
+		"field case":       bytes.Replace([]byte(sampleJSON), []byte(`"ref"`), []byte(`"Ref"`), 1),
+		"tag with colon":   mutate(t, func(_, e map[string]any) { e["tag"] = "bookworm:1.23.4" }),
+		"constraint empty": mutate(t, func(_, e map[string]any) { e["constraint"] = "" }),
 		"platform upper": mutate(t, func(_, e map[string]any) {
 			e["platforms"] = map[string]any{"Linux/AMD64": string(dg("b"))}
 		}),
