@@ -672,6 +672,19 @@ func (l *locker) lock(ctx context.Context) int {
 			return exitUsage
 		}
 	}
+	old, oldData, err := l.readLock()
+	if err != nil {
+		if !errors.As(err, new(invalidLock)) {
+			fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
+			return exitError
+		}
+		if !l.o.update || len(l.o.names) > 0 {
+			fmt.Fprintf(l.stderr, "%v\nFix or delete it, or replace it with: sdkfront lock --update\n", err)
+			return exitError
+		}
+		fmt.Fprintf(l.stderr, "%v; --update replaces it\n", err)
+		old = nil
+	}
 	detected, errs := l.detect(ctx)
 	if len(errs) > 0 {
 		l.printErrors(errs)
@@ -686,19 +699,6 @@ func (l *locker) lock(ctx context.Context) int {
 		return def, ""
 	})
 
-	old, oldData, err := l.readLock()
-	if err != nil {
-		if !errors.As(err, new(invalidLock)) {
-			fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
-			return exitError
-		}
-		if !l.o.update || len(l.o.names) > 0 {
-			fmt.Fprintf(l.stderr, "%v\nFix or delete it, or replace it with: sdkfront lock --update\n", err)
-			return exitError
-		}
-		fmt.Fprintf(l.stderr, "%v; --update replaces it\n", err)
-		old = nil
-	}
 	if old == nil && len(l.needs) == 0 {
 		fmt.Fprintf(l.stderr, "%s has no SDK lines: nothing to lock\n", l.o.file)
 		return exitOK
