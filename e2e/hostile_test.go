@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -218,5 +219,72 @@ func TestTamperedBlobFails(t *testing.T) {
 	}
 	if strings.Contains(r.err, "] RUN cat") && strings.Contains(r.err, "DONE") && !strings.Contains(r.err, "ERROR") {
 		t.Errorf("a RUN step used the layer")
+	}
+}
+
+// hostileCases are SDK tarballs that try to write outside the SDK's
+// directory, or carry what an SDK should not.
+var hostileCases = []struct {
+	name    string
+	entries []entry
+}{
+	{"dotdot", []entry{file("bin/ok", "ok\n"), file("../escape-dotdot.txt", "x"), file("../../../../../tmp/escape-deep.txt", "x")}},
+	{"absolute", []entry{file("bin/ok", "ok\n"), file("/escape-abs.txt", "x"), file("/etc/escape-abs-etc.txt", "x")}},
+	{"symlink out then through", []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "etclink", Typeflag: tar.TypeSymlink, Linkname: "/etc", Mode: 0o777}},
+		file("etclink/escape-through-symlink.txt", "x")}},
+	{"symlink up then through", []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "../../../..", Mode: 0o777}},
+		file("up/escape-through-up.txt", "x")}},
+	{"absolute symlink left", []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "bin/sh", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777}}}},
+	{"hardlink out", []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "passwd", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}}},
+	{"hardlink up", []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "shadow", Typeflag: tar.TypeLink, Linkname: "../../../etc/shadow"}}}},
+	{"device and setuid", []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "dev/mem", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 1, Mode: 0o666}},
+		{hdr: tar.Header{Name: "bin/suid", Typeflag: tar.TypeReg, Mode: 0o4755, Size: 2}, body: "x\n"}}},
+}
+
+// TestHostileSDKContent: whatever an SDK tarball holds, nothing lands
+// outside the SDK's directory of the stage, and the build either
+// succeeds with the SDK contained or fails with an error at its line.
+func TestHostileSDKContent(t *testing.T) {
+	baseDir := project(t, "FROM "+lab.registry+"/lab/busybox AS b\nRUN true\nFROM scratch\nCOPY --from=b / /\n", map[string]string{})
+	base := tree(t, buildctl(t, baseDir).mustSucceed(t).outDir)
+	for i, c := range hostileCases {
+		t.Run(c.name, func(t *testing.T) {
+			version := fmt.Sprintf("1.%d.%s", i, time.Now().Format("150405")) // a fresh image each run
+			pushLayer(t, "sdks/hostile:bookworm-"+version, sdkLayer(t, rawTarGz(t, c.entries)))
+			df := header("FROM " + lab.registry + "/lab/busybox AS b\nSDK hostile@" + version + " --to=/opt/sdk\nRUN /opt/sdk/bin/ok 2>/dev/null; true\nFROM scratch\nCOPY --from=b / /\n")
+			r := buildctl(t, project(t, df, map[string]string{}))
+			t.Logf("%s: failed=%v\n%s", c.name, r.failed, tail(r.err, 6))
+			if r.failed != nil {
+				for _, w := range []string{"Dockerfile:4", ">>> SDK hostile@" + version, "SDK hostile@" + version + ": unpacking " + lab.registry + "/sdks/hostile@sha256:",
+					"outside that directory fails like this. The SDK image is malformed or hostile"} {
+					if !strings.Contains(r.err, w) {
+						t.Errorf("the failure does not point at the SDK line (%q):\n%s", w, tail(r.err, 20))
+					}
+				}
+				return
+			}
+			got := tree(t, r.outDir)
+			for _, p := range keys(got) {
+				if p == "opt" || p == "opt/sdk" || strings.HasPrefix(p, "opt/sdk/") {
+					continue
+				}
+				if want, ok := base[p]; !ok || want != got[p] {
+					t.Errorf("%s: %q (%s) outside /opt/sdk differs from the base image (%q)", c.name, p, got[p], want)
+				}
+			}
+			var sdk []string
+			for _, p := range keys(got) {
+				if strings.HasPrefix(p, "opt/sdk/") {
+					sdk = append(sdk, p+" "+got[p])
+				}
+			}
+			t.Logf("%s: the SDK directory holds %v", c.name, sdk)
+		})
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/buildkit/frontend/subrequests"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
@@ -197,6 +198,18 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 	if err != nil {
 		return nil, sc.fix.err(err)
 	}
+	if pl != nil && len(pl.refs) > 0 {
+		// Solve here, not after returning, so that a failed SDK unpack can
+		// be explained: the daemon's own error names no SDK.
+		if err := res.EachRef(func(r client.Reference) error {
+			if r == nil {
+				return nil
+			}
+			return r.Evaluate(ctx)
+		}); err != nil {
+			return nil, sc.unpackError(err, pl)
+		}
+	}
 	return res, nil
 }
 
@@ -246,9 +259,10 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 	if src.SourceMap != nil && src.SourceMap.Definition != nil {
 		fix.origDef = src.SourceMap.Definition.ToPB()
 	}
-	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix}
+	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, unpacks: map[digest.Digest]string{}}
 	if pl != nil {
 		sc.pins = pl.pins
+		maps.Copy(sc.unpacks, pl.unpacks)
 	}
 	return sc, nil
 }

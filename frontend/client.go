@@ -2,10 +2,15 @@ package frontend
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
 
@@ -24,6 +29,9 @@ type sdkClient struct {
 	fix    *sourceFix
 	pins   sdkllb.Pins // the SDK instructions' sources, see sdkllb.Fuse
 	checks *pendingChecks
+
+	mu      sync.Mutex
+	unpacks map[digest.Digest]string // ops that unpack an SDK -> its identifier
 }
 
 var _ client.Client = (*sdkClient)(nil)
@@ -49,9 +57,14 @@ func (c *sdkClient) Inputs(ctx context.Context) (map[string]llb.State, error) {
 }
 
 func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
-	def, _, err := sdkllb.Fuse(c.fix.definition(req.Definition), c.pins)
+	def, fused, err := sdkllb.Fuse(c.fix.definition(req.Definition), c.pins)
 	if err != nil {
 		return nil, errors.Wrap(err, "sdkfront")
+	}
+	if len(fused.Ops) > 0 {
+		c.mu.Lock()
+		maps.Copy(c.unpacks, fused.Ops)
+		c.mu.Unlock()
 	}
 	// The builder has converted the Dockerfile it read: its own lint
 	// warnings are out, and so can sdkfront's be.
@@ -71,4 +84,31 @@ func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client
 func (c *sdkClient) Warn(ctx context.Context, dgst digest.Digest, msg string, opts client.WarnOpts) error {
 	msg, opts = c.fix.warn(msg, opts)
 	return c.Client.Warn(ctx, dgst, msg, opts)
+}
+
+// unpackError explains an error of an op that unpacks an SDK, which the
+// daemon reports in the words of the file system alone ("link /etc/passwd
+// /passwd: no such file or directory"). Other errors pass as they are.
+func (c *sdkClient) unpackError(err error, pl *plan) error {
+	var ve *errdefs.VertexError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	c.mu.Lock()
+	id, ok := c.unpacks[digest.Digest(ve.Digest)]
+	c.mu.Unlock()
+	if !ok {
+		return err
+	}
+	cause := err.Error()
+	if st, ok := grpcerrors.AsGRPCStatus(err); ok {
+		cause = st.Message()
+	}
+	msg := fmt.Sprintf("SDK %s: unpacking %s failed: %s. sdkfront unpacks an SDK inside its directory, where BuildKit confines the unpack: a tar entry written through a symlink, or a hard link to a path, outside that directory fails like this. The SDK image is malformed or hostile; nothing was written outside the directory",
+		pl.refs[id], strings.TrimPrefix(id, "docker-image://"), cause)
+	out := errdefs.WrapVertex(errors.New(msg), digest.Digest(ve.Digest))
+	for _, src := range errdefs.Sources(err) {
+		out = errdefs.WithSource(out, src)
+	}
+	return out
 }

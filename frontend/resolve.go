@@ -96,6 +96,11 @@ type plan struct {
 	contexts map[string]string // "context:NAME[::platform]" -> "input:KEY"
 	resolved []resolver.Resolution
 	pins     sdkllb.Pins // what Fuse looks for
+	// unpacks maps the ops that unpack an SDK (a mount's tree; the fused
+	// copies are added as they are made) to the SDK, for errors.
+	unpacks map[digest.Digest]string
+	// refs maps an SDK's LLB identifier to the reference the user wrote.
+	refs map[string]string
 }
 
 func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u.Index] }
@@ -220,7 +225,8 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		env.note(j.u, &dockerfile.RuleSDKFlavorFallback, dockerfile.RuleSDKFlavorFallback.Format(j.u.RefText, j.base, j.k.flavor, j.fallback))
 	}
 
-	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{}}
+	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{},
+		unpacks: map[digest.Digest]string{}, refs: map[string]string{}}
 	recorded := map[key]bool{}
 	first := map[int]job{} // the first target's job of each use
 	for _, j := range jobs {
@@ -244,10 +250,19 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 			return nil, parser.WithLocation(err, j.u.Location())
 		}
 
+		if _, ok := pl.refs["docker-image://"+res.Pinned()]; !ok {
+			pl.refs["docker-image://"+res.Pinned()] = j.u.RefText
+		}
 		input := fmt.Sprintf("%s-%d", b.Context, j.t)
 		switch {
 		case j.u.Mount && j.u.Unpack:
-			pl.inputs[input] = sdkllb.Tree(res, j.sp)
+			tree := sdkllb.Tree(res, j.sp)
+			if def, err := tree.Marshal(ctx); err == nil {
+				if d, err := def.Head(); err == nil {
+					pl.unpacks[d] = "docker-image://" + res.Pinned()
+				}
+			}
+			pl.inputs[input] = tree
 		case j.u.Mount:
 			pl.inputs[input] = sdkllb.Layer(res, j.sp)
 		default:

@@ -25,10 +25,17 @@ func (p Pins) IsUnpackSource(op *pb.Op) bool {
 	return src != nil && p[src.Identifier] && src.Attrs[pb.AttrImageLayerLimit] == "1"
 }
 
+// Fused reports what Fuse changed: how many copies, and the new digest of
+// each op that holds one, with the SDK source it unpacks.
+type Fused struct {
+	Copies int
+	Ops    map[digest.Digest]string
+}
+
 // Fuse makes every copy that reads an SDK instruction's source unpack as it
 // copies, as UnpackInfo does, and returns the definition with the digests
-// of the changed ops and of everything built on them recomputed, and the
-// number of copies it changed.
+// of the changed ops and of everything built on them recomputed, and what
+// it changed.
 //
 // The Dockerfile has no instruction that unpacks from another stage, so an
 // SDK instruction is rewritten to `COPY --from=<source> ["/*", "<dir>/"]`,
@@ -39,9 +46,10 @@ func (p Pins) IsUnpackSource(op *pb.Op) bool {
 // Fuse fails when an SDK source is read by anything but such a copy: that
 // is a BuildKit that lowers COPY differently, and the stage would get the
 // tarball instead of the SDK tree.
-func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, int, error) {
+func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
+	var report Fused
 	if def == nil || len(pins) == 0 {
-		return def, 0, nil
+		return def, report, nil
 	}
 	ops := make([]*pb.Op, len(def.Def))
 	olds := make([]digest.Digest, len(def.Def))
@@ -49,7 +57,7 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, int, error) {
 	for i, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
-			return nil, 0, errors.Wrap(err, "fuse: decoding op")
+			return nil, report, errors.Wrap(err, "fuse: decoding op")
 		}
 		ops[i], olds[i] = &op, digest.FromBytes(dt)
 		if pins.IsUnpackSource(&op) {
@@ -57,11 +65,12 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, int, error) {
 		}
 	}
 	if len(sources) == 0 {
-		return def, 0, nil
+		return def, report, nil
 	}
 
-	fused, read := 0, map[digest.Digest]bool{}
-	for _, op := range ops {
+	read := map[digest.Digest]bool{}
+	unpacks := map[int]string{} // op index -> SDK source
+	for i, op := range ops {
 		for idx, in := range op.Inputs {
 			id, ok := sources[digest.Digest(in.Digest)]
 			if !ok {
@@ -70,7 +79,7 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, int, error) {
 			read[digest.Digest(in.Digest)] = true
 			f := op.GetFile()
 			if f == nil {
-				return nil, 0, errors.Errorf("fuse: the SDK source %s is read by a %s op, not by a file copy: this BuildKit lowers COPY in a way sdkfront does not know", id, opKind(op))
+				return nil, report, errors.Errorf("fuse: the SDK source %s is read by a %s op, not by a file copy: this BuildKit lowers COPY in a way sdkfront does not know", id, opKind(op))
 			}
 			for _, a := range f.Actions {
 				if a.Input != int64(idx) && a.SecondaryInput != int64(idx) {
@@ -78,23 +87,31 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, int, error) {
 				}
 				cp := a.GetCopy()
 				if cp == nil || a.SecondaryInput != int64(idx) || cp.Src != "/*" {
-					return nil, 0, errors.Errorf("fuse: the SDK source %s is read by a file action %s, not by a copy of /*: this BuildKit lowers COPY in a way sdkfront does not know", id, actionKind(a))
+					return nil, report, errors.Errorf("fuse: the SDK source %s is read by a file action %s, not by a copy of /*: this BuildKit lowers COPY in a way sdkfront does not know", id, actionKind(a))
 				}
 				// A matched directory (the bin/ of a tree layout) is copied
 				// as itself, not as its contents, as COPY would.
 				cp.AttemptUnpackDockerCompatibility, cp.AllowWildcard, cp.AllowEmptyWildcard = true, true, true
 				cp.DirCopyContents = false
-				fused++
+				report.Copies++
+				unpacks[i] = id
 			}
 		}
 	}
 	for d, id := range sources {
 		if !read[d] {
-			return nil, 0, errors.Errorf("fuse: nothing copies the SDK source %s", id)
+			return nil, report, errors.Errorf("fuse: nothing copies the SDK source %s", id)
 		}
 	}
 	out, err := redigest(def, ops, olds)
-	return out, fused, err
+	if err != nil {
+		return nil, report, err
+	}
+	report.Ops = map[digest.Digest]string{}
+	for i, id := range unpacks {
+		report.Ops[digest.FromBytes(out.Def[i])] = id
+	}
+	return out, report, nil
 }
 
 // redigest re-encodes ops, each after its inputs, so that every op reads

@@ -58,12 +58,17 @@ func TestFuseUnpacksCopiesOfSDKSourcesOnly(t *testing.T) {
 		File(llb.Mkdir("/after", 0o755), llb.WithCustomName("after"))
 	in := marshal(t, st)
 
-	out, n, err := Fuse(in, pins())
+	out, report, err := Fuse(in, pins())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Fatalf("fused %d copies, want 1", n)
+	if report.Copies != 1 || len(report.Ops) != 1 {
+		t.Fatalf("fused %d copies in %d ops, want 1 in 1", report.Copies, len(report.Ops))
+	}
+	for d, id := range report.Ops {
+		if _, ok := decode(t, out)[d]; !ok || id != "docker-image://"+res.Pinned() {
+			t.Errorf("reported op %s (%s) is not the fused one", d, id)
+		}
 	}
 	ops := decode(t, out)
 	unpacks, plain := 0, 0
@@ -114,9 +119,9 @@ func TestFuseUnpacksCopiesOfSDKSourcesOnly(t *testing.T) {
 
 func TestFuseLeavesDefinitionsWithoutSDKSources(t *testing.T) {
 	in := marshal(t, llb.Image("busybox").With(copyAll(Layer(res, amd64), "/x/")))
-	out, n, err := Fuse(in, pins())
-	if err != nil || n != 0 || out != in {
-		t.Errorf("Fuse = %v, %d, %v; want the definition untouched", out == in, n, err)
+	out, report, err := Fuse(in, pins())
+	if err != nil || report.Copies != 0 || out != in {
+		t.Errorf("Fuse = %v, %d, %v; want the definition untouched", out == in, report.Copies, err)
 	}
 }
 
