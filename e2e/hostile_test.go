@@ -288,3 +288,66 @@ func TestHostileSDKContent(t *testing.T) {
 		})
 	}
 }
+
+// TestSeveralTarballsInOneLayer: the documented rule: every archive at
+// the layer's root is unpacked into the SDK's directory, and any other
+// file is copied as it is.
+func TestSeveralTarballsInOneLayer(t *testing.T) {
+	version := "1.0." + time.Now().Format("150405")
+	layer := rawTarGz(t, []entry{
+		file("a.tar.gz", string(tarGz(t, map[string]string{"bin/a": "a\n"}))),
+		file("b.tgz", string(tarGz(t, map[string]string{"bin/b": "b\n"}))),
+		file("README", "read me\n"),
+	})
+	pushLayer(t, "sdks/several:bookworm-"+version, layer)
+	r := buildctl(t, project(t, header("FROM scratch\nSDK several@"+version+" --to=/sdk\n"), map[string]string{})).mustSucceed(t)
+	for name, want := range map[string]string{"sdk/bin/a": "a\n", "sdk/bin/b": "b\n", "sdk/README": "read me\n"} {
+		if got := r.file(t, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestGzipBomb: an SDK tarball that inflates from a few MB to 3 GiB is
+// unpacked, into its directory only, in bounded time. It runs on a daemon
+// of its own, whose root is removed afterwards.
+func TestGzipBomb(t *testing.T) {
+	const size = 3 << 30
+	var inner bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&inner, gzip.BestCompression)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "bin/zeros", Typeflag: tar.TypeReg, Mode: 0o644, Size: size, ModTime: time.Unix(1700000000, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	for n := 0; n < size; n += len(zeros) {
+		if _, err := tw.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	zw.Close()
+	t.Logf("the inner tarball is %d bytes for %d bytes of content", inner.Len(), size)
+	version := "1.0." + time.Now().Format("150405")
+	pushLayer(t, "sdks/bomb:bookworm-"+version, sdkLayer(t, inner.Bytes()))
+
+	addr := daemon(t)
+	df := header("FROM " + lab.registry + "/lab/busybox AS b\nSDK bomb@" + version + " --to=/opt/sdk\n" +
+		"RUN mkdir /out && stat -c %s /opt/sdk/bin/zeros > /out/size && ls / > /out/root\nFROM scratch\nCOPY --from=b /out /\n")
+	dir := project(t, df, map[string]string{})
+	out := t.TempDir()
+	start := time.Now()
+	r := run(t, out, bin("buildctl"), "--addr", addr, "build", "--frontend", "dockerfile.v0",
+		"--local", "context="+dir, "--local", "dockerfile="+dir, "--output", "type=local,dest="+out).mustSucceed(t)
+	took := time.Since(start)
+	t.Logf("built in %s", took)
+	if got := strings.TrimSpace(r.file(t, "size")); got != fmt.Sprint(size) {
+		t.Errorf("bin/zeros is %s bytes, want %d", got, size)
+	}
+	if got := r.file(t, "root"); strings.Contains(got, "zeros") {
+		t.Errorf("the bomb's content reached the stage's root:\n%s", got)
+	}
+	if took > 3*time.Minute {
+		t.Errorf("unpacking took %s", took)
+	}
+}
