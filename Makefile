@@ -135,9 +135,9 @@ test: ## Unit tests, then end-to-end tests against the lab
 	$(MAKE) --no-print-directory test-e2e
 
 .PHONY: test-unit
-test-unit: ## go vet + go test of every package but e2e (no lab needed)
+test-unit: ## go vet + go test -race of every package but e2e (no lab needed)
 	$(GO) vet $(UNIT_PKGS)
-	$(GO) test $(UNIT_PKGS)
+	$(GO) test -race $(UNIT_PKGS)
 
 # Every Fuzz* target of every package with a fuzz_test.go, one after the
 # other, each for FUZZTIME; seeds and regressions live in testdata/fuzz/.
@@ -156,10 +156,10 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each
 
 # With CI=true the lab is stopped again afterwards (pass or fail).
 .PHONY: test-e2e
-test-e2e: lab-up seed frontend-image image ## Start and seed the lab, build the images, then run the e2e tests against it (SDKFRONT_LAB=1)
+test-e2e: lab-up seed frontend-image image cli ## Start and seed the lab, build the images and the CLI, then run the e2e tests against it (SDKFRONT_LAB=1, -race)
 	@$(LAB_ENV); rc=0; \
 	pkgs="./lab/..."; if [ -d e2e ]; then pkgs="$$pkgs ./e2e/..."; else echo "note: no e2e/ package yet"; fi; \
-	SDKFRONT_LAB=1 $(GO) test -count=1 -v $$pkgs || rc=$$?; \
+	SDKFRONT_LAB=1 $(GO) test -race -count=1 -timeout 45m -v $$pkgs || rc=$$?; \
 	if [ $$rc -ne 0 ]; then \
 		echo "---- tail of $$LAB_BUILDKITD_LOG ----"; tail -n 40 "$$LAB_BUILDKITD_LOG" || true; fi; \
 	if [ "$${CI:-}" = true ]; then $(LAB) down; fi; \
