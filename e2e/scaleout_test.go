@@ -13,7 +13,7 @@ import (
 // daemon starts a second buildkitd, as another node of a buildx builder or
 // another pod of the Kubernetes driver would be: its own root, the same
 // registry. It is stopped when the test ends.
-func daemon(t *testing.T) string {
+func daemon(t *testing.T, extraConfig ...string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "bk2-")
 	if err != nil {
@@ -39,7 +39,7 @@ func daemon(t *testing.T) string {
   disabled = true
 [registry.%q]
   http = true
-`, filepath.Join(dir, "root"), sock, runc, lab.registry)
+`, filepath.Join(dir, "root"), sock, runc, lab.registry) + strings.Join(extraConfig, "\n")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
