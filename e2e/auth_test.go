@@ -17,7 +17,10 @@ import (
 // privateRegistry starts a second distribution registry on loopback that
 // demands credentials (htpasswd, so a token-less Basic challenge), with the
 // same storage as the lab's, and returns its address.
-func privateRegistry(t *testing.T) string {
+func privateRegistry(t *testing.T) string { return privateRegistryWith(t, "owner", "secret") }
+
+// privateRegistryWith is privateRegistry for the given user and password.
+func privateRegistryWith(t *testing.T, user, password string) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,12 +30,12 @@ func privateRegistry(t *testing.T) string {
 	l.Close()
 
 	dir := t.TempDir()
-	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
 	htpasswd := filepath.Join(dir, "htpasswd")
-	if err := os.WriteFile(htpasswd, []byte("owner:"+string(hash)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf(`version: 0.1
