@@ -225,3 +225,5 @@ next:
 func header(extra string) string {
 	return "# syntax=" + lab.frontend + "\n# sdk-source=" + lab.registry + "/sdks/{platform}:{flavor}-{version}\n" + extra
 }
+
+func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
