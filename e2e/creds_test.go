@@ -115,7 +115,7 @@ func decodeRaw(stream string) string {
 	var b strings.Builder
 	for _, l := range strings.Split(stream, "\n") {
 		var st struct {
-			Logs []struct{ Data []byte }
+			Logs     []struct{ Data []byte }
 			Warnings []struct {
 				Short  []byte
 				Detail [][]byte
