@@ -289,6 +289,24 @@ func TestHostileSDKContent(t *testing.T) {
 	}
 }
 
+// TestSDKDeviceNodesAreUnusable: a device node an SDK ships lands in its
+// directory, but a RUN step cannot open it: runc's device cgroup denies it.
+func TestSDKDeviceNodesAreUnusable(t *testing.T) {
+	version := "2.0." + time.Now().Format("150405")
+	pushLayer(t, "sdks/hostile:bookworm-"+version, sdkLayer(t, rawTarGz(t, []entry{
+		{hdr: tar.Header{Name: "dev/mem", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 1, Mode: 0o666}},
+	})))
+	df := header("FROM " + lab.registry + "/lab/busybox AS b\nSDK hostile@" + version + " --to=/opt/sdk\n" +
+		"RUN mkdir /out && (head -c 16 /opt/sdk/dev/mem > /out/read 2> /out/err; echo $? > /out/rc)\nFROM scratch\nCOPY --from=b /out /\n")
+	r := buildctl(t, project(t, df, map[string]string{})).mustSucceed(t)
+	if rc := strings.TrimSpace(r.file(t, "rc")); rc == "0" {
+		t.Errorf("a RUN step read the SDK's /dev/mem node (%d bytes)", len(r.file(t, "read")))
+	}
+	if msg := r.file(t, "err"); !strings.Contains(msg, "Operation not permitted") {
+		t.Errorf("reading the device failed with %q, want EPERM from the device cgroup", msg)
+	}
+}
+
 // TestSeveralTarballsInOneLayer: the documented rule: every archive at
 // the layer's root is unpacked into the SDK's directory, and any other
 // file is copied as it is.
