@@ -58,6 +58,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("missing subcommand")
 	}
 	cmd, rest := global.Arg(0), global.Args()[1:]
+	if cmd == "bench" { // lab/bench's payloads (bench.go)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return benchMain(ctx, *registry, rest, stderr)
+	}
 
 	fs := flag.NewFlagSet("seed "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
