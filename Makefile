@@ -171,9 +171,26 @@ test-e2e: lab-up seed frontend-image image cli ## Start and seed the lab, build 
 compat: tools frontend-image seed-bin ## Run BuildKit's Dockerfile test suite on the stock frontend and on sdkfront; fail on regressions
 	lab/compat/compat.sh
 
+# make bench: where sdkfront stands against every other way of getting an SDK
+# into a build, the physical floor and internet latency (README.md,
+# "Performance"). It runs its own registry, buildkitd and proxies under
+# .lab/bench and never prunes the lab's daemon. BENCH_RUNS: rounds of
+# cold/warm/edited builds; BENCH_WARM_RUNS: rounds of the warm-only sections;
+# BENCH_QUICK=1: a quick check of the harness (1 round, 3 warm, Go only);
+# BENCH_PPROF=1: also profile the frontend; BENCH_FLAGS: more flags (go run
+# ./lab/bench -h). Node comes from the npm registry, so npm is installed if
+# missing.
+BENCH_RUNS      ?= 3
+BENCH_WARM_RUNS ?= 7
+BENCH_QUICK     ?=
+BENCH_PPROF     ?=
+BENCH_FLAGS     ?=
 .PHONY: bench
-bench: lab-up seed frontend-image ## Compare sdkfront with the hand-written stock Dockerfile and the physical floor (cold/warm/edited)
-	$(LAB_ENV); $(GO) run ./lab/bench -runs $${BENCH_RUNS:-3}
+bench: lab-up seed-bin frontend-image ## Benchmark sdkfront against every alternative, the physical floor and WAN latency (BENCH_RUNS, BENCH_QUICK=1, BENCH_PPROF=1)
+	@command -v npm >/dev/null 2>&1 || { echo "bench: apt-get install npm"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	$(LAB_ENV); $(GO) run ./lab/bench -runs $(BENCH_RUNS) -warm-runs $(BENCH_WARM_RUNS) \
+		$(if $(BENCH_QUICK),-quick) $(if $(BENCH_PPROF),-pprof) $(BENCH_FLAGS)
 
 .PHONY: clean
 clean: lab-down ## Stop the lab and delete its state (.lab/ except the .lab/bin tools)

@@ -1,263 +1,242 @@
-// Command bench compares, side by side in one run, three ways of getting the
-// same Go SDK into a build and running it:
+// Command bench (make bench) shows, in one run, where sdkfront stands
+// against every other way of getting an SDK into a build, against the
+// physical floor, and under internet latency. It never touches the shared
+// lab: it runs its own registry (with its own access log), its own
+// buildkitd (its own root, pruned before every cold build), a latency proxy
+// and a loopback file server, all under .lab/bench/, and stops them at exit.
 //
-//   - sdkfront: "SDK <repo>@1.23.4" through the frontend image;
-//   - stock: what a user hand-writes for BuildKit's own Dockerfile
-//     frontend: RUN --mount=from=<image>@digest + tar -xzf;
-//   - floor: the physical minimum on the host: fetch the layer from the
-//     registry and unpack the tarball inside it (curl | tar | tar).
+// Payloads: the real Go toolchain (golang.org/toolchain) in Oryx's layout
+// (the layer holds a tarball) and as a tree layer; Node from the npm
+// registry, both layouts; big/golang, a repository of 2,004 tags over four
+// flavors. See README.md, "Performance", for what each section measures.
 //
-// Each build runs cold (after "buildctl prune --all"), warm (unchanged,
-// fully cached) and edited (a step after the SDK changes), several times;
-// the table reports medians, registry bytes fetched and ratios.
+// The last line of the output is the summary:
+//
+//	bench: cold_vs_stock=R cold_vs_floor=R ... fanout_5_vs_1=R
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
+	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
 var (
-	registry = flag.String("registry", envOr("LAB_REGISTRY", "127.0.0.1:5000"), "lab registry")
-	addr     = flag.String("addr", os.Getenv("BUILDKIT_HOST"), "buildkitd address")
-	labDir   = flag.String("lab", ".lab", "lab state directory")
-	runs     = flag.Int("runs", 3, "runs per measurement")
-	repo     = flag.String("repo", "oryx/golang-sdk", "SDK repository (Oryx layout)")
-	version  = flag.String("version", "1.23.4", "SDK version")
+	labRegistry = flag.String("registry", os.Getenv("LAB_REGISTRY"), "the lab registry, to copy sdkfront:dev (and dockerfile-stock) from")
+	labDir      = flag.String("lab", ".lab", "lab state directory (tools in <lab>/bin)")
+	benchDir    = flag.String("dir", ".lab/bench", "the benchmark's own state: registry storage, daemon root, caches, report")
+	runs        = flag.Int("runs", 3, "rounds of cold/warm/edited builds (each round builds every alternative once, interleaved)")
+	warmRuns    = flag.Int("warm-runs", 7, "rounds of the warm-only sections (overhead, WAN, fan-out)")
+	memRuns     = flag.Int("mem-runs", 3, "rounds of the memory section")
+	quick       = flag.Bool("quick", false, "quick check of the harness: 1 round, 3 warm rounds, Go only")
+	payloadsF   = flag.String("payloads", "go,node", "payloads of the cold/warm/edited section: go, node")
+	withPprof   = flag.Bool("pprof", false, "also profile the frontend (lab/bench/pprof) on warm rebuilds and print go tool pprof -top")
+	only        = flag.String("only", "", "run only these sections (comma-separated: cold, overhead, wan, memory); the summary needs all")
+	latency     = flag.Duration("latency", 50*time.Millisecond, "WAN: latency added to every registry request")
+	mbits       = flag.Float64("mbits", 200, "WAN: bandwidth cap in Mbit/s")
+	maxTags     = flag.Int("maxtags", 1000, "largest tags/list page the bench registry honours (distribution's default)")
+	goVersion   = flag.String("go", "1.23.4", "Go toolchain version")
+	nodeVersion = flag.String("node", "20.18.0", "Node version")
+
+	extractURL = flag.String("extract", "", "internal: the floor's Go pipeline (fetch URL, write the tree to -dest)")
+	extractIn  = flag.String("inner", "", "internal: the tarball inside the layer")
+	extractTo  = flag.String("dest", "", "internal: where to write the tree")
 )
 
-func envOr(k, d string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return d
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+// bench is one run's state.
+type bench struct {
+	d      *daemon
+	reg    string // host:port of the bench registry
+	regLog *accessLog
+	files  *fileServer
+	wan    *proxy // latency and bandwidth cap in front of the registry
+	lan    *proxy // no latency; synthesizes the 200,000-tag repository
+	base   string // busybox, pinned, path without host
+	sdkImg string // sdkfront frontend image ref, path without host
+	stock  string // stock frontend image, path without host
+	bk     string // BuildKit version
+	res    *results
+	goP    *payload
+	// pprofDir holds the profiled frontend's profiles, when -pprof ran.
+	pprofDir string
+	loadAvg  []string
 }
 
 func main() {
 	flag.Parse()
-	if *addr == "" {
-		fail("BUILDKIT_HOST is not set; run through `make bench`")
-	}
-	tag := "bookworm-" + *version
-	dgst, layer, size := manifest(*repo, tag)
-	inner := fmt.Sprintf("golang-bookworm-%s.tar.gz", *version)
-	fmt.Printf("SDK: %s/%s:%s = %s, layer %s (%.1f MiB)\n\n", *registry, *repo, tag, short(dgst), short(layer), float64(size)/(1<<20))
-
-	sdkDF := func(step string) string {
-		return fmt.Sprintf("# syntax=%s/sdkfront:dev\nFROM %s/lab/busybox AS b\nSDK %s/%s@%s\nRUN go version > /v && %s\nFROM scratch\nCOPY --from=b /v /v\n",
-			*registry, *registry, *registry, *repo, *version, step)
-	}
-	stockDF := func(step string) string {
-		return fmt.Sprintf("FROM %s/lab/busybox AS b\n"+
-			"RUN --mount=from=%s/%s@%s,target=/sdk mkdir -p /usr/local/go && tar -xzf /sdk/%s -C /usr/local/go\n"+
-			"ENV PATH=/usr/local/go/bin:$PATH\nRUN go version > /v && %s\nFROM scratch\nCOPY --from=b /v /v\n",
-			*registry, *registry, *repo, dgst, inner, step)
-	}
-	variants := []struct {
-		name string
-		df   func(string) string
-	}{{"sdkfront", sdkDF}, {"stock", stockDF}}
-
-	results := map[string]map[string]*cell{} // scenario -> variant -> cell
-	scenarios := []string{"cold", "warm", "edited"}
-	for _, s := range scenarios {
-		results[s] = map[string]*cell{"sdkfront": {}, "stock": {}, "floor": {}}
-	}
-
-	for i := 0; i < *runs; i++ {
-		// Interleave the variants so that drift hits both alike.
-		for _, v := range variants {
-			dir := project(v.df("true"))
-			prune()
-			secs, n := timed(func() { build(dir) })
-			results["cold"][v.name].add(secs, n)
-			secs, n = timed(func() { build(dir) })
-			results["warm"][v.name].add(secs, n)
-			edited := project(v.df(fmt.Sprintf("echo %d-%d > /dev/null", i, time.Now().UnixNano())))
-			secs, n = timed(func() { build(edited) })
-			results["edited"][v.name].add(secs, n)
+	if *extractURL != "" {
+		if err := extract(*extractURL, *extractIn, *extractTo); err != nil {
+			fmt.Fprintln(os.Stderr, "extract:", err)
+			os.Exit(1)
 		}
-		secs, n := timed(func() { floor(layer, inner) })
-		results["cold"]["floor"].add(secs, n)
+		return
 	}
+	if *quick {
+		*runs, *warmRuns, *memRuns, *payloadsF = 1, 3, 1, "go"
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		logf("interrupted; stopping the bench daemon and registry")
+		runCleanups()
+		os.Exit(130)
+	}()
+	defer runCleanups()
 
-	fmt.Printf("median of %d runs; MiB = bytes the registry served for blobs\n\n", *runs)
-	fmt.Println("| scenario | sdkfront | stock | floor | sdkfront / stock | sdkfront / floor |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for _, s := range scenarios {
-		r := results[s]
-		a, b, f := r["sdkfront"], r["stock"], r["floor"]
-		floorCol, floorRatio := "-", "-"
-		if len(f.secs) > 0 {
-			floorCol = f.String()
-			floorRatio = fmt.Sprintf("%.2fx", median(a.secs)/median(f.secs))
+	b := setup()
+	sections := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			sections[s] = true
 		}
-		fmt.Printf("| %s | %s | %s | %s | %.2fx | %s |\n", s, a, b, floorCol, median(a.secs)/median(b.secs), floorRatio)
 	}
+	want := func(s string) bool { return len(sections) == 0 || sections[s] }
+
+	var pls []*payload
+	for _, name := range strings.Split(*payloadsF, ",") {
+		switch strings.TrimSpace(name) {
+		case "go":
+			pls = append(pls, b.goPayload())
+		case "node":
+			pls = append(pls, b.nodePayload())
+		case "":
+		default:
+			fail("unknown payload " + name)
+		}
+	}
+	b.load("start")
+	if want("cold") {
+		for _, p := range pls {
+			b.coldSection(p)
+		}
+		b.load("after cold/warm/edited")
+	}
+	if want("overhead") {
+		b.overheadSection()
+	}
+	if want("wan") {
+		b.wanSection()
+		b.load("after WAN")
+	}
+	if want("memory") {
+		b.memorySection()
+	}
+	if *withPprof || sections["pprof"] {
+		b.pprofSection()
+	}
+	b.load("end")
+	b.report(pls)
 }
 
-// cell is one measurement, repeated.
-type cell struct {
-	secs  []float64
-	bytes []int64
-}
+// setup starts the registry and daemon, seeds the payloads, and copies the
+// frontend images into the bench registry.
+func setup() *bench {
+	check(os.MkdirAll(filepath.Join(*benchDir, "tmp"), 0o755))
+	check(os.MkdirAll(filepath.Join(*benchDir, "logs"), 0o755))
+	check(os.MkdirAll(filepath.Join(*benchDir, "out"), 0o755))
+	os.RemoveAll(filepath.Join(*benchDir, "tmp"))
+	check(os.MkdirAll(filepath.Join(*benchDir, "tmp"), 0o755))
+	*benchDir = mustAbs(*benchDir)
+	*labDir = mustAbs(*labDir)
+	for _, t := range []string{"registry", "buildkitd", "buildctl"} {
+		if !fileExists(filepath.Join(*labDir, "bin", t)) {
+			fail(fmt.Sprintf("%s/bin/%s is missing: run make tools", *labDir, t))
+		}
+	}
+	b := &bench{res: newResults()}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/moby/buildkit").Output()
+	check(err)
+	b.bk = strings.TrimSpace(string(out))
 
-func (c *cell) add(secs float64, n int64) {
-	c.secs = append(c.secs, secs)
-	c.bytes = append(c.bytes, n)
-}
+	logf("building lab/seed")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(*benchDir, "seed"), "./lab/seed")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	check(cmd.Run())
 
-func (c *cell) String() string {
-	return fmt.Sprintf("%.2fs, %.1f MiB", median(c.secs), float64(medianInt(c.bytes))/(1<<20))
-}
+	logPath := filepath.Join(*benchDir, "logs", "registry.log")
+	b.reg = startRegistry(filepath.Join(*labDir, "bin", "registry"), filepath.Join(*benchDir, "registry"), logPath, *maxTags)
+	b.regLog = &accessLog{path: logPath}
+	logf("registry %s (access log %s)", b.reg, logPath)
 
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func medianInt(xs []int64) int64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// timed runs f and returns its wall time and the blob bytes the registry
-// served meanwhile.
-func timed(f func()) (float64, int64) {
-	off := logSize()
 	start := time.Now()
-	f()
-	secs := time.Since(start).Seconds()
-	time.Sleep(200 * time.Millisecond) // let the access log catch up
-	return secs, blobBytes(off)
-}
-
-func project(df string) string {
-	dir, err := os.MkdirTemp("", "sdkfront-bench-")
-	check(err)
-	check(os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644))
-	return dir
-}
-
-func build(dir string) {
-	out, err := os.MkdirTemp("", "sdkfront-bench-out-")
-	check(err)
-	defer os.RemoveAll(out)
-	buildctl("build", "--frontend", "dockerfile.v0", "--local", "context="+dir, "--local", "dockerfile="+dir,
-		"--output", "type=local,dest="+out)
-	if dt, err := os.ReadFile(filepath.Join(out, "v")); err != nil || !strings.Contains(string(dt), "go"+*version) {
-		fail(fmt.Sprintf("build of %s did not run go%s: %q %v", dir, *version, dt, err))
+	logf("seeding the payloads (the first time downloads Go toolchains and Node, and pushes 2,004 tags)")
+	seed("-registry", b.reg, "bench", "-cache", filepath.Join(*labDir, "cache"), "-go", *goVersion, "-node", *nodeVersion)
+	if *labRegistry == "" {
+		fail("no lab registry to copy sdkfront:dev from: run through make bench (LAB_REGISTRY)")
 	}
+	copyImage(*labRegistry+"/sdkfront:dev", b.reg+"/sdkfront:dev")
+	b.sdkImg = "sdkfront:dev"
+	b.stock = strings.TrimPrefix(stockFrontend(b.reg, b.bk, *benchDir), b.reg+"/")
+	_, bb := manifestLayers(b.reg + "/lab/busybox:latest")
+	b.base = "lab/busybox@" + bb
+	logf("payloads ready (%s)", time.Since(start).Round(time.Second))
+
+	www := filepath.Join(*benchDir, "www")
+	check(os.MkdirAll(www, 0o755))
+	b.files = startFileServer(www)
+	b.wan = startProxy(b.reg, *latency, *mbits, *maxTags)
+	b.lan = startProxy(b.reg, 0, 0, *maxTags)
+	b.lan.synth["huge/golang"] = hugeTags()
+	b.lan.alias["huge/golang"] = "big/golang"
+	b.daemon(b.reg, b.wan.host, b.lan.host, b.files.host)
+	return b
 }
 
-func prune() { buildctl("prune", "--all") }
-
-func buildctl(args ...string) {
-	cmd := exec.Command(filepath.Join(*labDir, "bin", "buildctl"), append([]string{"--addr", *addr}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fail(fmt.Sprintf("buildctl %s: %v\n%s", strings.Join(args, " "), err, tail(out)))
+// daemonFor starts the bench daemon once, knowing every host it must reach
+// over plain HTTP.
+func (b *bench) daemon(hosts ...string) {
+	if b.d != nil {
+		return
 	}
+	b.d = startDaemon(filepath.Join(*labDir, "bin", "buildkitd"), filepath.Join(*benchDir, "bk"), hosts)
+	logf("buildkitd %s (root %s, pprof %s)", b.d.addr, b.d.root, b.d.debug)
 }
 
-// floor fetches the layer and unpacks the tarball inside it, streaming.
-func floor(layer, inner string) {
-	dir, err := os.MkdirTemp("", "sdkfront-bench-floor-")
-	check(err)
-	defer os.RemoveAll(dir)
-	sh := fmt.Sprintf("set -o pipefail; curl -sfS http://%s/v2/%s/blobs/%s | tar -xzOf - %s | tar -xzf - -C %s",
-		*registry, *repo, layer, inner, dir)
-	if out, err := exec.Command("bash", "-c", sh).CombinedOutput(); err != nil {
-		fail(fmt.Sprintf("floor: %v\n%s", err, out))
-	}
-	if _, err := os.Stat(filepath.Join(dir, "bin", "go")); err != nil {
-		fail("floor: no bin/go unpacked")
-	}
-}
-
-func manifest(repo, tag string) (dgst, layer string, size int64) {
-	req, _ := http.NewRequest("GET", "http://"+*registry+"/v2/"+repo+"/manifests/"+tag, nil)
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
-	check(err)
-	defer resp.Body.Close()
-	var m struct {
-		Layers []struct {
-			Digest string
-			Size   int64
-		}
-	}
-	check(json.NewDecoder(resp.Body).Decode(&m))
-	if len(m.Layers) != 1 {
-		fail(fmt.Sprintf("%s:%s has %d layers", repo, tag, len(m.Layers)))
-	}
-	return resp.Header.Get("Docker-Content-Digest"), m.Layers[0].Digest, m.Layers[0].Size
-}
-
-func logPath() string { return filepath.Join(*labDir, "logs", "registry.log") }
-
-func logSize() int64 {
-	fi, err := os.Stat(logPath())
-	check(err)
-	return fi.Size()
-}
-
-// access-log lines: ... "GET /v2/<repo>/blobs/sha256:... HTTP/1.1" 200 <bytes> ...
-var blobGet = regexp.MustCompile(`"GET /v2/\S+/blobs/\S+ HTTP/[0-9.]+" 2\d\d (\d+)`)
-
-func blobBytes(off int64) int64 {
-	f, err := os.Open(logPath())
-	check(err)
-	defer f.Close()
-	_, err = f.Seek(off, 0)
-	check(err)
-	var n int64
-	s := bufio.NewScanner(f)
-	s.Buffer(make([]byte, 0, 1<<20), 1<<20)
-	for s.Scan() {
-		if m := blobGet.FindStringSubmatch(s.Text()); m != nil {
-			b, _ := strconv.ParseInt(m[1], 10, 64)
-			n += b
-		}
-	}
-	return n
-}
-
-func short(d string) string {
-	if i := strings.IndexByte(d, ':'); i >= 0 && len(d) > i+13 {
-		return d[:i+13]
-	}
-	return d
-}
-
-func tail(b []byte) string {
-	lines := bytes.Split(b, []byte("\n"))
-	if len(lines) > 20 {
-		lines = lines[len(lines)-20:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
-}
-
-func check(err error) {
+func (b *bench) prune() {
+	out, err := exec.Command(filepath.Join(*labDir, "bin", "buildctl"), "--addr", b.d.addr, "prune", "--all").CombinedOutput()
 	if err != nil {
-		fail(err.Error())
+		fail(fmt.Sprintf("buildctl prune --all: %v\n%s", err, out))
 	}
 }
 
-func fail(msg string) {
-	fmt.Fprintln(os.Stderr, "bench:", msg)
-	os.Exit(1)
+func (b *bench) load(when string) {
+	dt, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(dt))
+	if len(f) >= 3 {
+		b.loadAvg = append(b.loadAvg, fmt.Sprintf("%s %s", when, strings.Join(f[:3], " ")))
+	}
+}
+
+func machine() string {
+	cpu := runtime.GOARCH
+	if dt, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(dt), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := ""
+	if dt, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(dt), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+	}
+	kernel, _ := exec.Command("uname", "-r").Output()
+	fsType, _ := exec.Command("stat", "-f", "-c", "%T", *benchDir).Output()
+	return fmt.Sprintf("%s, %d cores, %s RAM, Linux %s, buildkitd root on %s", cpu, runtime.NumCPU(), mem,
+		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(fsType)))
 }
