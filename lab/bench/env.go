@@ -197,7 +197,12 @@ func startDaemon(bin, dir string, insecure []string) *daemon {
 	logPath := filepath.Join(dir, "buildkitd.log")
 	p := startProc("buildkitd", logPath, nil, bin, "--config", cfg)
 	d.pid = p.cmd.Process.Pid
-	atExit(func() { unmountUnder(dir) })
+	atExit(func() {
+		p.stop()
+		unmountUnder(dir)
+		logf("removing the bench daemon's root")
+		os.RemoveAll(d.root)
+	})
 	waitFor("buildkitd", p, logPath, func() bool {
 		return exec.Command(filepath.Join(*labDir, "bin", "buildctl"), "--addr", d.addr, "debug", "workers").Run() == nil
 	})

@@ -68,6 +68,8 @@ type bench struct {
 	bk     string // BuildKit version
 	res    *results
 	goP    *payload
+	// sdkDigest and sdkVersion identify the frontend image measured.
+	sdkDigest, sdkVersion string
 	// pprofDir holds the profiled frontend's profiles, when -pprof ran.
 	pprofDir string
 	loadAvg  []string
@@ -178,6 +180,10 @@ func setup() *bench {
 	}
 	copyImage(*labRegistry+"/sdkfront:dev", b.reg+"/sdkfront:dev")
 	b.sdkImg = "sdkfront:dev"
+	_, b.sdkDigest = manifestLayers(b.reg + "/sdkfront:dev")
+	if v, err := exec.Command(filepath.Join(*labDir, "sdkfront"), "--version").Output(); err == nil {
+		b.sdkVersion = strings.TrimSpace(string(v))
+	}
 	b.stock = strings.TrimPrefix(stockFrontend(b.reg, b.bk, *benchDir), b.reg+"/")
 	_, bb := manifestLayers(b.reg + "/lab/busybox:latest")
 	b.base = "lab/busybox@" + bb

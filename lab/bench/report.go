@@ -162,6 +162,7 @@ func (b *bench) report(pls []*payload) {
 	pr("\n## sdkfront benchmark, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	pr("Machine: %s. BuildKit %s (own buildkitd, runc, overlayfs). Load average (1, 5, 15 min): %s.\n",
 		machine(), b.bk, strings.Join(b.loadAvg, "; "))
+	pr("Frontend: sdkfront:dev %s (%s), stock frontend image %s.\n", b.sdkDigest, b.sdkVersion, b.stock)
 	pr("Rounds: %d cold/warm/edited (alternatives interleaved, the order rotated each round), %d warm, %d memory; figures are medians.\n\n",
 		*runs, *warmRuns, *memRuns)
 
