@@ -108,17 +108,25 @@ func noSDKResolved(t *testing.T, s *stubClient) {
 	}
 }
 
-func TestCheckSubrequest(t *testing.T) {
-	s := subrequestStub(lint.RequestLint, nil)
+// callSubrequest builds s, a subrequest, with a tag lister that fails the
+// test if used, and decodes its result.json into v.
+func callSubrequest(t *testing.T, s *stubClient, v any) *client.Result {
+	t.Helper()
 	res, err := build(context.Background(), s, failingTags{t})
 	if err != nil {
-		t.Fatalf("check: %+v", err)
+		t.Fatalf("%s: %+v", s.opts["requestid"], err)
 	}
-	noSDKResolved(t, s)
-	var lr lint.LintResults
-	if err := json.Unmarshal(res.Metadata["result.json"], &lr); err != nil {
+	if err := json.Unmarshal(res.Metadata["result.json"], v); err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+func TestCheckSubrequest(t *testing.T) {
+	s := subrequestStub(lint.RequestLint, nil)
+	var lr lint.LintResults
+	res := callSubrequest(t, s, &lr)
+	noSDKResolved(t, s)
 	type w struct {
 		rule string
 		line int32
@@ -159,14 +167,8 @@ func TestCheckSubrequest(t *testing.T) {
 		{"build-arg:BUILDKIT_DOCKERFILE_CHECK": "skip=all"},
 	} {
 		s := subrequestStub(lint.RequestLint, opts)
-		res, err := build(context.Background(), s, failingTags{t})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var lr lint.LintResults
-		if err := json.Unmarshal(res.Metadata["result.json"], &lr); err != nil {
-			t.Fatal(err)
-		}
+		callSubrequest(t, s, &lr)
 		if len(lr.Warnings) != 0 {
 			t.Errorf("%v: warnings %+v", opts, lr.Warnings)
 		}
@@ -176,14 +178,8 @@ func TestCheckSubrequest(t *testing.T) {
 func TestCheckReportsBadSDKLines(t *testing.T) {
 	df := "FROM busybox\nARG V\nRUN true\nSDK golang@${V}\nSDK\n"
 	s := newStub(df, map[string]string{"requestid": lint.RequestLint})
-	res, err := build(context.Background(), s, failingTags{t})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lr lint.LintResults
-	if err := json.Unmarshal(res.Metadata["result.json"], &lr); err != nil {
-		t.Fatal(err)
-	}
+	callSubrequest(t, s, &lr)
 	if lr.Error == nil || !strings.Contains(lr.Error.Message, "empty version") || lr.Error.Location.Ranges[0].Start.Line != 4 {
 		t.Fatalf("build error = %+v, want the empty version at line 4", lr.Error)
 	}
@@ -191,15 +187,9 @@ func TestCheckReportsBadSDKLines(t *testing.T) {
 
 func TestOutlineAndTargetsSubrequests(t *testing.T) {
 	s := subrequestStub(outline.RequestSubrequestsOutline, nil)
-	res, err := build(context.Background(), s, failingTags{t})
-	if err != nil {
-		t.Fatalf("outline: %+v", err)
-	}
-	noSDKResolved(t, s)
 	var o outline.Outline
-	if err := json.Unmarshal(res.Metadata["result.json"], &o); err != nil {
-		t.Fatal(err)
-	}
+	res := callSubrequest(t, s, &o)
+	noSDKResolved(t, s)
 	args := map[string]int32{}
 	for _, a := range o.Args {
 		args[a.Name] = a.Location.Ranges[0].Start.Line
@@ -215,15 +205,9 @@ func TestOutlineAndTargetsSubrequests(t *testing.T) {
 	}
 
 	s = subrequestStub(targets.RequestTargets, nil)
-	res, err = build(context.Background(), s, failingTags{t})
-	if err != nil {
-		t.Fatalf("targets: %+v", err)
-	}
-	noSDKResolved(t, s)
 	var tl targets.List
-	if err := json.Unmarshal(res.Metadata["result.json"], &tl); err != nil {
-		t.Fatal(err)
-	}
+	res = callSubrequest(t, s, &tl)
+	noSDKResolved(t, s)
 	if len(tl.Targets) != 2 || tl.Targets[1].Name != "final" || tl.Targets[1].Location.Ranges[0].Start.Line != 8 {
 		t.Errorf("targets = %+v", tl.Targets)
 	}
