@@ -1,33 +1,22 @@
 package e2e
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
+	"maps"
+	"slices"
 	"testing"
 )
 
-// tarGz packs files (name -> content, all executable) into a tar.gz.
+// tarGz packs files (name -> content, all executable) into a tar.gz, in
+// name order.
 func tarGz(t *testing.T, files map[string]string) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for name, body := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			t.Fatal(err)
-		}
+	var es []entry
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		e := file(name, files[name])
+		e.hdr.Mode = 0o755
+		es = append(es, e)
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return rawTarGz(t, es)
 }
 
 // pushSDK pushes a seeds-layout SDK image, FROM scratch with one layer that
