@@ -111,6 +111,8 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		}
 	}
 
+	// From here on every image is resolved once per build.
+	c = newResolveCache(c)
 	targets, err := scanTargets(f, bc)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
@@ -142,9 +144,9 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
-	layers, _ := tags.(resolver.LayerLister)
+	_, direct := tags.(resolver.ManifestResolver)
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), layers: layers,
+		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct,
 		note: func(u *dockerfile.Use, rule linter.LinterRuleI, msg string) {
 			lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(rule, u.Location(), msg)
 		},

@@ -8,7 +8,9 @@ import (
 	"sync"
 
 	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -59,7 +61,24 @@ func (fl *flavors) read(ctx context.Context, base string, p ocispecs.Platform) s
 		}
 		st = *s
 	} else {
-		st = llb.Image(base, llb.Platform(p), dockerui.WithInternalName("[sdk] detect the flavor of "+base))
+		// Resolved through the build's cache, so that the builder's own
+		// resolution of FROM asks the registry no second time.
+		_, dgst, _, err := fl.c.ResolveImageConfig(ctx, base, sourceresolver.Opt{
+			LogName:  "[sdk] detect the flavor of " + base,
+			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: llb.ResolveModeDefault.String()},
+		})
+		if err != nil {
+			return ""
+		}
+		named, err := reference.ParseNormalizedNamed(base)
+		if err != nil {
+			return ""
+		}
+		pinned, err := reference.WithDigest(reference.TrimNamed(named), dgst)
+		if err != nil {
+			return ""
+		}
+		st = llb.Image(pinned.String(), llb.Platform(p), dockerui.WithInternalName("[sdk] detect the flavor of "+base))
 	}
 	def, err := st.Marshal(ctx, llb.Platform(p))
 	if err != nil {

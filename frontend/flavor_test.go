@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 const trixieRelease = "PRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\nVERSION_CODENAME=trixie\nID=debian\n"
@@ -25,7 +27,8 @@ func TestFlavorFromBaseImage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\n" + c.df
 			s, tags := sdkStub(df)
-			s.imageFiles = map[string]map[string]string{"docker-image://docker.io/library/debian:trixie": {"/etc/os-release": trixieRelease}}
+			// The base is read pinned to the digest the stub resolves it to.
+			s.imageFiles = map[string]map[string]string{"docker-image://docker.io/library/debian@" + digest.FromString("debian:trixie").String(): {"/etc/os-release": trixieRelease}}
 			tags.tags["reg.test/sdks/golang"] = append(tags.tags["reg.test/sdks/golang"], "trixie-1.23.3")
 			s.addSDK("reg.test/sdks/golang:trixie-1.23.3", 1, nil)
 			wr := &warnRecorder{stubClient: s}
@@ -48,6 +51,17 @@ func TestFlavorFromBaseImage(t *testing.T) {
 			}
 			if warned != c.fallback {
 				t.Errorf("fallback warned=%v, want %v: %q", warned, c.fallback, wr.msgs)
+			}
+			// The base is resolved once: reading its flavor and the
+			// builder's FROM share the answer.
+			n := 0
+			for _, r := range s.resolves {
+				if strings.Contains(r, "debian") {
+					n++
+				}
+			}
+			if strings.Contains(c.df, "debian") && n != 1 {
+				t.Errorf("the base image was resolved %d times, want once: %q", n, s.resolves)
 			}
 		})
 	}

@@ -11,19 +11,28 @@ import (
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// layeredTags is fakeTags whose registry serves manifests with the given
-// layer URLs, or fails to.
+// layeredTags is fakeTags whose registry serves the stub's images'
+// manifests, with the given layer URLs, or fails to.
 type layeredTags struct {
 	*fakeTags
+	s    *stubClient
 	urls []string
 	err  error
 }
 
-func (l layeredTags) Layers(_ context.Context, ref string, _ ocispecs.Platform) ([]ocispecs.Descriptor, error) {
+func (l layeredTags) ResolveManifest(_ context.Context, ref string, _ ocispecs.Platform, config bool) (resolver.Manifest, error) {
 	if l.err != nil {
-		return nil, l.err
+		return resolver.Manifest{}, l.err
 	}
-	return []ocispecs.Descriptor{{Digest: "sha256:4f0c", URLs: l.urls}}, nil
+	img, err := l.s.image(ref)
+	if err != nil {
+		return resolver.Manifest{}, errors.Join(resolver.ErrNotFound, err)
+	}
+	m := resolver.Manifest{Digest: img.digest, Layers: []ocispecs.Descriptor{{Digest: "sha256:4f0c", Size: 1 << 20, URLs: l.urls}}}
+	if config {
+		m.Config = img.config
+	}
+	return m, nil
 }
 
 func TestForeignLayerURLs(t *testing.T) {
@@ -40,6 +49,7 @@ func TestForeignLayerURLs(t *testing.T) {
 		{name: "refused", urls: []string{"https://cdn.example/go.tgz"}, wantErr: "carries foreign URLs (https://cdn.example/go.tgz)"},
 		{name: "allowed", urls: []string{"https://cdn.example/go.tgz"}, allow: "other.example, cdn.example"},
 		{name: "unreadable", err: errors.Join(resolver.ErrUnreachable, errors.New("dial tcp: no route")), warn: "SDKLayersUnchecked: SDK golang@1.23.4: sdkfront could not read the manifest"},
+		{name: "direct", urls: nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,7 +58,7 @@ func TestForeignLayerURLs(t *testing.T) {
 				s.opts["build-arg:SDK_ALLOW_FOREIGN_URLS"] = c.allow
 			}
 			wr := &warnRecorder{stubClient: s}
-			_, err := build(context.Background(), wr, layeredTags{fakeTags: tags, urls: c.urls, err: c.err})
+			_, err := build(context.Background(), wr, layeredTags{fakeTags: tags, s: s, urls: c.urls, err: c.err})
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), "SDK_ALLOW_FOREIGN_URLS") {
 					t.Fatalf("error %v, want %q", err, c.wantErr)

@@ -112,8 +112,9 @@ type resolveEnv struct {
 	settings dockerfile.Settings
 	locks    *locks
 	flavors  *flavors
-	// layers reads SDK manifests for the foreign-URL check; nil: none.
-	layers resolver.LayerLister
+	// checkLayers says whether an SDK whose layers are unknown deserves a
+	// warning: when the registry client could read them but did not.
+	checkLayers bool
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
 }
@@ -183,16 +184,14 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 					}
 				}
 			}
-			if err == nil && !locked && env.layers != nil {
-				ls, lerr := env.layers.Layers(ectx, res.Pinned(), j.sp)
-				switch {
-				case lerr == nil:
-					err = resolver.CheckForeignURLs(res.Pinned(), ls, s.AllowForeign)
-				case ectx.Err() != nil:
-					err = ectx.Err()
-				default:
+			if err == nil && !locked {
+				// The layers are known when the registry was read directly;
+				// resolved through BuildKit, they could not be.
+				if res.Layers != nil {
+					err = resolver.CheckForeignURLs(res.Pinned(), res.Layers, s.AllowForeign)
+				} else if env.checkLayers {
 					mu.Lock()
-					unchecked[j.u] = lerr.Error()
+					unchecked[j.u] = "it was resolved through BuildKit, as the frontend cannot read its registry"
 					mu.Unlock()
 				}
 			}

@@ -1,7 +1,6 @@
 package resolver
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,11 +13,6 @@ import (
 // ErrForeignURLs: an SDK image's layer carries foreign URLs from a host
 // that is not allowed.
 var ErrForeignURLs = errors.New("foreign layer URLs")
-
-// LayerLister reads the layer descriptors of an image for a platform.
-type LayerLister interface {
-	Layers(ctx context.Context, ref string, platform ocispecs.Platform) ([]ocispecs.Descriptor, error)
-}
 
 // ForeignURLError reports a layer whose descriptor names URLs that
 // buildkitd would fetch it from, from the daemon's network, before the

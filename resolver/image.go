@@ -40,6 +40,19 @@ func checkImage(ref string, config []byte) error {
 	return nil
 }
 
+// minLayerSize is the size under which a compressed layer may be an empty
+// tar; the config's diff ID then tells.
+const minLayerSize = 1024
+
+// checkLayers is checkImage from the manifest's layers, for a layer too
+// large to be empty.
+func checkLayers(ref string, layers []ocispecs.Descriptor) error {
+	if len(layers) != 1 {
+		return &ImageError{Ref: ref, Reason: fmt.Sprintf("has %d layers; an SDK image must have exactly one layer (FROM scratch + COPY sdk.tar.gz /)", len(layers))}
+	}
+	return nil
+}
+
 // labelledDefault reads the version a default tag names.
 func labelledDefault(ref string, config []byte) (string, error) {
 	img, err := parseConfig(ref, config)

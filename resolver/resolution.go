@@ -37,6 +37,9 @@ type Resolution struct {
 	Platforms map[string]digest.Digest `json:"platforms,omitempty"`
 	// Locked says the resolution came from the lockfile, not a registry.
 	Locked bool `json:"locked,omitempty"`
+	// Layers are the image's layers, when the registry was read directly
+	// (ManifestResolver); nil when BuildKit resolved the tag.
+	Layers []ocispecs.Descriptor `json:"-"`
 }
 
 // Pinned returns the digest-pinned reference, "repository@sha256:...".
@@ -48,6 +51,20 @@ func (r Resolution) Pinned() string { return r.Repository + "@" + r.Digest.Strin
 // registry config apply. logName, when set, names the progress vertex.
 type ImageResolver interface {
 	ResolveImage(ctx context.Context, ref string, platform ocispecs.Platform, logName string) (digest.Digest, []byte, error)
+}
+
+// Manifest is one tag, read straight from its registry for one platform.
+type Manifest struct {
+	Digest    digest.Digest            // what the tag points to
+	Layers    []ocispecs.Descriptor    // the platform image's layers
+	Platforms map[string]digest.Digest // the index's platforms, if Digest is one
+	Config    []byte                   // when asked for
+}
+
+// ManifestResolver reads a tag's manifest (and, if asked, its config)
+// straight from the registry, for a platform.
+type ManifestResolver interface {
+	ResolveManifest(ctx context.Context, ref string, platform ocispecs.Platform, config bool) (Manifest, error)
 }
 
 // TagLister lists every tag of a repository ("host/path"), following

@@ -44,11 +44,14 @@ type Resolver struct {
 
 	mu       sync.Mutex
 	listings map[string]*listing // by repository
+	indirect map[string]bool     // registries the TagLister cannot read manifests from
 }
 
-// New returns a Resolver that resolves images with images and lists tags with tags.
+// New returns a Resolver that resolves images with images and lists tags
+// with tags. If tags is also a ManifestResolver, tags are resolved with it
+// first (see image).
 func New(images ImageResolver, tags TagLister) *Resolver {
-	return &Resolver{images: images, tags: tags, listings: map[string]*listing{}}
+	return &Resolver{images: images, tags: tags, listings: map[string]*listing{}, indirect: map[string]bool{}}
 }
 
 // job is one Resolve call.
@@ -134,10 +137,13 @@ func (j *job) newestListed(ctx context.Context, c Constraint) (Resolution, error
 	return j.resolve(ctx, tv.raw)
 }
 
-// defaultVersion resolves the version labelled on the default tag.
+// defaultVersion resolves the version labelled on the default tag. When
+// the label names an exact version, the default tag's own image is that
+// version: it is pinned as it is, with no second resolution.
 func (j *job) defaultVersion(ctx context.Context) (Resolution, error) {
-	ref := j.repo + ":" + j.src.Tag(j.req.Flavor, defaultTagVersion)
-	_, config, err := j.r.images.ResolveImage(ctx, ref, j.req.Target, j.logName(defaultTagVersion))
+	tag := j.src.Tag(j.req.Flavor, defaultTagVersion)
+	ref := j.repo + ":" + tag
+	img, err := j.image(ctx, ref, defaultTagVersion, true)
 	switch {
 	case IsNotFound(err):
 		res, err := j.newestListed(ctx, Constraint{Kind: Latest})
@@ -148,13 +154,19 @@ func (j *job) defaultVersion(ctx context.Context) (Resolution, error) {
 	case err != nil:
 		return Resolution{}, fmt.Errorf("cannot resolve default SDK tag %s for %q: %w", ref, j.name(), err)
 	}
-	version, err := labelledDefault(ref, config)
+	version, err := labelledDefault(ref, img.Config)
 	if err != nil {
 		return Resolution{}, err
 	}
 	c, err := ParseConstraint(version)
 	if err != nil || (c.Kind != Exact && c.Kind != Partial) {
 		return Resolution{}, &ImageError{Ref: ref, Reason: fmt.Sprintf("names default version %q, which is not a version", version)}
+	}
+	if c.Kind == Exact {
+		if err := checkImage(ref, img.Config); err != nil {
+			return Resolution{}, err
+		}
+		return j.resolution(version, tag, img), nil
 	}
 	res, err := j.exact(ctx, c)
 	if err != nil {
@@ -167,29 +179,77 @@ func (j *job) defaultVersion(ctx context.Context) (Resolution, error) {
 func (j *job) resolve(ctx context.Context, version string) (Resolution, error) {
 	tag := j.src.Tag(j.req.Flavor, version)
 	ref := j.repo + ":" + tag
-	dgst, config, err := j.r.images.ResolveImage(ctx, ref, j.req.Target, j.logName(version))
+	img, err := j.image(ctx, ref, version, false)
 	if err != nil {
 		return Resolution{}, fmt.Errorf("cannot resolve SDK image %s for %q: %w", ref, j.name(), err)
 	}
-	if err := checkImage(ref, config); err != nil {
+	if img.Config != nil {
+		err = checkImage(ref, img.Config)
+	} else {
+		err = checkLayers(ref, img.Layers)
+	}
+	if err != nil {
 		return Resolution{}, err
 	}
-	res := Resolution{
+	res := j.resolution(version, tag, img)
+	if pl, ok := j.r.tags.(PlatformLister); ok && j.listed && img.Layers == nil {
+		if p, err := pl.PlatformDigests(ctx, j.repo+"@"+img.Digest.String()); err == nil {
+			res.Platforms = p
+		}
+	}
+	return res, nil
+}
+
+func (j *job) resolution(version, tag string, img Manifest) Resolution {
+	return Resolution{
 		Ref:        j.req.Ref.Raw,
 		Platform:   j.req.Ref.Platform,
 		Flavor:     j.req.Flavor,
 		Version:    version,
 		Repository: j.repo,
 		Tag:        tag,
-		Digest:     dgst,
+		Digest:     img.Digest,
 		Target:     j.req.Target,
+		Platforms:  img.Platforms,
+		Layers:     img.Layers,
 	}
-	if pl, ok := j.r.tags.(PlatformLister); ok && j.listed {
-		if p, err := pl.PlatformDigests(ctx, j.repo+"@"+dgst.String()); err == nil {
-			res.Platforms = p
+}
+
+// image resolves one tag. A TagLister that is a ManifestResolver reads it
+// straight from the registry: one request for an image manifest (and the
+// config if asked for, or if the layer is too small to tell whether it is
+// empty), where BuildKit's resolution costs as many and the layers would
+// then be read again to check them. Where that fails for want of access
+// (credentials only the build's session has, a registry reachable only
+// through buildkitd's mirrors, no network), the ImageResolver resolves it
+// through BuildKit, from then on for every tag of that registry.
+func (j *job) image(ctx context.Context, ref, version string, config bool) (Manifest, error) {
+	host, _, _ := strings.Cut(ref, "/")
+	if mr, ok := j.r.tags.(ManifestResolver); ok && !j.r.isIndirect(host) {
+		m, err := mr.ResolveManifest(ctx, ref, j.req.Target, config)
+		if err == nil && m.Config == nil && len(m.Layers) == 1 && m.Layers[0].Size < minLayerSize {
+			m, err = mr.ResolveManifest(ctx, ref, j.req.Target, true)
 		}
+		switch {
+		case err == nil, IsNotFound(err), errors.Is(err, ErrInvalidImage), ctx.Err() != nil:
+			return m, err
+		}
+		j.r.setIndirect(host)
 	}
-	return res, nil
+	dgst, cfg, err := j.r.images.ResolveImage(ctx, ref, j.req.Target, j.logName(version))
+	return Manifest{Digest: dgst, Config: cfg}, err
+}
+
+func (r *Resolver) isIndirect(host string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.indirect[host]
+}
+
+func (r *Resolver) setIndirect(host string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.indirect[host] = true
 }
 
 // name is the reference for messages.

@@ -46,7 +46,7 @@ func fixture() (*fakeImages, *fakeTags) {
 		"bookworm-3.11.9", "bookworm-3.12.1", "bookworm-3.13.0rc2", "bookworm-default")
 	repo("dotnet", nil, "bookworm-8.0.303_8.0.7", "bookworm-8.0.404_8.0.11", "bookworm-9.0.100_9.0.0")
 	repo("node", map[string]string{"maintainer": "x"}, "bookworm-20.1.0", "bookworm-default")
-	repo("ruby", map[string]string{"org.oryx.version": "3.3.9"}, "bookworm-3.3.1", "bookworm-default")
+	repo("ruby", map[string]string{"org.oryx.version": "3.4"}, "bookworm-3.3.1", "bookworm-default")
 	repo("mcr.microsoft.com/oryx/python-sdk", nil, "bookworm-3.11.9", "bookworm-3.12.1")
 	repo("multi", nil, "bookworm-1.0.0", "bookworm-1.0.1")
 	images.add(testRegistry+"multi:bookworm-1.0.0", nil, digest.FromString("a"), digest.FromString("b"))
@@ -70,10 +70,11 @@ func TestResolve(t *testing.T) {
 		{ref: "golang@>=1.22, <1.23", version: "1.22.10", lists: 1},
 		{ref: "golang@>=1.24.0-0", version: "1.24rc1", lists: 1},
 		{ref: "golang@1.24rc1", version: "1.24rc1"},
-		{ref: "golang", version: "1.23.4"},
-		{ref: "golang@default", version: "1.23.4"},
+		// The default tag's own image, which its label says is 1.23.4.
+		{ref: "golang", version: "1.23.4", tag: "bookworm-default"},
+		{ref: "golang@default", version: "1.23.4", tag: "bookworm-default"},
 		{ref: "golang@1.21", flavor: "bullseye", version: "1.21.0", tag: "bullseye-1.21.0", lists: 1},
-		{ref: "python", version: "3.12.1"},
+		{ref: "python", version: "3.12.1", tag: "bookworm-default"},
 		{ref: "python@3.13.0-rc2", version: "3.13.0rc2", lists: 1},
 		{ref: "python@3", version: "3.12.1", lists: 1},
 		{ref: "dotnet@8.0.404", version: "8.0.404_8.0.11", tag: "bookworm-8.0.404_8.0.11", lists: 1},
@@ -122,7 +123,7 @@ func TestResolveLogNames(t *testing.T) {
 	if _, err := New(images, tags).Resolve(context.Background(), Request{Ref: ref, Flavor: "bookworm", Source: testSource}); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"[sdk] golang -> default (bookworm)", "[sdk] golang -> 1.23.4 (bookworm)"}
+	want := []string{"[sdk] golang -> default (bookworm)"}
 	if fmt.Sprint(images.calls) != fmt.Sprint(want) {
 		t.Errorf("log names %q, want %q", images.calls, want)
 	}
@@ -157,7 +158,7 @@ func TestResolveErrors(t *testing.T) {
 		{ref: "node", is: []error{ErrInvalidImage},
 			msg: `127.0.0.1:5000/sdks/node:bookworm-default has neither label org.oryx.version nor org.oryx.sdk.version`},
 		{ref: "ruby", is: []error{ErrNoMatch},
-			msg: `127.0.0.1:5000/sdks/ruby:bookworm-default names default version 3.3.9: no ruby version matches "3.3.9"`},
+			msg: `127.0.0.1:5000/sdks/ruby:bookworm-default names default version 3.4: no ruby version matches "3.4"`},
 		{ref: "multi@1.0.0", is: []error{ErrInvalidImage},
 			msg: `127.0.0.1:5000/sdks/multi:bookworm-1.0.0 has 2 layers; an SDK image must have exactly one layer (FROM scratch + COPY sdk.tar.gz /)`},
 		{ref: "multi@1.0.1", is: []error{ErrInvalidImage}, msg: `multi:bookworm-1.0.1 has an empty layer`},
@@ -231,7 +232,7 @@ func TestResolveDefaultSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Repository + ":" + res.Tag; got != "mcr.microsoft.com/oryx/python-sdk:bookworm-3.11.9" {
+	if got := res.Repository + ":" + res.Tag; got != "mcr.microsoft.com/oryx/python-sdk:bookworm-default" || res.Version != "3.11.9" {
 		t.Errorf("resolved %s", got)
 	}
 }

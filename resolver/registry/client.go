@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,6 +24,9 @@ type Client struct {
 	// authentication: retries and the request timeout, then the TLS guard,
 	// then o.transport.
 	transport http.RoundTripper
+
+	mu       sync.Mutex
+	sessions map[string]*session // by repository
 }
 
 // New returns a Client.
@@ -31,7 +35,7 @@ func New(opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Client{o: o}
+	c := &Client{o: o, sessions: map[string]*session{}}
 	c.transport = &retryTransport{next: tlsGuard{next: o.transport, plainHTTP: c.plainHTTP}, o: &c.o}
 	return c
 }
@@ -53,42 +57,92 @@ func (c *Client) ListTags(ctx context.Context, repository string) ([]string, err
 	return tags, nil
 }
 
-// session is authenticated access to one repository, for one call.
+// session is access to one repository, kept for the Client's life (a
+// build). It asks anonymously first and authenticates only when the
+// registry answers 401, so a registry that needs no credentials costs no
+// ping: resolving a tag is one request.
 type session struct {
-	repo   name.Repository
-	client *http.Client
+	c    *Client
+	repo name.Repository
+
+	mu     sync.Mutex
+	authed http.RoundTripper // ggcr's authenticating transport, once needed
 }
 
-// session pings the registry and answers its authentication challenge
-// (ggcr's transport does both, through c.transport).
-func (c *Client) session(ctx context.Context, repo name.Repository) (*session, error) {
+// session returns the repository's session.
+func (c *Client) session(_ context.Context, repo name.Repository) (*session, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sessions[repo.Name()]
+	if !ok {
+		s = &session{c: c, repo: repo}
+		c.sessions[repo.Name()] = s
+	}
+	return s, nil
+}
+
+// client is the HTTP client of the session as it stands.
+func (s *session) client() (*http.Client, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr, authed := s.authed, s.authed != nil
+	if !authed {
+		tr = s.c.transport
+	}
+	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}, authed
+}
+
+// authenticate pings the registry and answers its authentication
+// challenge (ggcr's transport does both, through c.transport), once.
+func (s *session) authenticate(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.authed != nil {
+		return nil
+	}
 	auth := authn.Anonymous
-	if c.o.keychain != nil {
+	if s.c.o.keychain != nil {
 		var err error
-		if auth, err = authn.Resolve(ctx, c.o.keychain, repo); err != nil {
-			return nil, err
+		if auth, err = authn.Resolve(ctx, s.c.o.keychain, s.repo); err != nil {
+			return err
 		}
 	}
-	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport, []string{repo.Scope(transport.PullScope)})
+	tr, err := transport.NewWithContext(ctx, s.repo.Registry, auth, s.c.transport, []string{s.repo.Scope(transport.PullScope)})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &session{repo: repo, client: &http.Client{Transport: tr, CheckRedirect: checkRedirect}}, nil
+	s.authed = tr
+	return nil
 }
 
-// get GETs u, following redirects. Any status but 200 is a *statusError.
-// The body is in memory (see retryTransport).
+// get GETs u, following redirects, authenticating if the registry asks
+// to. Any status but 200 is a *statusError. The body is in memory (see
+// retryTransport).
 func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	do := func() (*http.Response, bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, false, err
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		client, authed := s.client()
+		resp, err := client.Do(req)
+		return resp, authed, err
+	}
+	resp, authed, err := do()
 	if err != nil {
 		return nil, err
 	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
+	if resp.StatusCode == http.StatusUnauthorized && !authed {
+		resp.Body.Close()
+		if err := s.authenticate(ctx); err != nil {
+			return nil, err
+		}
+		if resp, _, err = do(); err != nil {
+			return nil, err
+		}
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

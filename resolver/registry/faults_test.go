@@ -171,8 +171,9 @@ func faultRows() []faultRow {
 			})
 		}, wrap: []func(http.Handler) http.Handler{bearer(false, new(atomic.Int32), new(atomic.Int32))},
 			call: listTags, is: resolver.ErrDenied,
-			msg:   []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials", "exact version"},
-			count: tagsList, attempts: 2, max: 5 * s},
+			msg: []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials", "exact version"},
+			// Anonymously, with a token, with a refreshed token.
+			count: tagsList, attempts: 3, max: 5 * s},
 		{name: "403", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(403, distError("DENIED", "requested access to the resource is denied")))
 		}, call: listTags, is: resolver.ErrDenied,
@@ -186,7 +187,8 @@ func faultRows() []faultRow {
 		{name: "400", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(400, distError("PAGINATION_NUMBER_INVALID", "invalid number of results requested")))
 		}, call: listTags, msg: []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 400 Bad Request", "invalid number of results requested"},
-			count: tagsList, attempts: 1, max: 5 * s},
+			// n=1000, then the fallback n=100.
+			count: tagsList, attempts: 2, max: 5 * s},
 
 		// Time and size stay bounded.
 		{name: "stalled response", setup: func(_ *testing.T, f *faultFixture) {
@@ -245,9 +247,10 @@ func faultRows() []faultRow {
 		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1, max: 5 * s},
 		{name: "Link loop over two pages", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, rewrite(func(r *http.Request, _ *int, h http.Header, body []byte) []byte {
-				next := r.URL.Path + "?n=100&last=bookworm-1.23.4"
+				n := r.URL.Query().Get("n")
+				next := r.URL.Path + "?n=" + n + "&last=bookworm-1.23.4"
 				if r.URL.Query().Get("last") != "" {
-					next = r.URL.Path + "?n=100"
+					next = r.URL.Path + "?n=" + n
 				}
 				h.Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next))
 				return body

@@ -27,6 +27,8 @@ type PlatformImage struct {
 	Manifest digest.Digest
 	// Config is the image config, as the registry serves it.
 	Config []byte
+
+	platforms map[string]digest.Digest // of the index, if Digest is one
 }
 
 // ResolveImage implements resolver.ImageResolver without BuildKit: it
@@ -62,6 +64,33 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 	return out, nil
 }
 
+// ResolveManifest implements resolver.ManifestResolver: one request for an
+// image manifest, two for an index, and one more for the config if asked.
+func (c *Client) ResolveManifest(ctx context.Context, ref string, platform ocispecs.Platform, config bool) (resolver.Manifest, error) {
+	ctx, _ = withStats(ctx)
+	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	pi, im, s, err := c.platformManifest(callCtx, ctx, ref, platform)
+	if err != nil {
+		return resolver.Manifest{}, err
+	}
+	out := resolver.Manifest{Digest: pi.Digest, Layers: descriptors(im), Platforms: pi.platforms}
+	if config {
+		if out.Config, err = s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes); err != nil {
+			return resolver.Manifest{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
+		}
+	}
+	return out, nil
+}
+
+func descriptors(im *v1.Manifest) []ocispecs.Descriptor {
+	out := make([]ocispecs.Descriptor, 0, len(im.Layers))
+	for _, l := range im.Layers {
+		out = append(out, ocispecs.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size, URLs: l.URLs})
+	}
+	return out
+}
+
 // Layers returns the layer descriptors of ref's image manifest for
 // platform, without fetching the config: what a layer's foreign URLs are
 // checked on.
@@ -73,11 +102,7 @@ func (c *Client) Layers(ctx context.Context, ref string, platform ocispecs.Platf
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ocispecs.Descriptor, 0, len(im.Layers))
-	for _, l := range im.Layers {
-		out = append(out, ocispecs.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size, URLs: l.URLs})
-	}
-	return out, nil
+	return descriptors(im), nil
 }
 
 // platformManifest fetches ref's manifest and, through indexes, the image
@@ -116,6 +141,9 @@ func (c *Client) platformManifest(callCtx, ctx context.Context, ref string, plat
 		index, err := m.index()
 		if err != nil {
 			return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
+		}
+		if depth == 0 {
+			out.platforms = platformDigests(index)
 		}
 		d, err := choose(ref, index, platform)
 		if err != nil {

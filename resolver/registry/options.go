@@ -38,11 +38,15 @@ const (
 	defaultBackoff        = 500 * time.Millisecond
 	defaultMaxBackoff     = 5 * time.Second
 	defaultMaxRetryAfter  = 10 * time.Second
-	defaultPageSize       = 100
-	defaultMaxPages       = 5000
-	defaultMaxTags        = 500_000
-	defaultMaxPageBytes   = 32 << 20
-	defaultMaxBodyBytes   = 8 << 20
+	// Registries clamp n to their own maximum (distribution: 1,000 by
+	// default), so asking for many saves round trips: every page is one.
+	defaultPageSize = 1000
+	// fallbackPageSize is asked for when a registry refuses the default.
+	fallbackPageSize    = 100
+	defaultMaxPages     = 5000
+	defaultMaxTags      = 500_000
+	defaultMaxPageBytes = 32 << 20
+	defaultMaxBodyBytes = 8 << 20
 	// The OCI distribution spec has registries accept manifests of at
 	// least 4 MiB; containerd refuses larger ones.
 	defaultMaxManifest = 4 << 20

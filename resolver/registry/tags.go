@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -41,6 +42,14 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository) ([]string, 
 		}
 		seen[pageKey(u)] = true
 		resp, err := s.get(ctx, u, "application/json")
+		var se *statusError
+		if len(seen) == 1 && c.o.pageSize > fallbackPageSize && errors.As(err, &se) && se.code == http.StatusBadRequest {
+			// A registry that refuses n this large (PAGINATION_NUMBER_INVALID)
+			// gets the page size most registries take.
+			u.RawQuery = "n=" + strconv.Itoa(fallbackPageSize)
+			seen = map[string]bool{pageKey(u): true}
+			resp, err = s.get(ctx, u, "application/json")
+		}
 		if err != nil {
 			return nil, err
 		}
