@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sync"
 
 	"github.com/containerd/platforms"
@@ -208,10 +209,19 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 			mu.Lock()
 			results[j.k] = res
 			mu.Unlock()
-			return announce(ectx, env.c, res)
+			return nil
 		})
 	}
 	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	var announced []resolver.Resolution
+	for _, j := range jobs {
+		if res, ok := results[j.k]; ok && !slices.ContainsFunc(announced, func(r resolver.Resolution) bool { return r.Pinned() == res.Pinned() && r.Ref == res.Ref && r.Locked == res.Locked }) {
+			announced = append(announced, res)
+		}
+	}
+	if err := announce(ctx, env.c, announced); err != nil {
 		return nil, err
 	}
 	for _, j := range jobs {
@@ -299,9 +309,13 @@ func sameRewrite(a, b job, ba, bb dockerfile.Binding, targets []target) error {
 	return nil
 }
 
-// announce shows a resolution in the build's progress as its own vertex.
-func announce(ctx context.Context, c client.Client, res resolver.Resolution) error {
-	def, err := sdkllb.Announce(res).Marshal(ctx)
+// announce shows each resolution in the build's progress as a vertex of
+// its own, all in one solve.
+func announce(ctx context.Context, c client.Client, rs []resolver.Resolution) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	def, err := sdkllb.Announce(rs...).Marshal(ctx)
 	if err != nil {
 		return err
 	}

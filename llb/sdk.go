@@ -46,15 +46,22 @@ func Tree(r resolver.Resolution, p ocispecs.Platform) llb.State {
 		llb.WithCustomName(fmt.Sprintf("[sdk] unpack %s %s (%s) %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p))))
 }
 
-// Announce is a vertex whose name reports a resolution in the build's
-// progress, e.g. "[sdk] golang@1.23 -> 1.23.4 (bookworm) ...@sha256:ab12...".
-// Solving it writes one small file, cached after the first build. The file
-// holds the summary, so that each resolution is its own vertex: BuildKit
-// shows one name per op digest.
-func Announce(r resolver.Resolution) llb.State {
-	s := Summary(r)
-	return llb.Scratch().File(llb.Mkfile("/sdk", 0o644, []byte(s+"\n")),
-		llb.WithCustomName(s))
+// Announce reports resolutions in the build's progress, one vertex each,
+// named "[sdk] golang@1.23 -> 1.23.4 (bookworm) ...@sha256:ab12...", in
+// one state to solve at once. Solving it writes one small file a
+// resolution, cached after the first build. The file holds the summary,
+// so that each resolution is its own vertex: BuildKit shows one name per
+// op digest.
+func Announce(rs ...resolver.Resolution) llb.State {
+	var sts []llb.State
+	for _, r := range rs {
+		s := Summary(r)
+		sts = append(sts, llb.Scratch().File(llb.Mkfile("/sdk", 0o644, []byte(s+"\n")), llb.WithCustomName(s)))
+	}
+	if len(sts) == 1 {
+		return sts[0]
+	}
+	return llb.Merge(sts, llb.WithCustomName("[sdk] resolved"))
 }
 
 // Summary is the one-line, human-readable form of a resolution.
