@@ -217,7 +217,9 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 	}
 	var announced []resolver.Resolution
 	for _, j := range jobs {
-		if res, ok := results[j.k]; ok && !slices.ContainsFunc(announced, func(r resolver.Resolution) bool { return r.Pinned() == res.Pinned() && r.Ref == res.Ref && r.Locked == res.Locked }) {
+		if res, ok := results[j.k]; ok && !slices.ContainsFunc(announced, func(r resolver.Resolution) bool {
+			return r.Pinned() == res.Pinned() && r.Ref == res.Ref && r.Locked == res.Locked
+		}) {
 			announced = append(announced, res)
 		}
 	}
