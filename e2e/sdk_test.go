@@ -107,8 +107,10 @@ func TestLazyPull(t *testing.T) {
 	if !regexp.MustCompile(`RUN mkdir /out && lazy > /out/v\n(#\d+ )?CACHED`).MatchString(second.err) {
 		t.Errorf("second build did not hit the cache:\n%s", tail(second.err, 30))
 	}
-	if got := mark.requests(t, " /v2/sdks/lazy/blobs/"); len(got) != 0 {
-		t.Errorf("cached build fetched SDK blobs:\n%s", strings.Join(got, "\n"))
+	// (This SDK's layer is small enough to be an empty tar, so sdkfront
+	// reads its config, 200-odd bytes, to tell; a real SDK's is not.)
+	if got := mark.requests(t, " /v2/sdks/lazy/blobs/"+layer); len(got) != 0 {
+		t.Errorf("cached build fetched the SDK layer:\n%s", strings.Join(got, "\n"))
 	}
 	if got := mark.requests(t, " /v2/sdks/lazy/"); len(got) == 0 {
 		t.Errorf("the registry log shows no request for sdks/lazy on the second build; is it logging?")
