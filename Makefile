@@ -83,7 +83,8 @@ seed: lab-up seed-bin ## Push lab/busybox and the sample SDK images into the lab
 .PHONY: frontend-image
 frontend-image: lab-up seed-bin ## Build the static frontend binary and push it as $LAB_REGISTRY/sdkfront:dev
 	$(GO_STATIC) -o $(FRONTEND) ./cmd/frontend
-	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"
+	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"; \
+		$(SEED) frontend -offline -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev-offline"
 
 .PHONY: cli
 cli: ## Build the sdkfront CLI (`sdkfront lock`, docs/lock.md) as .lab/bin/sdkfront
@@ -110,10 +111,12 @@ image: lab-up seed frontend-image sbom-image ## Build the multi-platform fronten
 		val=$$($(GO) env $$v); [ -z "$$val" ] || goenv+=(--opt "build-arg:$$v=$$val"); \
 	done; \
 	secret=(); [ -z "$(CA_CERTS)" ] || secret=(--secret "id=ca-certificates,src=$(CA_CERTS)"); \
-	echo "image: $$repo:$(VERSION) and $$repo:multi for $(IMAGE_PLATFORMS) (Go $(GO_VERSION))"; \
+	for target in release offline; do \
+	suffix=""; [ $$target = release ] || suffix=-$$target; \
+	echo "image: $$repo:$(VERSION)$$suffix and $$repo:multi$$suffix for $(IMAGE_PLATFORMS) (Go $(GO_VERSION))"; \
 	start=$$(date +%s); \
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) buildctl --addr "$$BUILDKIT_HOST" build --progress plain \
-		--frontend dockerfile.v0 --local context=. --local dockerfile=cmd/frontend \
+		--frontend dockerfile.v0 --local context=. --local dockerfile=cmd/frontend --opt target=$$target \
 		--opt build-arg:BUILDKIT_SYNTAX="$$LAB_REGISTRY/sdkfront:dev" \
 		--opt build-arg:SDK_SOURCE="$$LAB_REGISTRY/sdks/{platform}:{flavor}-{version}" \
 		--opt build-arg:BUILD_BASE="$$LAB_REGISTRY/lab/busybox:latest" \
@@ -124,9 +127,10 @@ image: lab-up seed frontend-image sbom-image ## Build the multi-platform fronten
 		--opt platform=$(IMAGE_PLATFORMS) \
 		--opt attest:provenance=mode=max \
 		--opt attest:sbom=generator="$$LAB_REGISTRY/sdkfront-sbom:dev" \
-		--output "type=image,\"name=$$repo:$(VERSION),$$repo:multi\",push=true,oci-mediatypes=true,rewrite-timestamp=true$$ann" \
-		--metadata-file .lab/out/image.json $(IMAGE_FLAGS); \
-	echo "image: pushed $$repo:$(VERSION) and $$repo:multi ($$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' .lab/out/image.json)) in $$(( $$(date +%s) - start ))s"
+		--output "type=image,\"name=$$repo:$(VERSION)$$suffix,$$repo:multi$$suffix\",push=true,oci-mediatypes=true,rewrite-timestamp=true$$ann" \
+		--metadata-file .lab/out/image$$suffix.json $(IMAGE_FLAGS) || exit 1; \
+	echo "image: pushed $$repo:$(VERSION)$$suffix and $$repo:multi$$suffix ($$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' .lab/out/image$$suffix.json)) in $$(( $$(date +%s) - start ))s"; \
+	done
 
 .PHONY: demo
 demo: tools lab-up seed frontend-image ## Build examples/Dockerfile.sdk through sdkfront and print the result

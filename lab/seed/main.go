@@ -23,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func logf(format string, args ...any) { log.Printf(format, args...) }
@@ -73,6 +75,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		busybox    *string
 		goVersions *string
 		binary     *string
+		offline    *bool
 		image      *string
 	)
 	switch cmd {
@@ -83,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "frontend":
 		binary = fs.String("binary", "", "static sdkfront binary (required)")
 		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront:dev)")
+		offline = fs.Bool("offline", false, "the offline variant: with moby.buildkit.frontend.network.none=true")
 	case "sbomscan":
 		binary = fs.String("binary", "", "static lab/sbomscan binary (required)")
 		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront-sbom:dev)")
@@ -135,7 +139,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return fmt.Errorf("%s: -image %q is not in registry %s", cmd, ref, *registry)
 		}
-		build := frontendImage
+		build := func(bs *blobs, plat v1.Platform, binary string) (v1.Image, error) {
+			return frontendImage(bs, plat, binary, offline != nil && *offline)
+		}
 		if cmd == "sbomscan" {
 			build = sbomScannerImage
 		}

@@ -440,8 +440,9 @@ func busyboxImage(bs *blobs, plat v1.Platform, busybox string) (v1.Image, error)
 const frontendCaps = "moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
 
 // frontendImage is FROM scratch + /sdkfront. Unlike the stock image it does
-// not set moby.buildkit.frontend.network.none: sdkfront lists tags itself.
-func frontendImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, error) {
+// not set moby.buildkit.frontend.network.none: sdkfront reads registries
+// itself; the offline variant sets it.
+func frontendImage(bs *blobs, plat v1.Platform, binary string, offline bool) (v1.Image, error) {
 	if err := checkStatic(binary); err != nil {
 		return nil, fmt.Errorf("%w (build it with CGO_ENABLED=0 -tags 'netgo osusergo static_build')", err)
 	}
@@ -453,10 +454,11 @@ func frontendImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, error)
 	if err != nil {
 		return nil, err
 	}
-	return newImage(plat, v1.Config{
-		Entrypoint: []string{"/sdkfront"},
-		Labels:     map[string]string{"moby.buildkit.frontend.caps": frontendCaps},
-	}, b.layer())
+	labels := map[string]string{"moby.buildkit.frontend.caps": frontendCaps}
+	if offline {
+		labels["moby.buildkit.frontend.network.none"] = "true"
+	}
+	return newImage(plat, v1.Config{Entrypoint: []string{"/sdkfront"}, Labels: labels}, b.layer())
 }
 
 // sbomScannerImage is FROM scratch + /sbomscan (lab/sbomscan), a BuildKit SBOM

@@ -309,12 +309,19 @@ func TestFrontendImage(t *testing.T) {
 	if err := elfStatic(exe); err != nil {
 		t.Fatalf("CGO_ENABLED=0 build is not static: %v", err)
 	}
-	if _, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/sh"); err == nil {
+	if _, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/sh", false); err == nil {
 		t.Error("a dynamically linked binary was accepted for a FROM scratch image")
 	}
-	img, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), exe)
+	img, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), exe, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	off, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), exe, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf, _ := off.ConfigFile(); cf.Config.Labels["moby.buildkit.frontend.network.none"] != "true" || cf.Config.Labels["moby.buildkit.frontend.caps"] != frontendCaps {
+		t.Errorf("offline variant labels = %v", cf.Config.Labels)
 	}
 	cf, _ := img.ConfigFile()
 	if got := cf.Config.Labels["moby.buildkit.frontend.caps"]; got != frontendCaps {
@@ -354,8 +361,15 @@ func TestFrontendDockerfileMatchesSeededImage(t *testing.T) {
 	if !strings.Contains(string(df), `LABEL moby.buildkit.frontend.caps="`+frontendCaps+`"`) {
 		t.Errorf("cmd/frontend/Dockerfile does not set moby.buildkit.frontend.caps=%q", frontendCaps)
 	}
-	if strings.Contains(string(df), "LABEL moby.buildkit.frontend.network.none") {
-		t.Error("cmd/frontend/Dockerfile sets moby.buildkit.frontend.network.none; sdkfront lists tags over the network")
+	// network.none only on the offline variant, which release does not
+	// build on: sdkfront reads registries over the network.
+	release := string(df)[strings.LastIndex(string(df), "\nFROM "):]
+	offline := string(df)[strings.Index(string(df), "AS offline"):]
+	if !strings.HasPrefix(release, "\nFROM sdkfront AS release") || strings.Contains(release, "network.none") {
+		t.Errorf("cmd/frontend/Dockerfile: the last stage must be the release image, without network.none:%s", release)
+	}
+	if !strings.Contains(offline[:strings.Index(offline, "\nFROM ")], `LABEL moby.buildkit.frontend.network.none="true"`) {
+		t.Error("cmd/frontend/Dockerfile: the offline stage does not set moby.buildkit.frontend.network.none")
 	}
 	if !strings.Contains(string(df), `ENTRYPOINT ["/sdkfront"]`) {
 		t.Error(`cmd/frontend/Dockerfile: want ENTRYPOINT ["/sdkfront"], as the seeded image`)
