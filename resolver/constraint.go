@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -105,4 +106,15 @@ func (c Constraint) anchor() *semver.Version {
 		return v
 	}
 	return nil
+}
+
+// tagPrefix is how the tags of every version c may match begin: the
+// version itself for an exact or partial one ("1.23" matches 1.23.x, whose
+// tags start "1.23"), else nothing.
+func (c Constraint) tagPrefix() string {
+	switch c.Kind {
+	case Exact, Partial:
+		return strings.TrimPrefix(c.Raw, "v")
+	}
+	return ""
 }

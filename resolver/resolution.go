@@ -80,3 +80,11 @@ type TagLister interface {
 type RepositoryLister interface {
 	ListRepositories(ctx context.Context, registry string) ([]string, error)
 }
+
+// PrefixLister lists only the tags of a repository that start with a
+// prefix, in fewer requests than the whole list where the registry allows.
+// Where it does not, the lister reads the whole list anyway and returns it
+// all, with all set.
+type PrefixLister interface {
+	ListTagsWithPrefix(ctx context.Context, repository, prefix string) (tags []string, all bool, err error)
+}

@@ -43,7 +43,8 @@ type Resolver struct {
 	tags   TagLister
 
 	mu       sync.Mutex
-	listings map[string]*listing // by repository
+	listings map[string]*listing // by repository, or repository and prefix
+	all      map[string][]string // whole tag lists a PrefixLister returned
 	indirect map[string]bool     // registries the TagLister cannot read manifests from
 }
 
@@ -51,7 +52,7 @@ type Resolver struct {
 // with tags. If tags is also a ManifestResolver, tags are resolved with it
 // first (see image).
 func New(images ImageResolver, tags TagLister) *Resolver {
-	return &Resolver{images: images, tags: tags, listings: map[string]*listing{}, indirect: map[string]bool{}}
+	return &Resolver{images: images, tags: tags, listings: map[string]*listing{}, all: map[string][]string{}, indirect: map[string]bool{}}
 }
 
 // job is one Resolve call.
@@ -108,11 +109,7 @@ func (j *job) exact(ctx context.Context, c Constraint) (Resolution, error) {
 	if !IsNotFound(err) {
 		return res, err
 	}
-	vs, lerr := j.versions(ctx)
-	if lerr != nil {
-		return Resolution{}, lerr
-	}
-	tv, lerr := j.newest(vs, c)
+	tv, lerr := j.newestOf(ctx, c)
 	switch {
 	case lerr != nil:
 		return Resolution{}, lerr
@@ -126,11 +123,7 @@ func (j *job) exact(ctx context.Context, c Constraint) (Resolution, error) {
 
 // newestListed resolves the newest listed version matching c.
 func (j *job) newestListed(ctx context.Context, c Constraint) (Resolution, error) {
-	vs, err := j.versions(ctx)
-	if err != nil {
-		return Resolution{}, err
-	}
-	tv, err := j.newest(vs, c)
+	tv, err := j.newestOf(ctx, c)
 	if err != nil {
 		return Resolution{}, err
 	}

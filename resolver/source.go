@@ -159,3 +159,14 @@ func (s Source) MatchRepository(repo string) (platform string, ok bool) {
 	}
 	return p, true
 }
+
+// TagPrefix is what every tag of a flavor's versions starting with
+// versionPrefix starts with ("bookworm-1.23" for "{flavor}-{version}",
+// bookworm and 1.23): the tag template up to {version}, then
+// versionPrefix. It is "" when the template starts with {version} and
+// versionPrefix is "".
+func (s Source) TagPrefix(flavor, versionPrefix string) string {
+	s = s.orDefault()
+	head, _, _ := strings.Cut(s.tag, phVersion)
+	return strings.ReplaceAll(head, phFlavor, flavor) + versionPrefix
+}

@@ -24,14 +24,45 @@ type listing struct {
 // waiting when its own ctx ends. Failures are cached too: a Resolver serves
 // one build, which should not hammer a failing registry.
 func (r *Resolver) listTags(ctx context.Context, repo string) ([]string, error) {
+	return r.list(ctx, repo, "")
+}
+
+// list is listTags of the tags that start with prefix, for a PrefixLister
+// ("" lists them all). Once the whole list of a repository is known, it
+// serves every prefix.
+func (r *Resolver) list(ctx context.Context, repo, prefix string) ([]string, error) {
+	if prefix != "" {
+		r.mu.Lock()
+		all, ok := r.all[repo]
+		r.mu.Unlock()
+		if ok {
+			return withPrefix(all, prefix), nil
+		}
+	}
+	key := repo
+	if prefix != "" {
+		key += "\x00" + prefix
+	}
 	r.mu.Lock()
-	l, ok := r.listings[repo]
+	l, ok := r.listings[key]
 	if !ok {
 		l = &listing{done: make(chan struct{})}
-		r.listings[repo] = l
+		r.listings[key] = l
 		go func(ctx context.Context) {
 			defer close(l.done)
-			l.tags, l.err = r.tags.ListTags(ctx, repo)
+			pl, ok := r.tags.(PrefixLister)
+			if !ok || prefix == "" {
+				l.tags, l.err = r.tags.ListTags(ctx, repo)
+				return
+			}
+			var all bool
+			l.tags, all, l.err = pl.ListTagsWithPrefix(ctx, repo, prefix)
+			if l.err == nil && all {
+				r.mu.Lock()
+				r.all[repo] = l.tags
+				r.mu.Unlock()
+				l.tags = withPrefix(l.tags, prefix)
+			}
 		}(context.WithoutCancel(ctx))
 	}
 	r.mu.Unlock()
@@ -41,6 +72,16 @@ func (r *Resolver) listTags(ctx context.Context, repo string) ([]string, error) 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+func withPrefix(tags []string, prefix string) []string {
+	var out []string
+	for _, t := range tags {
+		if strings.HasPrefix(t, prefix) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // tagVersion is one version of the requested flavor, as tagged and parsed.
@@ -98,15 +139,58 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 		sort.Strings(e.Available)
 		return nil, e
 	}
-	// Newest first; equal versions spelled differently order by spelling,
-	// so the choice is deterministic.
+	sortNewest(vs)
+	return vs, nil
+}
+
+// newestOf returns the newest listed version satisfying c. Where the
+// TagLister lists by prefix, it first lists only the tags c's versions
+// may have ("bookworm-1.23" for 1.23, "bookworm-" for a range: a page,
+// where the whole list may take many); the whole list is read only if
+// they hold no match, for the error to say what there is.
+func (j *job) newestOf(ctx context.Context, c Constraint) (tagVersion, error) {
+	if _, ok := j.r.tags.(PrefixLister); ok {
+		if prefix := j.src.TagPrefix(j.req.Flavor, c.tagPrefix()); prefix != "" {
+			if tags, err := j.r.list(ctx, j.repo, prefix); err == nil {
+				if tv, err := j.newest(j.parse(tags), c); err == nil {
+					return tv, nil
+				}
+			}
+		}
+	}
+	vs, err := j.versions(ctx)
+	if err != nil {
+		return tagVersion{}, err
+	}
+	return j.newest(vs, c)
+}
+
+// parse keeps the tags of the requested flavor that follow the source's
+// template, as versions, newest first.
+func (j *job) parse(tags []string) []tagVersion {
+	var vs []tagVersion
+	for _, tag := range tags {
+		flavor, version, ok := j.src.MatchTag(tag)
+		if !ok || (j.src.flavored && flavor != j.req.Flavor) || version == defaultTagVersion {
+			continue
+		}
+		if v, err := ParseVersion(version); err == nil {
+			vs = append(vs, tagVersion{raw: version, v: v})
+		}
+	}
+	sortNewest(vs)
+	return vs
+}
+
+// sortNewest sorts newest first; equal versions spelled differently order
+// by spelling, so the choice is deterministic.
+func sortNewest(vs []tagVersion) {
 	slices.SortFunc(vs, func(a, b tagVersion) int {
 		if c := b.v.Compare(a.v); c != 0 {
 			return c
 		}
 		return strings.Compare(b.raw, a.raw)
 	})
-	return vs, nil
 }
 
 // newest returns the newest version satisfying c, or a NoMatchError.

@@ -50,11 +50,29 @@ func (c *Client) ListTags(ctx context.Context, repository string) ([]string, err
 	ctx, _ = withStats(ctx)
 	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
 	defer cancel()
-	tags, err := c.listTags(callCtx, repo)
+	tags, _, err := c.listTags(callCtx, repo, "")
 	if err != nil {
 		return nil, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
 	}
 	return tags, nil
+}
+
+// ListTagsWithPrefix implements resolver.PrefixLister: the tags of
+// repository that start with prefix, in as few pages as the registry
+// allows (see listTags).
+func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix string) ([]string, bool, error) {
+	repo, err := c.parseRepository(repository)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, _ = withStats(ctx)
+	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	defer cancel()
+	tags, all, err := c.listTags(callCtx, repo, prefix)
+	if err != nil {
+		return nil, false, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+	}
+	return tags, all, nil
 }
 
 // session is access to one repository, kept for the Client's life (a

@@ -21,24 +21,35 @@ import (
 // fails beyond maxPages pages or maxTags tags. Each page is decoded as it
 // arrives, so only the tags are kept, never the pages; an empty page ends
 // the listing.
-func (c *Client) listTags(ctx context.Context, repo name.Repository) ([]string, error) {
+//
+// With a prefix, the listing asks the registry to start just before the
+// tags that have it (?last=, as the OCI distribution spec orders tags
+// lexically) and stops past them, and only those tags are returned. A
+// registry that does not honour last is listed in full, and then all the
+// tags are returned, with all set.
+func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix string) (tags []string, all bool, err error) {
 	s, err := c.session(ctx, repo)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	u := &url.URL{
 		Scheme: repo.Scheme(),
 		Host:   repo.RegistryStr(),
 		Path:   "/v2/" + repo.RepositoryStr() + "/tags/list",
 	}
+	q := url.Values{}
 	if c.o.pageSize > 0 {
-		u.RawQuery = "n=" + strconv.Itoa(c.o.pageSize)
+		q.Set("n", strconv.Itoa(c.o.pageSize))
 	}
-	var tags []string
+	last := lastBefore(prefix)
+	if last != "" {
+		q.Set("last", last)
+	}
+	u.RawQuery = q.Encode()
 	seen := map[string]bool{}
 	for u != nil {
 		if len(seen) >= c.o.maxPages {
-			return nil, &limitError{fmt.Sprintf("lists more than %d pages of tags", c.o.maxPages)}
+			return nil, false, &limitError{fmt.Sprintf("lists more than %d pages of tags", c.o.maxPages)}
 		}
 		seen[pageKey(u)] = true
 		resp, err := s.get(ctx, u, "application/json")
@@ -46,27 +57,36 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository) ([]string, 
 		if len(seen) == 1 && c.o.pageSize > fallbackPageSize && errors.As(err, &se) && se.code == http.StatusBadRequest {
 			// A registry that refuses n this large (PAGINATION_NUMBER_INVALID)
 			// gets the page size most registries take.
-			u.RawQuery = "n=" + strconv.Itoa(fallbackPageSize)
+			q.Set("n", strconv.Itoa(fallbackPageSize))
+			u.RawQuery = q.Encode()
 			seen = map[string]bool{pageKey(u): true}
 			resp, err = s.get(ctx, u, "application/json")
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		body, err := bodyBytes(resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		before := len(tags)
 		tags, err = decodeTags(body, tags, c.o.maxTags)
 		if err != nil {
 			var le *limitError
 			if errors.As(err, &le) {
-				return nil, err
+				return nil, false, err
 			}
-			return nil, &badResponse{what: "an invalid tag list", err: err,
+			return nil, false, &badResponse{what: "an invalid tag list", err: err,
 				hint: "check that " + repo.Name() + " is served by an OCI registry"}
+		}
+		if last != "" && len(tags) > before {
+			if tags[before] <= last {
+				last, prefix = "", "" // the registry ignores last: list it all
+				all = true
+			} else if t := tags[len(tags)-1]; t > prefix && !strings.HasPrefix(t, prefix) {
+				break // past the tags that have the prefix
+			}
 		}
 		next := nextLink(resp.Header.Values("Link"), resp.Request.URL)
 		u = nil
@@ -78,7 +98,28 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository) ([]string, 
 			}
 		}
 	}
-	return tags, nil
+	if prefix != "" {
+		kept := tags[:0]
+		for _, t := range tags {
+			if strings.HasPrefix(t, prefix) {
+				kept = append(kept, t)
+			}
+		}
+		tags = kept
+	}
+	return tags, all, nil
+}
+
+// lastBefore is a value of ?last= just before every tag that has prefix:
+// its last byte one lower, then '~', which sorts after every character a
+// tag may hold ("bookworm-1.23" -> "bookworm-1.22~"); "" for no prefix.
+func lastBefore(prefix string) string {
+	if prefix == "" {
+		return ""
+	}
+	b := []byte(prefix)
+	b[len(b)-1]--
+	return string(b) + "~"
 }
 
 // pageKey identifies a page whatever the scheme: ggcr may switch a
