@@ -37,9 +37,17 @@
 //     with a message saying when to try again. So a stalled registry
 //     fails a call after about 25s (three 8s attempts), and a failing one
 //     (500) after about 1.5s.
-//   - 400, 401, 403 and 404 are final: they fail the call at once. A 401
-//     that challenges for a bearer token gets one new token and one more
-//     try (go-containerregistry's transport).
+//   - 400, 401, 403 and 404 are final: they fail the call at once. A
+//     repository's session asks without credentials first, so a registry
+//     that wants none costs no ping; its first 401 makes the session ping
+//     and authenticate (go-containerregistry's transport), once per
+//     repository and Client, and retry. A 401 that challenges for a bearer
+//     token gets one new token and one more try.
+//   - Tags are asked for 1,000 a page (registries clamp n to their own
+//     maximum; one that refuses it with 400 is asked for 100). A listing by
+//     prefix (ListTagsWithPrefix) starts just before the tags that have it
+//     (?last=, tags being in lexical order) and stops past them; a
+//     registry that ignores last is listed in full.
 //   - A tag listing follows a page's Link (rel="next", RFC 8288) only on
 //     the registry's own host, keeping the scheme, and never to a page it
 //     has fetched before; a Link elsewhere, to a page already seen, or
