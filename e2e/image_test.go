@@ -389,8 +389,10 @@ func TestFrontendImageAttestations(t *testing.T) {
 			for _, r := range pv.BuildDefinition.ResolvedDependencies {
 				deps = append(deps, r.URI)
 			}
-			if !containsFragment(deps, "/sdks/golang@bookworm-"+goVersion) {
-				t.Errorf("provenance: the Go %s toolchain image is not a resolved dependency: %q", goVersion, deps)
+			// The SDK, pinned by digest (sdkfront reads the tag itself).
+			sdk := "/sdks/golang?digest=" + manifestDigest(t, "sdks/golang", "bookworm-"+goVersion).String()
+			if !containsFragment(deps, sdk) {
+				t.Errorf("provenance: the Go %s toolchain image (%s) is not a resolved dependency: %q", goVersion, sdk, deps)
 			}
 			if len(pv.BuildDefinition.InternalParameters.BuildConfig.LLBDefinition) == 0 {
 				t.Error("provenance: no LLB definition in buildConfig: want mode=max")
