@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,15 +110,15 @@ func TestVersionFiles(t *testing.T) {
 	})
 	t.Run("git context", func(t *testing.T) {
 		repo := gitRepo(t, map[string]string{
-			"Dockerfile":    header("FROM scratch\nSDK golang@file:go.mod --to=/go\nCOPY go.mod /\n"),
+			"Dockerfile":    header("FROM scratch AS b\nSDK golang@file:go.mod --to=/go\nFROM scratch\nCOPY --from=b /go/VERSION /\n"),
 			"go.mod":        "module example.com/x\n\ngo 1.22\n\ntoolchain go1.23.4\n",
 			".dockerignore": "",
 		})
 		out := t.TempDir()
 		r := run(t, out, bin("buildctl"), "--addr", lab.addr, "build", "--progress", "plain", "--frontend", "dockerfile.v0",
 			"--opt", "context="+repo, "--output", "type=local,dest="+out).mustSucceed(t)
-		if _, err := os.Stat(filepath.Join(out, "go/bin/go")); err != nil {
-			t.Errorf("no Go toolchain from go.mod's toolchain line: %v\n%s", err, tail(r.err, 20))
+		if got, _ := os.ReadFile(filepath.Join(out, "VERSION")); !strings.HasPrefix(string(got), "go1.23.4") {
+			t.Errorf("the toolchain's VERSION is %q, want go1.23.4 (go.mod's toolchain line)\n%s", got, tail(r.err, 20))
 		}
 		if !strings.Contains(r.err, "[sdk] golang@file:go.mod -> 1.23.4 (bookworm)") {
 			t.Errorf("progress does not show golang@file:go.mod -> 1.23.4:\n%s", tail(r.err, 30))
@@ -157,10 +158,12 @@ func gitRepo(t *testing.T, files map[string]string) string {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	d := exec.Command("git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port="+strconv.Itoa(port), "--base-path="+base, base)
+	// git execs git-daemon as a child: kill the whole group, or it outlives the test.
+	d.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	t.Cleanup(func() { syscall.Kill(-d.Process.Pid, syscall.SIGKILL); d.Wait() })
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			c.Close()
