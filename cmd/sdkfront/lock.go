@@ -82,9 +82,11 @@ Exit codes:
   0  the lock is up to date (written, or already right; with --check: it matches)
   1  error: the Dockerfile, a version file or the lock cannot be read (without
      --check, a lock that is not valid too), an SDK line is invalid or does not
-     resolve, a base image's flavor cannot be read, a registry fails or refuses
-     access, or the lock cannot be written
-  2  usage: unknown flags, bad values, --update naming no SDK of the Dockerfile
+     resolve, a base image's flavor cannot be read, an SDK has foreign layer
+     URLs that are not allowed, a registry fails or refuses access, or the lock
+     cannot be written
+  2  usage: unknown flags, bad values, a stray argument, --check with --update,
+     --update naming no SDK of the Dockerfile
   3  --check: the lock is out of date
 `
 

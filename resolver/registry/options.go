@@ -88,7 +88,7 @@ func WithInsecureRegistries(hosts []string) Option {
 }
 
 // WithPageSize sets how many tags one tags/list request asks for (n=);
-// the client follows Link headers for the rest (default 100). 0 sends no
+// the client follows Link headers for the rest (default 1000). 0 sends no
 // n=, leaving the page size to the registry.
 func WithPageSize(n int) Option { return func(o *options) { o.pageSize = max(n, 0) } }
 
