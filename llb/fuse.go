@@ -25,11 +25,20 @@ func (p Pins) IsUnpackSource(op *pb.Op) bool {
 	return src != nil && p[src.Identifier] && src.Attrs[pb.AttrImageLayerLimit] == "1"
 }
 
-// Fused reports what Fuse changed: how many copies, and the new digest of
-// each op that holds one, with the SDK source it unpacks.
+// IsImage reports whether op is the source of any SDK image of p, as Layer
+// or UnpackSource makes it.
+func (p Pins) IsImage(op *pb.Op) bool {
+	src := op.GetSource()
+	return src != nil && p[src.Identifier]
+}
+
+// Fused reports what Fuse changed: how many copies it made unpack, the new
+// digest of each op that holds one, with the SDK source it unpacks, and how
+// many file ops it keyed by the SDK image's digest (see keyByDigest).
 type Fused struct {
 	Copies int
 	Ops    map[digest.Digest]string
+	Keyed  int
 }
 
 // Fuse makes every copy that reads an SDK instruction's source unpack as it
@@ -46,6 +55,10 @@ type Fused struct {
 // Fuse fails when an SDK source is read by anything but such a copy: that
 // is a BuildKit that lowers COPY differently, and the stage would get the
 // tarball instead of the SDK tree.
+//
+// Every file op that copies from an SDK image (the fused copies, and the
+// unpacking copy of Tree for sdk mounts) is also keyed by the image's
+// digest instead of a content hash of the files it copies: see keyByDigest.
 func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 	var report Fused
 	if def == nil || len(pins) == 0 {
@@ -54,6 +67,7 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 	ops := make([]*pb.Op, len(def.Def))
 	olds := make([]digest.Digest, len(def.Def))
 	sources := map[digest.Digest]string{} // SDK sources -> identifier
+	images := map[digest.Digest]bool{}    // every SDK image source
 	for i, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
@@ -63,8 +77,23 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 		if pins.IsUnpackSource(&op) {
 			sources[olds[i]] = op.GetSource().Identifier
 		}
+		if pins.IsImage(&op) {
+			images[olds[i]] = true
+		}
 	}
-	if len(sources) == 0 {
+	if len(images) == 0 {
+		return def, report, nil
+	}
+	for _, op := range ops {
+		if f := op.GetFile(); f != nil {
+			for idx, in := range op.Inputs {
+				if images[digest.Digest(in.Digest)] && keyByDigest(f, int64(idx)) {
+					report.Keyed++
+				}
+			}
+		}
+	}
+	if len(sources) == 0 && report.Keyed == 0 {
 		return def, report, nil
 	}
 
@@ -83,6 +112,9 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 			}
 			for _, a := range f.Actions {
 				if a.Input != int64(idx) && a.SecondaryInput != int64(idx) {
+					continue
+				}
+				if isKeyMarker(a, int64(idx)) {
 					continue
 				}
 				cp := a.GetCopy()
@@ -112,6 +144,44 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 		report.Ops[digest.FromBytes(out.Def[i])] = id
 	}
 	return out, report, nil
+}
+
+// keyByDigest makes BuildKit key file op f by the cache key of its input
+// idx, an SDK image, which is the image's digest, instead of a content hash
+// of the files f copies from it. It adds an action that never runs and that
+// has the image as its base: BuildKit computes no content hash of an input
+// that an action of the op writes to (solver/llbsolver/ops/file.go,
+// CacheMap's invalidSelectors), and runs only the actions that lead to an
+// output. The image is pinned by digest, so its digest says all its content
+// does; and hashing a tree layer's files (a wildcard source, every file
+// read) costs seconds on every cold build: 3 s for the Go toolchain's 250
+// MB. TestKeyByDigestSkipsContentHash guards the BuildKit side. It reports
+// whether it added the action.
+func keyByDigest(f *pb.FileOp, idx int64) bool {
+	copies := false
+	for _, a := range f.Actions {
+		if isKeyMarker(a, idx) {
+			return false
+		}
+		if a.GetCopy() != nil && a.SecondaryInput == idx {
+			copies = true
+		}
+	}
+	if !copies {
+		return false
+	}
+	f.Actions = append(f.Actions, &pb.FileAction{
+		Input: idx, SecondaryInput: -1, Output: -1,
+		Action: &pb.FileAction_Mkdir{Mkdir: &pb.FileActionMkDir{Path: "/", Mode: 0o755, MakeParents: true, Timestamp: -1}},
+	})
+	return true
+}
+
+// isKeyMarker reports whether a is the action keyByDigest adds for input
+// idx.
+func isKeyMarker(a *pb.FileAction, idx int64) bool {
+	mk := a.GetMkdir()
+	return mk != nil && a.Input == idx && a.Output == -1 && mk.Path == "/" && mk.MakeParents
 }
 
 // redigest re-encodes ops, each after its inputs, so that every op reads

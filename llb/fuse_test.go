@@ -117,11 +117,38 @@ func TestFuseUnpacksCopiesOfSDKSourcesOnly(t *testing.T) {
 	}
 }
 
-func TestFuseLeavesDefinitionsWithoutSDKSources(t *testing.T) {
-	in := marshal(t, llb.Image("busybox").With(copyAll(Layer(res, amd64), "/x/")))
+func TestFuseLeavesDefinitionsWithoutSDKImages(t *testing.T) {
+	in := marshal(t, llb.Image("busybox").File(llb.Copy(llb.Image("golang:1.23"), "/usr/local/go", "/go")))
 	out, report, err := Fuse(in, pins())
-	if err != nil || report.Copies != 0 || out != in {
-		t.Errorf("Fuse = %v, %d, %v; want the definition untouched", out == in, report.Copies, err)
+	if err != nil || report.Copies != 0 || report.Keyed != 0 || out != in {
+		t.Errorf("Fuse = %v, %+v, %v; want the definition untouched", out == in, report, err)
+	}
+}
+
+// TestFuseKeysTreeCopiesByDigest: the copy of an sdk mount's Tree is not
+// fused (it unpacks already) but is keyed by the image's digest, and the
+// rest of the definition is unchanged.
+func TestFuseKeysTreeCopiesByDigest(t *testing.T) {
+	in := marshal(t, Tree(res, amd64))
+	out, report, err := Fuse(in, pins())
+	if err != nil || report.Copies != 0 || report.Keyed != 1 {
+		t.Fatalf("Fuse = %+v, %v; want no copy fused and one op keyed", report, err)
+	}
+	again, report2, err := Fuse(out, pins())
+	if err != nil || report2.Keyed != 0 || again != out {
+		t.Errorf("Fuse of a keyed definition = %+v, %v; want it untouched", report2, err)
+	}
+	for d, op := range decode(t, out) {
+		f := op.GetFile()
+		if f == nil {
+			continue
+		}
+		if len(f.Actions) != 2 || !isKeyMarker(f.Actions[1], f.Actions[0].SecondaryInput) {
+			t.Errorf("op %s: actions %v, want the copy and a key marker on its source", d, f.Actions)
+		}
+		if cp := f.Actions[0].GetCopy(); cp == nil || cp.Src != "/*" || !cp.AttemptUnpackDockerCompatibility {
+			t.Errorf("op %s: the copy changed: %+v", d, cp)
+		}
 	}
 }
 
