@@ -289,6 +289,27 @@ func TestHostileSDKContent(t *testing.T) {
 	}
 }
 
+// TestHostileSDKMount: an sdk mount unpacks the same way, and a hard link
+// out of the tarball fails at the RUN line with the same explanation; the
+// mount's unpacking op is keyed by the image's digest (llb.Fuse), and the
+// error still finds its SDK.
+func TestHostileSDKMount(t *testing.T) {
+	version := "9.0." + time.Now().Format("150405")
+	pushLayer(t, "sdks/hostile:bookworm-"+version, sdkLayer(t, rawTarGz(t, []entry{file("bin/ok", "ok\n"),
+		{hdr: tar.Header{Name: "passwd", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}})))
+	df := header("FROM " + lab.registry + "/lab/busybox\nRUN --mount=type=sdk,ref=hostile@" + version + ",target=/opt/sdk /opt/sdk/bin/ok > /out\n")
+	r := buildctl(t, project(t, df, map[string]string{}))
+	if r.failed == nil {
+		t.Fatal("the build succeeded with a hard link out of the SDK")
+	}
+	for _, w := range []string{"Dockerfile:4", ">>> RUN --mount=type=sdk,ref=hostile@" + version, "hostile@" + version + ": unpacking " + lab.registry + "/sdks/hostile@sha256:",
+		"outside that directory fails like this. The SDK image is malformed or hostile"} {
+		if !strings.Contains(r.err, w) {
+			t.Errorf("the failure does not say %q:\n%s", w, tail(r.err, 20))
+		}
+	}
+}
+
 // TestSDKDeviceNodesAreUnusable: a device node an SDK ships lands in its
 // directory, but a RUN step cannot open it: runc's device cgroup denies it.
 func TestSDKDeviceNodesAreUnusable(t *testing.T) {

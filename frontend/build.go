@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -261,7 +262,7 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 	if src.SourceMap != nil && src.SourceMap.Definition != nil {
 		fix.origDef = src.SourceMap.Definition.ToPB()
 	}
-	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, unpacks: map[digest.Digest]string{}}
+	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, source: src.SourceMap, unpacks: map[digest.Digest]string{}}
 	if pl != nil {
 		sc.pins = pl.pins
 		maps.Copy(sc.unpacks, pl.unpacks)
@@ -277,16 +278,19 @@ func withSource(err error, sm *llb.SourceMap) error {
 	if sm == nil || !errors.As(err, &le) {
 		return err
 	}
+	return errdefs.WithSource(err, sourceAt(sm, slices.Concat(le.Locations...)))
+}
+
+// sourceAt is the user's Dockerfile, read as sm says, at ranges.
+func sourceAt(sm *llb.SourceMap, ranges []parser.Range) *errdefs.Source {
 	s := &errdefs.Source{Info: &pb.SourceInfo{
 		Data: sm.Data, Filename: sm.Filename, Language: sm.Language, Definition: sm.Definition.ToPB(),
 	}}
-	for _, rs := range le.Locations {
-		for _, r := range rs {
-			s.Ranges = append(s.Ranges, &pb.Range{
-				Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
-				End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
-			})
-		}
+	for _, r := range ranges {
+		s.Ranges = append(s.Ranges, &pb.Range{
+			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+		})
 	}
-	return errdefs.WithSource(err, s)
+	return s
 }

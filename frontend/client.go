@@ -27,7 +27,8 @@ type sdkClient struct {
 	opts   map[string]string
 	inputs map[string]llb.State
 	fix    *sourceFix
-	pins   sdkllb.Pins // the SDK instructions' sources, see sdkllb.Fuse
+	source *llb.SourceMap // how the user's Dockerfile was read
+	pins   sdkllb.Pins    // the SDK instructions' sources, see sdkllb.Fuse
 	checks *pendingChecks
 
 	mu      sync.Mutex
@@ -107,6 +108,10 @@ func (c *sdkClient) unpackError(err error, pl *plan) error {
 	msg := fmt.Sprintf("SDK %s: unpacking %s failed: %s. sdkfront unpacks an SDK inside its directory, where BuildKit confines the unpack: a tar entry written through a symlink, or a hard link to a path, outside that directory fails like this. The SDK image is malformed or hostile; nothing was written outside the directory",
 		pl.refs[id], strings.TrimPrefix(id, "docker-image://"), cause)
 	out := errdefs.WrapVertex(errors.New(msg), digest.Digest(ve.Digest))
+	if at, ok := pl.unpackAt[digest.Digest(ve.Digest)]; ok && c.source != nil {
+		// A mount's tree: the daemon knows no line for it.
+		return errdefs.WithSource(out, sourceAt(c.source, at))
+	}
 	for _, src := range errdefs.Sources(err) {
 		out = errdefs.WithSource(out, src)
 	}
