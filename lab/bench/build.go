@@ -49,8 +49,10 @@ type project struct {
 	opts []string // more buildctl args
 }
 
-func newProject(files map[string]string, opts ...string) project {
-	dir, err := os.MkdirTemp(filepath.Join(*benchDir, "tmp"), "p-")
+// newProject writes files into a new directory named after the case
+// (name-<random>).
+func newProject(name string, files map[string]string, opts ...string) project {
+	dir, err := os.MkdirTemp(filepath.Join(*benchDir, "tmp"), name+"-")
 	check(err)
 	for n, body := range files {
 		check(os.WriteFile(filepath.Join(dir, n), []byte(body), 0o644))
@@ -100,6 +102,7 @@ func (b *bench) build(p project, sc scope, checkOut func(dir string) error) samp
 		s.peakKB = stopPoll()
 	}
 	s.vertices = parseProgress(stderr.Bytes())
+	keepProgress(p.dir, stderr.Bytes())
 	if err != nil {
 		fail(fmt.Sprintf("build of %s failed: %v\n%s", p.dir, err, tail(progressText(stderr.Bytes()))))
 	}
@@ -316,3 +319,27 @@ func vmHWM(pid int) int64 {
 	}
 	return 0
 }
+
+// keepProgress writes a build's rawjson progress to out/progress/, one file
+// a build (<case>-<random>-<n>.json, n counting the project's builds: 1 is
+// cold in the cold/warm/edited section), for looking at where the time of
+// a case went: every vertex with its start and end.
+func keepProgress(dir string, dt []byte) {
+	progressMu.Lock()
+	progressN[dir]++
+	n := progressN[dir]
+	progressMu.Unlock()
+	pd := filepath.Join(*benchDir, "out", "progress")
+	if err := os.MkdirAll(pd, 0o755); err != nil {
+		logf("keeping progress: %v", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(pd, fmt.Sprintf("%s-%d.json", filepath.Base(dir), n)), dt, 0o644); err != nil {
+		logf("keeping progress: %v", err)
+	}
+}
+
+var (
+	progressMu sync.Mutex
+	progressN  = map[string]int{}
+)

@@ -172,12 +172,12 @@ func (b *bench) coldSection(p *payload) {
 	for round := range *runs {
 		for _, a := range rotate(alts, round) {
 			logf("%s round %d/%d: %s", p.label, round+1, *runs, a.key)
-			prj := newProject(map[string]string{"Dockerfile": a.df("true")})
+			prj := newProject(p.key+"-"+a.key, map[string]string{"Dockerfile": a.df("true")})
 			b.prune()
 			chk := wantV(p.want)
 			b.res.add(p.key, a.key, "cold", b.build(prj, sc, chk))
 			b.res.add(p.key, a.key, "warm", b.build(prj, sc, chk))
-			ed := newProject(map[string]string{"Dockerfile": a.df(edit(round))})
+			ed := newProject(p.key+"-"+a.key+"-edited", map[string]string{"Dockerfile": a.df(edit(round))})
 			b.res.add(p.key, a.key, "edited", b.build(ed, sc, chk))
 		}
 		for _, f := range rotate(floors, round) {
@@ -210,7 +210,7 @@ func (b *bench) overheadSection() {
 	sc := scope{registry: b.regLog}
 	prjs := map[string]project{}
 	for _, c := range cases {
-		prjs[c.key] = newProject(map[string]string{"Dockerfile": c.syntax + body, "f": "f\n"})
+		prjs[c.key] = newProject(c.key, map[string]string{"Dockerfile": c.syntax + body, "f": "f\n"})
 		b.build(prjs[c.key], sc, wantV("b"))
 	}
 	for round := range *warmRuns {
@@ -266,7 +266,7 @@ func (b *bench) wanSection() {
 	prjs := map[string]project{}
 	for _, c := range cases {
 		logf("WAN: priming %s (cold, through the proxy)", c.key)
-		prjs[c.key] = newProject(c.files, c.opts...)
+		prjs[c.key] = newProject(c.key, c.files, c.opts...)
 		b.res.add("wan", c.key, "cold", b.build(prjs[c.key], sc, c.check))
 	}
 	for round := range *warmRuns {
@@ -325,7 +325,7 @@ func (b *bench) memorySection() {
 	prjs := map[string]project{}
 	for _, c := range cases {
 		logf("memory: priming %s", c.key)
-		prjs[c.key] = newProject(map[string]string{"Dockerfile": c.df})
+		prjs[c.key] = newProject(c.key, map[string]string{"Dockerfile": c.df})
 		b.build(prjs[c.key], scope{}, goV)
 	}
 	for round := range *memRuns {
@@ -386,7 +386,7 @@ func (b *bench) pprofSection() {
 	goV := wantV("go version go" + *goVersion + " ")
 	n := max(*memRuns, 3)
 	for _, c := range cases {
-		prj := newProject(map[string]string{"Dockerfile": c.df})
+		prj := newProject("memory-"+c.key, map[string]string{"Dockerfile": c.df})
 		b.build(prj, scope{}, goV)
 		for i := range n {
 			url := fmt.Sprintf("http://%s/pprof/%s-%d", b.files.host, c.key, i)
