@@ -262,10 +262,10 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 	if src.SourceMap != nil && src.SourceMap.Definition != nil {
 		fix.origDef = src.SourceMap.Definition.ToPB()
 	}
-	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, source: src.SourceMap, unpacks: map[digest.Digest]string{}}
+	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, source: src.SourceMap,
+		unpacks: map[digest.Digest]string{}, trees: map[digest.Digest]string{}}
 	if pl != nil {
 		sc.pins = pl.pins
-		maps.Copy(sc.unpacks, pl.unpacks)
 	}
 	return sc, nil
 }

@@ -32,7 +32,8 @@ type sdkClient struct {
 	checks *pendingChecks
 
 	mu      sync.Mutex
-	unpacks map[digest.Digest]string // ops that unpack an SDK -> its identifier
+	unpacks map[digest.Digest]string // fused ops that unpack an SDK -> its identifier
+	trees   map[digest.Digest]string // mounts' ops that unpack an SDK -> its identifier
 }
 
 var _ client.Client = (*sdkClient)(nil)
@@ -62,11 +63,10 @@ func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client
 	if err != nil {
 		return nil, errors.Wrap(err, "sdkfront")
 	}
-	if len(fused.Ops) > 0 {
-		c.mu.Lock()
-		maps.Copy(c.unpacks, fused.Ops)
-		c.mu.Unlock()
-	}
+	c.mu.Lock()
+	maps.Copy(c.unpacks, fused.Ops)
+	maps.Copy(c.trees, fused.Trees)
+	c.mu.Unlock()
 	// The builder has converted the Dockerfile it read: its own lint
 	// warnings are out, and so can sdkfront's be.
 	if err := c.checks.flush(ctx, c.Client); err != nil {
@@ -96,9 +96,12 @@ func (c *sdkClient) unpackError(err error, pl *plan) error {
 		return err
 	}
 	c.mu.Lock()
-	id, ok := c.unpacks[digest.Digest(ve.Digest)]
+	id, fused := c.unpacks[digest.Digest(ve.Digest)]
+	tree, mounted := c.trees[digest.Digest(ve.Digest)]
 	c.mu.Unlock()
-	if !ok {
+	if mounted {
+		id = tree
+	} else if !fused {
 		return err
 	}
 	cause := err.Error()
@@ -108,7 +111,7 @@ func (c *sdkClient) unpackError(err error, pl *plan) error {
 	msg := fmt.Sprintf("SDK %s: unpacking %s failed: %s. sdkfront unpacks an SDK inside its directory, where BuildKit confines the unpack: a tar entry written through a symlink, or a hard link to a path, outside that directory fails like this. The SDK image is malformed or hostile; nothing was written outside the directory",
 		pl.refs[id], strings.TrimPrefix(id, "docker-image://"), cause)
 	out := errdefs.WrapVertex(errors.New(msg), digest.Digest(ve.Digest))
-	if at, ok := pl.unpackAt[digest.Digest(ve.Digest)]; ok && c.source != nil {
+	if at := pl.mountAt[id]; mounted && at != nil && c.source != nil {
 		// A mount's tree: the daemon knows no line for it.
 		return errdefs.WithSource(out, sourceAt(c.source, at))
 	}

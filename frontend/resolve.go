@@ -97,13 +97,10 @@ type plan struct {
 	contexts map[string]string // "context:NAME[::platform]" -> "input:KEY"
 	resolved []resolver.Resolution
 	pins     sdkllb.Pins // what Fuse looks for
-	// unpacks maps the ops that unpack an SDK (a mount's tree; the fused
-	// copies are added as they are made) to the SDK, for errors.
-	unpacks map[digest.Digest]string
-	// unpackAt is where the user mounts each tree of unpacks: its first
-	// mount's line. A tree is an input of the builder, whose ops carry no
-	// line of the Dockerfile.
-	unpackAt map[digest.Digest][]parser.Range
+	// mountAt is where each SDK unpacked for a mount (by LLB identifier)
+	// is first mounted, for its unpack errors: a mount's tree is an input
+	// of the builder, whose ops carry no line of the Dockerfile.
+	mountAt map[string][]parser.Range
 	// refs maps an SDK's LLB identifier to the reference the user wrote.
 	refs map[string]string
 }
@@ -241,7 +238,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 	}
 
 	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{},
-		unpacks: map[digest.Digest]string{}, unpackAt: map[digest.Digest][]parser.Range{}, refs: map[string]string{}}
+		mountAt: map[string][]parser.Range{}, refs: map[string]string{}}
 	recorded := map[key]bool{}
 	first := map[int]job{} // the first target's job of each use
 	for _, j := range jobs {
@@ -272,13 +269,11 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		switch {
 		case j.u.Mount && j.u.Unpack:
 			// Pinned so that Fuse keys the tree's copy by the image's
-			// digest; the layer limit keeps it from fusing anything.
+			// digest, and reports it; the layer limit keeps it from fusing
+			// anything.
 			pl.pins.Add(res)
-			if d, err := sdkllb.TreeDigest(ctx, res, j.sp); err == nil {
-				pl.unpacks[d] = "docker-image://" + res.Pinned()
-				if _, ok := pl.unpackAt[d]; !ok {
-					pl.unpackAt[d] = j.u.Location()
-				}
+			if id := "docker-image://" + res.Pinned(); pl.mountAt[id] == nil {
+				pl.mountAt[id] = j.u.Location()
 			}
 			pl.inputs[input] = sdkllb.Tree(res, j.sp)
 		case j.u.Mount:

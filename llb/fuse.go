@@ -34,11 +34,14 @@ func (p Pins) IsImage(op *pb.Op) bool {
 
 // Fused reports what Fuse changed: how many copies it made unpack, the new
 // digest of each op that holds one, with the SDK source it unpacks, and how
-// many file ops it keyed by the SDK image's digest (see keyByDigest).
+// many file ops it keyed by the SDK image's digest (see keyByDigest). Trees
+// are the ops that unpack an SDK image already, as Tree's for sdk mounts
+// do, by their digest in the definition Fuse returns, with the image.
 type Fused struct {
 	Copies int
 	Ops    map[digest.Digest]string
 	Keyed  int
+	Trees  map[digest.Digest]string
 }
 
 // Fuse makes every copy that reads an SDK instruction's source unpack as it
@@ -67,7 +70,7 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 	ops := make([]*pb.Op, len(def.Def))
 	olds := make([]digest.Digest, len(def.Def))
 	sources := map[digest.Digest]string{} // SDK sources -> identifier
-	images := map[digest.Digest]bool{}    // every SDK image source
+	images := map[digest.Digest]string{}  // every SDK image source -> identifier
 	for i, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
@@ -78,22 +81,33 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 			sources[olds[i]] = op.GetSource().Identifier
 		}
 		if pins.IsImage(&op) {
-			images[olds[i]] = true
+			images[olds[i]] = op.GetSource().Identifier
 		}
 	}
 	if len(images) == 0 {
 		return def, report, nil
 	}
-	for _, op := range ops {
-		if f := op.GetFile(); f != nil {
-			for idx, in := range op.Inputs {
-				if images[digest.Digest(in.Digest)] && keyByDigest(f, int64(idx)) {
-					report.Keyed++
-				}
+	trees := map[int]string{} // op index -> SDK image it unpacks
+	for i, op := range ops {
+		f := op.GetFile()
+		if f == nil {
+			continue
+		}
+		for idx, in := range op.Inputs {
+			id, ok := images[digest.Digest(in.Digest)]
+			if !ok {
+				continue
+			}
+			if keyByDigest(f, int64(idx)) {
+				report.Keyed++
+			}
+			if unpacksFrom(f, int64(idx)) {
+				trees[i] = id
 			}
 		}
 	}
 	if len(sources) == 0 && report.Keyed == 0 {
+		report.Trees = treeDigests(def, trees)
 		return def, report, nil
 	}
 
@@ -143,7 +157,28 @@ func Fuse(def *pb.Definition, pins Pins) (*pb.Definition, Fused, error) {
 	for i, id := range unpacks {
 		report.Ops[digest.FromBytes(out.Def[i])] = id
 	}
+	report.Trees = treeDigests(out, trees)
 	return out, report, nil
+}
+
+// unpacksFrom reports whether a copy of f unpacks from input idx as it is
+// (before Fuse: a fused copy does not yet).
+func unpacksFrom(f *pb.FileOp, idx int64) bool {
+	for _, a := range f.Actions {
+		if cp := a.GetCopy(); cp != nil && a.SecondaryInput == idx && cp.AttemptUnpackDockerCompatibility {
+			return true
+		}
+	}
+	return false
+}
+
+// treeDigests keys trees (by op index) by the ops' digests in def.
+func treeDigests(def *pb.Definition, trees map[int]string) map[digest.Digest]string {
+	out := make(map[digest.Digest]string, len(trees))
+	for i, id := range trees {
+		out[digest.FromBytes(def.Def[i])] = id
+	}
+	return out
 }
 
 // keyByDigest makes BuildKit key file op f by the cache key of its input

@@ -2,6 +2,7 @@ package llb
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -134,9 +135,20 @@ func TestFuseKeysTreeCopiesByDigest(t *testing.T) {
 	if err != nil || report.Copies != 0 || report.Keyed != 1 {
 		t.Fatalf("Fuse = %+v, %v; want no copy fused and one op keyed", report, err)
 	}
+	if len(report.Trees) != 1 {
+		t.Errorf("trees %v, want the tree's op", report.Trees)
+	}
+	for d, id := range report.Trees {
+		if op, ok := decode(t, out)[d]; !ok || op.GetFile() == nil || id != "docker-image://"+res.Pinned() {
+			t.Errorf("reported tree %s (%s) is not the unpacking op of the definition", d, id)
+		}
+	}
 	again, report2, err := Fuse(out, pins())
 	if err != nil || report2.Keyed != 0 || again != out {
 		t.Errorf("Fuse of a keyed definition = %+v, %v; want it untouched", report2, err)
+	}
+	if !maps.Equal(report2.Trees, report.Trees) {
+		t.Errorf("trees of a keyed definition %v, want %v", report2.Trees, report.Trees)
 	}
 	for d, op := range decode(t, out) {
 		f := op.GetFile()

@@ -1,15 +1,11 @@
 package llb
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/moby/buildkit/solver/pb"
-	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/pkg/errors"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
@@ -48,27 +44,6 @@ func UnpackInfo() *llb.CopyInfo {
 func Tree(r resolver.Resolution, p ocispecs.Platform) llb.State {
 	return llb.Scratch().Platform(p).File(llb.Copy(Layer(r, p), "/*", "/", UnpackInfo()),
 		llb.WithCustomName(fmt.Sprintf("[sdk] unpack %s %s (%s) %s", r.Platform, r.Version, r.Flavor, platforms.FormatAll(p))))
-}
-
-// TreeDigest is the digest of Tree's unpacking op as the daemon gets it,
-// after Fuse has keyed it by the image's digest: the op an unpack error
-// names.
-func TreeDigest(ctx context.Context, r resolver.Resolution, p ocispecs.Platform) (digest.Digest, error) {
-	def, err := Tree(r, p).Marshal(ctx)
-	if err != nil {
-		return "", err
-	}
-	pins := Pins{}
-	pins.Add(r)
-	out, _, err := Fuse(def.ToPB(), pins)
-	if err != nil {
-		return "", err
-	}
-	var last pb.Op
-	if err := last.UnmarshalVT(out.Def[len(out.Def)-1]); err != nil || len(last.Inputs) != 1 {
-		return "", errors.Errorf("the SDK tree of %s has no head op", r.Pinned())
-	}
-	return digest.Digest(last.Inputs[0].Digest), nil
 }
 
 // Announce reports resolutions in the build's progress, one vertex each,
