@@ -37,9 +37,11 @@ type Resolution struct {
 	Platforms map[string]digest.Digest `json:"platforms,omitempty"`
 	// Locked says the resolution came from the lockfile, not a registry.
 	Locked bool `json:"locked,omitempty"`
-	// Layers are the image's layers, when the registry was read directly
-	// (ManifestResolver); nil when BuildKit resolved the tag.
+	// Layers are the image's layers, and Image the digest of the platform's
+	// image manifest, when the registry was read directly
+	// (ManifestResolver); nil and "" when BuildKit resolved the tag.
 	Layers []ocispecs.Descriptor `json:"-"`
+	Image  digest.Digest         `json:"-"`
 }
 
 // Pinned returns the digest-pinned reference, "repository@sha256:...".
@@ -56,6 +58,7 @@ type ImageResolver interface {
 // Manifest is one tag, read straight from its registry for one platform.
 type Manifest struct {
 	Digest    digest.Digest            // what the tag points to
+	Image     digest.Digest            // the platform's image manifest: Digest, unless that is an index
 	Layers    []ocispecs.Descriptor    // the platform image's layers
 	Platforms map[string]digest.Digest // the index's platforms, if Digest is one
 	Config    []byte                   // when asked for

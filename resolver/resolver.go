@@ -205,6 +205,7 @@ func (j *job) resolution(version, tag string, img Manifest) Resolution {
 		Target:     j.req.Target,
 		Platforms:  img.Platforms,
 		Layers:     img.Layers,
+		Image:      img.Image,
 	}
 }
 

@@ -707,7 +707,7 @@ func (l *locker) lock(ctx context.Context) int {
 	}
 
 	client := l.flavors.client
-	imgs := &images{c: client, manifests: map[string]digest.Digest{}}
+	imgs := &images{c: client, manifests: map[string]registry.PlatformImage{}}
 	r := resolver.New(imgs, client)
 
 	var todo int
@@ -900,9 +900,14 @@ func (l *locker) resolve(ctx context.Context, r *resolver.Resolver, imgs *images
 			}
 			return lock.Entry{}, err
 		}
-		m, err := imgs.manifest(ctx, res.Repository, res.Digest, p)
+		// Read straight from the registry, the resolution has the
+		// platform's manifest and layers; through imgs, imgs has them.
+		m, layers := res.Image, res.Layers
+		if layers == nil {
+			m, layers, err = imgs.platform(ctx, res.Repository, res.Digest, p)
+		}
 		if err == nil {
-			err = l.checkLayers(ctx, imgs.c, res.Pinned(), p)
+			err = l.checkForeign(res.Pinned(), layers)
 		}
 		if err != nil {
 			return lock.Entry{}, fmt.Errorf("for %s: %w", lock.PlatformKey(p), err)
@@ -985,7 +990,7 @@ func (l *locker) extend(ctx context.Context, imgs *images, n *need) (lock.Entry,
 		if err := checkSDKConfig(ref, img.Config); err != nil {
 			return e, nil, err
 		}
-		if err := l.checkLayers(ctx, imgs.c, ref, p); err != nil {
+		if err := l.checkForeign(ref, img.Layers); err != nil {
 			return e, nil, fmt.Errorf("for %s: %w", k, err)
 		}
 		e.Platforms[k] = img.Manifest
@@ -994,15 +999,11 @@ func (l *locker) extend(ctx context.Context, imgs *images, n *need) (lock.Entry,
 	return e, added, nil
 }
 
-// checkLayers refuses an SDK image whose layers carry foreign URLs from
+// checkForeign refuses an SDK image whose layers carry foreign URLs from
 // hosts SDK_ALLOW_FOREIGN_URLS does not name. The frontend checks what it
 // resolves, but not what a lock pins: the lock is where it is checked.
-func (l *locker) checkLayers(ctx context.Context, c *registry.Client, ref string, p ocispecs.Platform) error {
-	ls, err := c.Layers(ctx, ref, p)
-	if err != nil {
-		return fmt.Errorf("cannot check the layers of %s for foreign URLs: %w", ref, err)
-	}
-	return resolver.CheckForeignURLs(ref, ls, l.settings.AllowForeign)
+func (l *locker) checkForeign(ref string, layers []ocispecs.Descriptor) error {
+	return resolver.CheckForeignURLs(ref, layers, l.settings.AllowForeign)
 }
 
 // emptyLayerDiffID is the diff ID of an empty tar archive.
@@ -1024,12 +1025,12 @@ func checkSDKConfig(ref string, config []byte) error {
 	return nil
 }
 
-// images resolves images with the registry client, remembering the
-// manifest digest each resolution chose for its platform.
+// images resolves images with the registry client, remembering what each
+// resolution chose for its platform.
 type images struct {
 	c         *registry.Client
 	mu        sync.Mutex
-	manifests map[string]digest.Digest // "<digest> <platform>" -> manifest
+	manifests map[string]registry.PlatformImage // "<digest> <platform>" -> image
 }
 
 func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platform, _ string) (digest.Digest, []byte, error) {
@@ -1038,21 +1039,24 @@ func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platfo
 		return "", nil, err
 	}
 	i.mu.Lock()
-	i.manifests[img.Digest.String()+" "+lock.PlatformKey(p)] = img.Manifest
+	i.manifests[img.Digest.String()+" "+lock.PlatformKey(p)] = img
 	i.mu.Unlock()
 	return img.Digest, img.Config, nil
 }
 
-// manifest is the digest of the image manifest for p of repo@d.
-func (i *images) manifest(ctx context.Context, repo string, d digest.Digest, p ocispecs.Platform) (digest.Digest, error) {
+// platform is the digest of the image manifest for p of repo@d, and its
+// layers.
+func (i *images) platform(ctx context.Context, repo string, d digest.Digest, p ocispecs.Platform) (digest.Digest, []ocispecs.Descriptor, error) {
 	i.mu.Lock()
-	m, ok := i.manifests[d.String()+" "+lock.PlatformKey(p)]
+	img, ok := i.manifests[d.String()+" "+lock.PlatformKey(p)]
 	i.mu.Unlock()
-	if ok {
-		return m, nil
+	if !ok {
+		var err error
+		if img, err = i.c.ResolvePlatform(ctx, repo+"@"+d.String(), p); err != nil {
+			return "", nil, err
+		}
 	}
-	img, err := i.c.ResolvePlatform(ctx, repo+"@"+d.String(), p)
-	return img.Manifest, err
+	return img.Manifest, img.Layers, nil
 }
 
 // writeAtomic replaces path with data: a temporary file beside it, renamed

@@ -27,6 +27,8 @@ type PlatformImage struct {
 	Manifest digest.Digest
 	// Config is the image config, as the registry serves it.
 	Config []byte
+	// Layers are the layers of the platform's image manifest.
+	Layers []ocispecs.Descriptor
 
 	platforms map[string]digest.Digest // of the index, if Digest is one
 }
@@ -60,7 +62,7 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 	if err != nil {
 		return PlatformImage{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
 	}
-	out.Config = cfg
+	out.Config, out.Layers = cfg, descriptors(im)
 	return out, nil
 }
 
@@ -74,7 +76,7 @@ func (c *Client) ResolveManifest(ctx context.Context, ref string, platform ocisp
 	if err != nil {
 		return resolver.Manifest{}, err
 	}
-	out := resolver.Manifest{Digest: pi.Digest, Layers: descriptors(im), Platforms: pi.platforms}
+	out := resolver.Manifest{Digest: pi.Digest, Image: pi.Manifest, Layers: descriptors(im), Platforms: pi.platforms}
 	if config {
 		if out.Config, err = s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes); err != nil {
 			return resolver.Manifest{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
@@ -89,20 +91,6 @@ func descriptors(im *v1.Manifest) []ocispecs.Descriptor {
 		out = append(out, ocispecs.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size, URLs: l.URLs})
 	}
 	return out
-}
-
-// Layers returns the layer descriptors of ref's image manifest for
-// platform, without fetching the config: what a layer's foreign URLs are
-// checked on.
-func (c *Client) Layers(ctx context.Context, ref string, platform ocispecs.Platform) ([]ocispecs.Descriptor, error) {
-	ctx, _ = withStats(ctx)
-	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
-	defer cancel()
-	_, im, _, err := c.platformManifest(callCtx, ctx, ref, platform)
-	if err != nil {
-		return nil, err
-	}
-	return descriptors(im), nil
 }
 
 // platformManifest fetches ref's manifest and, through indexes, the image
