@@ -7,12 +7,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -335,19 +337,51 @@ func TestFrontendImage(t *testing.T) {
 	}
 }
 
+// TestFrontendCapsMatchStockImage: every copy of the caps label sdkfront
+// ships equals the stock Dockerfile frontend image's, as built from the
+// BuildKit version go.mod pins. It fails, never skips, when that source
+// cannot be found: after an upgrade, that is the moment to look.
 func TestFrontendCapsMatchStockImage(t *testing.T) {
-	// The stock Dockerfile frontend's caps, as pinned in go.mod's buildkit;
-	// skipped when the module source is not in the module cache.
-	out, err := goEnv("GOMODCACHE")
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}\t{{.Dir}}", "github.com/moby/buildkit").Output()
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("go list -m github.com/moby/buildkit: %v", err)
 	}
-	df, err := os.ReadFile(filepath.Join(out, "github.com/moby/buildkit@v0.34.2/frontend/dockerfile/cmd/dockerfile-frontend/Dockerfile"))
+	version, dir, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
+	if dir == "" {
+		t.Fatalf("BuildKit %s (go.mod) is not in the module cache: run `go mod download github.com/moby/buildkit`", version)
+	}
+	df, err := os.ReadFile(filepath.Join(dir, "frontend/dockerfile/cmd/dockerfile-frontend/Dockerfile"))
 	if err != nil {
-		t.Skip(err)
+		t.Fatalf("BuildKit %s: the stock frontend's Dockerfile moved or is gone: %v", version, err)
 	}
-	if !strings.Contains(string(df), `LABEL moby.buildkit.frontend.caps="`+frontendCaps+`"`) {
-		t.Fatalf("frontendCaps differs from the stock Dockerfile frontend image's label")
+	label := regexp.MustCompile(`LABEL moby\.buildkit\.frontend\.caps="([^"]*)"`)
+	m := label.FindStringSubmatch(string(df))
+	if m == nil {
+		t.Fatalf("BuildKit %s: the stock frontend's Dockerfile no longer sets moby.buildkit.frontend.caps", version)
+	}
+	stock := m[1]
+
+	copies := map[string]string{"lab/seed frontendCaps": frontendCaps}
+	for _, c := range []struct{ file, pattern string }{
+		{"../../cmd/frontend/Dockerfile", label.String()},
+		{"../../e2e/image_test.go", `const stockCaps = "([^"]*)"`},
+	} {
+		dt, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(c.pattern).FindAllStringSubmatch(string(dt), -1)
+		if len(m) == 0 {
+			t.Errorf("%s: no caps label found (%s)", c.file, c.pattern)
+		}
+		for i, mm := range m {
+			copies[fmt.Sprintf("%s #%d", c.file, i+1)] = mm[1]
+		}
+	}
+	for where, caps := range copies {
+		if caps != stock {
+			t.Errorf("%s: caps %q differ from the stock frontend's of BuildKit %s: %q", where, caps, version, stock)
+		}
 	}
 }
 
@@ -427,9 +461,4 @@ func TestBusyboxImage(t *testing.T) {
 	if len(cf.Config.Cmd) != 1 || cf.Config.Cmd[0] != "sh" || !strings.HasPrefix(cf.Config.Env[0], "PATH=/usr/local/sbin:") {
 		t.Errorf("config = %+v", cf.Config)
 	}
-}
-
-func goEnv(key string) (string, error) {
-	out, err := exec.Command("go", "env", key).Output()
-	return strings.TrimSpace(string(out)), err
 }
