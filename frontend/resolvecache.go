@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"sync"
 
 	"github.com/containerd/platforms"
@@ -9,6 +11,7 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
+	"github.com/pkg/errors"
 )
 
 // resolveCache is a gateway client that resolves each image once per
@@ -32,29 +35,45 @@ func newResolveCache(c client.Client) *resolveCache {
 	return &resolveCache{Client: c, m: map[string]resolvedImage{}}
 }
 
-// key is the image as BuildKit's builder names it (docker.io/library/
-// busybox:latest for busybox), with what changes the answer: the
-// platform and the resolve mode. The progress name does not.
-func cacheKey(ref string, opt sourceresolver.Opt) string {
+// irrelevantOpt names the fields of sourceresolver.Opt that do not change
+// what a resolution answers, so are left out of the cache key: the progress
+// name. Every other field, including any that a BuildKit upgrade adds, is
+// part of the key (TestCacheKeyCoversOpt guards this).
+var irrelevantOpt = map[string]bool{"LogName": true}
+
+// cacheKey is the image as BuildKit's builder names it (docker.io/library/
+// busybox:latest for busybox), with every field of opt but irrelevantOpt's,
+// the platform normalized.
+func cacheKey(ref string, opt sourceresolver.Opt) (string, error) {
 	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 		ref = reference.TagNameOnly(named).String()
 	}
-	k := ref
-	if io := opt.ImageOpt; io != nil {
-		if io.Platform != nil {
-			k += "|" + platforms.FormatAll(platforms.Normalize(*io.Platform))
-		}
-		k += "|" + io.ResolveMode
+	if io := opt.ImageOpt; io != nil && io.Platform != nil {
+		cp := *io
+		p := platforms.Normalize(*io.Platform)
+		cp.Platform = &p
+		opt.ImageOpt = &cp
 	}
-	return k
+	v := reflect.ValueOf(&opt).Elem()
+	for name := range irrelevantOpt {
+		f := v.FieldByName(name)
+		if !f.IsValid() {
+			return "", errors.Errorf("sourceresolver.Opt has no field %s any more", name)
+		}
+		f.SetZero()
+	}
+	dt, err := json.Marshal(opt)
+	if err != nil {
+		return "", err
+	}
+	return ref + "|" + string(dt), nil
 }
 
 func (c *resolveCache) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
-	if io := opt.ImageOpt; io == nil || opt.OCILayoutOpt != nil || len(opt.SourcePolicies) > 0 ||
-		io.NoConfig || io.AttestationChain || len(io.ResolveAttestations) > 0 {
+	key, err := cacheKey(ref, opt)
+	if err != nil {
 		return c.Client.ResolveImageConfig(ctx, ref, opt)
 	}
-	key := cacheKey(ref, opt)
 	c.mu.Lock()
 	r, ok := c.m[key]
 	c.mu.Unlock()
