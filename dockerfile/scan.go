@@ -55,8 +55,10 @@ func quiet() *linter.Linter { return linter.New(&linter.Config{}) }
 
 // Scan collects the SDK lines, expanding build args in them the way
 // BuildKit's converter expands them in RUN: global ARGs are visible in a
-// stage only once it declares them, build args override defaults, ENV wins
-// over ARG, and a stage built FROM another inherits its ENV. Only SDK lines
+// stage only once it declares them, build args override defaults, ARG and
+// ENV set the same environment (the later wins), and a stage built FROM
+// another inherits that environment, ARGs included (TestScanExpandsLikeBuildKit
+// runs a table through both). Only SDK lines
 // can fail: an instruction sdkfront cannot interpret is skipped, and
 // BuildKit's converter reports it.
 func (f *File) Scan(o ScanOpts) (*Scan, error) {
@@ -69,7 +71,7 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 	for k, v := range autoArgs(o, lastStageName(res.AST)) {
 		out.meta.set(k, v)
 	}
-	var cur *scope // the current stage's variables; nil before the first FROM
+	var cur *vars // the current stage's variables; nil before the first FROM
 	var envs []*vars
 
 	expand := func(s string, in shell.EnvGetter) (string, error) {
@@ -87,13 +89,13 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 					st.Platform = v
 				}
 			}
-			cur = &scope{env: newVars(), args: newVars()}
+			cur = newVars()
 			if n.Next != nil {
 				if base, err := expand(n.Next.Value, out.meta); err == nil {
 					st.Base = base
 					for i, prev := range out.Stages {
 						if prev.Name != "" && strings.EqualFold(prev.Name, base) {
-							st.Parent, cur.env, st.Base = i, envs[i].clone(), ""
+							st.Parent, cur, st.Base = i, envs[i].clone(), ""
 						}
 					}
 				}
@@ -102,7 +104,7 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 				}
 			}
 			out.Stages = append(out.Stages, st)
-			envs = append(envs, cur.env)
+			envs = append(envs, cur)
 
 		case "arg":
 			cmd, err := instructions.ParseInstructionWithLinter(n, quiet())
@@ -114,14 +116,13 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 				continue
 			}
 			for _, kv := range ac.Args {
-				var in shell.EnvGetter = out.meta
 				set := out.meta
 				if cur != nil {
-					in, set = cur, cur.args
+					set = cur
 				}
 				val, has := o.BuildArgs[kv.Key]
 				if !has && kv.Value != nil {
-					v, err := expand(*kv.Value, in)
+					v, err := expand(*kv.Value, set)
 					if err != nil {
 						continue
 					}
@@ -130,7 +131,7 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 				if cur != nil && !has {
 					val, has = out.meta.Get(kv.Key)
 				}
-				if has {
+				if has && !nonEnvArgs[kv.Key] {
 					set.set(kv.Key, val)
 				}
 			}
@@ -144,9 +145,19 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 				continue
 			}
 			if ec, ok := cmd.(*instructions.EnvCommand); ok {
-				for _, kv := range ec.Env {
-					if val, err := expand(kv.Value, cur); err == nil {
-						cur.env.set(kv.Key, val)
+				// Every value is expanded before any is set, as BuildKit
+				// expands the whole instruction first.
+				vals := make([]string, len(ec.Env))
+				ok := true
+				for i, kv := range ec.Env {
+					var err error
+					if vals[i], err = expand(kv.Value, cur); err != nil {
+						ok = false
+					}
+				}
+				for i, kv := range ec.Env {
+					if ok {
+						cur.set(kv.Key, vals[i])
 					}
 				}
 			}

@@ -21,19 +21,6 @@ func (v *vars) set(k, val string) { v.m[k] = val }
 
 func (v *vars) clone() *vars { return &vars{m: maps.Clone(v.m)} }
 
-// scope is what a stage's instructions see: its ENV (inherited by stages
-// built FROM it) over its ARGs (never inherited).
-type scope struct{ env, args *vars }
-
-func (s *scope) Get(k string) (string, bool) {
-	if v, ok := s.env.Get(k); ok {
-		return v, true
-	}
-	return s.args.Get(k)
-}
-
-func (s *scope) Keys() []string {
-	m := maps.Clone(s.env.m)
-	maps.Copy(m, s.args.m)
-	return slices.Sorted(maps.Keys(m))
-}
+// nonEnvArgs are build args BuildKit never sets in a stage's environment
+// (dockerfile2llb's nonEnvArgs).
+var nonEnvArgs = map[string]bool{"BUILDKIT_SBOM_SCAN_CONTEXT": true, "BUILDKIT_SBOM_SCAN_STAGE": true}
