@@ -305,6 +305,7 @@ func (w *warnRecorder) Warn(ctx context.Context, d digest.Digest, msg string, op
 // target platform its own SDK; a difference one rewritten Dockerfile cannot
 // express fails at the line.
 func TestPerPlatformSDKLines(t *testing.T) {
+	skipBuildKitRace(t)
 	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nARG TARGETARCH\nSDK tool${TARGETARCH}@1.0.0 --to=/opt/tool\nRUN tool\n"
 	s, tags := sdkStub(df)
 	s.opts["platform"] = "linux/amd64,linux/arm64"
