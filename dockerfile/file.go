@@ -106,17 +106,6 @@ func (f *File) Directive(key string) (Directive, bool) {
 	return Directive{}, false
 }
 
-// BuildKitDirective returns BuildKit's directive key ("check", "syntax",
-// "escape") as BuildKit reads it from Text.
-func (f *File) BuildKitDirective(key string) (Directive, bool) {
-	for _, d := range f.header.theirs {
-		if d.Key == key {
-			return d, true
-		}
-	}
-	return Directive{}, false
-}
-
 // UserLine maps a 1-based line of Text to the user's line.
 func (f *File) UserLine(l int) int {
 	if f.lines == nil || l < 1 || l > len(f.lines) {

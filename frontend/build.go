@@ -43,14 +43,14 @@ const Name = "sdkfront"
 
 // Option keys of BuildKit's that sdkfront reads or sets.
 const (
-	keyCmdline     = "cmdline"
-	keySyntaxArg   = "build-arg:BUILDKIT_SYNTAX"
-	keyRequestID   = "requestid"
-	keyDockerfile  = "dockerfilekey"
-	keyContext     = "context"
-	contextPrefix  = "context:"
-	inputPrefix    = "input:"
-	inputDockerfil = "dockerfile"
+	keyCmdline      = "cmdline"
+	keySyntaxArg    = "build-arg:BUILDKIT_SYNTAX"
+	keyRequestID    = "requestid"
+	keyDockerfile   = "dockerfilekey"
+	keyContext      = "context"
+	contextPrefix   = "context:"
+	inputPrefix     = "input:"
+	inputDockerfile = "dockerfile"
 )
 
 // Build is the gateway BuildFunc. No panic escapes it: one becomes an
@@ -256,7 +256,7 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 	if len(ignore) > 0 {
 		fa = fa.Mkfile("/"+fn+".dockerignore", 0o644, []byte(strings.Join(ignore, "\n")+"\n"))
 	}
-	inputs[inputDockerfil] = llb.Scratch().File(fa, llb.WithCustomName(fmt.Sprintf("[sdk] %s: rewrite %s", version.String(), fn)))
+	inputs[inputDockerfile] = llb.Scratch().File(fa, llb.WithCustomName(fmt.Sprintf("[sdk] %s: rewrite %s", version.String(), fn)))
 
 	fix := &sourceFix{orig: src.Data, rw: rw}
 	if src.SourceMap != nil && src.SourceMap.Definition != nil {

@@ -56,7 +56,7 @@ func (c *sdkClient) deferChecks(ctx context.Context, src *dockerui.Source, ws []
 	if len(ws) == 0 {
 		return nil
 	}
-	def, err := c.inputs[inputDockerfil].Marshal(ctx, llb.WithCaps(c.Client.BuildOpts().Caps))
+	def, err := c.inputs[inputDockerfile].Marshal(ctx, llb.WithCaps(c.Client.BuildOpts().Caps))
 	if err != nil {
 		return err
 	}

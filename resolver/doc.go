@@ -3,12 +3,15 @@
 // build target.
 //
 // SDKs are OCI images, one repository per SDK platform and one tag per
-// "<flavor>-<version>" (see Source). Exact versions are resolved with a single
-// ImageResolver call; partial versions, ranges and "latest" list the
-// repository's tags through a TagLister and pick the newest match; the default
-// version is read from the label of the "<flavor>-default" tag.
+// "<flavor>-<version>" (see Source). An exact version is resolved by reading
+// its tag's manifest straight from the registry (ManifestResolver), or, where
+// the caller cannot read the registry, through BuildKit (ImageResolver);
+// partial versions, ranges and "latest" first list the repository's tags
+// (TagLister, PrefixLister: only the tags a constraint can match) and pick
+// the newest match; the default version is read from the label of the
+// "<flavor>-default" tag's image config, and that image is pinned.
 //
 // The package does no network I/O of its own (and must not import net/http):
 // the frontend supplies BuildKit's image resolver, and the registry subpackage
-// supplies the tag lister.
+// supplies the tag lister and the manifest reader.
 package resolver

@@ -71,7 +71,7 @@ type ManifestResolver interface {
 }
 
 // TagLister lists every tag of a repository ("host/path"), following
-// pagination. It is the only call the frontend makes to a registry directly.
+// pagination.
 type TagLister interface {
 	ListTags(ctx context.Context, repository string) ([]string, error)
 }
