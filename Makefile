@@ -20,7 +20,7 @@ UNIT_PKGS = $$($(GO) list ./... | grep -v -E '/e2e(/|$$)')
 # tests that make it do so skip themselves under -race (skipBuildKitRace,
 # as their first statement) and run again without it.
 RACE_PKGS = $$($(GO) list ./... | grep -v -E '/e2e(/|$$)')
-NORACE_TESTS = $$(grep -h -B1 '^\tskipBuildKitRace(t)$$' frontend/*_test.go | sed -n 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/p' | paste -sd'|')
+NORACE_TESTS = $$(grep -h -B1 '^[[:space:]]skipBuildKitRace(t)$$' frontend/*_test.go | sed -n 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/p' | paste -sd'|')
 
 # Version stamping (github.com/sdkfront/sdkfront/version): `make image VERSION=v1.2.3`.
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
