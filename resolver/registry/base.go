@@ -146,6 +146,7 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, ref string, platfor
 // left (of the overall bound) allow, and returns the bytes decompressed.
 // It reads the layer to its end, so that its digest and size are checked.
 func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
+	var blob io.ReadCloser
 	fail := func(err error) error {
 		kind := resolver.ErrInvalidImage
 		var (
@@ -159,6 +160,12 @@ func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string,
 			kind, err = resolver.ErrUnreachable, se
 		case errors.As(err, &be):
 			err = be // not "reading its tar: …"
+		case blob != nil:
+			// A layer that does not decompress may be one the registry
+			// corrupted: its digest, at its end, tells.
+			if _, derr := io.Copy(io.Discard, blob); errors.As(derr, &be) {
+				err = be
+			}
 		}
 		return &regError{kind: kind, msg: fmt.Sprintf("cannot read layer %s of %s", d.Digest, ref), err: err}
 	}

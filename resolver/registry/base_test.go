@@ -560,6 +560,15 @@ func TestReadImageFileVerifies(t *testing.T) {
 			}
 		})
 	}
+	// A corrupt gzip layer is reported as corrupt, not as an invalid tar.
+	gz := gzipLayer(t, debianRoot("trixie")...)
+	f.push(t, "lab/gz:1", baseImageOf(t, "linux/amd64", gz))
+	f.setFault(serve(func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }, true))
+	_, _, err := readCodename(context.Background(), New(), f.host+"/lab/gz:1", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "cannot read layer "+string(layerDigest(t, gz))+" of "+f.host+"/lab/gz:1: registry "+f.host+" sent content that hashes to sha256:") {
+		t.Errorf("a corrupt gzip layer: %v", err)
+	}
+
 	f.setFault(nil)
 	if _, _, err := readCodename(context.Background(), New(), f.host+"/lab/big:1", amd64, ReadLimits{}); err == nil || !strings.Contains(err.Error(), "/etc/os-release is larger than 64 KiB") {
 		t.Errorf("a 64 KiB os-release: %v", err)
