@@ -126,6 +126,9 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, ref string, platfor
 		return nil, err
 	}
 	ov := newOverlay(paths)
+	if len(ov.paths) == 0 {
+		return nil, nil
+	}
 	layers := descriptors(im)
 	left := lim.MaxBytes
 	for i := len(layers) - 1; i >= 0; i-- {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -657,5 +658,34 @@ func TestOpenBlob(t *testing.T) {
 	n := len(f.requested())
 	if _, err := c.OpenBlob(context.Background(), f.host+"/lab/debian", ocispecs.Descriptor{Digest: "sha256:abc", Size: 1}); err == nil || !errors.Is(err, resolver.ErrInvalidImage) || len(f.requested()) != n {
 		t.Errorf("invalid digest: %v", err)
+	}
+}
+
+// Base images are held to the client's TLS rule: a registry that is not on
+// loopback is read over plain HTTP only when configured as insecure, also
+// when a redirect sends the layer there.
+func TestReadImageFileTLSRule(t *testing.T) {
+	f := newBaseFixture(t)
+	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", gzipLayer(t, debianRoot("bookworm")...)))
+	dial := WithTransport(&http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, f.host)
+	}})
+	_, port, _ := net.SplitHostPort(f.host)
+	named := "base-registry.test:" + port
+	_, _, err := readCodename(context.Background(), New(dial), named+"/lab/debian:1", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		t.Errorf("a named registry over plain HTTP: %v", err)
+	}
+	got, _, err := readCodename(context.Background(), New(dial, WithInsecureRegistries([]string{named})), named+"/lab/debian:1", amd64, ReadLimits{})
+	if err != nil || got != "bookworm" {
+		t.Errorf("configured as insecure: %q, %v", got, err)
+	}
+	f.setFault(func(w http.ResponseWriter, r *http.Request, _ digest.Digest, _ http.Handler) bool {
+		http.Redirect(w, r, "http://"+named+r.URL.Path, http.StatusTemporaryRedirect)
+		return true
+	})
+	_, _, err = readCodename(context.Background(), New(dial), f.host+"/lab/debian:1", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to "+named) {
+		t.Errorf("a redirect to plain HTTP: %v", err)
 	}
 }
