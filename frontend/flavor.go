@@ -1,8 +1,6 @@
 package frontend
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"strings"
 	"sync"
@@ -14,6 +12,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
 // flavors detects the flavor of a stage from its base image: the
@@ -92,20 +92,9 @@ func (fl *flavors) read(ctx context.Context, base string, p ocispecs.Platform) s
 	if err != nil || ref == nil {
 		return ""
 	}
-	for _, f := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+	for _, f := range resolver.OSReleasePaths {
 		if dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: f}); err == nil {
-			return osReleaseCodename(dt)
-		}
-	}
-	return ""
-}
-
-// osReleaseCodename reads VERSION_CODENAME from os-release(5) content.
-func osReleaseCodename(dt []byte) string {
-	s := bufio.NewScanner(bytes.NewReader(dt))
-	for s.Scan() {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(s.Text()), "VERSION_CODENAME="); ok {
-			return strings.Trim(strings.TrimSpace(v), `"'`)
+			return resolver.FlavorFromOSRelease(dt)
 		}
 	}
 	return ""

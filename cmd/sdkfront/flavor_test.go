@@ -4,18 +4,24 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sdkfront/sdkfront/resolver/registry"
 )
 
 // entry is one tar entry: a file (body), a symlink (link) or a directory
@@ -47,18 +53,6 @@ func tarball(t *testing.T, entries ...entry) []byte {
 	return buf.Bytes()
 }
 
-// layer is an uncompressed layer, for osRelease directly.
-func layer(t *testing.T, entries ...entry) v1.Layer {
-	return static.NewLayer(tarball(t, entries...), types.OCIUncompressedLayer)
-}
-
-// brokenLayer fails when read: osRelease must not get to it.
-type brokenLayer struct{ v1.Layer }
-
-func (brokenLayer) Uncompressed() (io.ReadCloser, error) {
-	return nil, errors.New("read a layer it did not need")
-}
-
 func osReleaseFile(codename string) string {
 	return "PRETTY_NAME=\"Debian GNU/Linux\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=" + codename + "\nID=debian\n"
 }
@@ -70,52 +64,6 @@ func debianBase(codename string) []entry {
 		{name: "etc/os-release", link: "../usr/lib/os-release"},
 		{name: "usr/lib/os-release", body: osReleaseFile(codename)},
 		{name: "bin/sh", body: "#!"},
-	}
-}
-
-func TestOSRelease(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		layers [][]entry // bottom first
-		want   string
-	}{
-		{"debian", [][]entry{debianBase("bookworm")}, "bookworm"},
-		{"./ prefixes", [][]entry{{{name: "./etc/os-release", body: "VERSION_CODENAME='jammy'\n"}}}, "jammy"},
-		{"quoted", [][]entry{{{name: "etc/os-release", body: "ID=ubuntu\nVERSION_CODENAME=\"noble\"\n"}}}, "noble"},
-		{"upper layer replaces the target", [][]entry{debianBase("bookworm"), {{name: "usr/lib/os-release", body: osReleaseFile("trixie")}}}, "trixie"},
-		{"upper layer replaces the link", [][]entry{debianBase("bookworm"), {{name: "etc/os-release", body: osReleaseFile("bullseye")}}}, "bullseye"},
-		{"whiteout of /etc/os-release", [][]entry{
-			{{name: "etc/os-release", body: osReleaseFile("bullseye")}, {name: "usr/lib/os-release", body: osReleaseFile("bookworm")}},
-			{{name: "etc/.wh.os-release"}},
-		}, "bookworm"},
-		{"whiteout of /etc", [][]entry{
-			{{name: "etc/os-release", body: osReleaseFile("bullseye")}, {name: "usr/lib/os-release", body: osReleaseFile("bookworm")}},
-			{{name: ".wh.etc"}},
-		}, "bookworm"},
-		{"opaque directory", [][]entry{debianBase("bookworm"), {{name: "usr/lib/"}, {name: "usr/lib/.wh..wh..opq"}}}, ""},
-		{"alpine", [][]entry{{{name: "etc/os-release", link: "../usr/lib/os-release"}, {name: "usr/lib/os-release", body: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"}}}, ""},
-		{"busybox", [][]entry{{{name: "bin/busybox", body: "x"}}}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var ls []v1.Layer
-			for _, l := range tc.layers {
-				ls = append(ls, layer(t, l...))
-			}
-			dt, err := osRelease(ls)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := osReleaseCodename(dt); got != tc.want {
-				t.Errorf("codename %q, want %q (os-release %q)", got, tc.want, dt)
-			}
-		})
-	}
-
-	// Lower layers are not read once the top ones settle it.
-	ls := []v1.Layer{brokenLayer{layer(t)}, layer(t, debianBase("bookworm")...), layer(t, entry{name: "app/x", body: "y"})}
-	dt, err := osRelease(ls)
-	if err != nil || osReleaseCodename(dt) != "bookworm" {
-		t.Errorf("osRelease = %q, %v", dt, err)
 	}
 }
 
@@ -255,3 +203,92 @@ SDK golang@1.23
 	wantCode(t, code, exitOutOfDate)
 	wantLines(t, stderr, "Dockerfile:3: golang@1.23 (buster) is not locked\n")
 }
+
+// A base image registry that stalls, sends a layer that decompresses
+// without end, or corrupts a layer fails the lines built on it, within the
+// bounds of reading it, with an error naming the image; the lock is not
+// written. (resolver/registry's base_test.go covers reading layers.)
+func TestLockDetectsFlavorFaults(t *testing.T) {
+	dir := isolate(t)
+	reg := newRegistry(t, "", "")
+	reg.seed(t)
+	baseImageLimits = registry.ReadLimits{Timeout: time.Second, MaxLayerBytes: 4 << 20}
+	t.Cleanup(func() { baseImageLimits = registry.ReadLimits{} })
+
+	// bomb is 16 MiB of zeros on top of a Debian base.
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Typeflag: tar.TypeReg, Size: 16 << 20})
+	io.CopyN(tw, zeros{}, 16<<20)
+	tw.Close()
+	zw.Close()
+	img, err := mutate.Append(baseImage(t, "trixie", "linux/amd64"), mutate.Addendum{Layer: static.NewLayer(bomb.Bytes(), types.OCILayer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.push(t, "lab/bomb:1", img)
+	stalled := baseImage(t, "bullseye", "linux/amd64")
+	reg.push(t, "lab/stalled:1", stalled)
+	corrupt := baseImage(t, "bookworm", "linux/amd64")
+	reg.push(t, "lab/corrupt:1", corrupt)
+	layers, _ := corrupt.Layers()
+	corruptLayer, _ := layers[0].Digest()
+	layers, _ = stalled.Layers()
+	stalledLayer, _ := layers[0].Digest() // the top one, an app's, is every image's
+
+	// The faults sit in front of the registry.
+	done := make(chan struct{})
+	target, _ := url.Parse(reg.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/blobs/"+stalledLayer.String()):
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+			return
+		case strings.HasSuffix(r.URL.Path, "/blobs/"+corruptLayer.String()):
+			rec := httptest.NewRecorder()
+			proxy.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			body[len(body)/2] ^= 1
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	t.Cleanup(func() { close(done) })
+	host := strings.TrimPrefix(front.URL, "http://")
+
+	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(strings.ReplaceAll(`# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM FRONT/lab/stalled:1 AS stalled
+SDK golang@1.23
+FROM FRONT/lab/bomb:1 AS bomb
+SDK golang@1.23
+FROM FRONT/lab/corrupt:1
+SDK golang@1.23
+`, "REGISTRY", reg.host), "FRONT", host))
+	start := time.Now()
+	code, _, stderr := sdkfront(t, "lock", "--platform", "linux/amd64")
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s; the base images are read within 1s each", took)
+	}
+	wantCode(t, code, exitError)
+	wantLines(t, stderr,
+		"Dockerfile:3: cannot read the flavor of the base image "+host+"/lab/stalled:1 for linux/amd64: cannot read /etc/os-release or /usr/lib/os-release of "+host+"/lab/stalled:1 for linux/amd64: registry "+host+" did not send the image within 1s",
+		"Dockerfile:5: cannot read the flavor of the base image "+host+"/lab/bomb:1 for linux/amd64: cannot read layer ",
+		" of "+host+"/lab/bomb:1: it holds more than 4 MiB decompressed, more than sdkfront reads of a layer; name the flavor",
+		"Dockerfile:7: cannot read the flavor of the base image "+host+"/lab/corrupt:1 for linux/amd64: cannot read layer "+corruptLayer.String()+" of "+host+"/lab/corrupt:1: registry "+host+" sent content that hashes to sha256:",
+		"Dockerfile.sdk.lock not written\n")
+	if _, err := os.Stat("Dockerfile.sdk.lock"); !os.IsNotExist(err) {
+		t.Errorf("the lock was written: %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

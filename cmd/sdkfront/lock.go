@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -300,10 +299,9 @@ func (l *locker) run(ctx context.Context) int {
 		return exitError
 	}
 	l.flavors = &flavors{
-		named:    l.o.named,
-		keychain: authn.DefaultKeychain,
-		client:   registry.New(registry.WithKeychain(authn.DefaultKeychain), registry.WithInsecureRegistries(l.settings.Insecure)),
-		known:    map[string]*codename{},
+		named:  l.o.named,
+		client: registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure)),
+		known:  map[string]*codename{},
 		progress: func(base string, p ocispecs.Platform) {
 			fmt.Fprintf(l.stderr, "reading the flavor of %s for %s\n", base, lock.PlatformKey(p))
 		},

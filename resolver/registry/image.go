@@ -203,10 +203,4 @@ func (e *platformError) Error() string {
 
 func (e *platformError) Is(target error) bool { return target == resolver.ErrNotFound }
 
-// PlainHTTP reports whether the client reaches host ("host[:port]")
-// without TLS: loopback registries and those of WithInsecureRegistries.
-// Code that reads images by other means (sdkfront lock's base images)
-// follows the same rule.
-func (c *Client) PlainHTTP(host string) bool { return c.plainHTTP(host) }
-
 var _ resolver.ImageResolver = (*Client)(nil)

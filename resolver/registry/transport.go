@@ -75,6 +75,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // attempt sends req once, under the request timeout, and reads the body.
 func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
+	if isStreamed(req.Context()) {
+		return t.streamAttempt(req) // a layer: base.go
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	if t.o.requestTimeout > 0 {
 		ctx, cancel = context.WithTimeout(req.Context(), t.o.requestTimeout)

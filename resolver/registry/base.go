@@ -1,0 +1,658 @@
+package registry
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/klauspost/compress/zstd"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// This file reads blobs as streams, and files out of an image's layers:
+// sdkfront lock detects a stage's flavor from the os-release of its base
+// image. Layers go through the client's transport like any request
+// (credentials, retries, TLS guard, redirect guard), but their bodies are
+// streamed rather than read in full within the attempt.
+
+// WithDockerKeychain looks credentials up as docker does: in
+// $DOCKER_CONFIG/config.json and the credential helpers it names.
+func WithDockerKeychain() Option { return WithKeychain(authn.DefaultKeychain) }
+
+// ReadLimits bound ReadImageFile. A zero field takes its default.
+type ReadLimits struct {
+	// Timeout bounds the whole read: resolving the image, and fetching and
+	// decompressing every layer it takes (default 5 minutes).
+	Timeout time.Duration
+	// MaxLayerBytes bounds each layer read, as the registry sends it and
+	// decompressed (default 2 GiB).
+	MaxLayerBytes int64
+	// MaxBytes bounds the layers read together, decompressed (default
+	// 8 GiB).
+	MaxBytes int64
+}
+
+// Defaults of ReadLimits, and fixed bounds of ReadImageFile.
+const (
+	defaultReadTimeout   = 5 * time.Minute
+	defaultMaxLayerBytes = 2 << 30
+	defaultMaxReadBytes  = 8 << 30
+	// maxImageFile bounds the file ReadImageFile returns.
+	maxImageFile = 64 << 10
+	// maxSymlinkHops bounds the symlinks followed to reach a file.
+	maxSymlinkHops = 8
+	// maxZstdWindow bounds the memory a zstd layer may ask for (zstd
+	// --long=27 needs 128 MiB; the default level 8 MiB).
+	maxZstdWindow = 128 << 20
+)
+
+const opBlob = "get"
+
+func (l ReadLimits) withDefaults() ReadLimits {
+	if l.Timeout <= 0 {
+		l.Timeout = defaultReadTimeout
+	}
+	if l.MaxLayerBytes <= 0 {
+		l.MaxLayerBytes = defaultMaxLayerBytes
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = defaultMaxReadBytes
+	}
+	return l
+}
+
+// ReadImageFile returns the content of the first of paths ("/etc/os-release")
+// that the filesystem of ref's image for platform holds, or nil if it holds
+// none. ref is "host/repo:tag" or "host/repo@sha256:…"; an index is
+// resolved for platform as ResolvePlatform does. The layers are read from
+// the top down, each as a stream, and reading stops with the first layer
+// that settles the answer: an upper layer's file, whiteout or opaque
+// directory hides what lower layers hold; symlinks, also on parent
+// directories, are followed within the image. Every layer read is checked
+// against its digest and size.
+//
+// lim bounds the time and the bytes it takes; a registry that stalls,
+// drips, or sends a layer that decompresses without end (a gzip bomb)
+// fails the read within lim.Timeout, with an error that names ref. The file
+// found may be at most 64 KiB.
+//
+// Known gaps: a symlink's target is looked for only in its own layer and
+// those below it, unless it is one of paths; a hard link is taken for a
+// symlink to its target.
+func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
+	lim = lim.withDefaults()
+	ctx, _ = withStats(ctx)
+	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+	dt, err := c.readImageFile(callCtx, ctx, ref, platform, paths, lim)
+	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
+		host := ref
+		if r, perr := c.parseReference(ref); perr == nil {
+			host = r.Context().RegistryStr()
+		}
+		return nil, &regError{
+			kind: resolver.ErrUnreachable,
+			msg: fmt.Sprintf("cannot read %s of %s for %s: registry %s did not send the image within %s",
+				strings.Join(paths, " or "), ref, platforms.FormatAll(platforms.Normalize(platform)), host, lim.Timeout),
+			hint: "it stalls, or is too slow; try again later",
+		}
+	}
+	return dt, err
+}
+
+func (c *Client) readImageFile(callCtx, ctx context.Context, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
+	mctx, mcancel := context.WithTimeout(callCtx, c.o.timeout)
+	_, im, s, err := c.platformManifest(mctx, ctx, ref, platform)
+	mcancel()
+	if err != nil {
+		return nil, err
+	}
+	ov := newOverlay(paths)
+	if len(ov.paths) == 0 {
+		return nil, nil
+	}
+	layers := descriptors(im)
+	left := lim.MaxBytes
+	for i := len(layers) - 1; i >= 0; i-- {
+		n, err := c.readLayer(callCtx, ctx, s, ref, layers[i], ov, lim, left)
+		if err != nil {
+			return nil, err
+		}
+		left -= n
+		if dt, done := ov.answer(false); done {
+			return dt, nil
+		}
+	}
+	dt, _ := ov.answer(true)
+	return dt, nil
+}
+
+// readLayer reads one layer into ov, decompressing at most what lim and
+// left (of the overall bound) allow, and returns the bytes decompressed.
+// It reads the layer to its end, so that its digest and size are checked.
+func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
+	var blob io.ReadCloser
+	fail := func(err error) error {
+		kind := resolver.ErrInvalidImage
+		var (
+			se *stallError
+			be *blobError
+		)
+		switch {
+		case callCtx.Err() != nil:
+			return err // ReadImageFile explains the timeout
+		case errors.As(err, &se):
+			kind, err = resolver.ErrUnreachable, se
+		case errors.As(err, &be):
+			err = be // not "reading its tar: …"
+		case blob != nil:
+			// A layer that does not decompress may be one the registry
+			// corrupted: its digest, at its end, tells.
+			if _, derr := io.Copy(io.Discard, blob); errors.As(derr, &be) {
+				err = be
+			}
+		}
+		return &regError{kind: kind, msg: fmt.Sprintf("cannot read layer %s of %s", d.Digest, ref), err: err}
+	}
+	if d.Size > lim.MaxLayerBytes {
+		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, size(lim.MaxLayerBytes))})
+	}
+	blob, err := c.openBlob(callCtx, ctx, s, ref, d)
+	if err != nil {
+		return 0, err
+	}
+	defer blob.Close()
+	un := &capped{limit: min(lim.MaxLayerBytes, left)}
+	un.err = &blobError{fmt.Sprintf("it holds more than %s decompressed, more than sdkfront reads of a layer", size(lim.MaxLayerBytes))}
+	if un.limit < lim.MaxLayerBytes {
+		un.err = &blobError{fmt.Sprintf("the layers read hold more than %s decompressed, more than sdkfront reads of an image", size(lim.MaxBytes))}
+	}
+	dec, closeDec, err := decompress(blob)
+	if err != nil {
+		return 0, fail(err)
+	}
+	defer closeDec()
+	un.r = dec
+	if err := ov.scan(un); err != nil {
+		return un.n, fail(err)
+	}
+	// What follows the tar's end still counts: read the blob to its end.
+	if _, err := io.Copy(io.Discard, un); err != nil {
+		return un.n, fail(err)
+	}
+	if _, err := io.Copy(io.Discard, blob); err != nil {
+		return un.n, fail(err)
+	}
+	return un.n, nil
+}
+
+// decompress sniffs a layer's compression, as containerd and
+// go-containerregistry do: gzip, zstd, or none (a plain tar).
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, err := br.Peek(4)
+	if err != nil && err != io.EOF {
+		return nil, nil, err
+	}
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// blobError is a blob whose content is not what its descriptor, or the
+// bounds on reading it, allow.
+type blobError struct{ msg string }
+
+func (e *blobError) Error() string { return e.msg }
+
+// capped reads at most limit bytes of r; one more fails with err.
+type capped struct {
+	r        io.Reader
+	n, limit int64
+	err      *blobError
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.n > c.limit {
+		return 0, c.err
+	}
+	if rem := c.limit + 1 - c.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.limit {
+		return n - int(c.n-c.limit), c.err
+	}
+	return n, err
+}
+
+// OpenBlob opens the blob desc of the repository ref names ("host/repo",
+// or an image reference in it) as a stream. The reader checks what it
+// reads against desc: more bytes than desc.Size, fewer, or content that
+// does not hash to desc.Digest fail the Read that finds it out, so a caller
+// that reads to io.EOF has the blob desc names.
+//
+// The request goes through the client's transport: credentials, retries,
+// TLS and redirect guards. Its response must start within the call timeout
+// (WithTimeout); then a Read fails when no byte of the body came for the
+// request timeout (WithRequestTimeout). Bounding the whole read is up to
+// the caller, through ctx.
+func (c *Client) OpenBlob(ctx context.Context, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
+	r, err := c.parseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	ctx, _ = withStats(ctx)
+	s, err := c.session(ctx, r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return c.openBlob(ctx, ctx, s, ref, desc)
+}
+
+// openBlob is OpenBlob in a session. callCtx is the requests' context;
+// ctx carries the stats for error messages.
+func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
+	host := s.repo.RegistryStr()
+	subject := fmt.Sprintf("layer %s of %s", desc.Digest, ref)
+	if desc.Digest.Validate() != nil || !desc.Digest.Algorithm().Available() || desc.Size < 0 {
+		return nil, &regError{kind: resolver.ErrInvalidImage, msg: fmt.Sprintf("cannot %s %s: its manifest names it by the unusable digest %q or size %d", opBlob, subject, desc.Digest, desc.Size)}
+	}
+	u := &url.URL{
+		Scheme: s.repo.Scheme(),
+		Host:   host,
+		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), desc.Digest),
+	}
+	reqCtx, cancel := context.WithCancel(streamed(callCtx))
+	late := time.AfterFunc(c.o.timeout, cancel)
+	resp, err := s.get(reqCtx, u, "")
+	if !late.Stop() && callCtx.Err() == nil {
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, c.wrap(ctx, opBlob, host, subject, resolver.ErrNotFound, context.DeadlineExceeded)
+	}
+	var se *statusError
+	switch {
+	case errors.As(err, &se) && se.code == http.StatusNotFound && ctx.Err() == nil:
+		cancel()
+		return nil, &regError{kind: resolver.ErrNotFound, msg: fmt.Sprintf("cannot %s %s: registry %s has no such blob", opBlob, subject, host), err: err}
+	case err != nil:
+		cancel()
+		return nil, c.wrap(ctx, opBlob, host, subject, resolver.ErrNotFound, err)
+	}
+	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
+		resp.Body.Close()
+		cancel()
+		return nil, &regError{kind: resolver.ErrInvalidImage,
+			msg:  fmt.Sprintf("cannot %s %s: registry %s sends %d bytes for it, and its manifest says %d", opBlob, subject, host, resp.ContentLength, desc.Size),
+			hint: "the registry, or blob storage it redirects to, serves something else under its digest"}
+	}
+	return &verifiedBlob{body: resp.Body, cancel: cancel, host: host, want: desc, h: desc.Digest.Algorithm().Hash()}, nil
+}
+
+// verifiedBlob is a blob's body, checked against its descriptor as it is
+// read.
+type verifiedBlob struct {
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	host   string
+	want   ocispecs.Descriptor
+	h      hash.Hash
+	n      int64
+	err    error
+}
+
+func (b *verifiedBlob) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if rem := b.want.Size + 1 - b.n; int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := b.body.Read(p)
+	b.n += int64(n)
+	if b.n > b.want.Size {
+		n -= int(b.n - b.want.Size)
+		b.err = &blobError{fmt.Sprintf("registry %s sent more than the %d bytes its manifest gives it", b.host, b.want.Size)}
+	}
+	b.h.Write(p[:n])
+	switch {
+	case b.err != nil:
+	case err == io.EOF && b.n < b.want.Size:
+		b.err = &blobError{fmt.Sprintf("registry %s sent %d of its %d bytes", b.host, b.n, b.want.Size)}
+	case err == io.EOF:
+		if got := digest.NewDigest(b.want.Digest.Algorithm(), b.h); got != b.want.Digest {
+			b.err = &blobError{fmt.Sprintf("registry %s sent content that hashes to %s: it, or blob storage it redirects to, corrupted the blob or serves another under its digest", b.host, got)}
+		}
+	case err != nil:
+		b.err = err
+	}
+	if b.err != nil {
+		return n, b.err
+	}
+	return n, err
+}
+
+func (b *verifiedBlob) Close() error {
+	defer b.cancel()
+	return b.body.Close()
+}
+
+// streamKey marks a request whose response body is streamed.
+type streamKey struct{}
+
+func streamed(ctx context.Context) context.Context { return context.WithValue(ctx, streamKey{}, true) }
+
+func isStreamed(ctx context.Context) bool { v, _ := ctx.Value(streamKey{}).(bool); return v }
+
+// streamAttempt is attempt for a streamed request. The response must start
+// within the request timeout, as in attempt; a 200's body is then handed
+// over unread, and a Read fails when no byte came for the request timeout
+// (a stallError). Other answers (errors, redirects, challenges) are read in
+// full, as attempt reads them.
+func (t *retryTransport) streamAttempt(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	idle := newIdleTimer(t.o.requestTimeout, cancel)
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if !idle.stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout}
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode == http.StatusOK {
+		resp.Body = &streamBody{body: resp.Body, cancel: cancel, idle: idle, host: req.URL.Host, want: resp.ContentLength}
+		return resp, nil
+	}
+	defer cancel()
+	idle.start()
+	body, err := readAll(resp.Body, t.o.maxBodyBytes)
+	resp.Body.Close()
+	switch timedOut := !idle.stop(); {
+	case timedOut:
+		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
+	case errors.Is(err, errTooLarge):
+		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(t.o.maxBodyBytes), req.URL.Path)}
+	case err != nil:
+		return nil, fmt.Errorf("reading the response to GET %s: %w", req.URL.Path, err)
+	}
+	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// idleTimer cancels a request when it runs out; d <= 0 is no timer. It
+// runs from its creation.
+type idleTimer struct {
+	d     time.Duration
+	t     *time.Timer
+	fired atomic.Bool
+}
+
+func newIdleTimer(d time.Duration, cancel context.CancelFunc) *idleTimer {
+	it := &idleTimer{d: d}
+	if d > 0 {
+		it.t = time.AfterFunc(d, func() { it.fired.Store(true); cancel() })
+	}
+	return it
+}
+
+func (it *idleTimer) start() {
+	if it.t != nil && !it.fired.Load() {
+		it.t.Reset(it.d)
+	}
+}
+
+// stop stops the timer, and reports whether it had not run out.
+func (it *idleTimer) stop() bool {
+	if it.t != nil {
+		it.t.Stop()
+	}
+	return !it.fired.Load()
+}
+
+// streamBody is a streamed response body: each Read must bring a byte
+// within the idle time.
+type streamBody struct {
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	idle   *idleTimer
+	host   string
+	got    int64
+	want   int64 // Content-Length, or -1
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	b.idle.start()
+	n, err := b.body.Read(p)
+	stalled := !b.idle.stop()
+	b.got += int64(n)
+	if err != nil && err != io.EOF && stalled {
+		err = &stallError{host: b.host, idle: b.idle.d, got: b.got, want: b.want}
+	}
+	return n, err
+}
+
+func (b *streamBody) Close() error {
+	b.idle.stop()
+	defer b.cancel()
+	return b.body.Close()
+}
+
+// stallError is a streamed body that stopped coming.
+type stallError struct {
+	host      string
+	idle      time.Duration
+	got, want int64
+}
+
+func (e *stallError) Error() string {
+	of := ""
+	if e.want >= 0 {
+		of = fmt.Sprintf(" of %d", e.want)
+	}
+	return fmt.Sprintf("registry %s stalled: no data for %s after %d%s bytes", e.host, e.idle, e.got, of)
+}
+
+// overlay is what the layers read so far, from the top down, say of the
+// paths looked for: the first layer to hold a path, a whiteout of it or an
+// opaque directory above it decides it for the layers below.
+type overlay struct {
+	paths  []string             // the candidates, in order, from the root
+	wanted []string             // the paths that matter: the candidates and symlink targets
+	state  map[string]fileState // the paths decided
+	hidden []string             // directories an upper layer made opaque
+}
+
+type fileKind int
+
+const (
+	regularFile fileKind = iota + 1
+	symlinkFile
+	noFile // a whiteout, a directory, a device…
+)
+
+type fileState struct {
+	kind fileKind
+	data []byte // regularFile
+	link string // symlinkFile: the target, from the root
+}
+
+func newOverlay(paths []string) *overlay {
+	ov := &overlay{state: map[string]fileState{}}
+	for _, p := range paths {
+		if p = rootPath(p); p != "" && !slices.Contains(ov.paths, p) {
+			ov.paths = append(ov.paths, p)
+		}
+	}
+	ov.wanted = slices.Clone(ov.paths)
+	return ov
+}
+
+// rootPath is p ("/etc/os-release", "./etc/os-release") from the root,
+// without a leading slash: "etc/os-release".
+func rootPath(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "/") }
+
+// open reports whether a layer may still decide p: p matters, no upper
+// layer did, and none made a directory above it opaque.
+func (ov *overlay) open(p string) bool {
+	if _, ok := ov.state[p]; ok || !slices.Contains(ov.wanted, p) {
+		return false
+	}
+	return !slices.ContainsFunc(ov.hidden, func(d string) bool { return d == "" || strings.HasPrefix(p, d+"/") })
+}
+
+// scan reads one layer, a tar stream.
+func (ov *overlay) scan(r io.Reader) error {
+	var opaque []string
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			ov.hidden = append(ov.hidden, opaque...)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading its tar: %w", err)
+		}
+		p := rootPath(h.Name)
+		if p == "" {
+			continue
+		}
+		dir, base := path.Split(p)
+		dir = strings.TrimSuffix(dir, "/")
+		switch {
+		case base == ".wh..wh..opq":
+			opaque = append(opaque, dir)
+			continue
+		case strings.HasPrefix(base, ".wh."):
+			ov.decide(path.Join(dir, strings.TrimPrefix(base, ".wh.")), fileState{kind: noFile})
+			continue
+		}
+		var st fileState
+		switch h.Typeflag {
+		case tar.TypeReg:
+			st.kind = regularFile
+		case tar.TypeSymlink, tar.TypeLink:
+			target := h.Linkname
+			if h.Typeflag == tar.TypeSymlink && !strings.HasPrefix(target, "/") {
+				target = path.Join(dir, target)
+			}
+			st = fileState{kind: symlinkFile, link: rootPath(target)}
+		case tar.TypeDir:
+			// A directory decides only a path that is one.
+			if ov.open(p) {
+				ov.state[p] = fileState{kind: noFile}
+			}
+			continue
+		default:
+			st.kind = noFile
+		}
+		if st.kind == regularFile && ov.open(p) {
+			dt, err := readAll(tr, maxImageFile)
+			if errors.Is(err, errTooLarge) {
+				return &blobError{fmt.Sprintf("/%s is larger than %d KiB", p, maxImageFile>>10)}
+			}
+			if err != nil {
+				return fmt.Errorf("reading /%s: %w", p, err)
+			}
+			st.data = dt
+		}
+		ov.decide(p, st)
+	}
+}
+
+// decide records what a layer holds at p, for p and the wanted paths
+// under it: a symlink leads them to its target, anything else but a
+// directory hides them.
+func (ov *overlay) decide(p string, st fileState) {
+	if ov.open(p) {
+		ov.state[p] = st
+	}
+	for _, w := range ov.wanted {
+		rest, ok := strings.CutPrefix(w, p+"/")
+		if !ok || !ov.open(w) {
+			continue
+		}
+		if st.kind == symlinkFile {
+			ov.state[w] = fileState{kind: symlinkFile, link: rootPath(path.Join(st.link, rest))}
+		} else {
+			ov.state[w] = fileState{kind: noFile}
+		}
+	}
+}
+
+// answer is the content of the first candidate the image holds, once the
+// layers read decide it: done is false while a lower layer may still
+// change it. With all layers read (final), what no layer holds is not
+// there. Symlink targets not yet decided become wanted.
+func (ov *overlay) answer(final bool) (dt []byte, done bool) {
+	for _, p := range ov.paths {
+		dt, found, decided := ov.lookup(p)
+		switch {
+		case found:
+			return dt, true
+		case !decided && !final:
+			return nil, false
+		}
+	}
+	return nil, true
+}
+
+func (ov *overlay) lookup(p string) (dt []byte, found, decided bool) {
+	for range maxSymlinkHops + 1 {
+		st, ok := ov.state[p]
+		switch {
+		case !ok:
+			if !slices.Contains(ov.wanted, p) {
+				ov.wanted = append(ov.wanted, p)
+			}
+			return nil, false, false
+		case st.kind == regularFile:
+			return st.data, true, true
+		case st.kind == symlinkFile:
+			p = st.link
+		default:
+			return nil, false, true
+		}
+	}
+	return nil, false, true // a symlink loop
+}

@@ -1,0 +1,691 @@
+package registry
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// baseEntry is one tar entry: a file (body), a symlink (link), a hard
+// link (hard) or a directory (name ending in /).
+type baseEntry struct{ name, body, link, hard string }
+
+func baseTar(t *testing.T, entries ...baseEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e.body))}
+		switch {
+		case e.link != "":
+			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
+		case e.hard != "":
+			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e.hard, 0
+		case strings.HasSuffix(e.name, "/"):
+			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			io.WriteString(tw, e.body)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func baseGzip(t *testing.T, dt []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(dt)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func baseZstd(t *testing.T, dt []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(dt)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// gzipLayer is a gzip-compressed layer of entries.
+func gzipLayer(t *testing.T, entries ...baseEntry) v1.Layer {
+	return static.NewLayer(baseGzip(t, baseTar(t, entries...)), types.OCILayer)
+}
+
+// baseImageOf is an image of layers (bottom first) for platform, with OCI
+// media types.
+func baseImageOf(t *testing.T, platform string, layers ...v1.Layer) v1.Image {
+	t.Helper()
+	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	for _, l := range layers {
+		var err error
+		if img, err = mutate.Append(img, mutate.Addendum{Layer: l}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	p, err := v1.ParsePlatform(platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func osReleaseOf(codename string) string {
+	return "PRETTY_NAME=\"Debian GNU/Linux\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=" + codename + "\nID=debian\n"
+}
+
+// debianRoot is the usual layout: /etc/os-release -> ../usr/lib/os-release.
+func debianRoot(codename string) []baseEntry {
+	return []baseEntry{
+		{name: "etc/"}, {name: "usr/"}, {name: "usr/lib/"},
+		{name: "etc/os-release", link: "../usr/lib/os-release"},
+		{name: "usr/lib/os-release", body: osReleaseOf(codename)},
+		{name: "bin/sh", body: "#!"},
+	}
+}
+
+// blobFault handles a GET of blob d instead of the registry, or passes it
+// on (returning false).
+type blobFault func(w http.ResponseWriter, r *http.Request, d digest.Digest, next http.Handler) bool
+
+// baseFixture is a registry whose blob GETs go through a fault, and that
+// records them.
+type baseFixture struct {
+	*testRegistry // pushes go here, past the fault
+	host          string
+	done          chan struct{} // closed at the end: faults that stall return
+
+	mu    sync.Mutex
+	fault blobFault
+	gate  func(http.Handler) http.Handler // in front of every request, if set
+	blobs []digest.Digest                 // GETs, in order
+}
+
+func newBaseFixture(t *testing.T) *baseFixture {
+	t.Helper()
+	backend := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	push := httptest.NewServer(backend)
+	t.Cleanup(push.Close)
+	f := &baseFixture{testRegistry: &testRegistry{Server: push, host: strings.TrimPrefix(push.URL, "http://")}, done: make(chan struct{})}
+	blobs := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dir, last := path.Split(r.URL.Path)
+		if r.Method == http.MethodGet && strings.HasSuffix(dir, "/blobs/") {
+			d := digest.Digest(last)
+			f.mu.Lock()
+			f.blobs = append(f.blobs, d)
+			fault := f.fault
+			f.mu.Unlock()
+			if fault != nil && fault(w, r, d, backend) {
+				return
+			}
+		}
+		backend.ServeHTTP(w, r)
+	})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		gate := f.gate
+		f.mu.Unlock()
+		if gate != nil {
+			gate(blobs).ServeHTTP(w, r)
+			return
+		}
+		blobs.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	t.Cleanup(func() { close(f.done) }) // before front.Close
+	f.host = strings.TrimPrefix(front.URL, "http://")
+	return f
+}
+
+func (f *baseFixture) setFault(fault blobFault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fault = fault
+}
+
+func (f *baseFixture) requested() []digest.Digest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]digest.Digest(nil), f.blobs...)
+}
+
+func layerDigest(t *testing.T, l v1.Layer) digest.Digest {
+	t.Helper()
+	d, err := l.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return digest.Digest(d.String())
+}
+
+var amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+
+// readCodename reads the codename of ref's os-release for p.
+func readCodename(ctx context.Context, c *Client, ref string, p ocispecs.Platform, lim ReadLimits) (string, []byte, error) {
+	dt, err := c.ReadImageFile(ctx, ref, p, resolver.OSReleasePaths, lim)
+	return resolver.FlavorFromOSRelease(dt), dt, err
+}
+
+func TestReadImageFile(t *testing.T) {
+	f := newBaseFixture(t)
+	c := New()
+	for _, tc := range []struct {
+		name   string
+		layers [][]baseEntry // bottom first
+		want   string
+	}{
+		{"debian", [][]baseEntry{debianRoot("bookworm")}, "bookworm"},
+		{"in a lower layer", [][]baseEntry{debianRoot("bookworm"), {{name: "app/"}, {name: "app/x", body: "y"}}, {{name: "srv/z", body: "z"}}}, "bookworm"},
+		{"./ prefixes", [][]baseEntry{{{name: "./etc/os-release", body: "VERSION_CODENAME='jammy'\n"}}}, "jammy"},
+		{"quoted", [][]baseEntry{{{name: "etc/os-release", body: "ID=ubuntu\nVERSION_CODENAME=\"noble\"\n"}}}, "noble"},
+		{"only /usr/lib/os-release", [][]baseEntry{{{name: "usr/lib/os-release", body: osReleaseOf("trixie")}}, {{name: "app/x", body: "y"}}}, "trixie"},
+		{"upper layer replaces the target", [][]baseEntry{debianRoot("bookworm"), {{name: "usr/lib/os-release", body: osReleaseOf("trixie")}}}, "trixie"},
+		{"upper layer replaces the link", [][]baseEntry{debianRoot("bookworm"), {{name: "etc/os-release", body: osReleaseOf("bullseye")}}}, "bullseye"},
+		{"whiteout of /etc/os-release", [][]baseEntry{
+			{{name: "etc/os-release", body: osReleaseOf("bullseye")}, {name: "usr/lib/os-release", body: osReleaseOf("bookworm")}},
+			{{name: "etc/.wh.os-release"}},
+		}, "bookworm"},
+		{"whiteout of /etc", [][]baseEntry{
+			{{name: "etc/os-release", body: osReleaseOf("bullseye")}, {name: "usr/lib/os-release", body: osReleaseOf("bookworm")}},
+			{{name: ".wh.etc"}},
+		}, "bookworm"},
+		{"whiteout of both", [][]baseEntry{debianRoot("bookworm"), {{name: "etc/.wh.os-release"}, {name: "usr/lib/.wh.os-release"}}}, ""},
+		{"opaque directory", [][]baseEntry{debianRoot("bookworm"), {{name: "usr/lib/"}, {name: "usr/lib/.wh..wh..opq"}}}, ""},
+		{"opaque directory, then a new file", [][]baseEntry{debianRoot("bookworm"), {{name: "usr/lib/"}, {name: "usr/lib/.wh..wh..opq"}, {name: "usr/lib/os-release", body: osReleaseOf("sid")}}}, "sid"},
+		{"symlinked parent directory", [][]baseEntry{
+			{{name: "etc/os-release", body: osReleaseOf("bullseye")}, {name: "alt/etc/os-release", body: osReleaseOf("buster")}},
+			{{name: "etc", link: "/alt/etc"}},
+		}, "buster"},
+		{"absolute symlink", [][]baseEntry{{{name: "etc/os-release", link: "/usr/lib/os-release"}, {name: "usr/lib/os-release", body: osReleaseOf("jammy")}}}, "jammy"},
+		{"symlink loop", [][]baseEntry{{{name: "etc/os-release", link: "os-release2"}, {name: "etc/os-release2", link: "os-release"}, {name: "usr/lib/os-release", body: osReleaseOf("focal")}}}, "focal"},
+		{"hard link", [][]baseEntry{{{name: "usr/lib/os-release", body: osReleaseOf("noble")}, {name: "etc/os-release", hard: "usr/lib/os-release"}}}, "noble"},
+		{"a directory is no file", [][]baseEntry{{{name: "usr/lib/os-release", body: osReleaseOf("bookworm")}}, {{name: "etc/os-release/"}}}, "bookworm"},
+		{"alpine", [][]baseEntry{{{name: "etc/os-release", link: "../usr/lib/os-release"}, {name: "usr/lib/os-release", body: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"}}}, ""},
+		{"busybox", [][]baseEntry{{{name: "bin/busybox", body: "x"}}}, ""},
+		{"no layers", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ls []v1.Layer
+			for _, l := range tc.layers {
+				ls = append(ls, gzipLayer(t, l...))
+			}
+			ref := f.host + "/lab/" + strings.NewReplacer(" ", "-", "/", "", ".", "", ",", "").Replace(tc.name) + ":1"
+			f.push(t, strings.TrimPrefix(ref, f.host+"/"), baseImageOf(t, "linux/amd64", ls...))
+			got, dt, err := readCodename(context.Background(), c, ref, amd64, ReadLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("codename %q, want %q (os-release %q)", got, tc.want, dt)
+			}
+		})
+	}
+}
+
+// Layers are read from the top, and those below the one that settles the
+// file are not fetched.
+func TestReadImageFileTopFirst(t *testing.T) {
+	f := newBaseFixture(t)
+	bottom := gzipLayer(t, baseEntry{name: "etc/os-release", body: osReleaseOf("buster")})
+	middle := gzipLayer(t, debianRoot("bookworm")...)
+	top := gzipLayer(t, baseEntry{name: "app/x", body: "y"})
+	f.push(t, "lab/debian:layers", baseImageOf(t, "linux/amd64", bottom, middle, top))
+	// Were the bottom layer read, it would fail.
+	f.setFault(func(w http.ResponseWriter, _ *http.Request, d digest.Digest, _ http.Handler) bool {
+		if d != layerDigest(t, bottom) {
+			return false
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		return true
+	})
+	got, _, err := readCodename(context.Background(), New(), f.host+"/lab/debian:layers", amd64, ReadLimits{})
+	if err != nil || got != "bookworm" {
+		t.Fatalf("codename %q, %v; want bookworm", got, err)
+	}
+	want := []digest.Digest{layerDigest(t, top), layerDigest(t, middle)}
+	if got := f.requested(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("blobs fetched %v, want %v (top, then middle)", got, want)
+	}
+}
+
+// zstd and uncompressed layers are read too, whatever their media type
+// says.
+func TestReadImageFileCompression(t *testing.T) {
+	f := newBaseFixture(t)
+	tr := baseTar(t, debianRoot("trixie")...)
+	for name, l := range map[string]v1.Layer{
+		"zstd":      static.NewLayer(baseZstd(t, tr), "application/vnd.oci.image.layer.v1.tar+zstd"),
+		"plain":     static.NewLayer(tr, types.OCIUncompressedLayer),
+		"mislabeld": static.NewLayer(baseGzip(t, tr), types.OCIUncompressedLayer),
+	} {
+		f.push(t, "lab/"+name+":1", baseImageOf(t, "linux/amd64", l))
+		got, _, err := readCodename(context.Background(), New(), f.host+"/lab/"+name+":1", amd64, ReadLimits{})
+		if err != nil || got != "trixie" {
+			t.Errorf("%s: codename %q, %v; want trixie", name, got, err)
+		}
+	}
+}
+
+// An index is read for the platform asked for, matched as containerd
+// matches (arm/v7 takes arm/v6), by tag or by digest.
+func TestReadImageFileIndex(t *testing.T) {
+	f := newBaseFixture(t)
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	for _, p := range []struct{ platform, codename string }{{"linux/amd64", "bookworm"}, {"linux/arm64", "bullseye"}, {"linux/arm/v6", "buster"}} {
+		plat, _ := v1.ParsePlatform(p.platform)
+		img := baseImageOf(t, p.platform, gzipLayer(t, debianRoot(p.codename)...), gzipLayer(t, baseEntry{name: "app/" + p.platform, body: "x"}))
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+	}
+	f.push(t, "lab/debian:mixed", idx)
+	d, _ := idx.Digest()
+	for _, ref := range []string{f.host + "/lab/debian:mixed", f.host + "/lab/debian@" + d.String()} {
+		for p, want := range map[string]string{"linux/amd64": "bookworm", "linux/arm64": "bullseye", "linux/arm/v7": "buster", "linux/arm/v6": "buster"} {
+			got, _, err := readCodename(context.Background(), New(), ref, mustPlatform(t, p), ReadLimits{})
+			if err != nil || got != want {
+				t.Errorf("%s for %s: codename %q, %v; want %s", ref, p, got, err, want)
+			}
+		}
+	}
+	_, _, err := readCodename(context.Background(), New(), f.host+"/lab/debian:mixed", mustPlatform(t, "linux/s390x"), ReadLimits{})
+	if !errors.Is(err, resolver.ErrNotFound) || !strings.Contains(err.Error(), "has no image for platform linux/s390x") {
+		t.Errorf("s390x: %v", err)
+	}
+}
+
+func mustPlatform(t *testing.T, s string) ocispecs.Platform {
+	t.Helper()
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+}
+
+// A registry that stalls, or drips, fails the read within its timeout, with
+// an error naming the image; one that stalls in the middle of a layer
+// fails it within the request timeout.
+func TestReadImageFileStalls(t *testing.T) {
+	f := newBaseFixture(t)
+	f.push(t, "lab/debian:stall", baseImageOf(t, "linux/amd64", gzipLayer(t, debianRoot("bookworm")...)))
+	ref := f.host + "/lab/debian:stall"
+	hold := func(r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-f.done:
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		fault   blobFault
+		opts    []Option
+		lim     ReadLimits
+		within  time.Duration
+		want    string
+		wantErr error
+	}{
+		{
+			name: "no answer",
+			fault: func(_ http.ResponseWriter, r *http.Request, _ digest.Digest, _ http.Handler) bool {
+				hold(r)
+				return true
+			},
+			lim:    ReadLimits{Timeout: 500 * time.Millisecond},
+			within: 3 * time.Second,
+			want:   "cannot read /etc/os-release or /usr/lib/os-release of " + ref + " for linux/amd64: registry " + f.host + " did not send the image within 500ms; it stalls, or is too slow",
+		},
+		{
+			name: "half a layer",
+			fault: func(w http.ResponseWriter, r *http.Request, _ digest.Digest, next http.Handler) bool {
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				w.Header().Set("Content-Length", rec.Header().Get("Content-Length"))
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+				w.(http.Flusher).Flush()
+				hold(r)
+				return true
+			},
+			opts:   []Option{WithRequestTimeout(300 * time.Millisecond)},
+			within: 3 * time.Second,
+			want:   "registry " + f.host + " stalled: no data for 300ms after ",
+		},
+		{
+			name: "drip",
+			fault: func(w http.ResponseWriter, r *http.Request, _ digest.Digest, next http.Handler) bool {
+				rec := httptest.NewRecorder()
+				next.ServeHTTP(rec, r)
+				w.Header().Set("Content-Length", rec.Header().Get("Content-Length"))
+				w.WriteHeader(rec.Code)
+				for _, b := range rec.Body.Bytes() {
+					w.Write([]byte{b})
+					w.(http.Flusher).Flush()
+					select {
+					case <-r.Context().Done():
+						return true
+					case <-f.done:
+						return true
+					case <-time.After(50 * time.Millisecond):
+					}
+				}
+				return true
+			},
+			opts:   []Option{WithRequestTimeout(300 * time.Millisecond)},
+			lim:    ReadLimits{Timeout: time.Second},
+			within: 4 * time.Second,
+			want:   "did not send the image within 1s",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.setFault(tc.fault)
+			start := time.Now()
+			_, _, err := readCodename(context.Background(), New(tc.opts...), ref, amd64, tc.lim)
+			if took := time.Since(start); took > tc.within {
+				t.Errorf("took %s, want at most %s", took, tc.within)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ref) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, ref, tc.want)
+			}
+			if !errors.Is(err, resolver.ErrUnreachable) {
+				t.Errorf("error %v is not ErrUnreachable", err)
+			}
+		})
+	}
+}
+
+// bomb is a gzip layer holding a file of n zeros, written as a stream.
+func bomb(t *testing.T, n int64) v1.Layer {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	tw := tar.NewWriter(zw)
+	if err := tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Typeflag: tar.TypeReg, Size: n}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeroReader{}, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return static.NewLayer(buf.Bytes(), types.OCILayer)
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// Layers are bounded decompressed, one by one and together, and a layer
+// the manifest says is too large is not fetched.
+func TestReadImageFileBounds(t *testing.T) {
+	f := newBaseFixture(t)
+	base := gzipLayer(t, debianRoot("bookworm")...)
+	big := bomb(t, 16<<20) // 16 MiB in about 16 KiB
+	if n, _ := big.Size(); n > 64<<10 {
+		t.Fatalf("the bomb is %d bytes compressed", n)
+	}
+	f.push(t, "lab/bomb:1", baseImageOf(t, "linux/amd64", base, big))
+	f.push(t, "lab/two:1", baseImageOf(t, "linux/amd64", base, bomb(t, 3<<20), bomb(t, 3<<20+1)))
+	f.push(t, "lab/plain:1", baseImageOf(t, "linux/amd64", base, static.NewLayer(baseTar(t, baseEntry{name: "x", body: strings.Repeat("x", 2<<20)}), types.OCIUncompressedLayer)))
+
+	for _, tc := range []struct {
+		name, ref string
+		lim       ReadLimits
+		want      string
+		fetched   int
+	}{
+		{"bomb", "lab/bomb:1", ReadLimits{MaxLayerBytes: 4 << 20}, "it holds more than 4 MiB decompressed, more than sdkfront reads of a layer", 1},
+		{"together", "lab/two:1", ReadLimits{MaxLayerBytes: 4 << 20, MaxBytes: 5 << 20}, "the layers read hold more than 5 MiB decompressed, more than sdkfront reads of an image", 2},
+		{"too large to fetch", "lab/plain:1", ReadLimits{MaxLayerBytes: 1 << 20}, "more than sdkfront reads of a layer (1 MiB)", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(f.requested())
+			_, _, err := readCodename(context.Background(), New(), f.host+"/"+tc.ref, amd64, tc.lim)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), f.host+"/"+tc.ref) {
+				t.Fatalf("error %v, want one naming the image and saying %q", err, tc.want)
+			}
+			if !errors.Is(err, resolver.ErrInvalidImage) {
+				t.Errorf("error %v is not ErrInvalidImage", err)
+			}
+			if n := len(f.requested()) - before; n != tc.fetched {
+				t.Errorf("%d layers fetched, want %d", n, tc.fetched)
+			}
+		})
+	}
+	// Within the bounds, the same images read.
+	if got, _, err := readCodename(context.Background(), New(), f.host+"/lab/two:1", amd64, ReadLimits{}); err != nil || got != "bookworm" {
+		t.Errorf("lab/two:1 with the default bounds: %q, %v", got, err)
+	}
+}
+
+// A layer is checked against its digest and size, also past the end of
+// its tar; a file larger than 64 KiB is refused.
+func TestReadImageFileVerifies(t *testing.T) {
+	f := newBaseFixture(t)
+	// Uncompressed, so that a flipped byte is not caught by gzip's CRC.
+	layer := static.NewLayer(baseTar(t, debianRoot("bookworm")...), types.OCIUncompressedLayer)
+	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", layer))
+	big := gzipLayer(t, baseEntry{name: "etc/os-release", body: strings.Repeat("#", 64<<10+1)})
+	f.push(t, "lab/big:1", baseImageOf(t, "linux/amd64", big))
+	ref := f.host + "/lab/debian:1"
+	serve := func(edit func(body []byte) []byte, header bool) blobFault {
+		return func(w http.ResponseWriter, r *http.Request, _ digest.Digest, next http.Handler) bool {
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			body := edit(bytes.Clone(rec.Body.Bytes()))
+			if header {
+				w.Header().Set("Content-Length", itoa(int64(len(body))))
+			} else {
+				w.WriteHeader(rec.Code)
+				w.Write(body[:len(body)/2])
+				w.(http.Flusher).Flush() // chunked: no Content-Length
+				w.Write(body[len(body)/2:])
+				return true
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+			return true
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		fault blobFault
+		want  string
+	}{
+		// /bin/sh's content: the tar stays readable.
+		{"a flipped byte", serve(func(b []byte) []byte { b[bytes.Index(b, []byte("#!"))] ^= 1; return b }, true), "sent content that hashes to sha256:"},
+		{"trailing bytes", serve(func(b []byte) []byte { return append(b, 0) }, false), "sent more than the " + itoa(layerSize(t, layer)) + " bytes its manifest gives it"},
+		{"short, chunked", serve(func(b []byte) []byte { return b[:len(b)-8] }, false), "sent " + itoa(layerSize(t, layer)-8) + " of its " + itoa(layerSize(t, layer)) + " bytes"},
+		{"short Content-Length", serve(func(b []byte) []byte { return b[:len(b)-8] }, true), "sends " + itoa(layerSize(t, layer)-8) + " bytes for it, and its manifest says " + itoa(layerSize(t, layer))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.setFault(tc.fault)
+			_, _, err := readCodename(context.Background(), New(), ref, amd64, ReadLimits{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "layer "+string(layerDigest(t, layer))+" of "+ref) {
+				t.Fatalf("error %v, want one naming the layer and the image and saying %q", err, tc.want)
+			}
+			if !errors.Is(err, resolver.ErrInvalidImage) {
+				t.Errorf("error %v is not ErrInvalidImage", err)
+			}
+		})
+	}
+	// A corrupt gzip layer is reported as corrupt, not as an invalid tar.
+	gz := gzipLayer(t, debianRoot("trixie")...)
+	f.push(t, "lab/gz:1", baseImageOf(t, "linux/amd64", gz))
+	f.setFault(serve(func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }, true))
+	_, _, err := readCodename(context.Background(), New(), f.host+"/lab/gz:1", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "cannot read layer "+string(layerDigest(t, gz))+" of "+f.host+"/lab/gz:1: registry "+f.host+" sent content that hashes to sha256:") {
+		t.Errorf("a corrupt gzip layer: %v", err)
+	}
+
+	f.setFault(nil)
+	if _, _, err := readCodename(context.Background(), New(), f.host+"/lab/big:1", amd64, ReadLimits{}); err == nil || !strings.Contains(err.Error(), "/etc/os-release is larger than 64 KiB") {
+		t.Errorf("a 64 KiB os-release: %v", err)
+	}
+}
+
+func layerSize(t *testing.T, l v1.Layer) int64 {
+	t.Helper()
+	n, err := l.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Layers stream through redirects and bearer authentication, the way
+// registries serve them from blob storage; OpenBlob reads a blob whole.
+func TestOpenBlob(t *testing.T) {
+	f := newBaseFixture(t)
+	layer := gzipLayer(t, debianRoot("bookworm")...)
+	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", layer))
+	want, _ := layer.Compressed()
+	wantBytes, _ := io.ReadAll(want)
+
+	var storageHits atomic.Int32
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		storageHits.Add(1)
+		w.Write(wantBytes)
+	}))
+	t.Cleanup(storage.Close)
+	var tokens, authorized atomic.Int32
+	auth := bearer(false, &tokens, &authorized)
+	f.mu.Lock()
+	f.gate = auth
+	f.mu.Unlock()
+	other := digest.FromString("something else")
+	f.setFault(func(w http.ResponseWriter, r *http.Request, d digest.Digest, _ http.Handler) bool {
+		switch d {
+		case layerDigest(t, layer):
+			http.Redirect(w, r, storage.URL+"/blob", http.StatusTemporaryRedirect)
+		case other: // the layer, served under another digest
+			w.Write(wantBytes)
+		default:
+			return false
+		}
+		return true
+	})
+
+	c := New()
+	desc := ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageLayerGzip, Digest: layerDigest(t, layer), Size: int64(len(wantBytes))}
+	rc, err := c.OpenBlob(context.Background(), f.host+"/lab/debian", desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, wantBytes) {
+		t.Fatalf("read %d bytes, %v; want %d", len(got), err, len(wantBytes))
+	}
+	if tokens.Load() != 1 || authorized.Load() != 1 || storageHits.Load() != 1 {
+		t.Errorf("tokens %d, authorized GETs %d, storage hits %d; want 1 each", tokens.Load(), authorized.Load(), storageHits.Load())
+	}
+	if cd, _, err := readCodename(context.Background(), c, f.host+"/lab/debian:1", amd64, ReadLimits{}); err != nil || cd != "bookworm" {
+		t.Errorf("through redirect and token: %q, %v", cd, err)
+	}
+
+	// Content that is not the digest's fails at the end.
+	desc.Digest = other
+	rc, err = c.OpenBlob(context.Background(), f.host+"/lab/debian", desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rc)
+	rc.Close()
+	if err == nil || !strings.Contains(err.Error(), "sent content that hashes to "+string(layerDigest(t, layer))) {
+		t.Errorf("wrong digest: %v", err)
+	}
+	// A blob the registry does not have is not found.
+	_, err = c.OpenBlob(context.Background(), f.host+"/lab/debian", ocispecs.Descriptor{Digest: digest.FromString("missing"), Size: 1})
+	if !errors.Is(err, resolver.ErrNotFound) || !strings.Contains(err.Error(), "cannot get layer "+string(digest.FromString("missing"))+" of "+f.host+"/lab/debian: registry "+f.host+" has no such blob") {
+		t.Errorf("missing blob: %v", err)
+	}
+	// A digest that is none fails before any request.
+	n := len(f.requested())
+	if _, err := c.OpenBlob(context.Background(), f.host+"/lab/debian", ocispecs.Descriptor{Digest: "sha256:abc", Size: 1}); err == nil || !errors.Is(err, resolver.ErrInvalidImage) || len(f.requested()) != n {
+		t.Errorf("invalid digest: %v", err)
+	}
+}
+
+// Base images are held to the client's TLS rule: a registry that is not on
+// loopback is read over plain HTTP only when configured as insecure, also
+// when a redirect sends the layer there.
+func TestReadImageFileTLSRule(t *testing.T) {
+	f := newBaseFixture(t)
+	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", gzipLayer(t, debianRoot("bookworm")...)))
+	dial := WithTransport(&http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, f.host)
+	}})
+	_, port, _ := net.SplitHostPort(f.host)
+	named := "base-registry.test:" + port
+	_, _, err := readCodename(context.Background(), New(dial), named+"/lab/debian:1", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+		t.Errorf("a named registry over plain HTTP: %v", err)
+	}
+	got, _, err := readCodename(context.Background(), New(dial, WithInsecureRegistries([]string{named})), named+"/lab/debian:1", amd64, ReadLimits{})
+	if err != nil || got != "bookworm" {
+		t.Errorf("configured as insecure: %q, %v", got, err)
+	}
+	f.setFault(func(w http.ResponseWriter, r *http.Request, _ digest.Digest, _ http.Handler) bool {
+		http.Redirect(w, r, "http://"+named+r.URL.Path, http.StatusTemporaryRedirect)
+		return true
+	})
+	_, _, err = readCodename(context.Background(), New(dial), f.host+"/lab/debian:1", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to "+named) {
+		t.Errorf("a redirect to plain HTTP: %v", err)
+	}
+}
