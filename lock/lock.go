@@ -72,58 +72,61 @@ type Entry struct {
 	Platforms map[string]digest.Digest `json:"platforms"`
 }
 
-// Parse reads and validates a lockfile.
+// Parse reads a lockfile. A file that is not a lock (larger than MaxSize,
+// not JSON, unknown fields, another schema version, an entry without its
+// key or result, two entries with one key) fails with an error that
+// matches ErrInvalid. Entries that break the rules of Check are left out
+// of the file, which Parse returns with an *InvalidEntriesError naming
+// them: a caller either fails, or replaces them.
 func Parse(dt []byte) (*File, error) {
+	if len(dt) > MaxSize {
+		return nil, invalidf("the file has %d bytes; a lock has at most %d (1 MiB)", len(dt), MaxSize)
+	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(dt))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("invalid SDK lockfile: %w", err)
+		return nil, invalidf("%v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("invalid SDK lockfile: unexpected data after the top-level object")
+		return nil, invalidf("unexpected data after the top-level object")
 	}
 	if f.Version != SchemaVersion {
-		return nil, fmt.Errorf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)
+		return nil, &invalidError{fmt.Sprintf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)}
 	}
 	seen := map[Key]bool{}
 	for i, e := range f.SDKs {
-		if err := e.validate(); err != nil {
-			return nil, fmt.Errorf("SDK lockfile entry %d (%s): %w", i+1, e.Ref, err)
+		if err := e.complete(); err != nil {
+			return nil, &invalidError{fmt.Sprintf("SDK lockfile entry %d (%s): %v", i+1, quote(e.Ref), err)}
 		}
 		if seen[e.Key] {
-			return nil, fmt.Errorf("SDK lockfile has two entries for %s", e.Key)
+			return nil, &invalidError{fmt.Sprintf("SDK lockfile has two entries for %s", e.Key)}
 		}
 		seen[e.Key] = true
+	}
+	var bad InvalidEntriesError
+	f.SDKs = slices.DeleteFunc(f.SDKs, func(e Entry) bool {
+		if err := e.check(nil); err != nil {
+			bad.Entries = append(bad.Entries, err)
+			return true
+		}
+		return false
+	})
+	if len(bad.Entries) > 0 {
+		return &f, &bad
 	}
 	return &f, nil
 }
 
-func (e Entry) validate() error {
+// complete reports a field the format requires that is missing.
+func (e Entry) complete() error {
 	switch {
 	case e.Ref == "" || e.Flavor == "" || e.Source == "":
 		return fmt.Errorf("ref, flavor and source must be set")
-	case e.Version == "" || e.Repository == "" || e.Tag == "":
-		return fmt.Errorf("version, repository and tag must be set")
-	}
-	if err := e.Digest.Validate(); err != nil {
-		return fmt.Errorf("digest: %w", err)
-	}
-	if len(e.Platforms) == 0 {
+	case e.Version == "" || e.Repository == "" || e.Tag == "" || e.Digest == "":
+		return fmt.Errorf("version, repository, tag and digest must be set")
+	case len(e.Platforms) == 0:
 		return fmt.Errorf("no platforms")
-	}
-	for p, d := range e.Platforms {
-		pp, err := platforms.Parse(p)
-		if err != nil {
-			return fmt.Errorf("platform %q: %w", p, err)
-		}
-		if k := PlatformKey(pp); k != p {
-			// Entry.Resolution looks platforms up by PlatformKey.
-			return fmt.Errorf("platform %q: write it as %s", p, k)
-		}
-		if err := d.Validate(); err != nil {
-			return fmt.Errorf("platform %s: %w", p, err)
-		}
 	}
 	return nil
 }
