@@ -129,7 +129,9 @@ type resolveEnv struct {
 // rewrite to the same text for every platform, since BuildKit converts one
 // Dockerfile for all of them; only the SDK behind its context may differ.
 //
-// A use the lock pins needs no registry: it resolves from its entry. A use
+// A use the lock pins resolves from its entry, which Parse has checked;
+// where the frontend reads registries, its manifest is read by digest to
+// check its layers as a resolution's are. A use
 // without a flavor gets its base image's, if the SDK has it.
 func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, error) {
 	s, l := env.settings, env.locks

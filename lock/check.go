@@ -3,7 +3,9 @@ package lock
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,6 +26,17 @@ import (
 // MaxSize is the size of the largest lock read, in bytes: 1 MiB, some
 // thousands of entries.
 const MaxSize = 1 << 20
+
+// ReadFile reads a lockfile of at most MaxSize bytes: of a larger file,
+// no more than one byte over, for Parse to refuse.
+func ReadFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, MaxSize+1))
+}
 
 // ErrInvalid matches every error that says a lockfile, or an entry of it,
 // is not valid.
@@ -73,12 +86,15 @@ func (p Problem) String() string {
 // maxShown bounds how much of a value a message repeats.
 const maxShown = 160
 
-func (e *EntryError) Error() string {
+func (e *EntryError) Error() string { return fmt.Sprintf("entry %s: %s", e.Key, e.What()) }
+
+// What is every problem, without the entry's key.
+func (e *EntryError) What() string {
 	var ps []string
 	for _, p := range e.Problems {
 		ps = append(ps, p.String())
 	}
-	return fmt.Sprintf("entry %s: %s", e.Key.safe(), strings.Join(ps, "; "))
+	return strings.Join(ps, "; ")
 }
 
 func (e *EntryError) Is(target error) bool { return target == ErrInvalid }
@@ -177,7 +193,7 @@ func (e Entry) check(w *Want) *EntryError {
 			bad("repository", e.Repository, "is not the one %s (%q)", what, want)
 		}
 		want := src.Tag(e.Flavor, e.Version)
-		if e.Tag != want && !(c.Kind == resolver.Default && e.Tag == src.DefaultTag(e.Flavor)) {
+		if versionOK && e.Tag != want && !(c.Kind == resolver.Default && e.Tag == src.DefaultTag(e.Flavor)) {
 			bad("tag", e.Tag, "is not the one the source template gives for flavor %s and version %s (%q)", quote(e.Flavor), quote(e.Version), want)
 		}
 	}
@@ -277,9 +293,4 @@ func quote(s string) string {
 		return q
 	}
 	return s
-}
-
-// safe is k as a message names it, quoted where it needs quoting.
-func (k Key) safe() string {
-	return Key{Ref: quote(k.Ref), Flavor: quote(k.Flavor), Source: quote(k.Source), Constraint: k.Constraint}.String()
 }

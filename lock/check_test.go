@@ -3,6 +3,7 @@ package lock
 import (
 	"bytes"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -81,7 +82,7 @@ func TestCheckRules(t *testing.T) {
 			if strings.Contains(msg, "\n") {
 				t.Errorf("the message has a line break: %q", msg)
 			}
-			prefix := "entry " + e.Key.safe() + ": "
+			prefix := "entry " + e.Key.String() + ": "
 			if !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, tc.want) {
 				t.Errorf("error:\n%s\nwant it to start with %q and contain %q", msg, prefix, tc.want)
 			}
@@ -190,10 +191,27 @@ func TestCheckQuotesKey(t *testing.T) {
 func TestParseTooLarge(t *testing.T) {
 	dt := append([]byte(sampleJSON), bytes.Repeat([]byte(" "), MaxSize)...)
 	_, err := Parse(dt)
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "a lock has at most 1048576 (1 MiB)") {
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "invalid SDK lockfile: larger than 1 MiB (1048576 bytes), the most a lock may hold") {
 		t.Errorf("error %v", err)
 	}
 	if _, err := Parse(dt[:MaxSize]); err != nil {
 		t.Errorf("a lock of MaxSize bytes: %v", err)
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	name := t.TempDir() + "/Dockerfile.sdk.lock"
+	if err := os.WriteFile(name, bytes.Repeat([]byte(" "), 3*MaxSize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dt, err := ReadFile(name)
+	if err != nil || len(dt) != MaxSize+1 {
+		t.Errorf("read %d bytes, %v; want %d", len(dt), err, MaxSize+1)
+	}
+	if _, err := Parse(dt); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Parse: %v", err)
+	}
+	if _, err := ReadFile(name + ".nope"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing file: %v", err)
 	}
 }

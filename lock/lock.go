@@ -1,7 +1,10 @@
 // Package lock reads and writes sdkfront's lockfile, <Dockerfile>.sdk.lock:
 // the resolution of every SDK line of a Dockerfile, pinned by digest for
 // each platform it was locked for. With a lock, a build resolves nothing:
-// no tag listing and no registry access by sdkfront at all.
+// no tag listing and no tag resolution by sdkfront.
+//
+// The lock arrives in pull requests: Parse checks it as data (check.go),
+// every entry against what resolving its key could have given.
 //
 // The file is JSON, deterministic (sorted, two-space indented, a trailing
 // newline, no timestamps): locking twice gives the same bytes. Its JSON
@@ -57,7 +60,11 @@ type Key struct {
 	Constraint string `json:"constraint,omitempty"`
 }
 
-func (k Key) String() string { return fmt.Sprintf("%s (%s, %s)", k.Ref, k.Flavor, k.Source) }
+// String names the key in messages: "golang@1.23 (bookworm, <source>)",
+// each part quoted if it holds what could break a message's line.
+func (k Key) String() string {
+	return fmt.Sprintf("%s (%s, %s)", quote(k.Ref), quote(k.Flavor), quote(k.Source))
+}
 
 // Entry is one distinct resolution.
 type Entry struct {
@@ -80,7 +87,7 @@ type Entry struct {
 // them: a caller either fails, or replaces them.
 func Parse(dt []byte) (*File, error) {
 	if len(dt) > MaxSize {
-		return nil, invalidf("the file has %d bytes; a lock has at most %d (1 MiB)", len(dt), MaxSize)
+		return nil, invalidf("larger than 1 MiB (%d bytes), the most a lock may hold", MaxSize)
 	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(dt))
