@@ -45,6 +45,13 @@ Entries already locked are kept; lines without an entry (or without the
 platform) are resolved and added; entries no line uses any more are removed.
 The lock is written (atomically) only when its bytes change.
 
+The lock is data, checked as a build checks it: an entry whose repository or
+tag is not the one its source template (or full reference) gives, whose
+version is not one or does not satisfy its reference's constraint, or whose
+digests, flavor or platforms are malformed is invalid. Locking replaces an
+invalid entry a line uses (re-resolves it) and removes the others; --check
+fails on it. A lock larger than 1 MiB, or that does not parse, is refused.
+
 Flags:
   -f, --file FILE        the Dockerfile (default "Dockerfile")
       --build-arg K=V    a build arg, as given to the build (repeatable). K alone takes
@@ -62,9 +69,10 @@ Flags:
                          A name is a reference as written after build-arg expansion
                          (golang@1.23) or an SDK platform (golang). Prints each change
                          as "golang@1.23: 1.23.4 -> 1.23.12".
-      --check            write nothing and resolve nothing (no network): exit 3 if the
-                         lock is missing, lacks an entry or a platform, holds entries no
-                         line uses, or is not byte for byte what sdkfront lock writes.
+      --check            write nothing and resolve nothing (no network): exit 4 if the
+                         lock is not valid; exit 3 if it is missing, lacks an entry or a
+                         platform, holds entries no line uses, or is not byte for byte
+                         what sdkfront lock writes.
   -h, --help             show this help
 
 Registries: credentials come from the docker config ($DOCKER_CONFIG/config.json,
@@ -80,14 +88,18 @@ path of the lock is printed on stdout (nothing with --check).
 
 Exit codes:
   0  the lock is up to date (written, or already right; with --check: it matches)
-  1  error: the Dockerfile, a version file or the lock cannot be read (without
-     --check, a lock that is not valid too), an SDK line is invalid or does not
-     resolve, a base image's flavor cannot be read, an SDK has foreign layer
-     URLs that are not allowed, a registry fails or refuses access, or the lock
-     cannot be written
+  1  error: the Dockerfile, a version file or the lock cannot be read, an SDK
+     line is invalid or does not resolve, a base image's flavor cannot be read,
+     an SDK has foreign layer URLs that are not allowed, a registry fails or
+     refuses access or gives what a lock may not hold, or the lock cannot be
+     written
   2  usage: unknown flags, bad values, a stray argument, --check with --update,
      --update naming no SDK of the Dockerfile
   3  --check: the lock is out of date
+  4  the lock is not valid: it does not parse, is larger than 1 MiB or is of
+     another version (without --update, which replaces it), or, with --check,
+     an entry is invalid (its repository, tag or version is not what its
+     reference and source template give, or a field is malformed)
 `
 
 // lockOpts are the lock command's flags.
@@ -269,8 +281,9 @@ func (n *need) hasPlatform(k string) bool {
 type result struct {
 	entry lock.Entry
 	old   *lock.Entry
-	added []string    // platforms added to a kept entry
-	notes []lineError // warnings: lines that fell back from their base's flavor
+	bad   *lock.EntryError // the old entry, if it was invalid
+	added []string         // platforms added to a kept entry
+	notes []lineError      // warnings: lines that fell back from their base's flavor
 	err   error
 }
 
@@ -413,20 +426,24 @@ func (l *locker) printErrors(errs []lineError) {
 	}
 }
 
-// readLock reads the current lock; nil, nil if there is none.
-func (l *locker) readLock() (*lock.File, []byte, error) {
-	dt, err := os.ReadFile(l.lockPath())
+// readLock reads the current lock; nil, nil if there is none. Its
+// invalid entries are left out of it and returned in bad.
+func (l *locker) readLock() (f *lock.File, dt []byte, bad *lock.InvalidEntriesError, err error) {
+	dt, err = lock.ReadFile(l.lockPath())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	f, err := lock.Parse(dt)
+	f, err = lock.Parse(dt)
+	if errors.As(err, &bad) {
+		return f, dt, bad, nil
+	}
 	if err != nil {
-		return nil, dt, invalidLock{fmt.Errorf("%s: %w", l.lockPath(), err)}
+		return nil, dt, nil, invalidLock{fmt.Errorf("%s: %w", l.lockPath(), err)}
 	}
-	return f, dt, nil
+	return f, dt, nil, nil
 }
 
 // invalidLock is a lock that exists but does not parse.
@@ -475,12 +492,18 @@ func (l *locker) check() int {
 		return "", def
 	})
 	path := l.lockPath()
-	old, dt, err := l.readLock()
+	old, dt, bad, err := l.readLock()
 	switch {
 	case errors.As(err, new(invalidLock)):
 		fmt.Fprintf(l.stderr, "%v\n", err)
-		fmt.Fprintf(l.stderr, "%s is out of date: run %s\n", path, l.again())
-		return exitOutOfDate
+		fmt.Fprintf(l.stderr, "%s is not a valid lock: fix or delete it, or replace it with: sdkfront lock --update\n", path)
+		return exitInvalid
+	case bad != nil:
+		for _, ee := range bad.Entries {
+			fmt.Fprintf(l.stderr, "%s: %v\n", path, ee)
+		}
+		fmt.Fprintf(l.stderr, "%s is not a valid lock: run %s, which replaces its invalid entries\n", path, l.again())
+		return exitInvalid
 	case err != nil:
 		fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
 		return exitError
@@ -674,7 +697,7 @@ func (l *locker) lock(ctx context.Context) int {
 			return exitUsage
 		}
 	}
-	old, oldData, err := l.readLock()
+	old, oldData, bad, err := l.readLock()
 	if err != nil {
 		if !errors.As(err, new(invalidLock)) {
 			fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
@@ -682,7 +705,7 @@ func (l *locker) lock(ctx context.Context) int {
 		}
 		if !l.o.update || len(l.o.names) > 0 {
 			fmt.Fprintf(l.stderr, "%v\nFix or delete it, or replace it with: sdkfront lock --update\n", err)
-			return exitError
+			return exitInvalid
 		}
 		fmt.Fprintf(l.stderr, "%v; --update replaces it\n", err)
 		old = nil
@@ -715,6 +738,7 @@ func (l *locker) lock(ctx context.Context) int {
 		if e, ok := old.Lookup(n.key); ok {
 			n.old = &e
 		}
+		n.bad, _ = bad.Of(n.key)
 		if n.old == nil || l.updating(n) || slices.ContainsFunc(n.platforms, func(p ocispecs.Platform) bool {
 			_, ok := n.old.Platforms[lock.PlatformKey(p)]
 			return !ok
@@ -748,6 +772,7 @@ func (l *locker) lock(ctx context.Context) int {
 			if e, ok := old.Lookup(n.key); ok {
 				n.old = &e
 			}
+			n.bad, _ = bad.Of(n.key)
 			if n.old != nil && !l.updating(n) {
 				n.entry, n.added, n.err = l.extend(ctx, imgs, n)
 			} else {
@@ -764,6 +789,11 @@ func (l *locker) lock(ctx context.Context) int {
 	}
 
 	for _, n := range l.needs {
+		if n.err == nil {
+			// What is written is checked as what a build reads: a
+			// registry's answers are not trusted either.
+			n.err = n.entry.Check(lock.Want{Ref: n.ref, Source: l.settings.Source})
+		}
 		if n.err == nil {
 			continue
 		}
@@ -789,7 +819,7 @@ func (l *locker) lock(ctx context.Context) int {
 	}
 	slices.SortStableFunc(notes, func(a, b lineError) int { return a.line - b.line })
 	l.printErrors(notes)
-	var added, updated, unchanged, removed int
+	var added, replaced, updated, unchanged, removed int
 	wanted := map[lock.Key]bool{}
 	out := &lock.File{}
 	for _, n := range l.needs {
@@ -797,6 +827,9 @@ func (l *locker) lock(ctx context.Context) int {
 		out.SDKs = append(out.SDKs, n.entry)
 		e := n.entry
 		switch {
+		case n.old == nil && n.bad != nil:
+			replaced++
+			fmt.Fprintf(l.stderr, "%s: replaced an invalid entry (%s) -> %s (%s) %s@%s\n", l.name(n), n.bad.What(), e.Version, e.Flavor, e.Repository, e.Digest)
 		case n.old == nil:
 			added++
 			fmt.Fprintf(l.stderr, "%s -> %s (%s) %s@%s\n", e.Ref, e.Version, e.Flavor, e.Repository, e.Digest)
@@ -827,8 +860,16 @@ func (l *locker) lock(ctx context.Context) int {
 			}
 		}
 	}
+	if bad != nil {
+		for _, ee := range bad.Entries {
+			if !wanted[ee.Key] {
+				removed++
+				fmt.Fprintf(l.stderr, "%s: removed an invalid entry no SDK line uses (%s)\n", ee.Key, ee.What())
+			}
+		}
+	}
 
-	summary := counts(added, updated, removed, unchanged)
+	summary := counts(added, replaced, updated, removed, unchanged)
 	data := out.Marshal()
 	if bytes.Equal(data, oldData) {
 		fmt.Fprintf(l.stderr, "%s is up to date (%s)\n", path, summary)
@@ -844,12 +885,12 @@ func (l *locker) lock(ctx context.Context) int {
 	return exitOK
 }
 
-func counts(added, updated, removed, unchanged int) string {
+func counts(added, replaced, updated, removed, unchanged int) string {
 	var parts []string
 	for _, c := range []struct {
 		n    int
 		what string
-	}{{added, "added"}, {updated, "updated"}, {removed, "removed"}, {unchanged, "unchanged"}} {
+	}{{added, "added"}, {replaced, "replaced"}, {updated, "updated"}, {removed, "removed"}, {unchanged, "unchanged"}} {
 		if c.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
 		}
