@@ -13,6 +13,7 @@ package lock
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,6 +59,13 @@ type Key struct {
 	// Constraint is what a version file said, for a reference whose
 	// version comes from one ("python@file:.python-version").
 	Constraint string `json:"constraint,omitempty"`
+}
+
+// Compare orders keys as a lock's entries are: by ref, flavor, source and
+// constraint.
+func (k Key) Compare(o Key) int {
+	return cmp.Or(strings.Compare(k.Ref, o.Ref), strings.Compare(k.Flavor, o.Flavor),
+		strings.Compare(k.Source, o.Source), strings.Compare(k.Constraint, o.Constraint))
 }
 
 // String names the key in messages: "golang@1.23 (bookworm, <source>)",
@@ -144,9 +152,7 @@ func (f *File) Marshal() []byte {
 	if out.SDKs == nil {
 		out.SDKs = []Entry{}
 	}
-	slices.SortFunc(out.SDKs, func(a, b Entry) int {
-		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source+"\x00"+a.Constraint, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source+"\x00"+b.Constraint)
-	})
+	slices.SortFunc(out.SDKs, func(a, b Entry) int { return a.Key.Compare(b.Key) })
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -168,24 +174,11 @@ func (f *File) Lookup(k Key) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Put adds or replaces the entry with e's key, merging the platforms of an
-// entry that resolved to the same digest.
-func (f *File) Put(e Entry) {
-	for i, old := range f.SDKs {
-		if old.Key != e.Key {
-			continue
-		}
-		if old.Digest == e.Digest && old.Version == e.Version {
-			for p, d := range old.Platforms {
-				if _, ok := e.Platforms[p]; !ok {
-					e.Platforms[p] = d
-				}
-			}
-		}
-		f.SDKs[i] = e
-		return
-	}
-	f.SDKs = append(f.SDKs, e)
+// Sorted is f's entries in the order Marshal writes them.
+func (f *File) Sorted() []Entry {
+	out := slices.Clone(f.SDKs)
+	slices.SortFunc(out, func(a, b Entry) int { return a.Key.Compare(b.Key) })
+	return out
 }
 
 // PlatformKey is how a platform is written in a lock: "linux/arm64/v8".

@@ -271,7 +271,7 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestLookupPut(t *testing.T) {
+func TestLookup(t *testing.T) {
 	var nilFile *File
 	if _, ok := nilFile.Lookup(Key{Ref: "golang@1.23"}); ok {
 		t.Error("Lookup on a nil File found something")
@@ -285,42 +285,38 @@ func TestLookupPut(t *testing.T) {
 	if _, ok := f.Lookup(Key{Ref: "golang@1.23", Flavor: "bullseye", Source: source}); ok {
 		t.Error("Lookup matched another flavor")
 	}
+	if _, ok := f.Lookup(Key{Ref: "golang@1.23", Flavor: "bookworm", Source: source, Constraint: "1.23"}); ok {
+		t.Error("Lookup matched another constraint")
+	}
+}
 
-	// The same resolution for another platform: platforms merge.
-	n := len(f.SDKs)
-	f.Put(entry("golang@1.23", "bookworm", "1.23.4", dg("a"), map[string]digest.Digest{"linux/arm/v7": dg("d")}))
-	e, _ = f.Lookup(k)
-	want := map[string]digest.Digest{"linux/amd64": dg("b"), "linux/arm64": dg("c"), "linux/arm/v7": dg("d")}
-	if len(f.SDKs) != n || !reflect.DeepEqual(e.Platforms, want) {
-		t.Errorf("merged: %d entries, platforms %v; want %d, %v", len(f.SDKs), e.Platforms, n, want)
+// Sorted is the order Marshal writes: by ref, flavor, source, constraint,
+// a ref before the longer refs it starts.
+func TestSorted(t *testing.T) {
+	f := sample()
+	short := entry("golang@1", "bookworm", "1.23.4", dg("a"), map[string]digest.Digest{"linux/amd64": dg("b")})
+	file := short
+	file.Ref, file.Constraint = "golang@file:go.mod", "1.23"
+	other := short
+	other.Source = "mcr.microsoft.com/oryx/{platform}-sdk:{flavor}-{version}"
+	f.SDKs = append(f.SDKs, file, other, short)
+	var got []string
+	for _, e := range f.Sorted() {
+		got = append(got, e.Ref+" "+e.Flavor+" "+e.Source[:3]+" "+e.Constraint)
 	}
-	// A platform the new entry has wins over the old one's.
-	f.Put(entry("golang@1.23", "bookworm", "1.23.4", dg("a"), map[string]digest.Digest{"linux/amd64": dg("e")}))
-	e, _ = f.Lookup(k)
-	if e.Platforms["linux/amd64"] != dg("e") || len(e.Platforms) != 3 {
-		t.Errorf("re-put platform: %v", e.Platforms)
+	want := []string{
+		"golang@1 bookworm 127 ", "golang@1 bookworm mcr ", "golang@1.23 bookworm 127 ", "golang@file:go.mod bookworm 127 1.23",
+		"nodejs@>=20 <22 bookworm 127 ", "python@3.11 bookworm 127 ", "python@3.11 bullseye 127 ",
 	}
-
-	// A different resolution replaces the entry and its platforms.
-	f.Put(entry("golang@1.23", "bookworm", "1.23.12", dg("f"), map[string]digest.Digest{"linux/amd64": dg("f")}))
-	e, _ = f.Lookup(k)
-	if len(f.SDKs) != n || e.Version != "1.23.12" || len(e.Platforms) != 1 {
-		t.Errorf("replaced: %d entries, %+v", len(f.SDKs), e)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Sorted:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// Same version, other digest (the tag moved): replaced too.
-	f.Put(entry("golang@1.23", "bookworm", "1.23.12", dg("9"), map[string]digest.Digest{"linux/arm64": dg("9")}))
-	e, _ = f.Lookup(k)
-	if e.Digest != dg("9") || len(e.Platforms) != 1 {
-		t.Errorf("moved tag: %+v", e)
+	var m File
+	if err := json.Unmarshal(f.Marshal(), &m); err != nil {
+		t.Fatal(err)
 	}
-
-	// A new key is appended.
-	f.Put(entry("dotnet@8", "bookworm", "8.0.404_8.0.11", dg("5"), map[string]digest.Digest{"linux/amd64": dg("5")}))
-	if len(f.SDKs) != n+1 {
-		t.Errorf("%d entries, want %d", len(f.SDKs), n+1)
-	}
-	if _, err := Parse(f.Marshal()); err != nil {
-		t.Errorf("Parse after Put: %v", err)
+	if !reflect.DeepEqual(m.SDKs, f.Sorted()) {
+		t.Error("Marshal writes another order than Sorted")
 	}
 }
 

@@ -59,7 +59,7 @@ func TestSchemaDeclaresDraft2020(t *testing.T) {
 func TestSchemaAcceptsMarshal(t *testing.T) {
 	sch := compileSchema(t)
 	full := sample()
-	full.Put(Entry{
+	full.SDKs = append(full.SDKs, Entry{
 		Key:     Key{Ref: "mcr.microsoft.com/oryx/python-sdk@file:.python-version", Flavor: "bookworm", Source: "mcr.microsoft.com/oryx/{platform}-sdk:{flavor}-{version}", Constraint: "~3.11"},
 		Version: "3.11.9", Repository: "mcr.microsoft.com/oryx/python-sdk", Tag: "bookworm-3.11.9",
 		Digest: dg("0"),
