@@ -37,7 +37,7 @@ type locks struct {
 
 // key is the lock key of a use resolved for a flavor.
 func (l *locks) key(u *dockerfile.Use, s dockerfile.Settings, flavor string) lock.Key {
-	return lock.Key{Ref: u.RefText, Flavor: flavor, Source: s.Source.String(), Constraint: u.FileConstraint}
+	return lock.Want{Ref: u.Ref, Source: s.Source, FromFile: u.VersionFile != nil}.Key(flavor)
 }
 
 // optsClient is c with some build options replaced.

@@ -85,11 +85,6 @@ type job struct {
 	base, fallback string
 }
 
-// flavorMissing reports whether resolving failed for want of the flavor.
-func flavorMissing(err error) bool {
-	return errors.Is(err, resolver.ErrUnknownFlavor) || errors.Is(err, resolver.ErrNoMatch) || resolver.IsNotFound(err)
-}
-
 // plan is every SDK of a build, resolved, and how the rewrite names them.
 type plan struct {
 	bind     map[int]dockerfile.Binding // by Use.Index
@@ -211,7 +206,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 			if !locked {
 				req := resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp}
 				res, err = env.r.Resolve(ectx, req)
-				if err != nil && j.fallback != "" && flavorMissing(err) {
+				if err != nil && j.fallback != "" && resolver.FlavorMissing(err) {
 					req.Flavor = j.fallback
 					if res, err = env.r.Resolve(ectx, req); err == nil {
 						mu.Lock()

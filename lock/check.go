@@ -52,15 +52,6 @@ func invalidf(format string, args ...any) error {
 	return &invalidError{ErrInvalid.Error() + ": " + fmt.Sprintf(format, args...)}
 }
 
-// Want is what a Dockerfile line asks of the entry that pins it.
-type Want struct {
-	// Ref is the line's reference; for a version file's
-	// ("python@file:.python-version"), with the constraint the file gave.
-	Ref resolver.Ref
-	// Source is the build's source template.
-	Source resolver.Source
-}
-
 // EntryError is an entry that breaks the rules of the format: every
 // problem found, each naming its field.
 type EntryError struct {
@@ -170,8 +161,8 @@ func (e Entry) check(w *Want) *EntryError {
 		if line := w.Source.String(); e.Source != line {
 			bad("source", e.Source, "is not the build's source template %q", line)
 		}
-		if e.Constraint != "" && e.Constraint != w.Ref.Constraint.Raw {
-			bad("constraint", e.Constraint, "is not the line's %q", w.Ref.Constraint.Raw)
+		if want := w.Key(e.Flavor).Constraint; e.Constraint != want {
+			bad("constraint", e.Constraint, "is not the line's %q", want)
 		}
 	}
 
@@ -231,7 +222,7 @@ func (k Key) want(bad func(field, value, format string, args ...any)) *Want {
 		bad("ref", k.Ref, "is not an SDK reference: %v", err)
 		ok = false
 	} else {
-		w.Ref = r
+		w.Ref, w.FromFile = r, k.Constraint != ""
 	}
 	if len(k.Source) > maxSource {
 		bad("source", k.Source, "is longer than %d", maxSource)

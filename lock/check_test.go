@@ -149,7 +149,7 @@ func TestCheckAgainstLine(t *testing.T) {
 	e := Entry{Key: Key{Ref: "python@file:.python-version", Flavor: "bookworm", Source: source, Constraint: "3.11"},
 		Version: "3.11.9", Repository: "127.0.0.1:5000/sdks/python", Tag: "bookworm-3.11.9", Digest: dg("a"), Platforms: map[string]digest.Digest{"linux/amd64": dg("a")}}
 	w := want("python@3.12", source)
-	w.Ref.Raw = "python@file:.python-version"
+	w.Ref.Raw, w.FromFile = "python@file:.python-version", true
 	if err := e.Check(w); err == nil || !strings.Contains(err.Error(), `constraint "3.11" is not the line's "3.12"`) {
 		t.Errorf("a file's other constraint: %v", err)
 	}

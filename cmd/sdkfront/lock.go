@@ -792,7 +792,7 @@ func (l *locker) lock(ctx context.Context) int {
 		if n.err == nil {
 			// What is written is checked as what a build reads: a
 			// registry's answers are not trusted either.
-			n.err = n.entry.Check(lock.Want{Ref: n.ref, Source: l.settings.Source})
+			n.err = n.entry.Check(lock.Want{Ref: n.ref, Source: l.settings.Source, FromFile: n.key.Constraint != ""})
 		}
 		if n.err == nil {
 			continue
