@@ -6,6 +6,10 @@
 // The lock arrives in pull requests: Parse checks it as data (check.go),
 // every entry against what resolving its key could have given.
 //
+// The package also owns locking, for the frontend and sdkfront lock: what
+// a Dockerfile needs locked and which entries pin it (need.go), how a lock
+// differs from that (compare.go), and bringing it up to date (update.go).
+//
 // The file is JSON, deterministic (sorted, two-space indented, a trailing
 // newline, no timestamps): locking twice gives the same bytes. Its JSON
 // Schema is docs/sdk.lock.schema.json.
