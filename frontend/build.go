@@ -139,15 +139,19 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	}
 	locked, err := readLock(ctx, c, src.Filename, set.Lock)
 	if err != nil {
-		return nil, err
+		// At the first line that would be pinned from the lock.
+		if uses := targets[0].scan.Uses; len(uses) > 0 {
+			err = parser.WithLocation(err, uses[0].Location())
+		}
+		return nil, withSource(err, src.SourceMap)
 	}
 	if tags == nil {
 		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
 	}
 	r := resolver.New(gatewayImages{c}, tags)
-	_, direct := tags.(resolver.ManifestResolver)
+	mr, direct := tags.(resolver.ManifestResolver)
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct,
+		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr,
 		note: func(u *dockerfile.Use, rule linter.LinterRuleI, msg string) {
 			lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(rule, u.Location(), msg)
 		},

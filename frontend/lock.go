@@ -7,7 +7,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -23,11 +25,19 @@ type locks struct {
 	file *lock.File // nil: there is none, or SDK_LOCK=off
 	name string     // Dockerfile.sdk.lock
 	mode dockerfile.LockMode
+	// bad are the entries that break the lock's rules, left out of file:
+	// a line they would pin fails at the line, and the build fails if
+	// no line does.
+	bad      *lock.InvalidEntriesError
+	reported []lock.Key // the bad entries pin has failed lines for
+
+	mu         sync.Mutex
+	unreadable map[string]string // registry host -> why check could not read it
 }
 
 // key is the lock key of a use resolved for a flavor.
 func (l *locks) key(u *dockerfile.Use, s dockerfile.Settings, flavor string) lock.Key {
-	return lock.Key{Ref: u.RefText, Flavor: flavor, Source: s.Source.String(), Constraint: u.FileConstraint}
+	return lock.Want{Ref: u.Ref, Source: s.Source, FromFile: u.VersionFile != nil}.Key(flavor)
 }
 
 // optsClient is c with some build options replaced.
@@ -65,9 +75,11 @@ func readLock(ctx context.Context, c client.Client, dockerfileName string, mode 
 		}
 		return nil, errors.Wrapf(err, "reading %s", l.name)
 	}
-	if l.file, err = lock.Parse(src.Data); err != nil {
+	f, err := lock.Parse(src.Data)
+	if !errors.As(err, &l.bad) && err != nil {
 		return nil, errors.Wrapf(err, "%s", l.name)
 	}
+	l.file = f
 	return l, nil
 }
 
@@ -79,17 +91,83 @@ func notExist(err error) bool {
 }
 
 // pin resolves u for stage platform p from the lock. If it cannot, why
-// says so in words that follow "SDK <ref>".
-func (l *locks) pin(u *dockerfile.Use, s dockerfile.Settings, flavor string, p ocispecs.Platform) (res resolver.Resolution, ok bool, why string) {
+// says so in words that follow "SDK <ref>". An invalid entry for u is an
+// error at u's line: nothing is pinned from it.
+func (l *locks) pin(u *dockerfile.Use, s dockerfile.Settings, flavor string, p ocispecs.Platform) (res resolver.Resolution, ok bool, why string, err error) {
 	if l.file == nil {
-		return res, false, "is not locked: there is no " + l.name
+		return res, false, "is not locked: there is no " + l.name, nil
 	}
-	e, found := l.file.Lookup(l.key(u, s, flavor))
+	k := l.key(u, s, flavor)
+	if ee, bad := l.bad.Of(k); bad {
+		l.reported = append(l.reported, k)
+		return res, false, "", parser.WithLocation(errors.Errorf("SDK %s: %s: %s; fix or remove the entry, or run `sdkfront lock`, which replaces it", u.RefText, l.name, ee), u.Location())
+	}
+	e, found := l.file.Lookup(k)
 	if !found {
-		return res, false, fmt.Sprintf("(flavor %s) is not in %s", flavor, l.name)
+		return res, false, fmt.Sprintf("(flavor %s) is not in %s", flavor, l.name), nil
 	}
 	if res, ok = e.Resolution(u.Ref.Platform, p); !ok {
-		return res, false, fmt.Sprintf("is locked in %s for %s, not for %s", l.name, strings.Join(slices.Sorted(maps.Keys(e.Platforms)), ", "), lock.PlatformKey(p))
+		return res, false, fmt.Sprintf("is locked in %s for %s, not for %s", l.name, strings.Join(slices.Sorted(maps.Keys(e.Platforms)), ", "), lock.PlatformKey(p)), nil
 	}
-	return res, true, ""
+	return res, true, "", nil
+}
+
+// unusedBad fails a build whose lock has invalid entries that no line
+// asked for: the lock is not valid, even where the build does not use it.
+func (l *locks) unusedBad() error {
+	if l.bad == nil {
+		return nil
+	}
+	var msgs []string
+	for _, ee := range l.bad.Entries {
+		if !slices.Contains(l.reported, ee.Key) {
+			msgs = append(msgs, ee.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.Errorf("%s: %s; no SDK line uses it: fix or remove the entry, or run `sdkfront lock`, which removes it", l.name, strings.Join(msgs, "; "))
+}
+
+// check reads the image the lock pins for stage platform p from its
+// registry and checks it as a resolution is checked: the platform's
+// manifest is the one the lock names, it is an SDK image, and its layers
+// carry no foreign URLs that are not allowed. Where the registry cannot be
+// read from the frontend (BuildKit reads it with the session's
+// credentials and its own mirrors), unchecked says why.
+func (l *locks) check(ctx context.Context, mr resolver.ManifestResolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (unchecked string, err error) {
+	// A registry that failed once is not asked again in this build: the
+	// offline frontend would wait for every locked SDK's retries.
+	host, _, _ := strings.Cut(res.Repository, "/")
+	l.mu.Lock()
+	why, failed := l.unreadable[host]
+	l.mu.Unlock()
+	if failed {
+		return why, nil
+	}
+	m, err := resolver.ReadPinned(ctx, mr, res.Pinned(), p)
+	switch {
+	case err == nil:
+		k := lock.PlatformKey(p)
+		if want := res.Platforms[k]; m.Image != want {
+			err = errors.Errorf("its manifest for %s is %s, not the lock's %s", k, m.Image, want)
+		} else {
+			err = resolver.CheckForeignURLs(res.Pinned(), m.Layers, allowed)
+		}
+	case resolver.IsNotFound(err), errors.Is(err, resolver.ErrInvalidImage), ctx.Err() != nil:
+	default:
+		why := fmt.Sprintf("it is locked in %s, and the frontend cannot read its registry: %v", l.name, err)
+		l.mu.Lock()
+		if l.unreadable == nil {
+			l.unreadable = map[string]string{}
+		}
+		l.unreadable[host] = why
+		l.mu.Unlock()
+		return why, nil
+	}
+	if err != nil {
+		return "", errors.Errorf("%s pins %s (%s): %v", l.name, res.Version, res.Pinned(), err)
+	}
+	return "", nil
 }

@@ -22,6 +22,12 @@ RUN --mount=type=sdk,ref=nodejs@20,target=/n true
 // lockFor locks golang@1.23 to the older 1.23.2, so a build that uses the
 // lock is told apart from one that resolves the newest.
 func lockFor(s *stubClient, platforms ...string) string {
+	f := &lock.File{SDKs: []lock.Entry{entryFor(s, platforms...)}}
+	return string(f.Marshal())
+}
+
+// entryFor is lockFor's entry.
+func entryFor(s *stubClient, platforms ...string) lock.Entry {
 	d := s.addSDK("reg.test/sdks/golang:bookworm-1.23.2", 1, nil)
 	e := lock.Entry{
 		Key:     lock.Key{Ref: "golang@1.23", Flavor: "bookworm", Source: "reg.test/sdks/{platform}:{flavor}-{version}"},
@@ -31,8 +37,7 @@ func lockFor(s *stubClient, platforms ...string) string {
 	for _, p := range platforms {
 		e.Platforms[p] = d
 	}
-	f := &lock.File{SDKs: []lock.Entry{e}}
-	return string(f.Marshal())
+	return e
 }
 
 func resolvedOf(t *testing.T, meta []byte) map[string]resolver.Resolution {

@@ -85,11 +85,6 @@ type job struct {
 	base, fallback string
 }
 
-// flavorMissing reports whether resolving failed for want of the flavor.
-func flavorMissing(err error) bool {
-	return errors.Is(err, resolver.ErrUnknownFlavor) || errors.Is(err, resolver.ErrNoMatch) || resolver.IsNotFound(err)
-}
-
 // plan is every SDK of a build, resolved, and how the rewrite names them.
 type plan struct {
 	bind     map[int]dockerfile.Binding // by Use.Index
@@ -117,6 +112,9 @@ type resolveEnv struct {
 	// checkLayers says whether an SDK whose layers are unknown deserves a
 	// warning: when the registry client could read them but did not.
 	checkLayers bool
+	// manifests reads a locked SDK's manifest to check its layers; nil
+	// where the frontend reads no registry.
+	manifests resolver.ManifestResolver
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
 }
@@ -126,7 +124,9 @@ type resolveEnv struct {
 // rewrite to the same text for every platform, since BuildKit converts one
 // Dockerfile for all of them; only the SDK behind its context may differ.
 //
-// A use the lock pins needs no registry: it resolves from its entry. A use
+// A use the lock pins resolves from its entry, which Parse has checked;
+// where the frontend reads registries, its manifest is read by digest to
+// check its layers as a resolution's are. A use
 // without a flavor gets its base image's, if the SDK has it.
 func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, error) {
 	s, l := env.settings, env.locks
@@ -148,36 +148,65 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		}
 	}
 
-	var mu sync.Mutex
-	results := map[key]resolver.Resolution{}
-	var fellBack []job
-	unchecked := map[*dockerfile.Use]string{}
-	started := map[key]bool{}
-	eg, ectx := errgroup.WithContext(ctx)
+	// What the lock pins, before anything is resolved: an invalid entry
+	// fails the build, at the line it would pin if there is one.
+	type pinned struct {
+		res    resolver.Resolution
+		locked bool
+	}
+	pins := map[key]pinned{}
+	var order []job // the first job of each key
 	for _, j := range jobs {
-		if started[j.k] {
+		if _, ok := pins[j.k]; ok {
 			continue
 		}
-		started[j.k] = true
-		res, locked, why := l.pin(j.u, s, j.k.flavor, j.sp)
-		if !locked && j.fallback != "" {
-			if fres, ok, _ := l.pin(j.u, s, j.fallback, j.sp); ok {
+		res, locked, why, err := l.pin(j.u, s, j.k.flavor, j.sp)
+		if err == nil && !locked && j.fallback != "" {
+			var fres resolver.Resolution
+			var ok bool
+			if fres, ok, _, err = l.pin(j.u, s, j.fallback, j.sp); ok {
 				res, locked = fres, true
 			}
 		}
 		switch {
+		case err != nil:
+			return nil, err
 		case locked:
 		case l.mode == dockerfile.LockFrozen:
 			return nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.u.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.u.Location())
 		case l.file != nil:
 			env.note(j.u, &dockerfile.RuleSDKNotLocked, dockerfile.RuleSDKNotLocked.Format(j.u.RefText, l.name, why))
 		}
+		pins[j.k] = pinned{res, locked}
+		order = append(order, j)
+	}
+	if err := l.unusedBad(); err != nil {
+		return nil, err
+	}
+
+	var mu sync.Mutex
+	results := map[key]resolver.Resolution{}
+	var fellBack []job
+	unchecked := map[*dockerfile.Use]string{}
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, j := range order {
+		res, locked := pins[j.k].res, pins[j.k].locked
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
+			if locked && env.manifests != nil {
+				// The lock is checked as a resolution is: one request, for
+				// the layers that BuildKit will pull.
+				var why string
+				if why, err = l.check(ectx, env.manifests, res, j.sp, s.AllowForeign); why != "" {
+					mu.Lock()
+					unchecked[j.u] = why
+					mu.Unlock()
+				}
+			}
 			if !locked {
 				req := resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp}
 				res, err = env.r.Resolve(ectx, req)
-				if err != nil && j.fallback != "" && flavorMissing(err) {
+				if err != nil && j.fallback != "" && resolver.FlavorMissing(err) {
 					req.Flavor = j.fallback
 					if res, err = env.r.Resolve(ectx, req); err == nil {
 						mu.Lock()

@@ -1,7 +1,14 @@
 // Package lock reads and writes sdkfront's lockfile, <Dockerfile>.sdk.lock:
 // the resolution of every SDK line of a Dockerfile, pinned by digest for
 // each platform it was locked for. With a lock, a build resolves nothing:
-// no tag listing and no registry access by sdkfront at all.
+// no tag listing and no tag resolution by sdkfront.
+//
+// The lock arrives in pull requests: Parse checks it as data (check.go),
+// every entry against what resolving its key could have given.
+//
+// The package also owns locking, for the frontend and sdkfront lock: what
+// a Dockerfile needs locked and which entries pin it (need.go), how a lock
+// differs from that (compare.go), and bringing it up to date (update.go).
 //
 // The file is JSON, deterministic (sorted, two-space indented, a trailing
 // newline, no timestamps): locking twice gives the same bytes. Its JSON
@@ -10,6 +17,7 @@ package lock
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,7 +65,18 @@ type Key struct {
 	Constraint string `json:"constraint,omitempty"`
 }
 
-func (k Key) String() string { return fmt.Sprintf("%s (%s, %s)", k.Ref, k.Flavor, k.Source) }
+// Compare orders keys as a lock's entries are: by ref, flavor, source and
+// constraint.
+func (k Key) Compare(o Key) int {
+	return cmp.Or(strings.Compare(k.Ref, o.Ref), strings.Compare(k.Flavor, o.Flavor),
+		strings.Compare(k.Source, o.Source), strings.Compare(k.Constraint, o.Constraint))
+}
+
+// String names the key in messages: "golang@1.23 (bookworm, <source>)",
+// each part quoted if it holds what could break a message's line.
+func (k Key) String() string {
+	return fmt.Sprintf("%s (%s, %s)", quote(k.Ref), quote(k.Flavor), quote(k.Source))
+}
 
 // Entry is one distinct resolution.
 type Entry struct {
@@ -72,58 +91,61 @@ type Entry struct {
 	Platforms map[string]digest.Digest `json:"platforms"`
 }
 
-// Parse reads and validates a lockfile.
+// Parse reads a lockfile. A file that is not a lock (larger than MaxSize,
+// not JSON, unknown fields, another schema version, an entry without its
+// key or result, two entries with one key) fails with an error that
+// matches ErrInvalid. Entries that break the rules of Check are left out
+// of the file, which Parse returns with an *InvalidEntriesError naming
+// them: a caller either fails, or replaces them.
 func Parse(dt []byte) (*File, error) {
+	if len(dt) > MaxSize {
+		return nil, invalidf("larger than 1 MiB (%d bytes), the most a lock may hold", MaxSize)
+	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(dt))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("invalid SDK lockfile: %w", err)
+		return nil, invalidf("%v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("invalid SDK lockfile: unexpected data after the top-level object")
+		return nil, invalidf("unexpected data after the top-level object")
 	}
 	if f.Version != SchemaVersion {
-		return nil, fmt.Errorf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)
+		return nil, &invalidError{fmt.Sprintf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)}
 	}
 	seen := map[Key]bool{}
 	for i, e := range f.SDKs {
-		if err := e.validate(); err != nil {
-			return nil, fmt.Errorf("SDK lockfile entry %d (%s): %w", i+1, e.Ref, err)
+		if err := e.complete(); err != nil {
+			return nil, &invalidError{fmt.Sprintf("SDK lockfile entry %d (%s): %v", i+1, quote(e.Ref), err)}
 		}
 		if seen[e.Key] {
-			return nil, fmt.Errorf("SDK lockfile has two entries for %s", e.Key)
+			return nil, &invalidError{fmt.Sprintf("SDK lockfile has two entries for %s", e.Key)}
 		}
 		seen[e.Key] = true
+	}
+	var bad InvalidEntriesError
+	f.SDKs = slices.DeleteFunc(f.SDKs, func(e Entry) bool {
+		if err := e.check(nil); err != nil {
+			bad.Entries = append(bad.Entries, err)
+			return true
+		}
+		return false
+	})
+	if len(bad.Entries) > 0 {
+		return &f, &bad
 	}
 	return &f, nil
 }
 
-func (e Entry) validate() error {
+// complete reports a field the format requires that is missing.
+func (e Entry) complete() error {
 	switch {
 	case e.Ref == "" || e.Flavor == "" || e.Source == "":
 		return fmt.Errorf("ref, flavor and source must be set")
-	case e.Version == "" || e.Repository == "" || e.Tag == "":
-		return fmt.Errorf("version, repository and tag must be set")
-	}
-	if err := e.Digest.Validate(); err != nil {
-		return fmt.Errorf("digest: %w", err)
-	}
-	if len(e.Platforms) == 0 {
+	case e.Version == "" || e.Repository == "" || e.Tag == "" || e.Digest == "":
+		return fmt.Errorf("version, repository, tag and digest must be set")
+	case len(e.Platforms) == 0:
 		return fmt.Errorf("no platforms")
-	}
-	for p, d := range e.Platforms {
-		pp, err := platforms.Parse(p)
-		if err != nil {
-			return fmt.Errorf("platform %q: %w", p, err)
-		}
-		if k := PlatformKey(pp); k != p {
-			// Entry.Resolution looks platforms up by PlatformKey.
-			return fmt.Errorf("platform %q: write it as %s", p, k)
-		}
-		if err := d.Validate(); err != nil {
-			return fmt.Errorf("platform %s: %w", p, err)
-		}
 	}
 	return nil
 }
@@ -134,9 +156,7 @@ func (f *File) Marshal() []byte {
 	if out.SDKs == nil {
 		out.SDKs = []Entry{}
 	}
-	slices.SortFunc(out.SDKs, func(a, b Entry) int {
-		return strings.Compare(a.Ref+"\x00"+a.Flavor+"\x00"+a.Source+"\x00"+a.Constraint, b.Ref+"\x00"+b.Flavor+"\x00"+b.Source+"\x00"+b.Constraint)
-	})
+	slices.SortFunc(out.SDKs, func(a, b Entry) int { return a.Key.Compare(b.Key) })
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -158,24 +178,11 @@ func (f *File) Lookup(k Key) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Put adds or replaces the entry with e's key, merging the platforms of an
-// entry that resolved to the same digest.
-func (f *File) Put(e Entry) {
-	for i, old := range f.SDKs {
-		if old.Key != e.Key {
-			continue
-		}
-		if old.Digest == e.Digest && old.Version == e.Version {
-			for p, d := range old.Platforms {
-				if _, ok := e.Platforms[p]; !ok {
-					e.Platforms[p] = d
-				}
-			}
-		}
-		f.SDKs[i] = e
-		return
-	}
-	f.SDKs = append(f.SDKs, e)
+// Sorted is f's entries in the order Marshal writes them.
+func (f *File) Sorted() []Entry {
+	out := slices.Clone(f.SDKs)
+	slices.SortFunc(out, func(a, b Entry) int { return a.Key.Compare(b.Key) })
+	return out
 }
 
 // PlatformKey is how a platform is written in a lock: "linux/arm64/v8".

@@ -191,6 +191,7 @@ func invalid(t *testing.T) []struct {
 		doc  []byte
 		msg  string
 	}
+	const K = "entry golang@1.23 (bookworm, 127.0.0.1:5000/sdks/{platform}:{flavor}-{version}): "
 	return []tc{
 		{"not JSON", []byte(`{"version": 1, "sdks": [`), "invalid SDK lockfile"},
 		{"not an object", []byte(`[]`), "invalid SDK lockfile"},
@@ -203,13 +204,21 @@ func invalid(t *testing.T) []struct {
 		{"ref missing", mutate(t, func(_, e map[string]any) { delete(e, "ref") }), "entry 1 (): ref, flavor and source must be set"},
 		{"flavor empty", mutate(t, func(_, e map[string]any) { e["flavor"] = "" }), "ref, flavor and source must be set"},
 		{"source missing", mutate(t, func(_, e map[string]any) { delete(e, "source") }), "ref, flavor and source must be set"},
-		{"version empty", mutate(t, func(_, e map[string]any) { e["version"] = "" }), "entry 1 (golang@1.23): version, repository and tag must be set"},
-		{"repository missing", mutate(t, func(_, e map[string]any) { delete(e, "repository") }), "version, repository and tag must be set"},
-		{"tag missing", mutate(t, func(_, e map[string]any) { delete(e, "tag") }), "version, repository and tag must be set"},
-		{"digest missing", mutate(t, func(_, e map[string]any) { delete(e, "digest") }), "digest:"},
-		{"digest short", mutate(t, func(_, e map[string]any) { e["digest"] = "sha256:abc" }), "digest: invalid checksum digest length"},
-		{"digest algorithm", mutate(t, func(_, e map[string]any) { e["digest"] = "md5:" + strings.Repeat("a", 32) }), "digest: unsupported digest algorithm"},
-		{"digest upper case", mutate(t, func(_, e map[string]any) { e["digest"] = "sha256:" + strings.Repeat("A", 64) }), "digest: invalid checksum digest format"},
+		{"version empty", mutate(t, func(_, e map[string]any) { e["version"] = "" }), "entry 1 (golang@1.23): version, repository, tag and digest must be set"},
+		{"repository missing", mutate(t, func(_, e map[string]any) { delete(e, "repository") }), "version, repository, tag and digest must be set"},
+		{"tag missing", mutate(t, func(_, e map[string]any) { delete(e, "tag") }), "version, repository, tag and digest must be set"},
+		{"digest missing", mutate(t, func(_, e map[string]any) { delete(e, "digest") }), "version, repository, tag and digest must be set"},
+		{"digest short", mutate(t, func(_, e map[string]any) { e["digest"] = "sha256:abc" }), K + `digest "sha256:abc" is not a digest: want sha256: and 64 lowercase hexadecimal digits`},
+		{"digest algorithm", mutate(t, func(_, e map[string]any) { e["digest"] = "md5:" + strings.Repeat("a", 32) }), `digest "md5:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" is not a digest`},
+		{"digest upper case", mutate(t, func(_, e map[string]any) { e["digest"] = "sha256:" + strings.Repeat("A", 64) }), `digest "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" is not a digest`},
+		{"digest sha512", mutate(t, func(_, e map[string]any) { e["digest"] = "sha512:" + strings.Repeat("a", 128) }), `digest "sha512:aaaa`},
+		{"version not a version", mutate(t, func(_, e map[string]any) { e["version"] = "1.23.4\"\nRUN x" }), K + `version "1.23.4\"\nRUN x" is not a version`},
+		{"version too long", mutate(t, func(_, e map[string]any) { e["version"] = strings.Repeat("1", 129) }), `is not a version`},
+		{"flavor with a dash", mutate(t, func(_, e map[string]any) { e["flavor"] = "book-worm" }), `flavor "book-worm" is not a flavor`},
+		{"ref with a newline", mutate(t, func(_, e map[string]any) { e["ref"] = "golang@1.23\n" }), `ref "golang@1.23\n" is not an SDK reference`},
+		{"source too long", mutate(t, func(_, e map[string]any) {
+			e["source"] = "r/" + strings.Repeat("x", 600) + "/{platform}:{version}"
+		}), `is longer than 512`},
 		{"platforms missing", mutate(t, func(_, e map[string]any) { delete(e, "platforms") }), "no platforms"},
 		{"platforms empty", mutate(t, func(_, e map[string]any) { e["platforms"] = map[string]any{} }), "no platforms"},
 		{"platform bad", mutate(t, func(_, e map[string]any) {
@@ -217,13 +226,13 @@ func invalid(t *testing.T) []struct {
 		}), `platform "linux/amd64/v2/x"`},
 		{"platform digest bad", mutate(t, func(_, e map[string]any) {
 			e["platforms"] = map[string]any{"linux/amd64": "sha256:xyz"}
-		}), "platform linux/amd64: invalid checksum digest"},
+		}), `platforms[linux/amd64] "sha256:xyz" is not a digest`},
 		{"platform not normalized", mutate(t, func(_, e map[string]any) {
 			e["platforms"] = map[string]any{"linux/aarch64": string(dg("b"))}
-		}), `platform "linux/aarch64": write it as linux/arm64`},
+		}), `platform "linux/aarch64" is not normalized: write it as linux/arm64`},
 		{"platform without os", mutate(t, func(_, e map[string]any) {
 			e["platforms"] = map[string]any{"amd64": string(dg("b"))}
-		}), `platform "amd64": write it as `},
+		}), `platform "amd64" is not a platform: want os/arch[/variant] in lowercase`},
 		{"duplicate key", mutate(t, func(d, _ map[string]any) {
 			sdks := d["sdks"].([]any)
 			d["sdks"] = append(sdks, sdks[0])
@@ -248,6 +257,7 @@ func TestParse(t *testing.T) {
 			dup[k] = v
 		}
 		dup["source"] = "mcr.microsoft.com/oryx/{platform}-sdk:{flavor}-{version}"
+		dup["repository"] = "mcr.microsoft.com/oryx/golang-sdk"
 		d["sdks"] = append(sdks, dup)
 	})
 	if _, err := Parse(other); err != nil {
@@ -261,7 +271,7 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestLookupPut(t *testing.T) {
+func TestLookup(t *testing.T) {
 	var nilFile *File
 	if _, ok := nilFile.Lookup(Key{Ref: "golang@1.23"}); ok {
 		t.Error("Lookup on a nil File found something")
@@ -275,42 +285,38 @@ func TestLookupPut(t *testing.T) {
 	if _, ok := f.Lookup(Key{Ref: "golang@1.23", Flavor: "bullseye", Source: source}); ok {
 		t.Error("Lookup matched another flavor")
 	}
+	if _, ok := f.Lookup(Key{Ref: "golang@1.23", Flavor: "bookworm", Source: source, Constraint: "1.23"}); ok {
+		t.Error("Lookup matched another constraint")
+	}
+}
 
-	// The same resolution for another platform: platforms merge.
-	n := len(f.SDKs)
-	f.Put(entry("golang@1.23", "bookworm", "1.23.4", dg("a"), map[string]digest.Digest{"linux/arm/v7": dg("d")}))
-	e, _ = f.Lookup(k)
-	want := map[string]digest.Digest{"linux/amd64": dg("b"), "linux/arm64": dg("c"), "linux/arm/v7": dg("d")}
-	if len(f.SDKs) != n || !reflect.DeepEqual(e.Platforms, want) {
-		t.Errorf("merged: %d entries, platforms %v; want %d, %v", len(f.SDKs), e.Platforms, n, want)
+// Sorted is the order Marshal writes: by ref, flavor, source, constraint,
+// a ref before the longer refs it starts.
+func TestSorted(t *testing.T) {
+	f := sample()
+	short := entry("golang@1", "bookworm", "1.23.4", dg("a"), map[string]digest.Digest{"linux/amd64": dg("b")})
+	file := short
+	file.Ref, file.Constraint = "golang@file:go.mod", "1.23"
+	other := short
+	other.Source = "mcr.microsoft.com/oryx/{platform}-sdk:{flavor}-{version}"
+	f.SDKs = append(f.SDKs, file, other, short)
+	var got []string
+	for _, e := range f.Sorted() {
+		got = append(got, e.Ref+" "+e.Flavor+" "+e.Source[:3]+" "+e.Constraint)
 	}
-	// A platform the new entry has wins over the old one's.
-	f.Put(entry("golang@1.23", "bookworm", "1.23.4", dg("a"), map[string]digest.Digest{"linux/amd64": dg("e")}))
-	e, _ = f.Lookup(k)
-	if e.Platforms["linux/amd64"] != dg("e") || len(e.Platforms) != 3 {
-		t.Errorf("re-put platform: %v", e.Platforms)
+	want := []string{
+		"golang@1 bookworm 127 ", "golang@1 bookworm mcr ", "golang@1.23 bookworm 127 ", "golang@file:go.mod bookworm 127 1.23",
+		"nodejs@>=20 <22 bookworm 127 ", "python@3.11 bookworm 127 ", "python@3.11 bullseye 127 ",
 	}
-
-	// A different resolution replaces the entry and its platforms.
-	f.Put(entry("golang@1.23", "bookworm", "1.23.12", dg("f"), map[string]digest.Digest{"linux/amd64": dg("f")}))
-	e, _ = f.Lookup(k)
-	if len(f.SDKs) != n || e.Version != "1.23.12" || len(e.Platforms) != 1 {
-		t.Errorf("replaced: %d entries, %+v", len(f.SDKs), e)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Sorted:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// Same version, other digest (the tag moved): replaced too.
-	f.Put(entry("golang@1.23", "bookworm", "1.23.12", dg("9"), map[string]digest.Digest{"linux/arm64": dg("9")}))
-	e, _ = f.Lookup(k)
-	if e.Digest != dg("9") || len(e.Platforms) != 1 {
-		t.Errorf("moved tag: %+v", e)
+	var m File
+	if err := json.Unmarshal(f.Marshal(), &m); err != nil {
+		t.Fatal(err)
 	}
-
-	// A new key is appended.
-	f.Put(entry("dotnet@8", "bookworm", "8.0.404_8.0.11", dg("5"), map[string]digest.Digest{"linux/amd64": dg("5")}))
-	if len(f.SDKs) != n+1 {
-		t.Errorf("%d entries, want %d", len(f.SDKs), n+1)
-	}
-	if _, err := Parse(f.Marshal()); err != nil {
-		t.Errorf("Parse after Put: %v", err)
+	if !reflect.DeepEqual(m.SDKs, f.Sorted()) {
+		t.Error("Marshal writes another order than Sorted")
 	}
 }
 

@@ -141,3 +141,10 @@ func IsNotFound(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrRepositoryNotFound) ||
 		errdefs.IsNotFound(err) || strings.Contains(strings.ToLower(err.Error()), "not found")
 }
+
+// FlavorMissing reports whether resolving failed for want of the flavor:
+// the SDK has no tags of it, or none that match. A flavor detected from a
+// base image then falls back to the default one.
+func FlavorMissing(err error) bool {
+	return errors.Is(err, ErrUnknownFlavor) || errors.Is(err, ErrNoMatch) || IsNotFound(err)
+}

@@ -77,14 +77,9 @@ type job struct {
 //   - the default version is the one labelled on the "<flavor>-default"
 //     tag, or the latest if that tag does not exist.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Resolution, error) {
-	j := &job{r: r, req: req, src: req.Source}
-	switch {
-	case req.Ref.Repository != "":
-		j.src = repositorySource(req.Ref.Repository)
-	case req.Ref.Platform == "":
+	j := &job{r: r, req: req, src: req.Ref.SourceIn(req.Source)}
+	if req.Ref.Repository == "" && req.Ref.Platform == "" {
 		return Resolution{}, fmt.Errorf("%w %q: no SDK platform", ErrInvalidRef, req.Ref.Raw)
-	case j.src.IsZero():
-		j.src = DefaultSource
 	}
 	if j.src.flavored && (req.Flavor == "" || strings.Contains(req.Flavor, "-") || !tagChars.MatchString(req.Flavor)) {
 		return Resolution{}, fmt.Errorf("%w %q: invalid SDK flavor %q: want a non-empty name without '-', e.g. \"bookworm\"", ErrInvalidRef, j.name(), req.Flavor)
@@ -134,7 +129,7 @@ func (j *job) newestListed(ctx context.Context, c Constraint) (Resolution, error
 // the label names an exact version, the default tag's own image is that
 // version: it is pinned as it is, with no second resolution.
 func (j *job) defaultVersion(ctx context.Context) (Resolution, error) {
-	tag := j.src.Tag(j.req.Flavor, defaultTagVersion)
+	tag := j.src.DefaultTag(j.req.Flavor)
 	ref := j.repo + ":" + tag
 	img, err := j.image(ctx, ref, defaultTagVersion, true)
 	switch {
@@ -176,12 +171,7 @@ func (j *job) resolve(ctx context.Context, version string) (Resolution, error) {
 	if err != nil {
 		return Resolution{}, fmt.Errorf("cannot resolve SDK image %s for %q: %w", ref, j.name(), err)
 	}
-	if img.Config != nil {
-		err = checkImage(ref, img.Config)
-	} else {
-		err = checkLayers(ref, img.Layers)
-	}
-	if err != nil {
+	if err := checkManifest(ref, img); err != nil {
 		return Resolution{}, err
 	}
 	res := j.resolution(version, tag, img)
@@ -220,10 +210,7 @@ func (j *job) resolution(version, tag string, img Manifest) Resolution {
 func (j *job) image(ctx context.Context, ref, version string, config bool) (Manifest, error) {
 	host, _, _ := strings.Cut(ref, "/")
 	if mr, ok := j.r.tags.(ManifestResolver); ok && !j.r.isIndirect(host) {
-		m, err := mr.ResolveManifest(ctx, ref, j.req.Target, config)
-		if err == nil && m.Config == nil && len(m.Layers) == 1 && m.Layers[0].Size < minLayerSize {
-			m, err = mr.ResolveManifest(ctx, ref, j.req.Target, true)
-		}
+		m, err := readManifest(ctx, mr, ref, j.req.Target, config)
 		switch {
 		case err == nil, IsNotFound(err), errors.Is(err, ErrInvalidImage), ctx.Err() != nil:
 			return m, err

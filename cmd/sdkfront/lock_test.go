@@ -566,8 +566,9 @@ func TestCheck(t *testing.T) {
 	// Not a lock at all.
 	write(t, "Dockerfile.sdk.lock", `{"version": 2, "sdks": []}`)
 	code, _, stderr = sdkfront(t, check...)
-	wantCode(t, code, exitOutOfDate)
-	wantLines(t, stderr, "Dockerfile.sdk.lock: SDK lockfile version 2 is not supported")
+	wantCode(t, code, exitInvalid)
+	wantLines(t, stderr, "Dockerfile.sdk.lock: SDK lockfile version 2 is not supported",
+		"Dockerfile.sdk.lock is not a valid lock: fix or delete it, or replace it with: sdkfront lock --update\n")
 
 	write(t, "Dockerfile.sdk.lock", good)
 	wantCode(t, must(sdkfront(t, check...)), exitOK)
@@ -773,15 +774,15 @@ func TestParseLockFlags(t *testing.T) {
 }
 
 // A lock that does not parse stops sdkfront lock, unless --update replaces
-// it; --check calls it out of date.
+// it; --check calls it invalid.
 func TestInvalidLock(t *testing.T) {
 	setup(t)
 	write(t, "Dockerfile.sdk.lock", `{"version": 1, "sdks": [{"ref": "golang@1.23"}]}`)
 	code, _, stderr := sdkfront(t, lockArgs()...)
-	wantCode(t, code, exitError)
+	wantCode(t, code, exitInvalid)
 	wantLines(t, stderr, "Dockerfile.sdk.lock: SDK lockfile entry 1 (golang@1.23): ref, flavor and source must be set\nFix or delete it, or replace it with: sdkfront lock --update\n")
-	wantCode(t, must(sdkfront(t, lockArgs("--check")...)), exitOutOfDate)
-	wantCode(t, must(sdkfront(t, lockArgs("--update", "golang")...)), exitError)
+	wantCode(t, must(sdkfront(t, lockArgs("--check")...)), exitInvalid)
+	wantCode(t, must(sdkfront(t, lockArgs("--update", "golang")...)), exitInvalid)
 
 	code, _, stderr = sdkfront(t, lockArgs("--update")...)
 	wantCode(t, code, exitOK)

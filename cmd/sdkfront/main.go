@@ -26,6 +26,7 @@ const (
 	exitError     = 1 // reading the Dockerfile or the lock, resolving, writing
 	exitUsage     = 2 // bad flags or arguments
 	exitOutOfDate = 3 // --check: the lock does not match the Dockerfile
+	exitInvalid   = 4 // the lock is not valid, and cannot be replaced
 )
 
 const usage = `Usage: sdkfront <command> [flags]

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/dockerfile"
+	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/resolver/registry"
+)
+
+// locker runs the lock command: it reads the Dockerfile and the lock,
+// lets package lock do the locking, and prints what it did.
+type locker struct {
+	o              lockOpts
+	stdout, stderr io.Writer
+
+	f        *dockerfile.File
+	settings dockerfile.Settings
+	ctx      *contexts
+	uses     []use
+	flavors  *flavors
+}
+
+// use is an SDK line expanded for one target platform.
+type use struct {
+	u    *dockerfile.Use
+	sp   ocispecs.Platform // its stage's platform
+	line int               // the user's line
+	base string            // the base image its flavor is detected from; "" if it is not
+}
+
+// lineError is an error at a line of the Dockerfile (0: no line).
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (l *locker) lockPath() string { return lock.Name(l.o.file) }
+
+func (l *locker) run(ctx context.Context) int {
+	if errs := l.read(); len(errs) > 0 {
+		l.printErrors(errs)
+		return exitError
+	}
+	l.flavors = &flavors{
+		named:  l.o.named,
+		client: registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure)),
+		known:  map[string]*codename{},
+		progress: func(base string, p ocispecs.Platform) {
+			fmt.Fprintf(l.stderr, "reading the flavor of %s for %s\n", base, lock.PlatformKey(p))
+		},
+	}
+	if l.o.check {
+		return l.check()
+	}
+	return l.lock(ctx)
+}
+
+// read reads the Dockerfile and the SDK lines it has for each platform.
+func (l *locker) read() []lineError {
+	dt, err := os.ReadFile(l.o.file)
+	if err != nil {
+		return []lineError{{msg: err.Error()}}
+	}
+	f, err := dockerfile.Read(dt)
+	if err != nil {
+		return []lineError{at(err)}
+	}
+	if f.ParseErr != nil {
+		return []lineError{at(f.ParseErr)}
+	}
+	s, err := f.Settings(l.o.buildArgs)
+	if err != nil {
+		return []lineError{at(err)}
+	}
+	l.f, l.settings = f, s
+
+	var errs []lineError
+	build := hostPlatform()
+	for _, p := range l.o.platforms {
+		scan, err := f.Scan(dockerfile.ScanOpts{BuildArgs: l.o.buildArgs, Build: build, Target: p, Lenient: true})
+		if err != nil {
+			errs = append(errs, at(err))
+			continue
+		}
+		for _, err := range scan.Errors {
+			errs = append(errs, at(err))
+		}
+		for _, u := range scan.Uses {
+			if u.Bad {
+				continue
+			}
+			sp, err := scan.StagePlatform(u.Stage)
+			if err != nil {
+				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
+				continue
+			}
+			if err := l.ctx.constrain(u); err != nil {
+				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
+				continue
+			}
+			ua := use{u: u, sp: platforms.Normalize(sp), line: f.UserLine(u.Line())}
+			if s.DetectsFlavor(u) {
+				ua.base = scan.BaseImage(u.Stage)
+			}
+			l.uses = append(l.uses, ua)
+		}
+	}
+	// The same bad line fails for every platform: report it once.
+	slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
+	return slices.Compact(errs)
+}
+
+// needs is what the Dockerfile needs locked. flavor gives a use's flavor
+// and the one to fall back to.
+func (l *locker) needs(flavor func(use) (string, string)) []*lock.Need {
+	var uses []lock.Use
+	for _, ua := range l.uses {
+		fl, fallback := flavor(ua)
+		uses = append(uses, lock.Use{
+			Want:   lock.Want{Ref: ua.u.Ref, Source: l.settings.Source, FromFile: ua.u.VersionFile != nil},
+			Flavor: fl, Fallback: fallback, Base: ua.base, Platform: ua.sp, Line: ua.line,
+		})
+	}
+	return lock.Needs(uses)
+}
+
+// at is err as a lineError, at its Dockerfile location if it has one.
+func at(err error) lineError {
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		return lineError{le.Locations[0][0].Start.Line, err.Error()}
+	}
+	return lineError{msg: err.Error()}
+}
+
+func (l *locker) printErrors(errs []lineError) {
+	for _, e := range errs {
+		if e.line > 0 {
+			fmt.Fprintf(l.stderr, "%s:%d: %s\n", l.o.file, e.line, e.msg)
+		} else {
+			fmt.Fprintf(l.stderr, "%s: %s\n", l.o.file, e.msg)
+		}
+	}
+}
+
+// readLock reads the current lock; nil, nil if there is none. Its
+// invalid entries are left out of it and returned in bad.
+func (l *locker) readLock() (f *lock.File, dt []byte, bad *lock.InvalidEntriesError, err error) {
+	dt, err = lock.ReadFile(l.lockPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	f, err = lock.Parse(dt)
+	if errors.As(err, &bad) {
+		return f, dt, bad, nil
+	}
+	if err != nil {
+		return nil, dt, nil, invalidLock{fmt.Errorf("%s: %w", l.lockPath(), err)}
+	}
+	return f, dt, nil, nil
+}
+
+// invalidLock is a lock that exists but does not parse.
+type invalidLock struct{ error }
+
+func (e invalidLock) Unwrap() error { return e.error }
+
+// needName is how messages name a need: its ref, with the flavor when another
+// need has the same ref.
+func needName(n *lock.Need, all []*lock.Change) string {
+	for _, m := range all {
+		if m.Need != n && m.Key.Ref == n.Key.Ref {
+			return fmt.Sprintf("%s (%s)", n.Key.Ref, describe(n.Key))
+		}
+	}
+	return n.Key.Ref
+}
+
+// describe is what tells keys with the same ref apart in messages: the
+// flavor, and the constraint a version file held.
+func describe(k lock.Key) string {
+	f := k.Flavor
+	if f == "" {
+		f = "flavor of its base image"
+	}
+	if k.Constraint != "" {
+		return f + ", " + k.Constraint + " from the file"
+	}
+	return f
+}
+
+// again is the command line that brings the lock up to date.
+func (l *locker) again() string {
+	var args []string
+	for _, a := range l.o.args {
+		if a != "--check" && a != "-check" && !strings.HasPrefix(a, "--check=") && !strings.HasPrefix(a, "-check=") {
+			args = append(args, a)
+		}
+	}
+	return strings.TrimSpace("sdkfront lock " + strings.Join(args, " "))
+}

@@ -1,0 +1,132 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestAdmits(t *testing.T) {
+	for _, tc := range []struct {
+		constraint string
+		yes, no    []string
+	}{
+		{"", []string{"1.23.4", "20.11.1", "1.2.3.4", "8.0.404_8.0.11", "1.24rc1"}, []string{"latest", "bookworm", "1.2.3\""}},
+		{"latest", []string{"1.23.4", "3.12"}, []string{"3.13.0rc2", "1.2.3.4", "x"}},
+		{"1.23.4", []string{"1.23.4", "v1.23.4"}, []string{"1.23.5", "1.23", "1.23.4\n"}},
+		{"8.0.404", []string{"8.0.404_8.0.11", "8.0.404"}, []string{"8.0.405_8.0.11"}},
+		{"1.2.3.4", []string{"1.2.3.4"}, []string{"1.2.3.5", "1.2.3"}},
+		{"1.23", []string{"1.23.0", "1.23.12", "1.23"}, []string{"1.24.0", "1.22.9", "1.23.1-rc1"}},
+		{"~3.11", []string{"3.11.9"}, []string{"3.12.1"}},
+		{">=20 <22", []string{"20.11.1", "21.0.0"}, []string{"22.0.0", "18.20.0"}},
+	} {
+		c, err := ParseConstraint(tc.constraint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range tc.yes {
+			if !c.Admits(v) {
+				t.Errorf("%q does not admit %q", tc.constraint, v)
+			}
+		}
+		for _, v := range tc.no {
+			if c.Admits(v) {
+				t.Errorf("%q admits %q", tc.constraint, v)
+			}
+		}
+	}
+}
+
+func TestSourceIn(t *testing.T) {
+	s := MustParseSource("127.0.0.1:5000/sdks/{platform}:{version}-{flavor}")
+	for _, tc := range []struct {
+		ref    string
+		s      Source
+		repo   string
+		tag    string
+		defTag string
+	}{
+		{"golang@1.23", s, "127.0.0.1:5000/sdks/golang", "1.23.4-bookworm", "default-bookworm"},
+		{"golang@1.23", Source{}, "mcr.microsoft.com/oryx/golang-sdk", "bookworm-1.23.4", "bookworm-default"},
+		{"reg.test/x/python-sdk@3", s, "reg.test/x/python-sdk", "bookworm-1.23.4", "bookworm-default"},
+	} {
+		r, err := ParseRef(tc.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := r.SourceIn(tc.s)
+		if got := src.Repository(r.Platform); got != tc.repo {
+			t.Errorf("%s: repository %q, want %q", tc.ref, got, tc.repo)
+		}
+		if got := src.Tag("bookworm", "1.23.4"); got != tc.tag {
+			t.Errorf("%s: tag %q, want %q", tc.ref, got, tc.tag)
+		}
+		if got := src.DefaultTag("bookworm"); got != tc.defTag {
+			t.Errorf("%s: default tag %q, want %q", tc.ref, got, tc.defTag)
+		}
+	}
+}
+
+// pinnedManifests serves one image by its pinned reference.
+type pinnedManifests struct {
+	ref    string
+	layers []ocispecs.Descriptor
+	config []byte
+	calls  int
+}
+
+func (p *pinnedManifests) ResolveManifest(_ context.Context, ref string, _ ocispecs.Platform, config bool) (Manifest, error) {
+	p.calls++
+	if ref != p.ref {
+		return Manifest{}, errors.Join(ErrNotFound, errors.New(ref))
+	}
+	m := Manifest{Digest: "sha256:1d", Image: "sha256:1m", Layers: p.layers}
+	if config {
+		m.Config = p.config
+	}
+	return m, nil
+}
+
+func TestReadPinned(t *testing.T) {
+	const ref = "reg.test/sdks/golang@sha256:1d"
+	amd64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	big := ocispecs.Descriptor{Digest: "sha256:b", Size: 1 << 20}
+	small := ocispecs.Descriptor{Digest: "sha256:s", Size: 100}
+	cfg := func(ids ...digest.Digest) []byte {
+		dt, _ := json.Marshal(ocispecs.Image{RootFS: ocispecs.RootFS{Type: "layers", DiffIDs: ids}})
+		return dt
+	}
+	for _, tc := range []struct {
+		name    string
+		m       *pinnedManifests
+		ref     string
+		wantErr string
+		calls   int
+	}{
+		{"one layer", &pinnedManifests{ref: ref, layers: []ocispecs.Descriptor{big}}, ref, "", 1},
+		{"two layers", &pinnedManifests{ref: ref, layers: []ocispecs.Descriptor{big, big}}, ref, "has 2 layers", 1},
+		{"small layer", &pinnedManifests{ref: ref, layers: []ocispecs.Descriptor{small}, config: cfg("sha256:abc")}, ref, "", 2},
+		{"empty layer", &pinnedManifests{ref: ref, layers: []ocispecs.Descriptor{small}, config: cfg(emptyLayerDiffID)}, ref, "has an empty layer", 2},
+		{"missing", &pinnedManifests{ref: ref}, "reg.test/sdks/golang@sha256:2d", "not found", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ReadPinned(context.Background(), tc.m, tc.ref, amd64)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			case tc.wantErr == "" && (m.Image != "sha256:1m" || len(m.Layers) != 1):
+				t.Errorf("manifest %+v", m)
+			}
+			if tc.m.calls != tc.calls {
+				t.Errorf("%d reads, want %d", tc.m.calls, tc.calls)
+			}
+		})
+	}
+}
