@@ -36,7 +36,8 @@ func (rw *Rewrite) UserLine(l int) int {
 // It starts from Text, so BuildKit sees its own directives. Every other
 // byte is kept, so the result lines up with the user's file line for line,
 // except for one ENV line added after a one-line SDK instruction; Lines
-// records that.
+// records that. The text it writes comes from emit.go alone, made of the
+// typed values of bind's Binding and of the use, checked again there.
 func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 	in := strings.Split(string(f.Text), "\n")
 	repl := make(map[int][]string) // 0-based line -> replacement lines
