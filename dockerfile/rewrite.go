@@ -1,30 +1,11 @@
 package dockerfile
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/pkg/errors"
 )
-
-// defaultPath is what PATH falls back to when the base image sets none, the
-// same default BuildKit uses for RUN.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// Binding is how the rewritten Dockerfile refers to one use: the named
-// context that holds its SDK, and the directory it is installed in (SDK)
-// or mounted at (mounts).
-type Binding struct {
-	Context string
-	Dest    string
-	// Keep holds words of the user's line, unexpanded, that the rewritten
-	// line must still show to BuildKit's converter so that it sees which
-	// build args the line uses (outline, lint); only for checks, where
-	// nothing is built.
-	Keep []string
-}
 
 // Rewrite is the plain Dockerfile that BuildKit's builder gets, with a map
 // back to the user's lines.
@@ -55,7 +36,8 @@ func (rw *Rewrite) UserLine(l int) int {
 // It starts from Text, so BuildKit sees its own directives. Every other
 // byte is kept, so the result lines up with the user's file line for line,
 // except for one ENV line added after a one-line SDK instruction; Lines
-// records that.
+// records that. The text it writes comes from emit.go alone, made of the
+// typed values of bind's Binding and of the use, checked again there.
 func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 	in := strings.Split(string(f.Text), "\n")
 	repl := make(map[int][]string) // 0-based line -> replacement lines
@@ -75,12 +57,14 @@ func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 		}
 		// The copy is made to unpack by sdkllb.Fuse once BuildKit's builder
 		// has converted it.
-		srcs := []string{"/*"}
-		for _, k := range b.Keep {
-			srcs = append(srcs, "/"+k)
+		cp, err := copyInstruction(b)
+		if err != nil {
+			return nil, parser.WithLocation(errors.Wrapf(err, "SDK %s", u.RefText), n.Location())
 		}
-		cp := fmt.Sprintf("COPY --from=%s %s", b.Context, jsonArgs(append(srcs, strings.TrimSuffix(b.Dest, "/")+"/")...))
-		env := fmt.Sprintf(`ENV PATH="%s/bin:${PATH:-%s}"`, b.Dest, defaultPath)
+		env, err := pathEnvInstruction(b)
+		if err != nil {
+			return nil, parser.WithLocation(errors.Wrapf(err, "SDK %s", u.RefText), n.Location())
+		}
 		start, end := n.StartLine-1, n.EndLine-1
 		if end > start {
 			repl[start] = []string{cp}
@@ -91,7 +75,7 @@ func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 		} else {
 			repl[start] = []string{cp, env}
 		}
-		rw.Names = append(rw.Names, [2]string{"COPY --from=" + b.Context + " ", strings.TrimSpace(n.Original)})
+		rw.Names = append(rw.Names, [2]string{"COPY --from=" + b.Context.String() + " ", strings.TrimSpace(n.Original)})
 	}
 
 	var out []string
@@ -109,26 +93,13 @@ func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 	return rw, nil
 }
 
-// jsonArgs is the JSON array form of instruction arguments, which keeps
-// paths with spaces whole.
-func jsonArgs(args ...string) string {
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(args)
-	return strings.TrimSpace(b.String())
-}
-
 // editMountFlag finds the --mount=type=sdk flag of u in the instruction's
 // lines and replaces it with a bind mount of the SDK's context. It returns
 // the line index, the edited line, and the generated and original flag text.
 func editMountFlag(lines []string, n *parser.Node, u *Use, b Binding) (int, string, string, string, error) {
-	gen := fmt.Sprintf("--mount=type=bind,from=%s,target=%s", b.Context, b.Dest)
-	switch {
-	case len(b.Keep) > 0:
-		gen += ",source=/" + strings.Join(b.Keep, "/")
-	case u.Subpath != "":
-		gen += ",source=" + u.Subpath
+	gen, err := bindMountFlag(b, u.Subpath)
+	if err != nil {
+		return 0, "", "", "", errors.Wrapf(err, "sdk mount ref=%s", u.RefText)
 	}
 	for i := n.StartLine - 1; i < n.EndLine && i < len(lines); i++ {
 		l := lines[i]

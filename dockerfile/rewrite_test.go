@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,18 +14,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// fakeBind binds a use the way the frontend would, with the version taken
-// from the constraint, so the golden files need no registry.
+// fakeBind binds a use the way a check request does, without the
+// variables it keeps, so the golden files need no registry: an SDK goes to
+// /opt/<platform>/<constraint>.
 func fakeBind(u *Use) Binding {
-	dest := u.Dest
-	if dest == "" {
-		v := u.Ref.Constraint.String()
-		if v == "" {
-			v = "default"
-		}
-		dest = path.Join("/opt", u.Ref.Platform, v)
-	}
-	return Binding{Context: fmt.Sprintf("sdkfront-%d", u.Index), Dest: dest}
+	b := Placeholder(u)
+	b.Keep = nil
+	return b
 }
 
 // TestRewriteGolden rewrites each testdata/rewrite/<case>/Dockerfile and
@@ -55,10 +49,12 @@ func TestRewriteGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The rewritten file must be plain Dockerfile again.
+			// The rewritten file must be plain Dockerfile again, with the
+			// user's instructions and the SDK lines' replacements only.
 			if _, err := parser.Parse(bytes.NewReader(rw.Data)); err != nil {
 				t.Fatalf("rewritten Dockerfile does not parse: %v", err)
 			}
+			checkRewrite(t, f, sr.Uses, fakeBind, rw)
 			var got strings.Builder
 			got.Write(rw.Data)
 			fmt.Fprintf(&got, "\n### lines %v\n", rw.Lines)

@@ -19,11 +19,11 @@ import (
 type Use struct {
 	Mount   bool
 	Ref     resolver.Ref
-	RefText string // expanded, as written: "golang@1.23"
-	Flavor  string // from the line itself; "" means the build's default
-	Dest    string // SDK --to= or the mount target; "" means the default dir
-	Unpack  bool   // mounts: unpacked tree (true) or the layer as it is
-	Subpath string // mounts: source= inside the SDK
+	RefText string  // expanded, as written: "golang@1.23"
+	Flavor  string  // from the line itself; "" means the build's default
+	Dest    AbsPath // SDK --to= or the mount target; zero means the default dir
+	Unpack  bool    // mounts: unpacked tree (true) or the layer as it is
+	Subpath SubPath // mounts: source= inside the SDK; zero means all of it
 
 	Stage int          // index of its stage in Scan.Stages
 	Node  *parser.Node // the instruction
@@ -49,6 +49,7 @@ func (u *Use) Location() []parser.Range { return u.Node.Location() }
 func parseSDKArgs(words []string) (*Use, error) {
 	u := &Use{Unpack: true}
 	var refs []string
+	var to string
 	seen := map[string]bool{}
 	for _, w := range words {
 		if !strings.HasPrefix(w, "--") {
@@ -65,9 +66,12 @@ func parseSDKArgs(words []string) (*Use, error) {
 		seen[k] = true
 		switch k {
 		case "flavor":
+			if err := checkFlavor("SDK --flavor", v); err != nil {
+				return nil, err
+			}
 			u.Flavor = v
 		case "to":
-			u.Dest = v
+			to = v
 		default:
 			return nil, errors.Errorf("unknown SDK flag %q (valid: --flavor, --to)", "--"+k)
 		}
@@ -75,26 +79,26 @@ func parseSDKArgs(words []string) (*Use, error) {
 	if len(refs) != 1 {
 		return nil, errors.Errorf("SDK takes exactly one reference, got %d: usage: SDK <platform>[@<version>] [--flavor=F] [--to=DIR]", len(refs))
 	}
-	if err := u.setRef(refs[0]); err != nil {
+	if err := u.setRef("SDK reference ", refs[0]); err != nil {
 		return nil, err
 	}
-	if u.Dest != "" && !path.IsAbs(u.Dest) {
-		return nil, errors.Errorf("SDK --to=%s must be an absolute path", u.Dest)
-	}
-	// The directory lands in ENV PATH="<dir>/bin:…", where BuildKit would
-	// end the quotes or expand variables again.
-	if strings.ContainsAny(u.Dest, unsafePathChars) {
-		return nil, errors.Errorf("SDK --to=%s must not contain double quotes, '$', '\\' or '`'", u.Dest)
+	if to != "" {
+		// The directory lands in COPY and ENV PATH="<dir>/bin:…".
+		d, err := userAbsPath("SDK --to", to)
+		if err != nil {
+			return nil, err
+		}
+		u.Dest = d
 	}
 	return u, nil
 }
 
-// unsafePathChars are characters a directory may not have in the plain
-// Dockerfile an SDK line becomes: they would end its quotes or have
-// BuildKit expand it again.
-const unsafePathChars = "\"$\\`"
-
-func (u *Use) setRef(s string) error {
+// setRef parses the SDK reference s; field begins its errors ("SDK
+// reference ", "sdk mount ref=").
+func (u *Use) setRef(field, s string) error {
+	if err := checkChars(s, refChar, "an SDK reference", refAllowed); err != nil {
+		return errors.Errorf("%s%s: %v", field, shown(s), err)
+	}
 	if p, ok := strings.CutSuffix(s, "@"); ok {
 		return errors.Errorf("SDK reference %q has an empty version: is its build arg declared (ARG) in this stage? Use %s@default for the default version", s, p)
 	}
@@ -124,6 +128,13 @@ func (u *Use) setRef(s string) error {
 // SetConstraint gives a use whose version comes from a file the constraint
 // read from it.
 func (u *Use) SetConstraint(c string) error {
+	if err := checkChars(c, constraintChar, "a version constraint", constraintAllowed); err != nil {
+		from := "its file"
+		if u.VersionFile != nil {
+			from = u.VersionFile.String()
+		}
+		return errors.Errorf("version %s read from %s: %v", shown(c), from, err)
+	}
 	pc, err := resolver.ParseConstraint(c)
 	if err != nil {
 		return err
@@ -160,7 +171,7 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*Use, erro
 		return nil, errors.Wrapf(err, "malformed --mount=%s", v)
 	}
 	u := &Use{Mount: true, Unpack: true, Flag: flag}
-	var ref string
+	var ref, target, source string
 	seen := map[string]string{}
 	for _, f := range fields {
 		k, val, hasVal := strings.Cut(f, "=")
@@ -186,11 +197,11 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*Use, erro
 		case "ref":
 			ref = val
 		case "target", "dst", "destination":
-			u.Dest = val
+			target = val
 		case "flavor":
 			u.Flavor = val
 		case "source", "src":
-			u.Subpath = val
+			source = val
 		case "unpack":
 			b := true
 			if hasVal {
@@ -212,18 +223,27 @@ func parseSDKMount(flag string, expand func(string) (string, error)) (*Use, erro
 	if ref == "" {
 		return nil, errors.New("sdk mount needs ref=<platform>[@<version>]")
 	}
-	if u.Dest == "" {
+	if target == "" {
 		return nil, errors.New("sdk mount needs target=<dir>")
 	}
-	if !path.IsAbs(u.Dest) {
-		return nil, errors.Errorf("sdk mount target=%s must be an absolute path", u.Dest)
+	// The paths land in the bind mount's CSV: see values.go.
+	if u.Dest, err = userAbsPath("sdk mount target", target); err != nil {
+		return nil, err
 	}
-	for _, s := range []string{u.Dest, u.Subpath} {
-		if strings.ContainsAny(s, ", \t'"+unsafePathChars) {
-			return nil, errors.Errorf("sdk mount path %q must not contain spaces, quotes, commas, '$', '\\' or '`'", s)
+	if source != "" {
+		if err := checkChars(source, pathChar, "a path", pathAllowed); err != nil {
+			return nil, errors.Errorf("sdk mount source=%s: %v", shown(source), err)
+		}
+		if u.Subpath, err = NewSubPath(path.Clean(source)); err != nil {
+			return nil, errors.Errorf("sdk mount source=%s: %v", shown(source), err)
 		}
 	}
-	if err := u.setRef(ref); err != nil {
+	if u.Flavor != "" {
+		if err := checkFlavor("sdk mount flavor", u.Flavor); err != nil {
+			return nil, err
+		}
+	}
+	if err := u.setRef("sdk mount ref=", ref); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -261,15 +281,24 @@ func splitWords(s string, escape rune) []string {
 	return words
 }
 
-var varRef = regexp.MustCompile(`\$\{[^{}]*\}|\$[A-Za-z_][A-Za-z0-9_]*`)
+// varRef finds the variables a line refers to: $NAME, ${NAME} and
+// ${NAME<modifier>...}, whose word may refer to more.
+var varRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 
-// VarRefs returns the variable references the user's line makes, as
-// written ("${GO_VERSION}"), so that a rewrite for checks can show them to
-// BuildKit's converter.
-func (u *Use) VarRefs() []string {
+// VarRefs returns the variables the user's line refers to, each once, so
+// that a rewrite for checks can show them to BuildKit's converter.
+func (u *Use) VarRefs() []VarName {
 	raw := u.Flag
-	if !u.Mount {
+	if !u.Mount && u.Node != nil {
 		raw = instructionArgs(u.Node)
 	}
-	return varRef.FindAllString(raw, -1)
+	var out []VarName
+	seen := map[string]bool{}
+	for _, m := range varRef.FindAllStringSubmatch(raw, -1) {
+		if v, err := NewVarName(m[1]); err == nil && !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

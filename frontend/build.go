@@ -48,7 +48,6 @@ const (
 	keyRequestID    = "requestid"
 	keyDockerfile   = "dockerfilekey"
 	keyContext      = "context"
-	contextPrefix   = "context:"
 	inputPrefix     = "input:"
 	inputDockerfile = "dockerfile"
 )

@@ -3,7 +3,6 @@ package frontend
 import (
 	"context"
 	"fmt"
-	"path"
 	"slices"
 	"sync"
 
@@ -276,32 +275,32 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 			recorded[j.k] = true
 			pl.resolved = append(pl.resolved, res)
 		}
-		kind := "layer"
-		if j.u.Mount && j.u.Unpack {
-			kind = "tree"
+		from := "the registry"
+		if res.Locked {
+			from = "the lockfile"
 		}
-		dest := j.u.Dest
-		if dest == "" {
-			dest = path.Join("/opt", res.Platform, res.Version)
+		b, err := dockerfile.Bind(j.u, res.Platform, res.Version, from)
+		if err != nil {
+			return nil, err
 		}
-		b := dockerfile.Binding{Context: fmt.Sprintf("sdkfront-%d-%s", j.u.Index, kind), Dest: dest}
 		if prev, ok := pl.bind[j.u.Index]; !ok {
 			pl.bind[j.u.Index], first[j.u.Index] = b, j
 		} else if err := sameRewrite(first[j.u.Index], j, prev, b, targets); err != nil {
 			return nil, parser.WithLocation(err, j.u.Location())
 		}
 
-		if _, ok := pl.refs["docker-image://"+res.Pinned()]; !ok {
-			pl.refs["docker-image://"+res.Pinned()] = j.u.RefText
+		id := sdkllb.ImageID(res)
+		if _, ok := pl.refs[id]; !ok {
+			pl.refs[id] = j.u.RefText
 		}
-		input := fmt.Sprintf("%s-%d", b.Context, j.t)
+		input := b.Context.Input(j.t)
 		switch {
 		case j.u.Mount && j.u.Unpack:
 			// Pinned so that Fuse keys the tree's copy by the image's
 			// digest, and reports it; the layer limit keeps it from fusing
 			// anything.
 			pl.pins.Add(res)
-			if id := "docker-image://" + res.Pinned(); pl.mountAt[id] == nil {
+			if pl.mountAt[id] == nil {
 				pl.mountAt[id] = j.u.Location()
 			}
 			pl.inputs[input] = sdkllb.Tree(res, j.sp)
@@ -311,9 +310,9 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 			pl.inputs[input] = sdkllb.UnpackSource(res, j.sp)
 			pl.pins.Add(res)
 		}
-		pl.contexts["context:"+b.Context+"::"+platforms.FormatAll(platforms.Normalize(targets[j.t].platform))] = "input:" + input
+		pl.contexts[b.Context.PlatformOption(targets[j.t].platform)] = inputPrefix + input
 		if j.t == 0 {
-			pl.contexts["context:"+b.Context] = "input:" + input
+			pl.contexts[b.Context.Option()] = inputPrefix + input
 		}
 	}
 	return pl, nil
@@ -332,7 +331,7 @@ func sameRewrite(a, b job, ba, bb dockerfile.Binding, targets []target) error {
 	switch {
 	case ba.Context != bb.Context:
 		return errors.Errorf("%s: the mount is unpacked for %s but not for %s; %s, so unpack= must not depend on the platform", what, pa, pb, why)
-	case ba.Dest != bb.Dest && a.u.Dest == "" && b.u.Dest == "":
+	case ba.Dest != bb.Dest && a.u.Dest.IsZero() && b.u.Dest.IsZero():
 		return errors.Errorf("%s: installs into %s for %s but into %s for %s; %s, so give the directory with --to=DIR", what, ba.Dest, pa, bb.Dest, pb, why)
 	case ba.Dest != bb.Dest:
 		return errors.Errorf("%s: the directory is %s for %s but %s for %s; %s, so it must not depend on the platform", what, ba.Dest, pa, bb.Dest, pb, why)

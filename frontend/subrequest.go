@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"path"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
@@ -154,25 +152,10 @@ func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *
 func placeholders(uses []*dockerfile.Use, tp ocispecs.Platform) *plan {
 	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}}
 	for _, u := range uses {
-		kind := "layer"
-		if u.Mount && u.Unpack {
-			kind = "tree"
-		}
-		dest := u.Dest
-		if dest == "" {
-			name, v := "sdk", "default"
-			if !u.Bad {
-				name = u.Ref.Platform
-				if u.Ref.Constraint.Raw != "" {
-					v = u.Ref.Constraint.Raw
-				}
-			}
-			dest = path.Join("/opt", name, v)
-		}
-		name := fmt.Sprintf("sdkfront-%d-%s", u.Index, kind)
-		pl.bind[u.Index] = dockerfile.Binding{Context: name, Dest: dest, Keep: u.VarRefs()}
-		pl.inputs[name] = llb.Scratch().Platform(tp)
-		pl.contexts[contextPrefix+name] = inputPrefix + name
+		b := dockerfile.Placeholder(u)
+		pl.bind[u.Index] = b
+		pl.inputs[b.Context.String()] = llb.Scratch().Platform(tp)
+		pl.contexts[b.Context.Option()] = inputPrefix + b.Context.String()
 	}
 	return pl
 }

@@ -15,7 +15,11 @@ import (
 type Pins map[string]bool
 
 // Add records a resolution.
-func (p Pins) Add(r resolver.Resolution) { p["docker-image://"+r.Pinned()] = true }
+func (p Pins) Add(r resolver.Resolution) { p[ImageID(r)] = true }
+
+// ImageID is the LLB identifier of the image source Layer, Tree and
+// UnpackSource make for r: "docker-image://<repository>@<digest>".
+func ImageID(r resolver.Resolution) string { return "docker-image://" + r.Pinned() }
 
 // IsUnpackSource reports whether op is an SDK instruction's source, as
 // UnpackSource makes it: an image source pinned to one of the SDKs, with a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -134,6 +135,10 @@ func TestLockWritesOnlyValidEntries(t *testing.T) {
 	write(t, dir+"/Dockerfile", "# sdk-source="+reg.host+"/sdks/{platform}:{version}\nFROM scratch\nSDK golang@1.23.4 --flavor=book-worm\n")
 	code, _, stderr := sdkfront(t, "lock")
 	wantCode(t, code, exitError)
-	wantLines(t, stderr, `Dockerfile:3: SDK golang@1.23.4: entry golang@1.23.4 (book-worm, `+reg.host+`/sdks/{platform}:{version}): flavor "book-worm" is not a flavor`,
-		"Dockerfile.sdk.lock not written\n")
+	// The flavor is refused where the line is read, before anything is
+	// resolved: the same allow-list as the lock's.
+	wantLines(t, stderr, `Dockerfile:3: SDK --flavor="book-worm": character '-' is not allowed in a flavor (allowed: letters, digits, _ and ., not first)`)
+	if _, err := os.Stat(dir + "/Dockerfile.sdk.lock"); err == nil {
+		t.Error("a lock was written")
+	}
 }

