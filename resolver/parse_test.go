@@ -182,7 +182,7 @@ func TestSource(t *testing.T) {
 		{"reg/{platform}:{flavor}", "{version} exactly once"},
 		{"reg/{platform}:{flavor}{version}", "must be separated"},
 		{"reg/{platform}:{os}-{version}", "unknown placeholders"},
-		{"reg/{platform}:{flavor}+{version}", "not allowed in a tag"},
+		{"reg/{platform}:{flavor}+{version}", "character '+' is not allowed in a source template"},
 		{"reg/Sdks/{platform}:{flavor}-{version}", "invalid repository"},
 	} {
 		_, err := ParseSource(tc.tmpl)

@@ -40,6 +40,16 @@ func ParseSource(template string) (Source, error) {
 	fail := func(format string, args ...any) (Source, error) {
 		return Source{}, fmt.Errorf("%w %q: %s", ErrInvalidSource, template, fmt.Sprintf(format, args...))
 	}
+	// An allow-list first: a template names a repository and a tag, and
+	// nothing else may reach a reference made from it.
+	for _, c := range template {
+		if !sourceChar(c) {
+			return fail("character %s is not allowed in a source template (allowed: letters, digits, . _ - / : and the placeholders {platform} {flavor} {version})", quoteRune(c))
+		}
+	}
+	if len(template) > maxSourceLen {
+		return fail("longer than %d characters", maxSourceLen)
+	}
 	// The tag follows the last ':' after the last '/'; an earlier ':' is a port.
 	i := strings.LastIndex(template, ":")
 	if i < 0 || i < strings.LastIndex(template, "/") {
@@ -88,6 +98,26 @@ func ParseSource(template string) (Source, error) {
 }
 
 var tagChars = regexp.MustCompile(`^[\w.-]*$`)
+
+// maxSourceLen bounds a template: a repository name (255) and a tag (128).
+const maxSourceLen = 255 + 1 + 128
+
+// sourceChar is the allow-list of a source template's characters.
+func sourceChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/:{}", c)
+}
+
+// quoteRune shows a character as printable ASCII: 'a', '\x0a', '\u2028'.
+func quoteRune(c rune) string {
+	switch {
+	case c >= 0x20 && c < 0x7f && c != '\'':
+		return "'" + string(c) + "'"
+	case c < 0x100:
+		return fmt.Sprintf("'\\x%02x'", c)
+	default:
+		return fmt.Sprintf("'\\u%04x'", c)
+	}
+}
 
 // MustParseSource is ParseSource for templates known to be valid.
 func MustParseSource(template string) Source {
