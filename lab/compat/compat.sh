@@ -25,6 +25,8 @@
 #                           the new run replaces the cached one
 #   COMPAT_RETRY=0          do not run sdkfront's regressed tests a second time
 #                           (by default a test that passes then counts as flaky)
+#   COMPAT_STOCK_ONLY=1     run (or reuse) the stock side only: fills the cache of a
+#                           new machine, and needs no sdkfront image
 #   COMPAT_KEEP=5           how many runs to keep under .lab/compat/runs
 #   COMPAT_SDKFRONT_IMAGE=REF  another sdkfront image (default $LAB_REGISTRY/sdkfront:dev)
 #
@@ -162,9 +164,12 @@ RUNS="$W/runs"
 OUT="$RUNS/$RUN_ID"
 mkdir -p "$OUT/stock" "$OUT/sdkfront"
 STOCK_REF="$(compat export -o "$W/stock.tar" "$STOCK_IMAGE")"
-SDK_REF="$(compat export -o "$W/sdkfront.tar" "${COMPAT_SDKFRONT_IMAGE:-$LAB_REGISTRY/sdkfront:dev}")"
+SDK_REF=""
+if [ "${COMPAT_STOCK_ONLY:-}" != 1 ]; then
+	SDK_REF="$(compat export -o "$W/sdkfront.tar" "${COMPAT_SDKFRONT_IMAGE:-$LAB_REGISTRY/sdkfront:dev}")"
+fi
 log "stock:    $STOCK_REF"
-log "sdkfront: $SDK_REF"
+log "sdkfront: ${SDK_REF:-(not run: COMPAT_STOCK_ONLY=1)}"
 # CI (like test-e2e) stops the lab: the suite does not need it.
 if [ "${CI:-}" = true ]; then "$ROOT/lab/lab.sh" down; fi
 
@@ -326,6 +331,20 @@ STOCK_KEY="$(
 	echo "kernel $(uname -r)"
 	echo "kit $(kit_hash)"
 )"
+# like_reference DIR: the stock run in DIR passed every test of its selection
+# that the reference stock run (baseline-stock.txt) passed; a flaky failure
+# must not become the baseline of later runs.
+like_reference() {
+	local ref bad
+	ref="$(mktemp -d)"
+	awk -F'\t' 'NR == FNR { ran[$1] = 1; next } !/^#/ && ($1 in ran)' "$1/results.txt" "$HERE/baseline-stock.txt" >"$ref/results.txt"
+	bad="$(compat compare -names "$ref" "$1" | paste -sd' ' || true)"
+	rm -rf "$ref"
+	if [ -n "$bad" ]; then
+		log "stock: not cached: $bad passed in the reference stock run (baseline-stock.txt), not in this one"
+		return 1
+	fi
+}
 STOCK_CACHE="$CACHE/stock/$(printf '%s\n' "$STOCK_KEY" | sha256sum | cut -c1-16)"
 STOCK_DIR="$OUT/stock"
 if [ "${COMPAT_REUSE_STOCK:-1}" != 0 ] && [ -f "$STOCK_CACHE/key" ] && [ -f "$STOCK_CACHE/results.txt" ] &&
@@ -338,9 +357,10 @@ else
 	SUITE_RC=0
 	run_suite stock "$W/stock.tar" "$STOCK_REF" "$STOCK_DIR" "$PATTERN" "${SUBSET_ARGS[@]}"
 	echo "$STOCK_KEY" >"$STOCK_DIR/key"
-	# Only a complete run is a baseline: go test exits 1 when tests fail,
-	# 2 or more when it did not finish (a timeout, a crash).
-	if [ "$SUITE_RC" -le 1 ]; then
+	# Only a complete run is a baseline for later runs (go test exits 1 when
+	# tests fail, 2 or more when it did not finish: a timeout, a crash), and
+	# only one that passed what the reference stock run passed.
+	if [ "$SUITE_RC" -le 1 ] && like_reference "$STOCK_DIR"; then
 		rm -rf "$STOCK_CACHE.tmp.$$"
 		mkdir -p "$CACHE/stock"
 		cp -a "$STOCK_DIR" "$STOCK_CACHE.tmp.$$"
@@ -349,6 +369,10 @@ else
 		mv "$STOCK_CACHE.tmp.$$" "$STOCK_CACHE"
 		log "stock: cached as $STOCK_CACHE"
 	fi
+fi
+if [ "${COMPAT_STOCK_ONLY:-}" = 1 ]; then
+	log "stock: done; sdkfront not run (COMPAT_STOCK_ONLY=1)"
+	exit 0
 fi
 run_suite sdkfront "$W/sdkfront.tar" "$SDK_REF" "$OUT/sdkfront" "$PATTERN" "${SUBSET_ARGS[@]}"
 
