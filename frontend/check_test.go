@@ -169,7 +169,7 @@ func TestLintFailureEitherSide(t *testing.T) {
 	}
 }
 
-func TestViolationOrder(t *testing.T) {
+func TestLintViolationOrder(t *testing.T) {
 	cases := []struct {
 		fs   []finding
 		want string
@@ -186,9 +186,9 @@ func TestViolationOrder(t *testing.T) {
 	}
 }
 
-// TestBuilderOpts: the builder gets sdkfront's configuration without
+// TestLintBuilderOpts: the builder gets sdkfront's configuration without
 // error=true, as text BuildKit parses back to the same rules.
-func TestBuilderOpts(t *testing.T) {
+func TestLintBuilderOpts(t *testing.T) {
 	cases := []struct{ check, want string }{
 		{"error=true", "error=false"},
 		{"skip=SDKNotLocked, FromAsCasing;error=true;experimental=all", "error=false;skip=FromAsCasing,SDKNotLocked;experimental=all"},
