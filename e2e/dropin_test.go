@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,8 +116,59 @@ func TestChecksWarnInBuilds(t *testing.T) {
 		t.Errorf("sdkfront's and BuildKit's warnings are on %d vertices, want 1", len(vertices))
 	}
 	r = buildctl(t, project(t, "# check=error=true\n"+df, map[string]string{})).mustFail(t)
-	if !strings.Contains(r.err, "lint violation found for rules: SDKWithoutVersion") {
-		t.Errorf("check=error=true did not fail on SDKWithoutVersion:\n%s", tail(r.err, 30))
+	if !strings.Contains(r.err, "lint violation found for rules: SDKWithoutVersion, FromAsCasing\n") {
+		t.Errorf("check=error=true did not fail on SDKWithoutVersion and FromAsCasing:\n%s", tail(r.err, 30))
+	}
+}
+
+// TestLintFailureNamesEveryRule: under "# check=error=true" (which only
+// sdkfront sees, below an sdk-* directive) a build and "--call check" fail
+// naming sdkfront's rules and BuildKit's in one list, ordered by line,
+// after showing each warning on the user's line.
+func TestLintFailureNamesEveryRule(t *testing.T) {
+	df := "# sdk-source=" + lab.registry + "/sdks/{platform}:{flavor}-{version}\n" + // 1: SDKDirectiveOrder
+		"# check=error=true\n" + // 2
+		"from " + lab.registry + "/lab/busybox\n" + // 3: ConsistentInstructionCasing
+		"SDK golang@1.23.4\n" + // 4
+		"SDK golang --to=/opt/go\n" + // 5: SDKWithoutVersion
+		"RUN go version\n" + // 6
+		"FROM scratch as out\n" // 7: FromAsCasing
+	const want = "lint violation found for rules: SDKDirectiveOrder, ConsistentInstructionCasing, SDKWithoutVersion, FromAsCasing"
+	lines := map[string]int32{"SDKDirectiveOrder": 1, "ConsistentInstructionCasing": 3, "SDKWithoutVersion": 5, "FromAsCasing": 7}
+	dir := project(t, df, map[string]string{})
+
+	r := buildctl(t, dir, "--frontend", "gateway.v0", "--opt", "source="+lab.frontend, "--progress", "rawjson").mustFail(t)
+	if !strings.Contains(r.err, want+"\n") {
+		t.Errorf("the build did not fail with %q:\n%s", want, tail(r.err, 8))
+	}
+	seen := map[string]bool{}
+	for msg, w := range rawWarnings(t, r.err) {
+		rule, _, _ := strings.Cut(msg, ":")
+		line, ok := lines[rule]
+		if !ok {
+			t.Errorf("unexpected warning %q", msg)
+			continue
+		}
+		seen[rule] = true
+		if !strings.HasSuffix(msg, fmt.Sprintf("(line %d)", line)) || len(w.Range) == 0 || w.Range[0].Start.Line != line ||
+			string(w.sourceData()) != df {
+			t.Errorf("warning %q: range %v, want line %d of the user's Dockerfile", msg, w.Range, line)
+		}
+	}
+	if len(seen) != len(lines) {
+		t.Errorf("warned %v, want %v", seen, lines)
+	}
+
+	chk := run(t, "", "docker", "buildx", "build", "--builder", "sdkfront-lab", "--call", "check",
+		"--build-arg", "BUILDKIT_SYNTAX="+lab.frontend, dir)
+	out := chk.String()
+	if chk.failed == nil || !strings.Contains(out, want+"\n") || !strings.Contains(out, "Check complete, 4 warnings have been found!") {
+		t.Errorf("--call check did not fail with %q after 4 warnings:\n%s", want, tail(out, 60))
+	}
+	for rule, line := range lines {
+		if !strings.Contains(out, "WARNING: "+rule+" - ") || !strings.Contains(out, fmt.Sprintf("Dockerfile:%d\n", line)) {
+			t.Errorf("--call check does not show %s at line %d:\n%s", rule, line, tail(out, 60))
+		}
 	}
 }
 

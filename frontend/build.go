@@ -16,7 +16,6 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -120,17 +119,13 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err := readVersionFiles(ctx, c, bc, targets); err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	var warnings []warning
-	lint, err := newLinter(f, bc, func(rule, description, url, msg string, location []parser.Range) {
-		warnings = append(warnings, warning{rule, description, url, msg, location})
-	})
+	// With "# check=error=true" a violation fails the build only after
+	// BuildKit's builder has checked too (see lintRun).
+	lr, err := newLintRun(f, bc)
 	if err != nil {
 		return nil, err
 	}
-	f.Check(lint, targets[0].scan.Uses)
-	if err := lint.Error(); err != nil {
-		return nil, err
-	}
+	f.Check(lr.lint, targets[0].scan.Uses)
 
 	set, err := f.Settings(bc.BuildArgs)
 	if err != nil {
@@ -150,22 +145,16 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	r := resolver.New(gatewayImages{c}, tags)
 	mr, direct := tags.(resolver.ManifestResolver)
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr,
-		note: func(u *dockerfile.Use, rule linter.LinterRuleI, msg string) {
-			lint.WithMergedConfigFromComments(u.Node.PrevComment).Run(rule, u.Location(), msg)
-		},
+		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr, note: lr.note,
 	}, targets)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
-	}
-	if err := lint.Error(); err != nil {
-		return nil, err
 	}
 	rw, err := f.Rewrite(targets[0].scan.Uses, pl.binding)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	res, err := delegate(ctx, c, bc, src, f, rw, pl, false, warnings)
+	res, err := delegate(ctx, c, bc, src, f, rw, pl, false, lr)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +175,15 @@ func identity(f *dockerfile.File) *dockerfile.Rewrite {
 // as the "dockerfile" input (with the ignore patterns that applied to the
 // original), the SDK states as named contexts, and "cmdline" set so that
 // the builder does not forward again, unless forward asks it to. The
-// warnings of sdkfront's checks show on the rewritten Dockerfile's vertex,
-// with BuildKit's own.
+// warnings of sdkfront's checks (lr, if they ran) show on the rewritten
+// Dockerfile's vertex, with BuildKit's own, and a lint failure names both.
 func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, f *dockerfile.File,
-	rw *dockerfile.Rewrite, pl *plan, forward bool, warnings []warning) (*client.Result, error) {
-	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, forward)
+	rw *dockerfile.Rewrite, pl *plan, forward bool, lr *lintRun) (*client.Result, error) {
+	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, forward, lr)
 	if err != nil {
 		return nil, err
 	}
-	if err := sc.deferChecks(ctx, src, warnings); err != nil {
+	if err := sc.deferChecks(ctx, src, lr.warnings()); err != nil {
 		return nil, err
 	}
 	res, err := builder.Build(ctx, sc)
@@ -203,6 +192,10 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 	}
 	if err != nil {
 		return nil, sc.fix.err(err)
+	}
+	// The builder's solves are lazy: nothing has been built yet.
+	if err := lr.err(); err != nil {
+		return nil, err
 	}
 	if pl != nil && len(pl.refs) > 0 {
 		// Solve here, not after returning, so that a failed SDK unpack can
@@ -219,13 +212,16 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 	return res, nil
 }
 
+// newSDKClient is the client BuildKit's builder gets; lr, if sdkfront's
+// checks ran, collects the builder's findings.
 func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source,
-	rw *dockerfile.Rewrite, pl *plan, forward bool) (*sdkClient, error) {
+	rw *dockerfile.Rewrite, pl *plan, forward bool, lr *lintRun) (*sdkClient, error) {
 	opts := maps.Clone(c.BuildOpts().Opts)
 	if opts == nil {
 		opts = map[string]string{}
 	}
 	delete(opts, keyDockerfile)
+	lr.builderOpts(opts)
 	if !forward {
 		opts[keyCmdline] = Name
 	}
@@ -265,7 +261,7 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 	if src.SourceMap != nil && src.SourceMap.Definition != nil {
 		fix.origDef = src.SourceMap.Definition.ToPB()
 	}
-	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, source: src.SourceMap,
+	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, source: src.SourceMap, lint: lr,
 		unpacks: map[digest.Digest]string{}, trees: map[digest.Digest]string{}}
 	if pl != nil {
 		sc.pins = pl.pins

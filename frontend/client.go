@@ -30,6 +30,7 @@ type sdkClient struct {
 	source *llb.SourceMap // how the user's Dockerfile was read
 	pins   sdkllb.Pins    // the SDK instructions' sources, see sdkllb.Fuse
 	checks *pendingChecks
+	lint   *lintRun // nil: the builder's checks are its own business
 
 	mu      sync.Mutex
 	unpacks map[digest.Digest]string // fused ops that unpack an SDK -> its identifier
@@ -84,6 +85,7 @@ func (c *sdkClient) Solve(ctx context.Context, req client.SolveRequest) (*client
 
 func (c *sdkClient) Warn(ctx context.Context, dgst digest.Digest, msg string, opts client.WarnOpts) error {
 	msg, opts = c.fix.warn(msg, opts)
+	c.lint.builderWarned(msg, opts)
 	return c.Client.Warn(ctx, dgst, msg, opts)
 }
 

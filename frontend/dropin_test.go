@@ -254,10 +254,11 @@ func TestChecksWarnDuringBuilds(t *testing.T) {
 		}
 	}
 
+	// sdkfront's rule and BuildKit's, in one list (check_test.go).
 	s, tags = sdkStub("# check=error=true\n" + df)
 	_, err := build(context.Background(), s, tags)
-	if err == nil || !strings.Contains(err.Error(), "SDKWithoutVersion") {
-		t.Fatalf("error = %v, want a lint violation", err)
+	if want := "lint violation found for rules: SDKWithoutVersion, FromAsCasing"; err == nil || err.Error() != want {
+		t.Fatalf("error = %v, want %q", err, want)
 	}
 }
 

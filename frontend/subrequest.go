@@ -53,7 +53,13 @@ func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, false)
+	var lr *lintRun
+	if req == lint.RequestLint {
+		if lr, err = newLintRun(f, bc); err != nil {
+			return nil, err
+		}
+	}
+	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, false, lr)
 	if err != nil {
 		return nil, err
 	}
@@ -68,43 +74,43 @@ func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *
 
 	switch req {
 	case lint.RequestLint:
-		var lr lint.LintResults
-		if err := json.Unmarshal(dt, &lr); err != nil {
+		var results lint.LintResults
+		if err := json.Unmarshal(dt, &results); err != nil {
 			return nil, errors.Wrap(err, "sdkfront: reading BuildKit's check result")
 		}
 		idx := -1
-		for i, si := range lr.Sources {
+		for i, si := range results.Sources {
 			if sc.fix.info(si) {
 				idx = i
 			}
 		}
 		if idx < 0 {
-			idx = lr.AddSource(src.SourceMap)
+			idx = results.AddSource(src.SourceMap)
 		}
-		for _, w := range lr.Warnings {
+		for _, w := range results.Warnings {
 			if w.Location != nil && int(w.Location.SourceIndex) == idx {
 				sc.fix.ranges(w.Location.Ranges)
 			}
 		}
-		if lr.Error != nil && int(lr.Error.Location.SourceIndex) == idx {
-			sc.fix.ranges(lr.Error.Location.Ranges)
+		if results.Error != nil && int(results.Error.Location.SourceIndex) == idx {
+			sc.fix.ranges(results.Error.Location.Ranges)
 		}
-		l, err := newLinter(f, bc, func(rulename, description, url, msg string, location []parser.Range) {
-			lr.AddWarning(rulename, description, url, msg, idx, location)
-		})
-		if err != nil {
-			return nil, err
+		f.Check(lr.lint, scan.Uses)
+		for _, w := range lr.warnings() {
+			results.AddWarning(w.rule, w.description, w.url, w.msg, idx, w.location)
 		}
-		f.Check(l, scan.Uses)
-		if lr.Error == nil && len(scan.Errors) > 0 {
+		if results.Error == nil && len(scan.Errors) > 0 {
 			var le *parser.LocationError
 			be := &lint.BuildError{Message: scan.Errors[0].Error(), Location: pb.Location{SourceIndex: int32(idx)}}
 			if errors.As(scan.Errors[0], &le) && len(le.Locations) > 0 {
 				be.Location.Ranges = pbRanges(le.Locations[0])
 			}
-			lr.Error = be
+			results.Error = be
 		}
-		return lr.ToResult(nil)
+		if results.Error == nil {
+			results.Error = lr.resultsError(&results)
+		}
+		return results.ToResult(nil)
 
 	case outline.RequestSubrequestsOutline:
 		var o outline.Outline

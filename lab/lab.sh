@@ -3,8 +3,10 @@
 # (runc worker) plus a docker buildx "remote" builder pointing at it.
 #
 #   lab/lab.sh tools    build .lab/bin/{buildkitd,buildctl,registry,docker-buildx}
-#                       (if missing or if the pinned module version changed) and
-#                       apt-get install runc, busybox-static and curl if missing
+#                       (if missing or if the pinned module version or Go changed;
+#                       built once per version into $SDKFRONT_CACHE/tools and
+#                       linked from there) and apt-get install runc,
+#                       busybox-static and curl if missing
 #   lab/lab.sh up       start registry + buildkitd (if not running), wait until ready,
 #                       create the buildx builder "sdkfront-lab"
 #   lab/lab.sh down     stop what `up` started (pid files in .lab/run)
@@ -14,7 +16,11 @@
 # Everything lives in <repo>/.lab and listens on loopback only.
 # Knobs (environment): LAB_REGISTRY_PORT (5000), LAB_SNAPSHOTTER (overlayfs),
 # LAB_UP_TIMEOUT (seconds, 90), LAB_BUILDER (sdkfront-lab), LAB_DEBUG=1 (buildkitd --debug),
-# LAB_BUILDKITD_DEBUG_PORT (6060: buildkitd's pprof on 127.0.0.1).
+# LAB_BUILDKITD_DEBUG_PORT (6060: buildkitd's pprof on 127.0.0.1),
+# SDKFRONT_CACHE (~/.cache/sdkfront: what outlives a clone, keyed by version),
+# LAB_BUILDKITD_ROOT (.lab/buildkitd: the daemon's state; .ci/run keeps it in
+# SDKFRONT_CACHE, per BuildKit version, so that a fresh clone builds warm),
+# LAB_CACHE (.lab/cache: seed's tarballs; .ci/run keeps it in SDKFRONT_CACHE).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -30,6 +36,9 @@ BUILDER="${LAB_BUILDER:-sdkfront-lab}"
 SNAPSHOTTER="${LAB_SNAPSHOTTER:-overlayfs}"
 UP_TIMEOUT="${LAB_UP_TIMEOUT:-90}"
 DEBUG_ADDR="127.0.0.1:${LAB_BUILDKITD_DEBUG_PORT:-6060}"
+CACHE="${SDKFRONT_CACHE:-$HOME/.cache/sdkfront}"
+BUILDKITD_ROOT="${LAB_BUILDKITD_ROOT:-$LAB/buildkitd}"
+SEED_CACHE="${LAB_CACHE:-$LAB/cache}"
 REGISTRY_CONFIG="$LAB/registry.yml"
 BUILDKITD_CONFIG="$LAB/buildkitd.toml"
 
@@ -72,24 +81,61 @@ version_ldflags() {
 	esac
 }
 
+# build_tool NAME DIR MODULE PACKAGE: $BIN/NAME of the pinned MODULE version,
+# built with the current Go. Each (name, version, Go) is built once into
+# $CACHE/tools/NAME-VERSION-GOVERSION, which outlives the clone (a fresh clone
+# on the same machine then only links it: under a second instead of minutes),
+# and hard-linked (or copied) into $BIN. Every file is written to a temporary
+# name and renamed, so concurrent clones never see half a binary.
 build_tool() {
-	local name=$1 dir=$2 mod=$3 pkg=$4 want have
+	local name=$1 dir=$2 mod=$3 pkg=$4 want gov cached
 	want=$(cd "$dir" && go list -m -f '{{.Version}}' "$mod") || die "cannot read the pinned version of $mod in $dir/go.mod"
-	have=""
-	if [ -x "$BIN/$name" ]; then
-		# The module version embedded in the binary's build info.
-		have=$(go version -m "$BIN/$name" 2>/dev/null | awk '$1 == "mod" { print $3; exit }') || true
-	fi
-	if [ "$have" = "$want" ]; then
-		log "$name: $mod@$want (up to date)"
+	gov=$(go env GOVERSION)
+	if tool_is "$BIN/$name" "$mod" "$want" "$gov"; then
+		log "$name: $mod@$want, $gov (up to date)"
 		return
 	fi
-	log "$name: building $mod@$want${have:+ (had $have)}; cold builds take minutes"
+	cached="$CACHE/tools/$name-$want-$gov"
+	if tool_is "$cached" "$mod" "$want" "$gov"; then
+		link_tool "$cached" "$BIN/$name"
+		touch "$cached" # recently used: see prune_tools
+		log "$name: $mod@$want, $gov (from $cached)"
+		return
+	fi
+	log "$name: building $mod@$want with $gov; cold builds take minutes"
 	local t0=$SECONDS
-	(cd "$dir" && go build -ldflags "$(version_ldflags "$mod" "$want")" -o "$BIN/.$name.tmp" "$pkg") ||
+	mkdir -p "$CACHE/tools"
+	(cd "$dir" && go build -ldflags "$(version_ldflags "$mod" "$want")" -o "$cached.tmp.$$" "$pkg") ||
 		die "go build $pkg failed"
-	mv -f "$BIN/.$name.tmp" "$BIN/$name"
-	log "$name: built in $((SECONDS - t0))s"
+	mv -f "$cached.tmp.$$" "$cached"
+	link_tool "$cached" "$BIN/$name"
+	log "$name: built in $((SECONDS - t0))s (cached as $cached)"
+}
+
+# tool_is FILE MODULE VERSION GOVERSION: FILE is an executable built from
+# MODULE@VERSION by GOVERSION, as its build info says.
+tool_is() {
+	[ -x "$1" ] || return 1
+	local info
+	info=$(go version -m "$1" 2>/dev/null) || return 1
+	awk -v mod="$2" -v v="$3" -v gov="$4" '
+		NR == 1 { ok = ($2 == gov) }
+		$1 == "mod" { found = ($2 == mod && $3 == v); exit }
+		END { exit !(ok && found) }' <<<"$info"
+}
+
+# link_tool SRC DST: DST becomes SRC, hard-linked when they share a file
+# system, else copied.
+link_tool() {
+	mkdir -p "$(dirname "$2")"
+	ln -f "$1" "$2.tmp.$$" 2>/dev/null || cp -f "$1" "$2.tmp.$$"
+	mv -f "$2.tmp.$$" "$2"
+}
+
+# prune_tools: drops cached tools nobody used for 30 days (other versions).
+prune_tools() {
+	[ -d "$CACHE/tools" ] || return 0
+	find "$CACHE/tools" -maxdepth 1 -type f -mtime +30 -print -delete 2>/dev/null | sed 's/^/lab: pruned /' >&2 || true
 }
 
 busybox_static_ok() {
@@ -122,6 +168,7 @@ cmd_tools() {
 		IFS='|' read -r name dir mod pkg <<<"$t"
 		build_tool "$name" "$dir" "$mod" "$pkg"
 	done
+	prune_tools
 	install_buildx_plugin
 }
 
@@ -226,7 +273,7 @@ EOF
 write_buildkitd_config() {
 	cat >"$BUILDKITD_CONFIG.tmp" <<EOF
 # Generated by lab/lab.sh; edits are overwritten by \`lab/lab.sh up\`.
-root = "$LAB/buildkitd"
+root = "$BUILDKITD_ROOT"
 debug = $([ -n "${LAB_DEBUG:-}" ] && echo true || echo false)
 
 [grpc]
@@ -279,7 +326,7 @@ cmd_up() {
 	[ "$(id -u)" = 0 ] || die "buildkitd runs rootful here: run as root"
 	[ ${#SOCK} -lt 100 ] || die "socket path too long for a unix socket ($SOCK); move the checkout to a shorter path"
 	need_bins
-	mkdir -p "$RUN" "$LOGS" "$LAB/registry" "$LAB/buildkitd"
+	mkdir -p "$RUN" "$LOGS" "$LAB/registry" "$BUILDKITD_ROOT"
 
 	local pid
 	if pid=$(pid_of registry); then
@@ -302,7 +349,7 @@ cmd_up() {
 		write_buildkitd_config
 		rm -f "$SOCK"
 		start buildkitd "$LOGS/buildkitd.log" -- \
-			--config "$BUILDKITD_CONFIG" --root "$LAB/buildkitd" --addr "$ADDR" \
+			--config "$BUILDKITD_CONFIG" --root "$BUILDKITD_ROOT" --addr "$ADDR" \
 			--oci-worker=true --containerd-worker=false --oci-worker-snapshotter="$SNAPSHOTTER"
 		wait_ready buildkitd "$LOGS/buildkitd.log" buildkitd_ok
 		log "buildkitd: up at $ADDR (pid $(cat "$RUN/buildkitd.pid"), log $LOGS/buildkitd.log)"
@@ -338,9 +385,9 @@ cmd_down() {
 	rm -f "$SOCK"
 	stop registry
 	local m
-	m=$(awk -v p="$LAB/" 'index($2, p) == 1 { print $2 }' /proc/mounts 2>/dev/null || true)
+	m=$(awk -v p="$LAB/" -v r="$BUILDKITD_ROOT/" 'index($2, p) == 1 || index($2, r) == 1 { print $2 }' /proc/mounts 2>/dev/null || true)
 	if [ -n "$m" ]; then
-		log "warning: mounts left under $LAB:"
+		log "warning: mounts left under $LAB or $BUILDKITD_ROOT:"
 		printf '%s\n' "$m" | sed 's/^/  /' >&2
 	fi
 }
@@ -383,7 +430,7 @@ export LAB_REGISTRY='$REG'
 export LAB_REGISTRY_PORT='$PORT'
 export LAB_REGISTRY_LOG='$LOGS/registry.log'
 export LAB_BUILDKITD_LOG='$LOGS/buildkitd.log'
-export LAB_CACHE='$LAB/cache'
+export LAB_CACHE='$SEED_CACHE'
 export LAB_BUILDX_BUILDER='$BUILDER'
 export BUILDKIT_HOST='$ADDR'
 export LAB_BUILDKITD_DEBUG='$DEBUG_ADDR'

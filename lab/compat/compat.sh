@@ -18,22 +18,34 @@
 #   COMPAT_PARALLEL=N       concurrent sandboxes (default 2, the cores of this VM)
 #   COMPAT_TIMEOUT=DUR      go test timeout per frontend (default 30m)
 #   COMPAT_CNI=0            no CNI bridge: the RUN --network tests then skip
-#   COMPAT_REUSE_STOCK=1    reuse the last stock run if the stock image, the test
-#                           binary, the selection and the CNI setting are unchanged
+#   COMPAT_REUSE_STOCK=0    run the stock frontend even if a stock run with the same
+#                           key is cached (the key: BuildKit version, stock image
+#                           digest, test binary, mirror seed, selection, CNI,
+#                           buildkitd and runc binaries, kernel, this kit's files);
+#                           the new run replaces the cached one
 #   COMPAT_RETRY=0          do not run sdkfront's regressed tests a second time
 #                           (by default a test that passes then counts as flaky)
+#   COMPAT_STOCK_ONLY=1     run (or reuse) the stock side only: fills the cache of a
+#                           new machine, and needs no sdkfront image
 #   COMPAT_KEEP=5           how many runs to keep under .lab/compat/runs
 #   COMPAT_SDKFRONT_IMAGE=REF  another sdkfront image (default $LAB_REGISTRY/sdkfront:dev)
 #
 # Results: .lab/compat/runs/<time>/{stock,sdkfront}/ (results.txt, subtests.txt,
 # test.log, test.json, run-info.txt) and diff.txt; .lab/compat/latest points at
 # the newest run. See docs/lab.md.
+#
+# What outlives the clone is kept under $SDKFRONT_CACHE/compat (default
+# ~/.cache/sdkfront/compat), keyed by version, so that a fresh clone does not
+# rebuild it: BuildKit's source copy (src-<bk>), the test binary
+# (dockerfile.test-<bk>-<go>), the stock frontend binary, the mirror seed, and
+# the stock runs (stock/<key hash>/), which a run with the same key reuses.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 HERE="$ROOT/lab/compat"
 W="$ROOT/.lab/compat"
 BIN="$ROOT/.lab/bin"
+CACHE="${SDKFRONT_CACHE:-$HOME/.cache/sdkfront}/compat"
 for d in /usr/local/go/bin /usr/sbin /sbin; do
 	case ":$PATH:" in *":$d:"*) ;; *) [ -d "$d" ] && PATH="$PATH:$d" ;; esac
 done
@@ -90,23 +102,30 @@ ensure_packages() {
 # ---------------------------------------------------------------------------
 # setup: the compat tool, the test binary, the mirror seed, the two frontends
 
-mkdir -p "$W"
+mkdir -p "$W" "$CACHE"
 # one run at a time: they share the tarballs, the seed and the test binary
 exec 9>"$W/.lock"
 flock -n 9 || die "another make compat is running (lock $W/.lock)"
+# and one per machine: clones share the cache (and 2 cores)
+exec 8>"$CACHE/.lock"
+if ! flock -n 8; then
+	log "waiting for another clone's make compat (lock $CACHE/.lock)"
+	flock 8
+fi
 ensure_packages
 t0=$SECONDS
 (cd "$ROOT" && go build -o "$BIN/compat" ./lab/compat)
 
 BK_VERSION="$(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/moby/buildkit)"
-SRC="$W/src-$BK_VERSION"
-TESTBIN="$W/dockerfile.test"
+GO_VERSION="$(go env GOVERSION)"
+SRC="$CACHE/src-$BK_VERSION"
+TESTBIN="$CACHE/dockerfile.test-$BK_VERSION-$GO_VERSION"
 if [ ! -d "$SRC" ]; then
 	(cd "$ROOT" && go mod download github.com/moby/buildkit)
 	moddir="$(cd "$ROOT" && go list -m -f '{{.Dir}}' github.com/moby/buildkit)"
 	[ -d "$moddir" ] || die "BuildKit module source not found ($moddir)"
 	log "copying BuildKit $BK_VERSION source from $moddir"
-	rm -rf "$W"/src-* "$SRC.tmp"
+	rm -rf "$SRC.tmp"
 	cp -r "$moddir" "$SRC.tmp"
 	chmod -R u+w "$SRC.tmp"
 	mv "$SRC.tmp" "$SRC"
@@ -120,25 +139,37 @@ if [ ! -x "$TESTBIN" ] || [ "$(cat "$TESTBIN.key" 2>/dev/null)" != "$key" ]; the
 	echo "$key" >"$TESTBIN.key"
 	log "test binary built in $((SECONDS - t))s"
 fi
+touch "$TESTBIN" "$TESTBIN.key" "$SRC" # recently used: see the pruning at the end
 
-compat mirror -dir "$W/mirror-seed" -busybox /bin/busybox -registry-bin "$BIN/registry"
+SEEDDIR="$CACHE/mirror-seed"
+compat mirror -dir "$SEEDDIR" -busybox /bin/busybox -registry-bin "$BIN/registry"
+touch "$SEEDDIR"
 
 # The stock frontend: BuildKit's own dockerfile-frontend from the same module,
 # packaged like sdkfront's image (FROM scratch, the same caps label).
 STOCK_IMAGE="$LAB_REGISTRY/dockerfile-stock:$BK_VERSION"
-log "building the stock frontend (github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend@$BK_VERSION)"
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -tags "netgo osusergo static_build" \
-	-o "$W/dockerfile-frontend" github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend)
-seed frontend -binary "$W/dockerfile-frontend" -image "$STOCK_IMAGE" >/dev/null
+# Built with this module's dependency graph: keyed by go.sum too.
+STOCK_BIN="$CACHE/dockerfile-frontend-$BK_VERSION-$GO_VERSION-$(sha256sum "$ROOT/go.sum" | cut -c1-12)"
+if [ ! -x "$STOCK_BIN" ]; then
+	log "building the stock frontend (github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend@$BK_VERSION)"
+	(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -tags "netgo osusergo static_build" \
+		-o "$STOCK_BIN.tmp" github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend)
+	mv -f "$STOCK_BIN.tmp" "$STOCK_BIN"
+fi
+touch "$STOCK_BIN"
+seed frontend -binary "$STOCK_BIN" -image "$STOCK_IMAGE" >/dev/null
 
 RUN_ID="$(date +%Y%m%d-%H%M%S)"
 RUNS="$W/runs"
 OUT="$RUNS/$RUN_ID"
 mkdir -p "$OUT/stock" "$OUT/sdkfront"
 STOCK_REF="$(compat export -o "$W/stock.tar" "$STOCK_IMAGE")"
-SDK_REF="$(compat export -o "$W/sdkfront.tar" "${COMPAT_SDKFRONT_IMAGE:-$LAB_REGISTRY/sdkfront:dev}")"
+SDK_REF=""
+if [ "${COMPAT_STOCK_ONLY:-}" != 1 ]; then
+	SDK_REF="$(compat export -o "$W/sdkfront.tar" "${COMPAT_SDKFRONT_IMAGE:-$LAB_REGISTRY/sdkfront:dev}")"
+fi
 log "stock:    $STOCK_REF"
-log "sdkfront: $SDK_REF"
+log "sdkfront: ${SDK_REF:-(not run: COMPAT_STOCK_ONLY=1)}"
 # CI (like test-e2e) stops the lab: the suite does not need it.
 if [ "${CI:-}" = true ]; then "$ROOT/lab/lab.sh" down; fi
 
@@ -211,7 +242,7 @@ run_suite() {
 	# a random name: a fresh copy of the seed per run
 	rm -rf "$mirror"
 	mkdir -p "$mirror"
-	cp -a "$W/mirror-seed/data" "$mirror/data"
+	cp -a "$SEEDDIR/data" "$mirror/data"
 
 	RUNTMP="$(mktemp -d /tmp/compat.XXXXXX)" # short: unix socket paths must stay < 108 bytes
 	if [ "$CNI" = 1 ]; then
@@ -252,7 +283,7 @@ JSON
 	log "$name: running the suite ($ref), $PARALLEL sandboxes at a time"
 	local start=$SECONDS rc=0
 	(
-		exec 9>&- # the lock stays with this script
+		exec 9>&- 8>&- # the locks stay with this script
 		cd "$SRC/frontend/dockerfile"
 		exec env "${extra[@]}" TMPDIR="$RUNTMP" BUILDKIT_REGISTRY_MIRROR_DIR="$mirror" \
 			FRONTEND_GATEWAY_ONLY="local:$tar" GOMAXPROCS="$PARALLEL" \
@@ -275,22 +306,73 @@ JSON
 	rm -rf "$mirror"
 	local secs=$((SECONDS - start))
 	log "$name: go test exit status $rc after ${secs}s"
+	SUITE_RC=$rc
 	compat report -o "$dir" "$@" -name "$name" -seconds "$secs" "$dir/test.json"
 }
 
 # ---------------------------------------------------------------------------
 # stock, then sdkfront, then the comparison
 
-STOCK_KEY="$STOCK_REF $(sha256sum "$TESTBIN" | cut -c1-16) $PATTERN cni=$CNI"
+# Everything the stock results depend on; a cached stock run with the same
+# key stands in for running it again (COMPAT_REUSE_STOCK=0 runs it anyway).
+kit_hash() {
+	(cd "$HERE" && find . -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
+}
+STOCK_KEY="$(
+	echo "compat stock key v1"
+	echo "buildkit $BK_VERSION"
+	echo "stock image ${STOCK_REF##*@}"
+	echo "test binary $(sha256sum "$TESTBIN" | cut -c1-16) ($(cat "$TESTBIN.key"))"
+	echo "mirror seed $(cat "$SEEDDIR/.seeded")"
+	echo "pattern $PATTERN"
+	echo "cni $CNI"
+	echo "buildkitd $(sha256sum "$BIN/buildkitd" | cut -c1-16)"
+	echo "runc $(runc --version 2>/dev/null | head -1)"
+	echo "kernel $(uname -r)"
+	echo "kit $(kit_hash)"
+)"
+# like_reference DIR: the stock run in DIR passed every test of its selection
+# that the reference stock run (baseline-stock.txt) passed; a flaky failure
+# must not become the baseline of later runs.
+like_reference() {
+	local ref bad
+	ref="$(mktemp -d)"
+	awk -F'\t' 'NR == FNR { ran[$1] = 1; next } !/^#/ && ($1 in ran)' "$1/results.txt" "$HERE/baseline-stock.txt" >"$ref/results.txt"
+	bad="$(compat compare -names "$ref" "$1" | paste -sd' ' || true)"
+	rm -rf "$ref"
+	if [ -n "$bad" ]; then
+		log "stock: not cached: $bad passed in the reference stock run (baseline-stock.txt), not in this one"
+		return 1
+	fi
+}
+STOCK_CACHE="$CACHE/stock/$(printf '%s\n' "$STOCK_KEY" | sha256sum | cut -c1-16)"
 STOCK_DIR="$OUT/stock"
-if [ "${COMPAT_REUSE_STOCK:-}" = 1 ] && [ -f "$W/last-stock/key" ] && [ -f "$W/last-stock/results.txt" ] &&
-	[ "$(cat "$W/last-stock/key")" = "$STOCK_KEY" ]; then
-	STOCK_DIR="$(cd "$W/last-stock" && pwd -P)"
-	log "stock: reusing $STOCK_DIR (COMPAT_REUSE_STOCK=1, same image, test binary and selection)"
+if [ "${COMPAT_REUSE_STOCK:-1}" != 0 ] && [ -f "$STOCK_CACHE/key" ] && [ -f "$STOCK_CACHE/results.txt" ] &&
+	[ "$(cat "$STOCK_CACHE/key")" = "$STOCK_KEY" ]; then
+	rm -rf "$STOCK_DIR"
+	cp -a "$STOCK_CACHE" "$STOCK_DIR"
+	touch "$STOCK_CACHE"
+	log "stock: reusing the cached run $STOCK_CACHE ($(awk '/^date:/ { print $2 }' "$STOCK_DIR/run-info.txt"), same key; COMPAT_REUSE_STOCK=0 runs it again)"
 else
+	SUITE_RC=0
 	run_suite stock "$W/stock.tar" "$STOCK_REF" "$STOCK_DIR" "$PATTERN" "${SUBSET_ARGS[@]}"
 	echo "$STOCK_KEY" >"$STOCK_DIR/key"
-	ln -sfn "runs/$RUN_ID/stock" "$W/last-stock"
+	# Only a complete run is a baseline for later runs (go test exits 1 when
+	# tests fail, 2 or more when it did not finish: a timeout, a crash), and
+	# only one that passed what the reference stock run passed.
+	if [ "$SUITE_RC" -le 1 ] && like_reference "$STOCK_DIR"; then
+		rm -rf "$STOCK_CACHE.tmp.$$"
+		mkdir -p "$CACHE/stock"
+		cp -a "$STOCK_DIR" "$STOCK_CACHE.tmp.$$"
+		rm -f "$STOCK_CACHE.tmp.$$/test.json" # the report has what compare reads; the stream is large
+		rm -rf "$STOCK_CACHE"
+		mv "$STOCK_CACHE.tmp.$$" "$STOCK_CACHE"
+		log "stock: cached as $STOCK_CACHE"
+	fi
+fi
+if [ "${COMPAT_STOCK_ONLY:-}" = 1 ]; then
+	log "stock: done; sdkfront not run (COMPAT_STOCK_ONLY=1)"
+	exit 0
 fi
 run_suite sdkfront "$W/sdkfront.tar" "$SDK_REF" "$OUT/sdkfront" "$PATTERN" "${SUBSET_ARGS[@]}"
 
@@ -309,12 +391,15 @@ if [ "${COMPAT_RETRY:-1}" != 0 ]; then
 fi
 ln -sfn "runs/$RUN_ID" "$W/latest"
 
-# keep the newest $KEEP runs (and the one last-stock points at)
-keep_stock="$(readlink "$W/last-stock" 2>/dev/null || true)"
+# keep the newest $KEEP runs; drop what the cache holds for versions nobody
+# used for 30 days
 ls -1 "$RUNS" | sort -r | tail -n +"$((KEEP + 1))" | while read -r old; do
-	case "$keep_stock" in "runs/$old/"*) continue ;; esac
 	rm -rf "${RUNS:?}/$old"
 done
+rm -f "$W/last-stock" "$W/dockerfile.test" "$W/dockerfile.test.key" "$W/dockerfile-frontend" # before the cache
+rm -rf "$W"/src-* "$W/mirror-seed"
+{ find "$CACHE" "$CACHE/stock" -mindepth 1 -maxdepth 1 -mtime +30 ! -name .lock ! -name stock -print0 2>/dev/null || true; } |
+	xargs -0 -r rm -rf
 
 log "results: $OUT (diff.txt, {stock,sdkfront}/results.txt, test.log)"
 rc=0
