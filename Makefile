@@ -142,9 +142,8 @@ demo: tools lab-up seed frontend-image ## Build examples/Dockerfile.sdk through 
 	@cat .lab/out/demo/result.txt
 
 .PHONY: test
-test: ## Unit tests, then end-to-end tests against the lab
-	$(MAKE) --no-print-directory test-unit
-	$(MAKE) --no-print-directory test-e2e
+test: ## Everything CI runs (lab/ci.sh): unit tests; the lab built, started and seeded; the images; the e2e suite and BuildKit's own Dockerfile suite (make compat); each phase's time at the end
+	lab/ci.sh
 
 .PHONY: test-unit
 test-unit: ## go vet + go test -race of every package but e2e (no lab needed)
