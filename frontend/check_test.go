@@ -20,7 +20,7 @@ from busybox
 SDK nodejs@20
 SDK golang --to=/opt/go
 RUN true
-FROM busybox as final
+FROM scratch as final
 `
 
 // lintWarnings are lintDockerfile's warnings as a build shows them, by
@@ -123,7 +123,7 @@ func TestLintFailureEitherSide(t *testing.T) {
 	}{
 		{"sdkfront's only", "# check=error=true\n" + src + "FROM busybox\nSDK golang\n", "",
 			"lint violation found for rules: SDKWithoutVersion"},
-		{"BuildKit's only", "# check=error=true\n" + src + "FROM busybox\nSDK golang@1.23.4\nFROM busybox as x\n", "",
+		{"BuildKit's only", "# check=error=true\n" + src + "FROM busybox\nSDK golang@1.23.4\nFROM scratch as x\n", "",
 			"lint violation found for rules: FromAsCasing"},
 		{"no finding", "# check=error=true\n" + src + "FROM busybox\nSDK golang@1.23.4\nRUN true\n", "", ""},
 		{"warnings only", lintDockerfile, "error=false", ""},
@@ -161,7 +161,7 @@ func TestLintFailureEitherSide(t *testing.T) {
 		}
 	}
 
-	s := newStub("# check=error=true\nFROM busybox\nSDK golang@\nFROM busybox as x\n", map[string]string{"requestid": lint.RequestLint})
+	s := newStub("# check=error=true\nFROM busybox\nSDK golang@\nFROM scratch as x\n", map[string]string{"requestid": lint.RequestLint})
 	var lr lint.LintResults
 	callSubrequest(t, s, &lr)
 	if lr.Error == nil || !strings.Contains(lr.Error.Message, "empty version") || lr.Error.Location.Ranges[0].Start.Line != 3 {

@@ -227,7 +227,7 @@ func (f failingTags) ListTags(_ context.Context, repo string) ([]string, error) 
 // TestChecksWarnDuringBuilds: sdkfront's checks warn in a build as
 // BuildKit's do, and "# check=error=true" fails the build.
 func TestChecksWarnDuringBuilds(t *testing.T) {
-	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang\nFROM busybox as x\n"
+	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang\nFROM scratch as x\n"
 	s, tags := sdkStub(df)
 	wr := &warnRecorder{stubClient: s}
 	if _, err := build(context.Background(), wr, tags); err != nil {
@@ -266,7 +266,7 @@ func TestChecksWarnDuringBuilds(t *testing.T) {
 // line in their text ("(line N)"); after an SDK line the rewritten file is
 // one line longer, and the text must still name the user's line.
 func TestBuildKitWarningsShowUsersLines(t *testing.T) {
-	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang@1.23.4\nRUN true\nFROM busybox as x\n"
+	df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang@1.23.4\nRUN true\nFROM scratch as x\n"
 	s, tags := sdkStub(df)
 	sc := &warnRecorder{stubClient: s}
 	if _, err := build(context.Background(), sc, tags); err != nil {
