@@ -91,8 +91,8 @@ cli: ## Build the sdkfront CLI (`sdkfront lock`, docs/lock.md) as .lab/bin/sdkfr
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o .lab/bin/sdkfront ./cmd/sdkfront
 
 .PHONY: sbom-image
-sbom-image: lab-up seed-bin ## Build lab/sbomscan (an SBOM generator) and push it as $LAB_REGISTRY/sdkfront-sbom:dev
-	$(GO_STATIC) -o $(SBOMSCAN) ./lab/sbomscan
+sbom-image: lab-up seed-bin ## Build hack/sbomscan (an SBOM generator) and push it as $LAB_REGISTRY/sdkfront-sbom:dev
+	$(GO_STATIC) -o $(SBOMSCAN) ./hack/sbomscan
 	$(LAB_ENV); $(SEED) sbomscan -binary $(SBOMSCAN) -image "$$LAB_REGISTRY/sdkfront-sbom:dev"
 
 # The image is built by sdkfront:dev (BUILDKIT_SYNTAX) with the Go toolchain of

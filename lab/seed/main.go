@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront:dev)")
 		offline = fs.Bool("offline", false, "the offline variant: with moby.buildkit.frontend.network.none=true")
 	case "sbomscan":
-		binary = fs.String("binary", "", "static lab/sbomscan binary (required)")
+		binary = fs.String("binary", "", "static hack/sbomscan binary (required)")
 		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront-sbom:dev)")
 	default:
 		global.Usage()

@@ -461,7 +461,7 @@ func frontendImage(bs *blobs, plat v1.Platform, binary string, offline bool) (v1
 	return newImage(plat, v1.Config{Entrypoint: []string{"/sdkfront"}, Labels: labels}, b.layer())
 }
 
-// sbomScannerImage is FROM scratch + /sbomscan (lab/sbomscan), a BuildKit SBOM
+// sbomScannerImage is FROM scratch + /sbomscan (hack/sbomscan), a BuildKit SBOM
 // generator: `--opt attest:sbom=generator=REGISTRY/sdkfront-sbom:dev`. BuildKit
 // runs its entrypoint with BUILDKIT_SCAN_* set; /tmp is a tmpfs it mounts.
 func sbomScannerImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, error) {
@@ -481,7 +481,7 @@ func sbomScannerImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, err
 		WorkingDir: "/",
 		Labels: map[string]string{
 			"org.opencontainers.image.title":       "sdkfront-sbom",
-			"org.opencontainers.image.description": "BuildKit SBOM generator: SPDX 2.3 of the Go modules in every Go binary (lab/sbomscan)",
+			"org.opencontainers.image.description": "BuildKit SBOM generator: SPDX 2.3 of the Go modules in every Go binary (hack/sbomscan)",
 		},
 	}, b.layer())
 }

@@ -44,10 +44,10 @@ func toolBinary(t *testing.T) string {
 		if err != nil {
 			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
-		cmd := exec.Command(gobin, "build", "-trimpath", "-o", goTool.path, "../seed")
+		cmd := exec.Command(gobin, "build", "-trimpath", "-o", goTool.path, "../../lab/seed")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			goTool.err = fmt.Errorf("go build ../seed: %v\n%s", err, out)
+			goTool.err = fmt.Errorf("go build ../../lab/seed: %v\n%s", err, out)
 		}
 	})
 	if goTool.err != nil {
