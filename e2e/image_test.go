@@ -43,7 +43,7 @@ var imagePlatforms = map[string]struct {
 }
 
 // The frontend capabilities of the stock Dockerfile frontend image (see
-// lab/seed); moby.buildkit.frontend.network.none must not be set.
+// hack/imagepack); moby.buildkit.frontend.network.none must not be set.
 const stockCaps = "moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
 
 var ociKeys = []string{
