@@ -10,6 +10,7 @@ LAB       := lab/lab.sh
 # Exports LAB_REGISTRY, BUILDKIT_HOST, PATH+=.lab/bin, ... into a recipe line.
 LAB_ENV   := eval "$$($(LAB) env)"
 SEED      := .lab/bin/seed
+IMAGEPACK := .lab/bin/imagepack
 FRONTEND  := .lab/sdkfront
 # Every package of the main module except the e2e tests (lab/tools is its own module).
 UNIT_PKGS = $$($(GO) list ./... | grep -v -E '/e2e(/|$$)')
@@ -80,20 +81,26 @@ seed-bin:
 seed: lab-up seed-bin ## Push lab/busybox and the sample SDK images into the lab registry (idempotent)
 	$(LAB_ENV); $(SEED) busybox; $(SEED) sdks -go "$(SEED_GO)"
 
+# hack/imagepack packs a static binary into a FROM-scratch image and pushes it
+# (the release's frontend and SBOM generator images; lab/compat's stock frontend).
+.PHONY: imagepack-bin
+imagepack-bin:
+	$(GO) build -o $(IMAGEPACK) ./hack/imagepack
+
 .PHONY: frontend-image
-frontend-image: lab-up seed-bin ## Build the static frontend binary and push it as $LAB_REGISTRY/sdkfront:dev
+frontend-image: lab-up imagepack-bin ## Build the static frontend binary and push it as $LAB_REGISTRY/sdkfront:dev
 	$(GO_STATIC) -o $(FRONTEND) ./cmd/frontend
-	$(LAB_ENV); $(SEED) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"; \
-		$(SEED) frontend -offline -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev-offline"
+	$(LAB_ENV); $(IMAGEPACK) frontend -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev"; \
+		$(IMAGEPACK) frontend -offline -binary $(FRONTEND) -image "$$LAB_REGISTRY/sdkfront:dev-offline"
 
 .PHONY: cli
 cli: ## Build the sdkfront CLI (`sdkfront lock`, docs/lock.md) as .lab/bin/sdkfront
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o .lab/bin/sdkfront ./cmd/sdkfront
 
 .PHONY: sbom-image
-sbom-image: lab-up seed-bin ## Build lab/sbomscan (an SBOM generator) and push it as $LAB_REGISTRY/sdkfront-sbom:dev
-	$(GO_STATIC) -o $(SBOMSCAN) ./lab/sbomscan
-	$(LAB_ENV); $(SEED) sbomscan -binary $(SBOMSCAN) -image "$$LAB_REGISTRY/sdkfront-sbom:dev"
+sbom-image: lab-up imagepack-bin ## Build hack/sbomscan (an SBOM generator) and push it as $LAB_REGISTRY/sdkfront-sbom:dev
+	$(GO_STATIC) -o $(SBOMSCAN) ./hack/sbomscan
+	$(LAB_ENV); $(IMAGEPACK) sbomscan -binary $(SBOMSCAN) -image "$$LAB_REGISTRY/sdkfront-sbom:dev"
 
 # The image is built by sdkfront:dev (BUILDKIT_SYNTAX) with the Go toolchain of
 # go.mod from the lab's sdks/golang; modules come from $(go env GOPROXY).
@@ -217,7 +224,7 @@ bench: lab-up seed-bin frontend-image ## Benchmark sdkfront against every altern
 clean: lab-down ## Stop the lab and delete its state (.lab/ except the .lab/bin tools)
 	@if awk -v p="$(CURDIR)/.lab/" 'index($$2, p) == 1 { found = 1 } END { exit !found }' /proc/mounts; then \
 		echo "clean: mounts remain under .lab; not deleting" >&2; exit 1; fi
-	rm -rf .lab/buildkitd .lab/registry .lab/cache .lab/run .lab/logs .lab/out $(FRONTEND) $(SBOMSCAN) $(SEED) \
+	rm -rf .lab/buildkitd .lab/registry .lab/cache .lab/run .lab/logs .lab/out $(FRONTEND) $(SBOMSCAN) $(SEED) $(IMAGEPACK) \
 		.lab/registry.yml .lab/buildkitd.toml
 
 .PHONY: distclean

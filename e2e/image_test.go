@@ -43,7 +43,7 @@ var imagePlatforms = map[string]struct {
 }
 
 // The frontend capabilities of the stock Dockerfile frontend image (see
-// lab/seed); moby.buildkit.frontend.network.none must not be set.
+// hack/imagepack); moby.buildkit.frontend.network.none must not be set.
 const stockCaps = "moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
 
 var ociKeys = []string{
@@ -314,7 +314,7 @@ type intotoStatement struct {
 
 // TestFrontendImageAttestations: each platform has SLSA provenance (mode=max, built
 // by sdkfront with the Go toolchain from the lab's sdks/golang) and an SPDX
-// SBOM from lab/sbomscan that lists the modules linked into /sdkfront.
+// SBOM from hack/sbomscan that lists the modules linked into /sdkfront.
 func TestFrontendImageAttestations(t *testing.T) {
 	fi := loadFrontendIndex(t)
 	buildkit := requiredVersion(t, "github.com/moby/buildkit")
@@ -430,7 +430,7 @@ func TestFrontendImageAttestations(t *testing.T) {
 				t.Errorf("spdxVersion %q", doc.SPDXVersion)
 			}
 			if !containsFragment(doc.CreationInfo.Creators, "Tool: sdkfront-sbomscan-") {
-				t.Errorf("creators %q: want lab/sbomscan", doc.CreationInfo.Creators)
+				t.Errorf("creators %q: want hack/sbomscan", doc.CreationInfo.Creators)
 			}
 			pkgs := map[string]string{}
 			purls := map[string]bool{}

@@ -8,7 +8,8 @@
 # with stock fails with sdkfront.
 #
 # Needs (the Makefile target provides them): the lab tools in .lab/bin
-# (buildkitd, buildctl, registry, seed), the lab registry running, and
+# (buildkitd, buildctl, registry, and hack/imagepack, which packs the stock
+# frontend), the lab registry running, and
 # $LAB_REGISTRY/sdkfront:dev pushed (make frontend-image).
 #
 # Knobs (environment):
@@ -66,8 +67,8 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root (the suite's oci worker sandboxes need it)"
-for b in go buildkitd buildctl registry seed runc; do
-	command -v "$b" >/dev/null 2>&1 || die "missing $b (make tools seed-bin)"
+for b in go buildkitd buildctl registry imagepack runc; do
+	command -v "$b" >/dev/null 2>&1 || die "missing $b (make tools frontend-image)"
 done
 eval "$("$ROOT/lab/lab.sh" env)"
 # The suite starts its own daemons; nothing of the lab's may leak into it.
@@ -157,7 +158,7 @@ if [ ! -x "$STOCK_BIN" ]; then
 	mv -f "$STOCK_BIN.tmp" "$STOCK_BIN"
 fi
 touch "$STOCK_BIN"
-seed frontend -binary "$STOCK_BIN" -image "$STOCK_IMAGE" >/dev/null
+imagepack frontend -binary "$STOCK_BIN" -image "$STOCK_IMAGE" >/dev/null
 
 RUN_ID="$(date +%Y%m%d-%H%M%S)"
 RUNS="$W/runs"

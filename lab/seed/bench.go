@@ -13,12 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
 // Bench flavors and versions: the 2,000-tag repository big/<platform> has
@@ -58,9 +57,9 @@ func benchMain(ctx context.Context, registry string, args []string, stderr io.Wr
 		return err
 	}
 	start := time.Now()
-	p := newPusher(ctx, registry, *verbose)
-	bs := newBlobs(*cache)
-	s := &seeder{p: p, blobs: bs, plat: hostPlatform()}
+	p := ociimage.NewPusher(ctx, registry, *verbose)
+	bs := ociimage.NewBlobs(*cache)
+	s := &seeder{p: p, blobs: bs, plat: ociimage.HostPlatform()}
 	arch := s.plat.Architecture
 	other := "arm64"
 	if arch == "arm64" {
@@ -73,7 +72,7 @@ func benchMain(ctx context.Context, registry string, args []string, stderr io.Wr
 		func() error {
 			img, err := busyboxImage(bs, s.plat, *busybox)
 			if err == nil {
-				_, err = p.image("lab/busybox:latest", img)
+				_, err = p.Image("lab/busybox:latest", img)
 			}
 			return err
 		},
@@ -96,7 +95,7 @@ func benchMain(ctx context.Context, registry string, args []string, stderr io.Wr
 	if err := benchManyTags(s, gox); err != nil {
 		return err
 	}
-	logf("bench: %d pushed, %d already up to date (%s)", p.pushed.Load(), p.skipped.Load(), time.Since(start).Round(time.Millisecond))
+	logf("bench: %d pushed, %d already up to date (%s)", p.Pushed.Load(), p.Skipped.Load(), time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -112,13 +111,13 @@ func benchMulti(s *seeder, archs ...string) error {
 		if err != nil {
 			return err
 		}
-		img, err := newImage(plat, v1.Config{}, l)
+		img, err := ociimage.NewImage(plat, createdBy, v1.Config{}, l)
 		if err != nil {
 			return err
 		}
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &plat}})
 	}
-	_, err := s.p.index("multi/tool:bookworm-1.0.0", idx)
+	_, err := s.p.Index("multi/tool:bookworm-1.0.0", idx)
 	return err
 }
 
@@ -140,12 +139,8 @@ func benchTags() []string {
 // toolchain's Oryx layer, so every tag resolves to a distinct digest and
 // runs `go version`.
 func benchManyTags(s *seeder, gox sdk) error {
-	repo, err := name.NewRepository(s.p.registry+"/big/golang", name.Insecure)
-	if err != nil {
-		return err
-	}
 	have := map[string]bool{}
-	if tags, err := remote.List(repo, s.p.opts...); err == nil {
+	if tags, err := s.p.Tags("big/golang"); err == nil {
 		for _, t := range tags {
 			have[t] = true
 		}
@@ -156,11 +151,11 @@ func benchManyTags(s *seeder, gox sdk) error {
 	}
 	push := func(tag string, labels map[string]string) func() error {
 		return func() error {
-			img, err := newImage(s.plat, v1.Config{Labels: labels}, l)
+			img, err := ociimage.NewImage(s.plat, createdBy, v1.Config{Labels: labels}, l)
 			if err != nil {
 				return err
 			}
-			_, err = s.p.write("big/golang:"+tag, img, true)
+			_, err = s.p.Write("big/golang:"+tag, img, true)
 			return err
 		}
 	}
@@ -215,7 +210,7 @@ func npmNodeSDK(v, goarch, cacheDir string) sdk {
 			}
 			for i := len(missing) - 1; i >= 0; i-- {
 				dirs[missing[i]] = true
-				if err := tw.WriteHeader(header(missing[i]+"/", tar.TypeDir, 0o755, 0, "")); err != nil {
+				if err := tw.WriteHeader(ociimage.Header(missing[i]+"/", tar.TypeDir, 0o755, 0, "")); err != nil {
 					return err
 				}
 			}
@@ -245,12 +240,12 @@ func npmNodeSDK(v, goarch, cacheDir string) sdk {
 			case tar.TypeDir:
 				if !dirs[rel] {
 					dirs[rel] = true
-					err = tw.WriteHeader(header(rel+"/", tar.TypeDir, 0o755, 0, ""))
+					err = tw.WriteHeader(ociimage.Header(rel+"/", tar.TypeDir, 0o755, 0, ""))
 				}
 			case tar.TypeSymlink:
-				err = tw.WriteHeader(header(rel, tar.TypeSymlink, 0o777, 0, h.Linkname))
+				err = tw.WriteHeader(ociimage.Header(rel, tar.TypeSymlink, 0o777, 0, h.Linkname))
 			case tar.TypeReg:
-				if err = tw.WriteHeader(header(rel, tar.TypeReg, mode, h.Size, "")); err == nil {
+				if err = tw.WriteHeader(ociimage.Header(rel, tar.TypeReg, mode, h.Size, "")); err == nil {
 					_, err = io.Copy(tw, tr)
 				}
 			}

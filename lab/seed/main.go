@@ -5,15 +5,15 @@
 //
 //	seed [-registry 127.0.0.1:5000] busybox
 //	seed [-registry 127.0.0.1:5000] sdks [-cache .lab/cache] [-go 1.23.4,1.22.10]
-//	seed [-registry 127.0.0.1:5000] frontend -binary PATH [-image REG/sdkfront:dev]
-//	seed [-registry 127.0.0.1:5000] sbomscan -binary PATH [-image REG/sdkfront-sbom:dev]
+//	seed [-registry 127.0.0.1:5000] bench [flags]
 //
 // The registry defaults to $LAB_REGISTRY; see docs/lab.md for what is pushed.
+// The release images (sdkfront:dev, sdkfront-sbom:dev) are packed by
+// hack/imagepack, not here: seed is a harness.
 package main
 
 import (
 	"context"
-	"debug/elf"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
 func logf(format string, args ...any) { log.Printf(format, args...) }
@@ -49,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	global.SetOutput(stderr)
 	registry := global.String("registry", envOr("LAB_REGISTRY", "127.0.0.1:5000"), "registry host:port (plain HTTP, loopback)")
 	global.Usage = func() {
-		fmt.Fprintln(stderr, "usage: seed [-registry host:port] busybox|sdks|frontend|sbomscan [flags]")
+		fmt.Fprintln(stderr, "usage: seed [-registry host:port] busybox|sdks|bench [flags]")
 		global.PrintDefaults()
 	}
 	if err := global.Parse(args); err != nil {
@@ -74,22 +74,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var (
 		busybox    *string
 		goVersions *string
-		binary     *string
-		offline    *bool
-		image      *string
 	)
 	switch cmd {
 	case "busybox":
 		busybox = fs.String("busybox", "/bin/busybox", "static busybox binary (Debian busybox-static)")
 	case "sdks":
 		goVersions = fs.String("go", "1.23.4,1.22.10", "Go toolchain versions; the first is bookworm-default")
-	case "frontend":
-		binary = fs.String("binary", "", "static sdkfront binary (required)")
-		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront:dev)")
-		offline = fs.Bool("offline", false, "the offline variant: with moby.buildkit.frontend.network.none=true")
-	case "sbomscan":
-		binary = fs.String("binary", "", "static lab/sbomscan binary (required)")
-		image = fs.String("image", "", "image to push (default REGISTRY/sdkfront-sbom:dev)")
 	default:
 		global.Usage()
 		return fmt.Errorf("unknown subcommand %q", cmd)
@@ -104,9 +94,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	p := newPusher(ctx, *registry, *verbose)
-	bs := newBlobs(*cache)
-	plat := hostPlatform()
+	p := ociimage.NewPusher(ctx, *registry, *verbose)
+	bs := ociimage.NewBlobs(*cache)
+	plat := ociimage.HostPlatform()
 
 	switch cmd {
 	case "busybox":
@@ -114,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if _, err := p.image("lab/busybox:latest", img); err != nil {
+		if _, err := p.Image("lab/busybox:latest", img); err != nil {
 			return err
 		}
 	case "sdks":
@@ -127,49 +117,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err := seedSDKs(&seeder{p: p, blobs: bs, plat: plat}, versions); err != nil {
 			return err
 		}
-	case "frontend", "sbomscan":
-		if *binary == "" {
-			return fmt.Errorf("%s: -binary is required", cmd)
-		}
-		ref := *image
-		if ref == "" {
-			ref = *registry + map[string]string{"frontend": "/sdkfront:dev", "sbomscan": "/sdkfront-sbom:dev"}[cmd]
-		}
-		repoTag, ok := strings.CutPrefix(ref, *registry+"/")
-		if !ok {
-			return fmt.Errorf("%s: -image %q is not in registry %s", cmd, ref, *registry)
-		}
-		build := func(bs *blobs, plat v1.Platform, binary string) (v1.Image, error) {
-			return frontendImage(bs, plat, binary, offline != nil && *offline)
-		}
-		if cmd == "sbomscan" {
-			build = sbomScannerImage
-		}
-		img, err := build(bs, plat, *binary)
-		if err != nil {
-			return err
-		}
-		dgst, err := p.image(repoTag, img)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s@%s\n", ref, dgst)
 	}
-	logf("%s: %d pushed, %d already up to date (%s)", cmd, p.pushed.Load(), p.skipped.Load(), time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-// elfStatic fails if file asks for a dynamic loader (has a PT_INTERP header).
-func elfStatic(file string) error {
-	f, err := elf.Open(file)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked", file)
-		}
-	}
+	logf("%s: %d pushed, %d already up to date (%s)", cmd, p.Pushed.Load(), p.Skipped.Load(), time.Since(start).Round(time.Millisecond))
 	return nil
 }

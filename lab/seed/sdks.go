@@ -2,7 +2,6 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,17 +10,15 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"runtime"
+
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
-
-// hostPlatform is linux/<host arch>: the lab's buildkitd runs on this host.
-func hostPlatform() v1.Platform { return v1.Platform{OS: "linux", Architecture: runtime.GOARCH} }
 
 // sdk is one SDK tree: the files an SDK image carries, paths relative to the
 // SDK root (bin/go, bin/node, ...).
@@ -29,7 +26,7 @@ type sdk struct {
 	platform string // golang, nodejs, python, dotnet, ...
 	flavor   string // bookworm, bullseye
 	version  string
-	tree     tarFunc
+	tree     ociimage.TarFunc
 	big      bool // cache its tarballs on disk (real toolchains)
 	quiet    bool // do not log its push (the 150 paging tags)
 }
@@ -41,15 +38,15 @@ func (s sdk) oryxFile() string { return s.key() + ".tar.gz" }
 
 // seeder builds and pushes the sample SDK images.
 type seeder struct {
-	p     *pusher
-	blobs *blobs
+	p     *ociimage.Pusher
+	blobs *ociimage.Blobs
 	plat  v1.Platform
 }
 
 // tarball returns the SDK tree as a gzipped tarball (also usable as a layer:
 // a layer *is* a gzipped tarball, so the tree layout's layer is this blob).
-func (s *seeder) tarball(x sdk) (*blob, error) {
-	return s.blobs.get(x.key()+"-sdk", x.big, x.tree)
+func (s *seeder) tarball(x sdk) (*ociimage.Blob, error) {
+	return s.blobs.Get(x.key()+"-sdk", x.big, x.tree)
 }
 
 // fileLayer returns a layer holding one file, name, whose content is the SDK
@@ -59,11 +56,11 @@ func (s *seeder) fileLayer(x sdk, name string) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.blobs.get(x.key()+"-layer-"+strings.TrimSuffix(name, ".tar.gz"), x.big, singleFile(name, inner))
+	b, err := s.blobs.Get(x.key()+"-layer-"+strings.TrimSuffix(name, ".tar.gz"), x.big, ociimage.SingleFile(name, inner))
 	if err != nil {
 		return nil, err
 	}
-	return b.layer(), nil
+	return b.Layer(), nil
 }
 
 // Layouts.
@@ -84,7 +81,7 @@ func (s *seeder) layer(x sdk, layout string) (v1.Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.layer(), nil
+		return b.Layer(), nil
 	}
 	return nil, fmt.Errorf("unknown layout %q", layout)
 }
@@ -102,14 +99,14 @@ func (s *seeder) push(x sdk, layout, tag string, labels map[string]string) error
 	if err != nil {
 		return err
 	}
-	img, err := newImage(s.plat, v1.Config{Labels: labels}, l)
+	img, err := ociimage.NewImage(s.plat, createdBy, v1.Config{Labels: labels}, l)
 	if err != nil {
 		return err
 	}
 	if tag == "" {
 		tag = repoTag(x, layout)
 	}
-	_, err = s.p.write(tag, img, x.quiet)
+	_, err = s.p.Write(tag, img, x.quiet)
 	return err
 }
 
@@ -121,21 +118,21 @@ func (s *seeder) pushDefault(x sdk, layout, label string) error {
 }
 
 // scriptSDK is a synthetic SDK: bin/<tool> is a /bin/sh script printing out.
-func scriptSDK(platform, flavor, version, tool, out string, extra ...entry) sdk {
+func scriptSDK(platform, flavor, version, tool, out string, extra ...ociimage.Entry) sdk {
 	info := fmt.Sprintf("platform=%s\nflavor=%s\nversion=%s\n", platform, flavor, version)
-	es := []entry{
-		dirEntry("bin", 0o755),
-		fileEntry("bin/"+tool, 0o755, []byte("#!/bin/sh\necho '"+out+"'\n")),
+	es := []ociimage.Entry{
+		ociimage.Dir("bin", 0o755),
+		ociimage.File("bin/"+tool, 0o755, []byte("#!/bin/sh\necho '"+out+"'\n")),
 	}
 	es = append(es, extra...)
-	es = append(es, fileEntry("sdk-info.txt", 0o644, []byte(info)))
-	return sdk{platform: platform, flavor: flavor, version: version, tree: entries(es...)}
+	es = append(es, ociimage.File("sdk-info.txt", 0o644, []byte(info)))
+	return sdk{platform: platform, flavor: flavor, version: version, tree: ociimage.Entries(es...)}
 }
 
 func nodeSDK(v string) sdk { return scriptSDK("nodejs", "bookworm", v, "node", "v"+v) }
 
 func pythonSDK(flavor, v string) sdk {
-	return scriptSDK("python", flavor, v, "python3", "Python "+v, symlinkEntry("bin/python", "python3"))
+	return scriptSDK("python", flavor, v, "python3", "Python "+v, ociimage.Symlink("bin/python", "python3"))
 }
 
 func dotnetSDK(v string) sdk {
@@ -184,7 +181,7 @@ func modDownload(mod string) (string, error) {
 // commands get their execute bits back and every _go.mod is also written as
 // go.mod. Permissions are normalised to 0755/0644 (the module cache is
 // read-only).
-func gorootTree(dir string) tarFunc {
+func gorootTree(dir string) ociimage.TarFunc {
 	return func(tw *tar.Writer) error {
 		return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -201,13 +198,13 @@ func gorootTree(dir string) tarFunc {
 			}
 			switch {
 			case d.IsDir():
-				return tw.WriteHeader(header(rel+"/", tar.TypeDir, 0o755, 0, ""))
+				return tw.WriteHeader(ociimage.Header(rel+"/", tar.TypeDir, 0o755, 0, ""))
 			case info.Mode()&fs.ModeSymlink != 0:
 				target, err := os.Readlink(p)
 				if err != nil {
 					return err
 				}
-				return tw.WriteHeader(header(rel, tar.TypeSymlink, 0o777, 0, target))
+				return tw.WriteHeader(ociimage.Header(rel, tar.TypeSymlink, 0o777, 0, target))
 			case info.Mode().IsRegular():
 				mode := int64(0o644)
 				if goExecutable(rel, info.Mode()) {
@@ -249,7 +246,7 @@ func copyFile(tw *tar.Writer, src, name string, mode, size int64) error {
 		return err
 	}
 	defer f.Close()
-	if err := tw.WriteHeader(header(name, tar.TypeReg, mode, size, "")); err != nil {
+	if err := tw.WriteHeader(ociimage.Header(name, tar.TypeReg, mode, size, "")); err != nil {
 		return err
 	}
 	n, err := io.Copy(tw, f)
@@ -327,26 +324,26 @@ func seedBroken(s *seeder) error {
 	if err != nil {
 		return err
 	}
-	extra, err := s.blobs.get("broken-extra-layer", false, entries(fileEntry("extra.txt", 0o644, []byte("second layer\n"))))
+	extra, err := s.blobs.Get("broken-extra-layer", false, ociimage.Entries(ociimage.File("extra.txt", 0o644, []byte("second layer\n"))))
 	if err != nil {
 		return err
 	}
-	img, err := newImage(s.plat, v1.Config{}, l1, extra.layer())
+	img, err := ociimage.NewImage(s.plat, createdBy, v1.Config{}, l1, extra.Layer())
 	if err != nil {
 		return err
 	}
-	if _, err := s.p.image("sdks/broken:bookworm-1.0.0", img); err != nil {
+	if _, err := s.p.Image("sdks/broken:bookworm-1.0.0", img); err != nil {
 		return err
 	}
 
-	emptyLayer, err := s.blobs.get("broken-empty-layer", false, entries())
+	emptyLayer, err := s.blobs.Get("broken-empty-layer", false, ociimage.Entries())
 	if err != nil {
 		return err
 	}
-	if img, err = newImage(s.plat, v1.Config{}, emptyLayer.layer()); err != nil {
+	if img, err = ociimage.NewImage(s.plat, createdBy, v1.Config{}, emptyLayer.Layer()); err != nil {
 		return err
 	}
-	if _, err := s.p.image("sdks/broken:bookworm-2.0.0", img); err != nil {
+	if _, err := s.p.Image("sdks/broken:bookworm-2.0.0", img); err != nil {
 		return err
 	}
 
@@ -358,14 +355,14 @@ func seedBroken(s *seeder) error {
 	if err != nil {
 		return err
 	}
-	two, err := s.blobs.get("broken-two-tarballs", false, concat(singleFile("a.tar.gz", a), singleFile("b.tar.gz", b)))
+	two, err := s.blobs.Get("broken-two-tarballs", false, ociimage.Concat(ociimage.SingleFile("a.tar.gz", a), ociimage.SingleFile("b.tar.gz", b)))
 	if err != nil {
 		return err
 	}
-	if img, err = newImage(s.plat, v1.Config{}, two.layer()); err != nil {
+	if img, err = ociimage.NewImage(s.plat, createdBy, v1.Config{}, two.Layer()); err != nil {
 		return err
 	}
-	_, err = s.p.image("sdks/broken:bookworm-3.0.0", img)
+	_, err = s.p.Image("sdks/broken:bookworm-3.0.0", img)
 	return err
 }
 
@@ -381,7 +378,7 @@ func seedMulti(s *seeder) error {
 		if err != nil {
 			return err
 		}
-		img, err := newImage(plat, v1.Config{}, l)
+		img, err := ociimage.NewImage(plat, createdBy, v1.Config{}, l)
 		if err != nil {
 			return err
 		}
@@ -390,14 +387,14 @@ func seedMulti(s *seeder) error {
 			Descriptor: v1.Descriptor{Platform: &plat},
 		})
 	}
-	_, err := s.p.index("sdks/multi:bookworm-1.0.0", idx)
+	_, err := s.p.Index("sdks/multi:bookworm-1.0.0", idx)
 	return err
 }
 
 // busyboxImage is lab/busybox: a static busybox with a /bin/<applet> symlink
 // per applet, /tmp, /root and a root user.
-func busyboxImage(bs *blobs, plat v1.Platform, busybox string) (v1.Image, error) {
-	if err := checkStatic(busybox); err != nil {
+func busyboxImage(bs *ociimage.Blobs, plat v1.Platform, busybox string) (v1.Image, error) {
+	if err := ociimage.CheckStatic(busybox); err != nil {
 		return nil, fmt.Errorf("%w (apt-get install busybox-static)", err)
 	}
 	bin, err := os.ReadFile(busybox)
@@ -408,95 +405,29 @@ func busyboxImage(bs *blobs, plat v1.Platform, busybox string) (v1.Image, error)
 	if err != nil {
 		return nil, fmt.Errorf("%s --list: %w", busybox, err)
 	}
-	es := []entry{
-		dirEntry("bin", 0o755),
-		fileEntry("bin/busybox", 0o755, bin),
+	es := []ociimage.Entry{
+		ociimage.Dir("bin", 0o755),
+		ociimage.File("bin/busybox", 0o755, bin),
 	}
 	for _, applet := range strings.Fields(string(out)) {
 		if applet == "busybox" || strings.Contains(applet, "/") {
 			continue
 		}
-		es = append(es, symlinkEntry("bin/"+applet, "busybox"))
+		es = append(es, ociimage.Symlink("bin/"+applet, "busybox"))
 	}
 	es = append(es,
-		dirEntry("etc", 0o755),
-		fileEntry("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")),
-		fileEntry("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")),
-		dirEntry("root", 0o700),
-		dirEntry("tmp", 0o1777),
+		ociimage.Dir("etc", 0o755),
+		ociimage.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")),
+		ociimage.File("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")),
+		ociimage.Dir("root", 0o700),
+		ociimage.Dir("tmp", 0o1777),
 	)
-	b, err := bs.get("busybox", false, entries(es...))
+	b, err := bs.Get("busybox", false, ociimage.Entries(es...))
 	if err != nil {
 		return nil, err
 	}
-	return newImage(plat, v1.Config{
+	return ociimage.NewImage(plat, createdBy, v1.Config{
 		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Cmd: []string{"sh"},
-	}, b.layer())
-}
-
-// frontendCaps is the cap list of the stock Dockerfile frontend image
-// (buildkit v0.34.2 frontend/dockerfile/cmd/dockerfile-frontend/Dockerfile).
-const frontendCaps = "moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
-
-// frontendImage is FROM scratch + /sdkfront. Unlike the stock image it does
-// not set moby.buildkit.frontend.network.none: sdkfront reads registries
-// itself; the offline variant sets it.
-func frontendImage(bs *blobs, plat v1.Platform, binary string, offline bool) (v1.Image, error) {
-	if err := checkStatic(binary); err != nil {
-		return nil, fmt.Errorf("%w (build it with CGO_ENABLED=0 -tags 'netgo osusergo static_build')", err)
-	}
-	bin, err := os.ReadFile(binary)
-	if err != nil {
-		return nil, err
-	}
-	b, err := bs.get("frontend", false, entries(fileEntry("sdkfront", 0o755, bin)))
-	if err != nil {
-		return nil, err
-	}
-	labels := map[string]string{"moby.buildkit.frontend.caps": frontendCaps}
-	if offline {
-		labels["moby.buildkit.frontend.network.none"] = "true"
-	}
-	return newImage(plat, v1.Config{Entrypoint: []string{"/sdkfront"}, Labels: labels}, b.layer())
-}
-
-// sbomScannerImage is FROM scratch + /sbomscan (lab/sbomscan), a BuildKit SBOM
-// generator: `--opt attest:sbom=generator=REGISTRY/sdkfront-sbom:dev`. BuildKit
-// runs its entrypoint with BUILDKIT_SCAN_* set; /tmp is a tmpfs it mounts.
-func sbomScannerImage(bs *blobs, plat v1.Platform, binary string) (v1.Image, error) {
-	if err := checkStatic(binary); err != nil {
-		return nil, fmt.Errorf("%w (build it with CGO_ENABLED=0)", err)
-	}
-	bin, err := os.ReadFile(binary)
-	if err != nil {
-		return nil, err
-	}
-	b, err := bs.get("sbomscan", false, entries(fileEntry("sbomscan", 0o755, bin)))
-	if err != nil {
-		return nil, err
-	}
-	return newImage(plat, v1.Config{
-		Entrypoint: []string{"/sbomscan"},
-		WorkingDir: "/",
-		Labels: map[string]string{
-			"org.opencontainers.image.title":       "sdkfront-sbom",
-			"org.opencontainers.image.description": "BuildKit SBOM generator: SPDX 2.3 of the Go modules in every Go binary (lab/sbomscan)",
-		},
-	}, b.layer())
-}
-
-// checkStatic fails unless file is a statically linked ELF executable (the
-// images are FROM scratch: there is no dynamic loader in them).
-func checkStatic(file string) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	hdr := make([]byte, 4)
-	if _, err := io.ReadFull(f, hdr); err != nil || !bytes.Equal(hdr, []byte("\x7fELF")) {
-		return fmt.Errorf("%s is not an ELF executable", file)
-	}
-	return elfStatic(file)
+	}, b.Layer())
 }

@@ -7,14 +7,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
 type tarFile struct {
@@ -71,11 +69,11 @@ func sha(b []byte) string {
 func TestWriteTarGzIsDeterministicAndHashesMatch(t *testing.T) {
 	src := pythonSDK("bookworm", "3.11.9").tree
 	var a, b bytes.Buffer
-	ia, err := writeTarGz(&a, src)
+	ia, err := ociimage.WriteTarGz(&a, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ib, err := writeTarGz(&b, src)
+	ib, err := ociimage.WriteTarGz(&b, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +117,7 @@ func TestGorootTreeAppliesToolchainFixups(t *testing.T) {
 	write("VERSION", 0o444)
 
 	var buf bytes.Buffer
-	if _, err := writeTarGz(&buf, gorootTree(dir)); err != nil {
+	if _, err := ociimage.WriteTarGz(&buf, gorootTree(dir)); err != nil {
 		t.Fatal(err)
 	}
 	files := readTarGz(t, buf.Bytes())
@@ -161,15 +159,15 @@ func TestSeedSDKsLayoutsAndIdempotence(t *testing.T) {
 	reg := startRegistry(t)
 	ctx := context.Background()
 	newSeeder := func() *seeder {
-		return &seeder{p: newPusher(ctx, reg, false), blobs: newBlobs(t.TempDir()), plat: hostPlatform()}
+		return &seeder{p: ociimage.NewPusher(ctx, reg, false), blobs: ociimage.NewBlobs(t.TempDir()), plat: ociimage.HostPlatform()}
 	}
 	s := newSeeder()
 	// No Go versions: the real toolchains are too big for a unit test.
 	if err := seedSDKs(s, nil); err != nil {
 		t.Fatal(err)
 	}
-	if s.p.pushed.Load() < 160 {
-		t.Fatalf("pushed %d images, want >= 160", s.p.pushed.Load())
+	if s.p.Pushed.Load() < 160 {
+		t.Fatalf("pushed %d images, want >= 160", s.p.Pushed.Load())
 	}
 
 	get := func(repoTag string) v1.Image {
@@ -283,165 +281,16 @@ func TestSeedSDKsLayoutsAndIdempotence(t *testing.T) {
 	if err := seedSDKs(s2, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n := s2.p.pushed.Load(); n != 0 {
+	if n := s2.p.Pushed.Load(); n != 0 {
 		t.Fatalf("second seed pushed %d images, want 0", n)
 	}
 }
 
-// staticBinary builds a trivial static Go program, as the frontend is built.
-func staticBinary(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n\ngo 1.22\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "build", "-o", "x", ".")
-	cmd.Dir, cmd.Env = dir, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return filepath.Join(dir, "x")
-}
-
-func TestFrontendImage(t *testing.T) {
-	exe := staticBinary(t)
-	if err := elfStatic(exe); err != nil {
-		t.Fatalf("CGO_ENABLED=0 build is not static: %v", err)
-	}
-	if _, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/sh", false); err == nil {
-		t.Error("a dynamically linked binary was accepted for a FROM scratch image")
-	}
-	img, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), exe, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	off, err := frontendImage(newBlobs(t.TempDir()), hostPlatform(), exe, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cf, _ := off.ConfigFile(); cf.Config.Labels["moby.buildkit.frontend.network.none"] != "true" || cf.Config.Labels["moby.buildkit.frontend.caps"] != frontendCaps {
-		t.Errorf("offline variant labels = %v", cf.Config.Labels)
-	}
-	cf, _ := img.ConfigFile()
-	if got := cf.Config.Labels["moby.buildkit.frontend.caps"]; got != frontendCaps {
-		t.Errorf("caps label = %q", got)
-	}
-	if _, ok := cf.Config.Labels["moby.buildkit.frontend.network.none"]; ok {
-		t.Error("network.none must not be set")
-	}
-	if len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/sdkfront" {
-		t.Errorf("entrypoint = %q", cf.Config.Entrypoint)
-	}
-}
-
-// TestFrontendCapsMatchStockImage: every copy of the caps label sdkfront
-// ships equals the stock Dockerfile frontend image's, as built from the
-// BuildKit version go.mod pins. It fails, never skips, when that source
-// cannot be found: after an upgrade, that is the moment to look.
-func TestFrontendCapsMatchStockImage(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}\t{{.Dir}}", "github.com/moby/buildkit").Output()
-	if err != nil {
-		t.Fatalf("go list -m github.com/moby/buildkit: %v", err)
-	}
-	version, dir, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
-	if dir == "" {
-		t.Fatalf("BuildKit %s (go.mod) is not in the module cache: run `go mod download github.com/moby/buildkit`", version)
-	}
-	df, err := os.ReadFile(filepath.Join(dir, "frontend/dockerfile/cmd/dockerfile-frontend/Dockerfile"))
-	if err != nil {
-		t.Fatalf("BuildKit %s: the stock frontend's Dockerfile moved or is gone: %v", version, err)
-	}
-	label := regexp.MustCompile(`LABEL moby\.buildkit\.frontend\.caps="([^"]*)"`)
-	m := label.FindStringSubmatch(string(df))
-	if m == nil {
-		t.Fatalf("BuildKit %s: the stock frontend's Dockerfile no longer sets moby.buildkit.frontend.caps", version)
-	}
-	stock := m[1]
-
-	copies := map[string]string{"lab/seed frontendCaps": frontendCaps}
-	for _, c := range []struct{ file, pattern string }{
-		{"../../cmd/frontend/Dockerfile", label.String()},
-		{"../../e2e/image_test.go", `const stockCaps = "([^"]*)"`},
-	} {
-		dt, err := os.ReadFile(c.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := regexp.MustCompile(c.pattern).FindAllStringSubmatch(string(dt), -1)
-		if len(m) == 0 {
-			t.Errorf("%s: no caps label found (%s)", c.file, c.pattern)
-		}
-		for i, mm := range m {
-			copies[fmt.Sprintf("%s #%d", c.file, i+1)] = mm[1]
-		}
-	}
-	for where, caps := range copies {
-		if caps != stock {
-			t.Errorf("%s: caps %q differ from the stock frontend's of BuildKit %s: %q", where, caps, version, stock)
-		}
-	}
-}
-
-// TestFrontendDockerfileMatchesSeededImage: cmd/frontend/Dockerfile (make
-// image) and the seeded sdkfront:dev carry the same frontend labels.
-func TestFrontendDockerfileMatchesSeededImage(t *testing.T) {
-	df, err := os.ReadFile("../../cmd/frontend/Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(df), `LABEL moby.buildkit.frontend.caps="`+frontendCaps+`"`) {
-		t.Errorf("cmd/frontend/Dockerfile does not set moby.buildkit.frontend.caps=%q", frontendCaps)
-	}
-	// network.none only on the offline variant, which release does not
-	// build on: sdkfront reads registries over the network.
-	release := string(df)[strings.LastIndex(string(df), "\nFROM "):]
-	offline := string(df)[strings.Index(string(df), "AS offline"):]
-	if !strings.HasPrefix(release, "\nFROM sdkfront AS release") || strings.Contains(release, "network.none") {
-		t.Errorf("cmd/frontend/Dockerfile: the last stage must be the release image, without network.none:%s", release)
-	}
-	if !strings.Contains(offline[:strings.Index(offline, "\nFROM ")], `LABEL moby.buildkit.frontend.network.none="true"`) {
-		t.Error("cmd/frontend/Dockerfile: the offline stage does not set moby.buildkit.frontend.network.none")
-	}
-	if !strings.Contains(string(df), `ENTRYPOINT ["/sdkfront"]`) {
-		t.Error(`cmd/frontend/Dockerfile: want ENTRYPOINT ["/sdkfront"], as the seeded image`)
-	}
-}
-
-func TestSBOMScannerImage(t *testing.T) {
-	exe := staticBinary(t)
-	if _, err := sbomScannerImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/sh"); err == nil {
-		t.Error("a dynamically linked binary was accepted for a FROM scratch image")
-	}
-	img, err := sbomScannerImage(newBlobs(t.TempDir()), hostPlatform(), exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, _ := img.ConfigFile()
-	if len(cf.Config.Entrypoint) != 1 || cf.Config.Entrypoint[0] != "/sbomscan" {
-		t.Errorf("entrypoint = %q", cf.Config.Entrypoint)
-	}
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 1 {
-		t.Fatalf("layers: %d %v", len(layers), err)
-	}
-	rc, err := layers[0].Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	if f, ok := readTar(t, rc)["sbomscan"]; !ok || f.mode != 0o755 {
-		t.Errorf("layer: want /sbomscan 0755, got %+v", f)
-	}
-}
-
 func TestBusyboxImage(t *testing.T) {
-	if elfStatic("/bin/busybox") != nil {
+	if ociimage.CheckStatic("/bin/busybox") != nil {
 		t.Skip("no static /bin/busybox (busybox-static)")
 	}
-	img, err := busyboxImage(newBlobs(t.TempDir()), hostPlatform(), "/bin/busybox")
+	img, err := busyboxImage(ociimage.NewBlobs(t.TempDir()), ociimage.HostPlatform(), "/bin/busybox")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,10 @@
-package main
+package ociimage
 
 import (
 	"context"
 	"fmt"
+	"log"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// newImage returns a single-platform OCI image (OCI manifest and config
-// media types) with the given config and layers, each one history entry.
-func newImage(plat v1.Platform, cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
+// NewImage returns a single-platform OCI image (OCI manifest and config
+// media types) with the given config and layers, each one history entry created by createdBy (the tool that packs it).
+func NewImage(plat v1.Platform, createdBy string, cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	cf, err := img.ConfigFile()
@@ -27,7 +27,7 @@ func newImage(plat v1.Platform, cfg v1.Config, layers ...v1.Layer) (v1.Image, er
 		return nil, err
 	}
 	cf = cf.DeepCopy()
-	cf.Created = v1.Time{Time: epoch}
+	cf.Created = v1.Time{Time: Epoch}
 	cf.OS = plat.OS
 	cf.Architecture = plat.Architecture
 	cf.Variant = plat.Variant
@@ -41,26 +41,29 @@ func newImage(plat v1.Platform, cfg v1.Config, layers ...v1.Layer) (v1.Image, er
 		adds = append(adds, mutate.Addendum{
 			Layer:     l,
 			MediaType: types.OCILayer,
-			History:   v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "sdkfront lab/seed"},
+			History:   v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: createdBy},
 		})
 	}
 	return mutate.Append(img, adds...)
 }
 
-// pusher writes images to the lab registry, skipping tags that already
-// point at the exact manifest it would push.
-type pusher struct {
+// Pusher writes images to a plain-HTTP registry (the lab's), skipping tags
+// that already point at the exact manifest it would push. Pushed and Skipped
+// count its writes.
+type Pusher struct {
 	registry string
 	opts     []remote.Option
 	verbose  bool
 
-	pushed, skipped atomic.Int64
+	Pushed, Skipped atomic.Int64
 }
 
-func newPusher(ctx context.Context, registry string, verbose bool) *pusher {
+// NewPusher returns a Pusher to registry (host:port) that stops when ctx
+// ends; verbose also logs the tags that are already up to date.
+func NewPusher(ctx context.Context, registry string, verbose bool) *Pusher {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 16
-	return &pusher{
+	return &Pusher{
 		registry: registry,
 		verbose:  verbose,
 		opts: []remote.Option{
@@ -72,23 +75,23 @@ func newPusher(ctx context.Context, registry string, verbose bool) *pusher {
 	}
 }
 
-func (p *pusher) tag(repoTag string) (name.Tag, error) {
+func (p *Pusher) tag(repoTag string) (name.Tag, error) {
 	return name.NewTag(p.registry+"/"+repoTag, name.Insecure, name.StrictValidation)
 }
 
 // upToDate reports whether t already points at want.
-func (p *pusher) upToDate(t name.Tag, want v1.Hash) bool {
+func (p *Pusher) upToDate(t name.Tag, want v1.Hash) bool {
 	d, err := remote.Head(t, p.opts...)
 	return err == nil && d.Digest == want
 }
 
-// image pushes img as repoTag unless it is already there; returns its digest.
-func (p *pusher) image(repoTag string, img v1.Image) (v1.Hash, error) {
-	return p.write(repoTag, img, false)
+// Image pushes img as repoTag unless it is already there; returns its digest.
+func (p *Pusher) Image(repoTag string, img v1.Image) (v1.Hash, error) {
+	return p.Write(repoTag, img, false)
 }
 
-// write is image; quiet pushes are counted but not logged (unless -v).
-func (p *pusher) write(repoTag string, img v1.Image, quiet bool) (v1.Hash, error) {
+// Write is Image; quiet pushes are counted but not logged (unless -v).
+func (p *Pusher) Write(repoTag string, img v1.Image, quiet bool) (v1.Hash, error) {
 	want, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, err
@@ -96,8 +99,8 @@ func (p *pusher) write(repoTag string, img v1.Image, quiet bool) (v1.Hash, error
 	return p.push(repoTag, want, "", quiet, func(t name.Tag) error { return remote.Write(t, img, p.opts...) })
 }
 
-// index pushes an image index as repoTag unless it is already there.
-func (p *pusher) index(repoTag string, idx v1.ImageIndex) (v1.Hash, error) {
+// Index pushes an image index as repoTag unless it is already there.
+func (p *Pusher) Index(repoTag string, idx v1.ImageIndex) (v1.Hash, error) {
 	want, err := idx.Digest()
 	if err != nil {
 		return v1.Hash{}, err
@@ -106,15 +109,15 @@ func (p *pusher) index(repoTag string, idx v1.ImageIndex) (v1.Hash, error) {
 }
 
 // push tags want as repoTag with put, unless the tag already points at it.
-func (p *pusher) push(repoTag string, want v1.Hash, kind string, quiet bool, put func(name.Tag) error) (v1.Hash, error) {
+func (p *Pusher) push(repoTag string, want v1.Hash, kind string, quiet bool, put func(name.Tag) error) (v1.Hash, error) {
 	t, err := p.tag(repoTag)
 	if err != nil {
 		return v1.Hash{}, err
 	}
 	if p.upToDate(t, want) {
-		p.skipped.Add(1)
+		p.Skipped.Add(1)
 		if p.verbose {
-			logf("ok   %s (%s)", t, short(want))
+			log.Printf("ok   %s (%s)", t, short(want))
 		}
 		return want, nil
 	}
@@ -122,9 +125,9 @@ func (p *pusher) push(repoTag string, want v1.Hash, kind string, quiet bool, put
 	if err := put(t); err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %w", t, err)
 	}
-	p.pushed.Add(1)
+	p.Pushed.Add(1)
 	if !quiet || p.verbose {
-		logf("push%s %s %s (%s)", kind, t, short(want), time.Since(start).Round(time.Millisecond))
+		log.Printf("push%s %s %s (%s)", kind, t, short(want), time.Since(start).Round(time.Millisecond))
 	}
 	return want, nil
 }
@@ -137,39 +140,14 @@ func short(h v1.Hash) string {
 	return s
 }
 
-// runJobs runs jobs on n workers and returns the first error.
-func runJobs(n int, jobs []func() error) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	ch := make(chan func() error)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for job := range ch {
-				mu.Lock()
-				failed := first != nil
-				mu.Unlock()
-				if failed {
-					continue // drain: stop at the first error
-				}
-				if err := job(); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
+// Tags lists the tags of repo (a repository path in the registry).
+func (p *Pusher) Tags(repo string) ([]string, error) {
+	r, err := name.NewRepository(p.registry+"/"+repo, name.Insecure)
+	if err != nil {
+		return nil, err
 	}
-	for _, j := range jobs {
-		ch <- j
-	}
-	close(ch)
-	wg.Wait()
-	return first
+	return remote.List(r, p.opts...)
 }
+
+// Registry is the host:port the Pusher writes to.
+func (p *Pusher) Registry() string { return p.registry }

@@ -1,4 +1,9 @@
-package main
+// Package ociimage builds small, reproducible single-platform OCI images
+// (tarball layers from entries in memory or cached on disk, a fixed Epoch)
+// and pushes them to a plain-HTTP registry, skipping tags that are already up
+// to date. The lab's seeder (lab/seed) and the release image packer
+// (hack/imagepack) share it.
+package ociimage
 
 import (
 	"archive/tar"
@@ -10,6 +15,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,19 +25,19 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// epoch is the fixed timestamp of every tar entry and image config, so that
-// seeding is reproducible: the same inputs always give the same digests.
-var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// Epoch is the fixed timestamp of every tar entry and image config, so that
+// packing is reproducible: the same inputs always give the same digests.
+var Epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // cacheFormat is part of every on-disk cache key; bump it when the way
 // tarballs are built changes.
 const cacheFormat = "v1"
 
-// tarFunc writes entries to a tar stream.
-type tarFunc func(tw *tar.Writer) error
+// TarFunc writes entries to a tar stream.
+type TarFunc func(tw *tar.Writer) error
 
-// entry is one tar entry held in memory.
-type entry struct {
+// Entry is one tar entry held in memory.
+type Entry struct {
 	name     string
 	typeflag byte
 	mode     int64
@@ -39,36 +45,40 @@ type entry struct {
 	linkname string
 }
 
-func dirEntry(name string, mode int64) entry {
-	return entry{name: name + "/", typeflag: tar.TypeDir, mode: mode}
+// Dir is a directory entry; name gets its trailing slash.
+func Dir(name string, mode int64) Entry {
+	return Entry{name: name + "/", typeflag: tar.TypeDir, mode: mode}
 }
 
-func fileEntry(name string, mode int64, body []byte) entry {
-	return entry{name: name, typeflag: tar.TypeReg, mode: mode, body: body}
+// File is a regular file entry.
+func File(name string, mode int64, body []byte) Entry {
+	return Entry{name: name, typeflag: tar.TypeReg, mode: mode, body: body}
 }
 
-func symlinkEntry(name, target string) entry {
-	return entry{name: name, typeflag: tar.TypeSymlink, mode: 0o777, linkname: target}
+// Symlink is a symbolic link entry, name -> target.
+func Symlink(name, target string) Entry {
+	return Entry{name: name, typeflag: tar.TypeSymlink, mode: 0o777, linkname: target}
 }
 
-func header(name string, typeflag byte, mode, size int64, linkname string) *tar.Header {
+// Header is a tar header owned by root with the fixed Epoch as its time.
+func Header(name string, typeflag byte, mode, size int64, linkname string) *tar.Header {
 	return &tar.Header{
 		Name:     name,
 		Typeflag: typeflag,
 		Mode:     mode,
 		Size:     size,
 		Linkname: linkname,
-		ModTime:  epoch,
+		ModTime:  Epoch,
 		Uid:      0,
 		Gid:      0,
 	}
 }
 
-// entries returns a tarFunc writing es in order.
-func entries(es ...entry) tarFunc {
+// Entries returns a TarFunc writing es in order.
+func Entries(es ...Entry) TarFunc {
 	return func(tw *tar.Writer) error {
 		for _, e := range es {
-			if err := tw.WriteHeader(header(e.name, e.typeflag, e.mode, int64(len(e.body)), e.linkname)); err != nil {
+			if err := tw.WriteHeader(Header(e.name, e.typeflag, e.mode, int64(len(e.body)), e.linkname)); err != nil {
 				return err
 			}
 			if len(e.body) > 0 {
@@ -81,8 +91,8 @@ func entries(es ...entry) tarFunc {
 	}
 }
 
-// concat returns a tarFunc writing each of fs in turn.
-func concat(fs ...tarFunc) tarFunc {
+// Concat returns a TarFunc writing each of fs in turn.
+func Concat(fs ...TarFunc) TarFunc {
 	return func(tw *tar.Writer) error {
 		for _, f := range fs {
 			if err := f(tw); err != nil {
@@ -93,9 +103,9 @@ func concat(fs ...tarFunc) tarFunc {
 	}
 }
 
-// blobInfo describes a gzipped tarball: Digest and Size of the compressed
+// BlobInfo describes a gzipped tarball: Digest and Size of the compressed
 // bytes, DiffID of the uncompressed tar stream.
-type blobInfo struct {
+type BlobInfo struct {
 	Digest string `json:"digest"`
 	DiffID string `json:"diffID"`
 	Size   int64  `json:"size"`
@@ -114,49 +124,49 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 func sum(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
 
-// writeTarGz writes src as a gzip (BestSpeed) compressed tar stream to w and
+// WriteTarGz writes src as a gzip (BestSpeed) compressed tar stream to w and
 // returns its digests. Output is deterministic for deterministic input.
-func writeTarGz(w io.Writer, src tarFunc) (blobInfo, error) {
+func WriteTarGz(w io.Writer, src TarFunc) (BlobInfo, error) {
 	compressed := sha256.New()
 	cw := &countingWriter{w: io.MultiWriter(w, compressed)}
 	gz, err := gzip.NewWriterLevel(cw, gzip.BestSpeed)
 	if err != nil {
-		return blobInfo{}, err
+		return BlobInfo{}, err
 	}
 	uncompressed := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(gz, uncompressed))
 	if err := src(tw); err != nil {
-		return blobInfo{}, err
+		return BlobInfo{}, err
 	}
 	if err := tw.Close(); err != nil {
-		return blobInfo{}, err
+		return BlobInfo{}, err
 	}
 	if err := gz.Close(); err != nil {
-		return blobInfo{}, err
+		return BlobInfo{}, err
 	}
-	return blobInfo{Digest: sum(compressed), DiffID: sum(uncompressed), Size: cw.n}, nil
+	return BlobInfo{Digest: sum(compressed), DiffID: sum(uncompressed), Size: cw.n}, nil
 }
 
-// blob is a gzipped tarball held in memory or in a file under the cache.
-type blob struct {
-	info blobInfo
+// Blob is a gzipped tarball held in memory or in a file under the cache.
+type Blob struct {
+	info BlobInfo
 	data []byte // in memory, or
 	path string // on disk
 }
 
-func (b *blob) open() (io.ReadCloser, error) {
+func (b *Blob) open() (io.ReadCloser, error) {
 	if b.path != "" {
 		return os.Open(b.path)
 	}
 	return io.NopCloser(bytes.NewReader(b.data)), nil
 }
 
-// layer returns b as an OCI gzip layer.
-func (b *blob) layer() v1.Layer { return &blobLayer{b: b} }
+// Layer returns b as an OCI gzip layer.
+func (b *Blob) Layer() v1.Layer { return &blobLayer{b: b} }
 
-// blobLayer implements v1.Layer over a blob whose digests are already known,
+// blobLayer implements v1.Layer over a Blob whose digests are already known,
 // so building an image manifest never re-reads (or re-compresses) the data.
-type blobLayer struct{ b *blob }
+type blobLayer struct{ b *Blob }
 
 func (l *blobLayer) Digest() (v1.Hash, error)             { return v1.NewHash(l.b.info.Digest) }
 func (l *blobLayer) DiffID() (v1.Hash, error)             { return v1.NewHash(l.b.info.DiffID) }
@@ -190,10 +200,10 @@ func gunzip(rc io.ReadCloser, err error) (io.ReadCloser, error) {
 	return gzipReadCloser{Reader: zr, under: rc}, nil
 }
 
-// blobs builds gzipped tarballs once per key, in memory or (for big ones) in
+// Blobs builds gzipped tarballs once per key, in memory or (for big ones) in
 // cacheDir, where they survive between runs: reseeding then costs no
 // compression at all.
-type blobs struct {
+type Blobs struct {
 	cacheDir string
 
 	mu   sync.Mutex
@@ -202,17 +212,17 @@ type blobs struct {
 
 type blobOnce struct {
 	once sync.Once
-	b    *blob
+	b    *Blob
 	err  error
 }
 
-func newBlobs(cacheDir string) *blobs {
-	return &blobs{cacheDir: cacheDir, memo: map[string]*blobOnce{}}
+func NewBlobs(cacheDir string) *Blobs {
+	return &Blobs{cacheDir: cacheDir, memo: map[string]*blobOnce{}}
 }
 
-// get returns the blob for key, building it with src on first use. Blobs
+// Get returns the Blob for key, building it with src on first use. Blobs
 // with onDisk set are cached under cacheDir across runs.
-func (bs *blobs) get(key string, onDisk bool, src tarFunc) (*blob, error) {
+func (bs *Blobs) Get(key string, onDisk bool, src TarFunc) (*Blob, error) {
 	bs.mu.Lock()
 	o := bs.memo[key]
 	if o == nil {
@@ -225,8 +235,8 @@ func (bs *blobs) get(key string, onDisk bool, src tarFunc) (*blob, error) {
 			o.b, o.err = bs.onDisk(key, src)
 		} else {
 			var buf bytes.Buffer
-			info, err := writeTarGz(&buf, src)
-			o.b, o.err = &blob{info: info, data: buf.Bytes()}, err
+			info, err := WriteTarGz(&buf, src)
+			o.b, o.err = &Blob{info: info, data: buf.Bytes()}, err
 		}
 		if o.err != nil {
 			o.err = fmt.Errorf("building %s: %w", key, o.err)
@@ -235,17 +245,17 @@ func (bs *blobs) get(key string, onDisk bool, src tarFunc) (*blob, error) {
 	return o.b, o.err
 }
 
-func (bs *blobs) onDisk(key string, src tarFunc) (*blob, error) {
+func (bs *Blobs) onDisk(key string, src TarFunc) (*Blob, error) {
 	if err := os.MkdirAll(bs.cacheDir, 0o755); err != nil {
 		return nil, err
 	}
 	base := filepath.Join(bs.cacheDir, cacheFormat+"-"+key)
 	path, meta := base+".tar.gz", base+".json"
 	if raw, err := os.ReadFile(meta); err == nil {
-		var info blobInfo
+		var info BlobInfo
 		if json.Unmarshal(raw, &info) == nil {
 			if st, err := os.Stat(path); err == nil && st.Size() == info.Size {
-				return &blob{info: info, path: path}, nil
+				return &Blob{info: info, path: path}, nil
 			}
 		}
 	}
@@ -255,7 +265,7 @@ func (bs *blobs) onDisk(key string, src tarFunc) (*blob, error) {
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
-	info, err := writeTarGz(tmp, src)
+	info, err := WriteTarGz(tmp, src)
 	if err == nil {
 		err = tmp.Close()
 	} else {
@@ -274,15 +284,15 @@ func (bs *blobs) onDisk(key string, src tarFunc) (*blob, error) {
 	if err := os.WriteFile(meta, raw, 0o644); err != nil {
 		return nil, err
 	}
-	logf("cached %s (%.1f MB, %s)", filepath.Base(path), float64(info.Size)/1e6, time.Since(start).Round(100*time.Millisecond))
-	return &blob{info: info, path: path}, nil
+	log.Printf("cached %s (%.1f MB, %s)", filepath.Base(path), float64(info.Size)/1e6, time.Since(start).Round(100*time.Millisecond))
+	return &Blob{info: info, path: path}, nil
 }
 
-// singleFile returns a tarFunc writing one regular file named name whose
-// content is the blob b (typically an inner SDK tarball).
-func singleFile(name string, b *blob) tarFunc {
+// SingleFile returns a TarFunc writing one regular file named name whose
+// content is the Blob b (typically an inner SDK tarball).
+func SingleFile(name string, b *Blob) TarFunc {
 	return func(tw *tar.Writer) error {
-		if err := tw.WriteHeader(header(name, tar.TypeReg, 0o644, b.info.Size, "")); err != nil {
+		if err := tw.WriteHeader(Header(name, tar.TypeReg, 0o644, b.info.Size, "")); err != nil {
 			return err
 		}
 		rc, err := b.open()

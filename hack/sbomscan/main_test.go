@@ -22,7 +22,7 @@ import (
 	"github.com/spdx/tools-golang/spdxlib"
 )
 
-// goTool is a real Go binary with module dependencies (lab/seed links
+// goTool is a real Go binary with module dependencies (hack/imagepack links
 // go-containerregistry), built once for the tests: test binaries themselves
 // record no dependencies in their build information.
 var goTool struct {
@@ -39,15 +39,15 @@ func toolBinary(t *testing.T) string {
 			goTool.err = err
 			return
 		}
-		goTool.path = filepath.Join(dir, "seed")
+		goTool.path = filepath.Join(dir, "imagepack")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
 			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
-		cmd := exec.Command(gobin, "build", "-trimpath", "-o", goTool.path, "../seed")
+		cmd := exec.Command(gobin, "build", "-trimpath", "-o", goTool.path, "../imagepack")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			goTool.err = fmt.Errorf("go build ../seed: %v\n%s", err, out)
+			goTool.err = fmt.Errorf("go build ../imagepack: %v\n%s", err, out)
 		}
 	})
 	if goTool.err != nil {
