@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -280,37 +281,28 @@ func TestPlainDockerfileIsStock(t *testing.T) {
 	// (withResolveCache writes g.CacheError on every call,
 	// builder/resolvecache.go:30): TestPlainMultiBaseIsStock covers that
 	// case without -race.
-	df := `ARG BASE=busybox
-FROM ${BASE} AS build
-ENV A=1
-RUN --mount=type=cache,target=/cache echo $A > /out
-COPY <<EOF /hello
-hello
-EOF
-FROM scratch
-COPY --from=build /out /out
-RUN --mount=type=secret,id=tok cat /run/secrets/tok || true
-`
-	assertStock(t, df)
+	assertStock(t, fmt.Sprintf(plainDockerfile, "scratch"))
 }
 
 // TestPlainMultiBaseIsStock is TestPlainDockerfileIsStock with two stages
 // FROM images, which BuildKit's builder resolves concurrently.
 func TestPlainMultiBaseIsStock(t *testing.T) {
 	skipBuildKitRace(t)
-	df := `ARG BASE=busybox
+	assertStock(t, fmt.Sprintf(plainDockerfile, "busybox"))
+}
+
+// plainDockerfile has no SDK line; %s is the base of its second stage.
+const plainDockerfile = `ARG BASE=busybox
 FROM ${BASE} AS build
 ENV A=1
 RUN --mount=type=cache,target=/cache echo $A > /out
 COPY <<EOF /hello
 hello
 EOF
-FROM busybox
+FROM %s
 COPY --from=build /out /out
 RUN --mount=type=secret,id=tok cat /run/secrets/tok || true
 `
-	assertStock(t, df)
-}
 
 // assertStock checks that sdkfront hands a Dockerfile without SDK lines to
 // BuildKit's builder untouched: the same LLB as the stock frontend's, for
