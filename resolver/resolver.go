@@ -206,6 +206,9 @@ func (j *job) resolution(version, tag string, img Manifest) Resolution {
 		Platforms:  img.Platforms,
 		Layers:     img.Layers,
 		Image:      img.Image,
+
+		ConfigDescriptor: img.ConfigDescriptor,
+		Manifests:        img.Manifests,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -21,6 +22,8 @@ const (
 	opList     = "list tags of"
 	opManifest = "get manifest of"
 	opConfig   = "get the image config of"
+	opCatalog  = "list the repositories of"
+	opBlob     = "get a blob of"
 )
 
 // regError is a registry failure of a kind the resolver tells apart
@@ -59,19 +62,57 @@ type statusError struct {
 func (e *statusError) Error() string {
 	s := fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
 	switch {
+	case e.cause != nil && len(e.cause.Errors) > 0:
+		s += ": " + diagnostics(e.cause.Errors)
 	case e.cause != nil:
-		s += ": " + e.cause.Error()
-	case len(e.errors) > 0:
-		var ds []string
-		for _, d := range e.errors {
-			ds = append(ds, d.String())
+		// ggcr's message quotes the whole body: quote an excerpt of it.
+		msg := e.cause.Error()
+		if i := strings.Index(msg, http.StatusText(e.code)+": "); i >= 0 {
+			s += ": " + excerpt([]byte(msg[i+len(http.StatusText(e.code))+2:]), maxExcerpt)
 		}
-		s += ": " + strings.Join(ds, "; ")
+	case len(e.errors) > 0:
+		s += ": " + diagnostics(e.errors)
 	case e.body != "":
 		s += ": " + e.body
 	}
 	return s
 }
+
+// maxExcerpt bounds what an error quotes of a response.
+const maxExcerpt = 200
+
+// maxDiagnostics is how many of a distribution error body's errors an
+// error quotes.
+const maxDiagnostics = 3
+
+// diagnostics quotes the errors of a distribution error body.
+func diagnostics(ds []transport.Diagnostic) string {
+	var out []string
+	for _, d := range ds[:min(len(ds), maxDiagnostics)] {
+		out = append(out, excerpt([]byte(d.String()), maxExcerpt))
+	}
+	if n := len(ds) - maxDiagnostics; n > 0 {
+		out = append(out, fmt.Sprintf("and %d more", n))
+	}
+	return strings.Join(out, "; ")
+}
+
+// detail is err's message for another: one line, bounded, as an error
+// from a library may quote a response (go-containerregistry's "no token
+// in bearer response" quotes all of it on the next line).
+func detail(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return excerpt([]byte(msg), maxDetail)
+}
+
+// maxDetail bounds detail.
+const maxDetail = 1000
+
+// boundedError is an error with its message bounded by detail.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string { return detail(e.err) }
+func (e boundedError) Unwrap() error { return e.err }
 
 func (e *statusError) Unwrap() error {
 	if e.cause != nil {
@@ -90,20 +131,48 @@ func newStatusError(resp *http.Response) *statusError {
 	if json.Unmarshal(b, &body) == nil && len(body.Errors) > 0 {
 		e.errors = body.Errors
 	} else {
-		e.body = snippet(b, 200)
+		e.body = excerpt(b, maxExcerpt)
 	}
 	return e
 }
 
-// snippet is the start of b as one line of text.
-func snippet(b []byte, n int) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+// excerpt is the start of b, at most n bytes of it, as one line of
+// printable text: invalid UTF-8 and every rune that is not printable
+// (control characters, escape sequences, bidirectional overrides) become
+// '?', runs of white space one space. It is all of a response that an
+// error message quotes.
+func excerpt(b []byte, n int) string {
+	var sb strings.Builder
+	space := false
+	for len(b) > 0 && sb.Len() <= n {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			r = '?'
+		case unicode.IsSpace(r):
+			space = sb.Len() > 0
+			continue
+		case !unicode.IsPrint(r):
+			r = '?'
+		}
+		if space {
+			sb.WriteByte(' ')
+			space = false
+		}
+		sb.WriteRune(r)
+	}
+	s := sb.String()
+	cut := len(b) > 0
 	if len(s) > n {
 		i := n
 		for i > 0 && !utf8.RuneStart(s[i]) {
 			i--
 		}
-		s = s[:i] + "…"
+		s, cut = s[:i], true
+	}
+	if cut {
+		s += "…"
 	}
 	return s
 }
@@ -214,7 +283,9 @@ func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFoun
 		if ch := describeChallenge(se); ch != "" {
 			msg += " (" + ch + ")"
 		}
-		switch {
+		switch realm := statsFrom(ctx).realmWithheld(); {
+		case realm != "":
+			e.hint = fmt.Sprintf("sdkfront did not send your credentials for %s to the token service it names, %s, as that is on another host; if you trust it with them, name its host in %s", registry, excerpt([]byte(realm), maxExcerpt), CredentialRealmsEnv)
 		case listing && c.o.keychain == nil:
 			e.hint = "sdkfront lists tags anonymously, so it needs the tag list to be public; or use an exact version, such as " + example(subject) + ", which BuildKit resolves with your registry credentials"
 		case listing:
@@ -241,6 +312,9 @@ func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFoun
 	}
 	if err != nil && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
 		e.hint = "if the registry is plain HTTP, configure it as insecure (build arg SDK_INSECURE_REGISTRIES)"
+	}
+	if e.err != nil {
+		e.err = boundedError{e.err}
 	}
 	e.msg = msg
 	return e
@@ -282,12 +356,12 @@ func describeChallenge(se *statusError) string {
 		return ""
 	}
 	ch := chs[0]
-	s := "it asks for " + ch.Scheme + " credentials"
+	s := "it asks for " + excerpt([]byte(ch.Scheme), 40) + " credentials"
 	if r := ch.Params["realm"]; r != "" {
-		s += " from " + r
+		s += " from " + excerpt([]byte(r), maxExcerpt)
 	}
 	if sc := ch.Params["scope"]; sc != "" {
-		s += fmt.Sprintf(", scope %q", sc)
+		s += fmt.Sprintf(", scope %q", excerpt([]byte(sc), maxExcerpt))
 	}
 	return s
 }
@@ -328,7 +402,8 @@ func classify(err, notFound error) error {
 	var nerr net.Error
 	var te *timeoutError
 	var ph *plainHTTPError
-	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || temporary(err) {
+	var ae *addressError
+	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || errors.As(err, &ae) || temporary(err) {
 		return resolver.ErrUnreachable
 	}
 	return nil
