@@ -165,6 +165,7 @@ func (s *session) authenticate(ctx context.Context) error {
 	}
 	if realm := pr.Parameters["realm"]; auth != authn.Anonymous && strings.EqualFold(pr.Scheme, "bearer") && !s.c.trustsRealm(s.reg.RegistryStr(), realm) {
 		auth, s.withheld = authn.Anonymous, realm
+		statsFrom(ctx).withhold(realm)
 	}
 	tr, err := authTransport(ctx, s.reg, auth, s.c.transport, s.scope, pr)
 	if err != nil {

@@ -27,13 +27,14 @@ const maxListDepth = 10000
 // last counts, as with encoding/json: reset is called as each starts. A
 // string longer than maxListString reaches add as "\x00", which lists
 // nothing valid. Other members are skipped token by token. Anything but
-// an object whose key member, if any, is an array of strings or null is
-// an error, as is data after the object; so is an error of add.
+// an object whose last key member, if any, is an array of strings or null
+// is an error, as is data after the object; so is an error of add.
 func decodeList(r io.Reader, key string, add func(string) error, reset func()) error {
 	dec := json.NewDecoder(&boundStrings{r: r, max: maxListString})
 	if err := expectDelim(dec, '{'); err != nil {
 		return err
 	}
+	var bad error // of the last key member
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -46,31 +47,42 @@ func decodeList(r io.Reader, key string, add func(string) error, reset func()) e
 			continue
 		}
 		reset()
-		tok, err = dec.Token()
-		if err != nil {
+		bad = nil
+		if tok, err = dec.Token(); err != nil {
 			return err
 		}
-		if tok == nil {
-			continue // null
+		if d, ok := tok.(json.Delim); tok != nil && (!ok || d != '[') {
+			bad = fmt.Errorf("cannot unmarshal %s into the list of %s", describe(tok), key)
+			if err := skipRest(dec, tok); err != nil {
+				return err
+			}
+			continue
 		}
-		if d, ok := tok.(json.Delim); !ok || d != '[' {
-			return fmt.Errorf("cannot unmarshal %s into the list of %s", describe(tok), key)
-		}
-		for dec.More() {
+		for tok != nil && dec.More() {
 			tok, err := dec.Token()
 			if err != nil {
 				return err
 			}
 			s, ok := tok.(string)
-			if !ok && tok != nil {
-				return fmt.Errorf("cannot unmarshal %s into a string of %s", describe(tok), key)
-			}
-			if err := add(s); err != nil {
-				return err
+			switch {
+			case !ok && tok != nil:
+				if bad == nil {
+					bad = fmt.Errorf("cannot unmarshal %s into a string of %s", describe(tok), key)
+					reset()
+				}
+				if err := skipRest(dec, tok); err != nil {
+					return err
+				}
+			case bad == nil:
+				if err := add(s); err != nil {
+					return err
+				}
 			}
 		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return err
+		if tok != nil {
+			if err := expectDelim(dec, ']'); err != nil {
+				return err
+			}
 		}
 	}
 	if err := expectDelim(dec, '}'); err != nil {
@@ -82,20 +94,26 @@ func decodeList(r io.Reader, key string, add func(string) error, reset func()) e
 		}
 		return err
 	}
-	return nil
+	return bad
 }
 
 // skipValue reads one value, token by token.
 func skipValue(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	return skipRest(dec, tok)
+}
+
+// skipRest reads the rest of the value that starts with tok: all of an
+// object or array, nothing of a string, number or literal.
+func skipRest(dec *json.Decoder, tok json.Token) error {
 	depth := 0
 	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return err
-		}
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
 			case '{', '[':
@@ -109,6 +127,12 @@ func skipValue(dec *json.Decoder) error {
 		}
 		if depth > maxListDepth {
 			return fmt.Errorf("values nested more than %d deep", maxListDepth)
+		}
+		var err error
+		if tok, err = dec.Token(); err == io.EOF {
+			return io.ErrUnexpectedEOF
+		} else if err != nil {
+			return err
 		}
 	}
 }
@@ -143,20 +167,22 @@ func describe(tok json.Token) string {
 // boundStrings passes JSON text through, but for each string longer than
 // max bytes between its quotes, which becomes "\u0000", and fails on a
 // number or literal longer than max: json.Decoder holds a token whole,
-// and none it gets is longer than max. It does not otherwise check the
-// syntax; json.Decoder does.
+// and none it gets is longer than max. It adds a space after each value
+// but objects and arrays, and does not otherwise check the syntax;
+// json.Decoder does.
 type boundStrings struct {
 	r   io.Reader
 	max int
 
-	buf  [32 << 10]byte
-	out  []byte // ready to be read
-	str  []byte // the string being read, up to max bytes
-	in   bool   // in a string
-	esc  bool   // after a backslash in a string
-	over bool   // the string is longer than max
-	run  int    // bytes of the number or literal being read
-	err  error
+	buf   [4 << 10]byte
+	spare []byte // fill's output buffer, reused
+	out   []byte // ready to be read
+	str   []byte // the string being read, up to max bytes
+	in    bool   // in a string
+	esc   bool   // after a backslash in a string
+	over  bool   // the string is longer than max
+	run   int    // bytes of the number or literal being read
+	err   error
 }
 
 var overLong = []byte(`"\u0000"`)
@@ -175,7 +201,8 @@ func (b *boundStrings) Read(p []byte) (int, error) {
 
 func (b *boundStrings) fill() {
 	n, err := b.r.Read(b.buf[:])
-	out := make([]byte, 0, n+len(overLong))
+	out := b.spare[:0] // what it held was read
+	defer func() { b.spare = out[:0] }()
 	for _, c := range b.buf[:n] {
 		if b.in {
 			switch {
@@ -192,6 +219,9 @@ func (b *boundStrings) fill() {
 					out = append(out, b.str...)
 					out = append(out, '"')
 				}
+				// A space ends the value for json.Decoder, which otherwise
+				// allocates a syntax error to find that "," ends it.
+				out = append(out, ' ')
 				continue
 			}
 			switch {
@@ -207,6 +237,9 @@ func (b *boundStrings) fill() {
 		case '"':
 			b.in, b.esc, b.over, b.str, b.run = true, false, false, b.str[:0], 0
 		case '{', '}', '[', ']', ',', ':', ' ', '\t', '\n', '\r':
+			if b.run > 0 {
+				out = append(out, ' ') // as after a string
+			}
 			b.run = 0
 			out = append(out, c)
 		default:

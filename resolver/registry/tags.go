@@ -112,10 +112,9 @@ type tagList struct {
 // page GETs one page of tags at u and adds its tags, decoding the page as
 // it arrives (or from memory, when a redirect took the response elsewhere).
 func (l *tagList) page(ctx context.Context, s *session, u *url.URL) (*http.Response, error) {
-	start := *l
-	restart := func() {
-		l.tags, l.listed, l.bytes, l.invalid = l.tags[:len(start.tags)], start.listed, start.bytes, start.invalid
-	}
+	// Only counts: a copy of the slice would keep its backing array alive.
+	n, listed, bytes, invalid := len(l.tags), l.listed, l.bytes, l.invalid
+	restart := func() { l.tags, l.listed, l.bytes, l.invalid = l.tags[:n], listed, bytes, invalid }
 	rd := &bodyReader{suffix: "/tags/list", limit: l.pageBytes, read: func(r io.Reader) error {
 		restart()
 		err := decodeList(r, "tags", l.add, restart)

@@ -120,12 +120,15 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		// Error bodies and pings: only the start is of use.
 		limit, truncate = maxErrorBody, true
 	}
-	body, err := readAll(resp.Body, limit)
+	var body []byte
+	if truncate {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	} else {
+		body, err = readAll(resp.Body, limit)
+	}
 	resp.Body.Close()
 	switch {
 	case err == nil:
-	case errors.Is(err, errTooLarge) && truncate:
-		body, err = body[:limit], nil
 	case errors.Is(err, errTooLarge):
 		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), excerpt([]byte(req.URL.Path), 100))}
 	case timedOut():
