@@ -79,11 +79,11 @@ func TestCredentialRealms(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("dev:pw"))
 	for _, tc := range []struct {
 		name      string
-		otherHost bool // the realm is on localhost, the registry on 127.0.0.1
-		anonymous bool // the token service issues tokens without credentials
+		otherHost bool     // the realm is on localhost, the registry on 127.0.0.1
+		anonymous bool     // the token service issues tokens without credentials
 		realms    []string // WithCredentialRealms; {port} is the token service's
 		wantAuth  string   // of the token request
-		msg       string // error wanted, if any
+		msg       string   // error wanted, if any
 	}{
 		{name: "same host", wantAuth: basic},
 		{name: "other host", otherHost: true, anonymous: true, wantAuth: ""},
