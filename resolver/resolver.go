@@ -37,10 +37,12 @@ type Request struct {
 
 // Resolver resolves SDK references. It is safe for concurrent use if its
 // ImageResolver and TagLister are, and lists each repository at most once.
-// Use one Resolver per build.
+// At most MaxConcurrent resolutions run at a time; others wait. Use one
+// Resolver per build.
 type Resolver struct {
 	images ImageResolver
 	tags   TagLister
+	slots  chan struct{} // one per resolution running
 
 	mu       sync.Mutex
 	listings map[string]*listing // by repository, or repository and prefix
@@ -52,8 +54,14 @@ type Resolver struct {
 // with tags. If tags is also a ManifestResolver, tags are resolved with it
 // first (see image).
 func New(images ImageResolver, tags TagLister) *Resolver {
-	return &Resolver{images: images, tags: tags, listings: map[string]*listing{}, all: map[string][]string{}, indirect: map[string]bool{}}
+	return &Resolver{images: images, tags: tags, slots: make(chan struct{}, MaxConcurrent),
+		listings: map[string]*listing{}, all: map[string][]string{}, indirect: map[string]bool{}}
 }
+
+// MaxConcurrent bounds the resolutions a Resolver runs at once: what a
+// build costs in connections and memory, whatever the registries answer,
+// does not grow with the number of SDK lines.
+const MaxConcurrent = 8
 
 // job is one Resolve call.
 type job struct {
@@ -77,6 +85,12 @@ type job struct {
 //   - the default version is the one labelled on the "<flavor>-default"
 //     tag, or the latest if that tag does not exist.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Resolution, error) {
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-ctx.Done():
+		return Resolution{}, ctx.Err()
+	}
 	j := &job{r: r, req: req, src: req.Source}
 	switch {
 	case req.Ref.Repository != "":
