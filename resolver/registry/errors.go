@@ -276,6 +276,8 @@ func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFoun
 		e.hint = "version ranges, partial versions, latest and the default without a default tag need the registry to list tags, and it lists none for this repository (or the repository does not exist); use an exact version such as " + example(subject) + ", which resolves without listing"
 	case e.kind == resolver.ErrRepositoryNotFound:
 		msg += ": no such repository in registry " + registry
+	case e.kind == resolver.ErrNotFound && (op == opBlob || op == opConfig):
+		msg += ": no such blob in registry " + registry
 	case e.kind == resolver.ErrNotFound:
 		msg += ": no such manifest in registry " + registry
 	case e.kind == resolver.ErrDenied:
