@@ -141,11 +141,14 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, err
 	}
+	var reg resolver.Registry
 	if tags == nil {
-		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
+		reg = registry.New(registry.WithInsecureRegistries(set.Insecure)).Registry()
+	} else {
+		reg = resolver.RegistryOf(tags) // a test's
 	}
-	r := resolver.New(gatewayImages{c}, tags)
-	_, direct := tags.(resolver.ManifestResolver)
+	r := resolver.NewWithRegistry(gatewayImages{c}, reg)
+	direct := reg.Manifests != nil
 	pl, err := resolveAll(ctx, resolveEnv{
 		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct,
 		note: func(u *dockerfile.Use, rule linter.LinterRuleI, msg string) {

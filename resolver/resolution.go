@@ -97,15 +97,15 @@ type ManifestResolver interface {
 }
 
 // TagLister lists every tag of a repository ("host/path"), following
-// pagination. It is the only call the frontend makes to a registry directly.
+// pagination (Registry.Tags).
 type TagLister interface {
 	ListTags(ctx context.Context, repository string) ([]string, error)
 }
 
 // RepositoryLister lists the repositories of a registry ("host[:port]"),
-// named as TagLister names them: "host[:port]/path".
-// A TagLister that implements it lets the resolver suggest the platform a
-// misspelt one was meant to be.
+// named as TagLister names them: "host[:port]/path" (Registry.Catalog).
+// The resolver suggests the platform a misspelt one was meant to be from
+// them.
 type RepositoryLister interface {
 	ListRepositories(ctx context.Context, registry string) ([]string, error)
 }

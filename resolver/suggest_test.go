@@ -177,3 +177,24 @@ func TestSuggestBounded(t *testing.T) {
 		t.Errorf("suggested %q, want golang", got)
 	}
 }
+
+// The resolver uses what its Registry declares, not whatever else the
+// TagLister implements: without a Catalog, no suggestions.
+func TestRegistryDeclaresCapabilities(t *testing.T) {
+	tags := catalogTags{&fakeTags{tags: map[string][]string{"reg.test/sdks/golang": {"bookworm-1.23.4"}}}}
+	src := MustParseSource("reg.test/sdks/{platform}:{flavor}-{version}")
+	ref, _ := ParseRef("golnag@1.23")
+	for _, tc := range []struct {
+		reg  Registry
+		want bool
+	}{
+		{RegistryOf(tags), true},
+		{Registry{Tags: tags}, false},
+		{Registry{Tags: tags, Catalog: tags}, true},
+	} {
+		_, err := NewWithRegistry(&fakeImages{}, tc.reg).Resolve(context.Background(), Request{Ref: ref, Flavor: "bookworm", Source: src, Target: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
+		if got := err != nil && strings.Contains(err.Error(), "did you mean golang?"); got != tc.want {
+			t.Errorf("catalog %v: error %v, want a suggestion: %v", tc.reg.Catalog != nil, err, tc.want)
+		}
+	}
+}

@@ -50,9 +50,9 @@ func (r *Resolver) list(ctx context.Context, repo, prefix string) ([]string, err
 		r.listings[key] = l
 		go func(ctx context.Context) {
 			defer close(l.done)
-			pl, ok := r.tags.(PrefixLister)
-			if !ok || prefix == "" {
-				l.tags, l.err = r.tags.ListTags(ctx, repo)
+			pl := r.reg.Prefixes
+			if pl == nil || prefix == "" {
+				l.tags, l.err = r.reg.Tags.ListTags(ctx, repo)
 				return
 			}
 			var all bool
@@ -100,7 +100,7 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 		if errors.Is(err, ErrRepositoryNotFound) {
 			return nil, &RepositoryNotFoundError{Repository: j.repo, Platform: j.req.Ref.Platform, Err: err, Suggest: j.suggest(ctx)}
 		}
-		return nil, &ListError{Repository: j.repo, Ref: j.name(), Err: err}
+		return nil, &ListError{Repository: j.repo, Ref: j.name(), Err: Advise(err)}
 	}
 	j.listed = true
 	var (
@@ -144,12 +144,12 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 }
 
 // newestOf returns the newest listed version satisfying c. Where the
-// TagLister lists by prefix, it first lists only the tags c's versions
+// Registry lists by prefix, it first lists only the tags c's versions
 // may have ("bookworm-1.23" for 1.23, "bookworm-" for a range: a page,
 // where the whole list may take many); the whole list is read only if
 // they hold no match, for the error to say what there is.
 func (j *job) newestOf(ctx context.Context, c Constraint) (tagVersion, error) {
-	if _, ok := j.r.tags.(PrefixLister); ok {
+	if j.r.reg.Prefixes != nil {
 		if prefix := j.src.TagPrefix(j.req.Flavor, c.tagPrefix()); prefix != "" {
 			if tags, err := j.r.list(ctx, j.repo, prefix); err == nil {
 				if tv, err := j.newest(j.parse(tags), c); err == nil {
@@ -275,8 +275,8 @@ const (
 // compares the first maxSuggestNames names, skipping those longer than
 // maxSuggestName, and stops when ctx ends.
 func (j *job) suggest(ctx context.Context) []string {
-	rl, ok := j.r.tags.(RepositoryLister)
-	if !ok || j.req.Ref.Repository != "" {
+	rl := j.r.reg.Catalog
+	if rl == nil || j.req.Ref.Repository != "" {
 		return nil
 	}
 	host, _, _ := strings.Cut(j.repo, "/")

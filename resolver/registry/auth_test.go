@@ -91,7 +91,7 @@ func TestCredentialRealms(t *testing.T) {
 		{name: "other host, named with its port", otherHost: true, realms: []string{"localhost:{port}"}, wantAuth: basic},
 		{name: "other host, another named", otherHost: true, anonymous: true, realms: []string{"auth.example.com", "localhost:1"}, wantAuth: ""},
 		{name: "other host, denied", otherHost: true, wantAuth: "",
-			msg: "sdkfront did not send your credentials for {registry} to the token service it names, http://localhost:{port}/token, as that is on another host; if you trust it with them, name its host in SDK_AUTH_REALMS"},
+			msg: "the credentials for {registry} were not sent to the token service it names, http://localhost:{port}/token, as that is on another host"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := &tokenServer{anonymous: tc.anonymous}
@@ -117,6 +117,10 @@ func TestCredentialRealms(t *testing.T) {
 				t.Fatalf("ListTags = %v, %v", tags, err)
 			case msg != "" && (!errors.Is(err, resolver.ErrDenied) || !strings.Contains(err.Error(), msg)):
 				t.Fatalf("error %v\nwant ErrDenied containing %q", err, msg)
+			}
+			var re *resolver.RegistryError
+			if msg != "" && (!errors.As(err, &re) || re.Cause != resolver.CauseCredentialsWithheld || re.Realm != "http://localhost:"+port+"/token") {
+				t.Errorf("error %#v, want the withheld realm", re)
 			}
 			got := ts.requests()
 			if len(got) == 0 {

@@ -303,8 +303,3 @@ func (c *Client) plainHTTP(host string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
-
-var (
-	_ resolver.TagLister      = (*Client)(nil)
-	_ resolver.PlatformLister = (*Client)(nil)
-)

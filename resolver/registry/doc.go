@@ -62,14 +62,19 @@
 // sent the user's password, which may be a password for more than that
 // registry. Programs that read CredentialRealmsEnv (SDK_AUTH_REALMS, hosts
 // separated by commas or spaces) pass CredentialRealmsFromEnv to
-// WithCredentialRealms. A registry denying access after credentials were
-// withheld says so, and names SDK_AUTH_REALMS. Bearer tokens go to the
-// registry's host only, never to where it redirects.
+// WithCredentialRealms. A denial after credentials were withheld says so
+// (resolver.CauseCredentialsWithheld, with the realm). Bearer tokens go to
+// the registry's host only, never to where it redirects.
 //
-// Failures wrap resolver.ErrRepositoryNotFound, resolver.ErrNotFound,
-// resolver.ErrDenied, resolver.ErrUnreachable or resolver.ErrInvalidImage,
-// and say which registry and repository failed, with which HTTP status,
-// and what to do. An error quotes at most a short excerpt of a response:
+// A call fails with a *resolver.RegistryError: which call (Op) on which
+// registry and repository or reference failed, with which HTTP status, of
+// which kind (resolver.ErrRepositoryNotFound, ErrNotFound, ErrDenied,
+// ErrUnreachable or ErrInvalidImage, which it matches) and cause (a
+// listing too long, a registry that lists no tags, plain HTTP, withheld
+// credentials), and what to do in registry terms. What an SDK user can do
+// instead (an exact version, a build arg) is the resolver's advice, added
+// where it wraps the error: this package knows nothing of SDKs. An error
+// quotes at most a short excerpt of a response:
 // 200 bytes of an error body, three of the errors of a distribution error
 // body, 200 bytes each, the first line of another library's message, up
 // to 1,000 bytes; printable text only (control characters, escape
@@ -139,8 +144,8 @@
 //     streams must be its size and hash to its digest, or its last read
 //     fails.
 //   - A tags list answered with a 404 that does not say the repository is
-//     unknown (NAME_UNKNOWN) means the registry does not list tags: the
-//     error says that ranges need listing and suggests an exact version.
+//     unknown (NAME_UNKNOWN) means the registry does not list tags
+//     (resolver.CauseNoListing).
 //
 // faults_test.go drives every such fault through a fault-injecting proxy
 // (faultproxy_test.go) in front of go-containerregistry's in-process

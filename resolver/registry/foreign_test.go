@@ -41,7 +41,7 @@ func TestForeignURLsBeyondLayers(t *testing.T) {
 	}}})
 	reg.pushRaw(t, "sdks/golang", "bookworm-1.0.2", types.OCIImageIndex, body)
 
-	r := resolver.New(remoteImages{}, New())
+	r := resolver.NewWithRegistry(remoteImages{}, New().Registry())
 	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
 	for _, tc := range []struct {
 		version, kind, url string

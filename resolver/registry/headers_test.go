@@ -100,17 +100,3 @@ func TestTemporary(t *testing.T) {
 		}
 	}
 }
-
-func TestExample(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.1:5000/sdks/golang":               "golang@1.23.4",
-		"mcr.microsoft.com/oryx/python-sdk":        "python@3.11.9",
-		"127.0.0.1:5000/sdks/golang:bookworm-1.23": "golang@1.23.4",
-		"reg/sdks/dotnet@sha256:abc":               "dotnet@8.0.404",
-		"reg/sdks/zig":                             "zig@1.2.3",
-	} {
-		if got := example(in); got != want {
-			t.Errorf("example(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -235,4 +235,10 @@ func (e *platformError) Is(target error) bool { return target == resolver.ErrNot
 // follows the same rule.
 func (c *Client) PlainHTTP(host string) bool { return c.plainHTTP(host) }
 
+// Registry declares what the client does for the resolver: every way of
+// reading a registry it asks for.
+func (c *Client) Registry() resolver.Registry {
+	return resolver.Registry{Tags: c, Prefixes: c, Manifests: c, Platforms: c, Catalog: c}
+}
+
 var _ resolver.ImageResolver = (*Client)(nil)
