@@ -38,8 +38,9 @@
 // has its own connection pool, so that a connection opened for a loopback
 // registry is never reused for a public one that redirects there. Behind
 // an HTTP proxy (HTTP_PROXY, HTTPS_PROXY), the proxy connects to the
-// registry: the guard checks the address the target resolves to here,
-// and dials the proxy itself unchecked.
+// registry: the guard checks the addresses the target resolves to here
+// (a name that resolves only at the proxy is the proxy's to police), and
+// dials the proxy itself unchecked.
 //
 // Registries are reached over HTTPS, except loopback registries and those
 // named by WithInsecureRegistries; redirects, Link headers and bearer

@@ -288,7 +288,8 @@ func cmpErr(first, err error) error {
 // proxy is the HTTP proxy of the environment, as remote.DefaultTransport
 // uses it. The proxy resolves and connects to the registry, so the dialer
 // cannot check that address: it is checked here, as this host resolves
-// it, and the proxy's own address is dialed unchecked.
+// it (a name it cannot resolve is left to the proxy), and the proxy's own
+// address is dialed unchecked.
 func (g *netGuard) proxy(req *http.Request, registry string, proxies *sync.Map) (*url.URL, error) {
 	u, err := g.proxyOf(req)
 	if u == nil || err != nil {
@@ -297,7 +298,9 @@ func (g *netGuard) proxy(req *http.Request, registry string, proxies *sync.Map) 
 	host := req.URL.Hostname()
 	addrs, err := g.resolve(req.Context(), host)
 	if err != nil {
-		return nil, err
+		// Behind a proxy, often only the proxy resolves names: what it
+		// reaches is the proxy's policy.
+		addrs = nil
 	}
 	for _, a := range addrs {
 		if err := g.check(req.Context(), registry, host, a); err != nil {

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -278,5 +280,36 @@ func TestGuardConnectionsApart(t *testing.T) {
 	}
 	if n := g.secretHits.Load(); n != hits {
 		t.Errorf("the loopback registry got %d more requests", n-hits)
+	}
+}
+
+// Behind a proxy, the guard checks the target as this host resolves it,
+// and lets the proxy's own address be dialed.
+func TestGuardProxy(t *testing.T) {
+	n := newFakeNet().host("registry.test", "93.184.216.34").host("storage.test", "93.184.216.40")
+	g := newNetGuard()
+	g.lookup = n.lookup
+	proxyURL, _ := url.Parse("http://proxy.test:3128")
+	g.proxyOf = func(*http.Request) (*url.URL, error) { return proxyURL, nil }
+	for _, tc := range []struct {
+		target string
+		ok     bool
+	}{
+		{"https://registry.test/v2/", true},
+		{"https://storage.test/blob", true},
+		{"http://localhost:5000/", false},
+		{"http://169.254.169.254/", false},
+		{"https://only-the-proxy-resolves.test/", true},
+	} {
+		var proxies sync.Map
+		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+		u, err := g.proxy(req, "registry.test", &proxies)
+		_, stored := proxies.Load("proxy.test:3128")
+		switch {
+		case tc.ok && (err != nil || u != proxyURL || !stored):
+			t.Errorf("%s: %v, %v (proxy stored: %v)", tc.target, u, err, stored)
+		case !tc.ok && (err == nil || stored):
+			t.Errorf("%s: not refused (proxy stored: %v)", tc.target, stored)
+		}
 	}
 }
