@@ -139,11 +139,15 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		}
 		return nil, withSource(err, src.SourceMap)
 	}
+	var reg resolver.Registry
 	if tags == nil {
-		tags = registry.New(registry.WithInsecureRegistries(set.Insecure))
+		reg = registry.New(registry.WithInsecureRegistries(set.Insecure)).Registry()
+	} else {
+		reg = resolver.RegistryOf(tags) // a test's
 	}
-	r := resolver.New(gatewayImages{c}, tags)
-	mr, direct := tags.(resolver.ManifestResolver)
+	r := resolver.NewWithRegistry(gatewayImages{c}, reg)
+	mr := reg.Manifests
+	direct := mr != nil
 	pl, err := resolveAll(ctx, resolveEnv{
 		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr, note: lr.note,
 	}, targets)

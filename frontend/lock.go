@@ -153,7 +153,7 @@ func (l *locks) check(ctx context.Context, mr resolver.ManifestResolver, res res
 		if want := res.Platforms[k]; m.Image != want {
 			err = errors.Errorf("its manifest for %s is %s, not the lock's %s", k, m.Image, want)
 		} else {
-			err = resolver.CheckForeignURLs(res.Pinned(), m.Layers, allowed)
+			err = resolver.CheckForeignURLs(res.Pinned(), m.Descriptors(), allowed)
 		}
 	case resolver.IsNotFound(err), errors.Is(err, resolver.ErrInvalidImage), ctx.Err() != nil:
 	default:

@@ -21,10 +21,12 @@ import (
 // given for its repository, or failing with err.
 type pinnedRegistry struct {
 	*fakeTags
-	s     *stubClient
-	urls  map[string][]string // repository -> its layer's URLs
-	err   error
-	image digest.Digest // the platform manifest an index names, if set
+	s    *stubClient
+	urls map[string][]string // repository -> its layer's URLs
+	// configURLs: repository -> its config descriptor's URLs, if set
+	configURLs map[string][]string
+	err        error
+	image      digest.Digest // the platform manifest an index names, if set
 
 	mu    sync.Mutex
 	reads []string
@@ -57,6 +59,9 @@ func (r *pinnedRegistry) ResolveManifest(_ context.Context, ref string, _ ocispe
 	}
 	m := resolver.Manifest{Digest: img.digest, Image: img.digest,
 		Layers: []ocispecs.Descriptor{{Digest: "sha256:4f0c", Size: 1 << 20, URLs: r.urls[repo]}}}
+	if u := r.configURLs[repo]; u != nil {
+		m.ConfigDescriptor = ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageConfig, Digest: "sha256:c0f1", Size: 100, URLs: u}
+	}
 	if r.image != "" && byDigest {
 		m.Image = r.image
 	}
@@ -182,20 +187,22 @@ func TestOversizeLock(t *testing.T) {
 
 // Where the frontend reads the registry, a locked SDK's manifest is read
 // by digest and checked as a resolved one's: its platform manifest, its
-// layers' foreign URLs, one layer.
+// descriptors' foreign URLs (config and index entries too), one layer.
 func TestLockedLayersChecked(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		urls    []string
-		allow   string
-		err     error
-		image   digest.Digest
-		wantErr string
-		warn    string
+		name       string
+		urls       []string
+		configURLs []string
+		allow      string
+		err        error
+		image      digest.Digest
+		wantErr    string
+		warn       string
 	}{
 		{name: "clean"},
 		{name: "foreign URL", urls: []string{"https://cdn.example/go.tgz"}, wantErr: "carries foreign URLs (https://cdn.example/go.tgz)"},
 		{name: "foreign URL allowed", urls: []string{"https://cdn.example/go.tgz"}, allow: "cdn.example"},
+		{name: "foreign URL on the config", configURLs: []string{"https://cdn.example/config.json"}, wantErr: "carries foreign URLs (https://cdn.example/config.json)"},
 		{name: "other platform manifest", image: digest.Digest("sha256:" + strings.Repeat("9", 64)),
 			wantErr: "its manifest for linux/amd64 is sha256:9999999999999999999999999999999999999999999999999999999999999999, not the lock's sha256:"},
 		{name: "unreadable", err: errors.Join(resolver.ErrUnreachable, errors.New("dial tcp: network is unreachable")),
@@ -207,7 +214,8 @@ func TestLockedLayersChecked(t *testing.T) {
 			if tc.allow != "" {
 				s.opts["build-arg:SDK_ALLOW_FOREIGN_URLS"] = tc.allow
 			}
-			reg := &pinnedRegistry{fakeTags: tags, s: s, urls: map[string][]string{"reg.test/sdks/golang": tc.urls}, err: tc.err, image: tc.image}
+			reg := &pinnedRegistry{fakeTags: tags, s: s, urls: map[string][]string{"reg.test/sdks/golang": tc.urls}, err: tc.err, image: tc.image,
+				configURLs: map[string][]string{"reg.test/sdks/golang": tc.configURLs}}
 			wr := &warnRecorder{stubClient: s}
 			res, err := build(context.Background(), wr, reg)
 			pinned := reg.pinnedReads()

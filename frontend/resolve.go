@@ -218,7 +218,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 				// The layers are known when the registry was read directly;
 				// resolved through BuildKit, they could not be.
 				if res.Layers != nil {
-					err = resolver.CheckForeignURLs(res.Pinned(), res.Layers, s.AllowForeign)
+					err = resolver.CheckForeignURLs(res.Pinned(), res.Descriptors(), s.AllowForeign)
 				} else if env.checkLayers {
 					mu.Lock()
 					unchecked[j.u] = "it was resolved through BuildKit, as the frontend cannot read its registry"

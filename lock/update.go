@@ -24,11 +24,12 @@ type Locker struct {
 	// Manifests reads an image by digest, for a platform a kept entry
 	// lacks.
 	Manifests resolver.ManifestResolver
-	// Platform gives the image manifest and layers of repository@d for p,
-	// for a resolution made through the resolver's ImageResolver, which
-	// reads neither.
+	// Platform gives the image manifest of repository@d for p and every
+	// descriptor a pull of it fetches content by (index entries, config,
+	// layers: see resolver.Manifest.Descriptors), for a resolution made
+	// through the resolver's ImageResolver, which reads neither.
 	Platform func(ctx context.Context, repository string, d digest.Digest, p ocispecs.Platform) (digest.Digest, []ocispecs.Descriptor, error)
-	// AllowForeign are the hosts an SDK's layers may name in foreign URLs
+	// AllowForeign are the hosts an SDK's descriptors may name in foreign URLs
 	// (SDK_ALLOW_FOREIGN_URLS).
 	AllowForeign []string
 	// Update says whether a need is re-resolved although it is locked
@@ -162,13 +163,13 @@ func (l *Locker) resolve(ctx context.Context, c *Change, flavor string) (Entry, 
 			return Entry{}, err
 		}
 		// Read straight from the registry, the resolution has the
-		// platform's manifest and layers; else Platform reads them.
-		m, layers := res.Image, res.Layers
-		if layers == nil {
-			m, layers, err = l.Platform(ctx, res.Repository, res.Digest, p)
+		// platform's manifest and descriptors; else Platform reads them.
+		m, descs := res.Image, res.Descriptors()
+		if res.Layers == nil {
+			m, descs, err = l.Platform(ctx, res.Repository, res.Digest, p)
 		}
 		if err == nil {
-			err = resolver.CheckForeignURLs(res.Pinned(), layers, l.AllowForeign)
+			err = resolver.CheckForeignURLs(res.Pinned(), descs, l.AllowForeign)
 		}
 		if err != nil {
 			return Entry{}, fmt.Errorf("for %s: %w", PlatformKey(p), err)
@@ -205,9 +206,9 @@ func (l *Locker) extend(ctx context.Context, c *Change) (Entry, []string, error)
 			return e, nil, err // not an SDK image
 		}
 		if err != nil {
-			return e, nil, fmt.Errorf("locked to %s, which cannot be resolved for %s: %w; to re-resolve it, run sdkfront lock --update %s", e.Version, k, err, c.Key.Ref)
+			return e, nil, fmt.Errorf("locked to %s, which cannot be resolved for %s: %w; to re-resolve it, run sdkfront lock --update %s", e.Version, k, resolver.Advise(err), c.Key.Ref)
 		}
-		if err := resolver.CheckForeignURLs(ref, m.Layers, l.AllowForeign); err != nil {
+		if err := resolver.CheckForeignURLs(ref, m.Descriptors(), l.AllowForeign); err != nil {
 			return e, nil, fmt.Errorf("for %s: %w", k, err)
 		}
 		e.Platforms[k] = m.Image

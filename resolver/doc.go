@@ -13,5 +13,11 @@
 //
 // The package does no network I/O of its own (and must not import net/http):
 // the frontend supplies BuildKit's image resolver, and the registry subpackage
-// supplies the tag lister and the manifest reader.
+// supplies the Registry (NewWithRegistry): the tag lister, the manifest
+// reader and the other ways of reading a registry directly it has. At most
+// MaxConcurrent resolutions run at once.
+//
+// A registry client reports failures as RegistryErrors, in registry terms;
+// the resolver adds what an SDK user can do about them (advice.go): use an
+// exact version, which resolves without listing tags, or set a build arg.
 package resolver

@@ -83,7 +83,7 @@ func (e *NoMatchError) Error() string {
 		msg += "; nearest available: " + strings.Join(e.Nearest, ", ")
 	}
 	if len(e.InFlavors) > 0 {
-		msg += fmt.Sprintf("; it exists for flavor %s (--flavor=%s)", strings.Join(e.InFlavors, ", "), e.InFlavors[0])
+		msg += fmt.Sprintf("; it exists for flavor %s (--flavor=%s)", listSome(e.InFlavors), e.InFlavors[0])
 	}
 	return msg
 }
@@ -100,12 +100,25 @@ type UnknownFlavorError struct {
 func (e *UnknownFlavorError) Error() string {
 	avail := "none"
 	if len(e.Available) > 0 {
-		avail = strings.Join(e.Available, ", ")
+		avail = listSome(e.Available)
 	}
 	return fmt.Sprintf("SDK repository %s has no flavor %q; available flavors: %s", e.Repository, e.Flavor, avail)
 }
 
 func (e *UnknownFlavorError) Is(target error) bool { return target == ErrUnknownFlavor }
+
+// maxListed is how many names (flavors, ...) a message lists: a registry
+// may have any number.
+const maxListed = 20
+
+// listSome joins up to maxListed of names, saying how many more there are.
+func listSome(names []string) string {
+	s := strings.Join(names[:min(len(names), maxListed)], ", ")
+	if n := len(names) - maxListed; n > 0 {
+		s += fmt.Sprintf(" and %d more", n)
+	}
+	return s
+}
 
 // ListError reports that the tags of Repository could not be listed while
 // resolving Ref. It matches ErrListUnavailable and whatever Err matches

@@ -46,8 +46,8 @@ func (c Constraint) Admits(version string) bool {
 
 // ReadPinned reads an image pinned by digest ("repository@sha256:…") for a
 // platform straight from its registry, and checks it as Resolve checks what
-// it resolves: an SDK image, one layer that is not empty. Its Layers are
-// for CheckForeignURLs and Image is the platform's image manifest.
+// it resolves: an SDK image, one layer that is not empty. Its Descriptors
+// are for CheckForeignURLs and Image is the platform's image manifest.
 func ReadPinned(ctx context.Context, mr ManifestResolver, pinned string, p ocispecs.Platform) (Manifest, error) {
 	m, err := readManifest(ctx, mr, pinned, p, false)
 	if err != nil {

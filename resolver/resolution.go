@@ -42,6 +42,18 @@ type Resolution struct {
 	// (ManifestResolver); nil and "" when BuildKit resolved the tag.
 	Layers []ocispecs.Descriptor `json:"-"`
 	Image  digest.Digest         `json:"-"`
+	// ConfigDescriptor is the image manifest's config, and Manifests the
+	// entries of the image indexes read on the way to it, when the
+	// registry was read directly.
+	ConfigDescriptor ocispecs.Descriptor   `json:"-"`
+	Manifests        []ocispecs.Descriptor `json:"-"`
+}
+
+// Descriptors are every descriptor a pull of the SDK image fetches content
+// by, as far as they are known (see Layers): the index entries, the
+// config, the layers. CheckForeignURLs checks them.
+func (r Resolution) Descriptors() []ocispecs.Descriptor {
+	return Manifest{Manifests: r.Manifests, ConfigDescriptor: r.ConfigDescriptor, Layers: r.Layers}.Descriptors()
 }
 
 // Pinned returns the digest-pinned reference, "repository@sha256:...".
@@ -62,6 +74,20 @@ type Manifest struct {
 	Layers    []ocispecs.Descriptor    // the platform image's layers
 	Platforms map[string]digest.Digest // the index's platforms, if Digest is one
 	Config    []byte                   // when asked for
+
+	ConfigDescriptor ocispecs.Descriptor   // the platform image's config
+	Manifests        []ocispecs.Descriptor // the entries of the indexes read on the way, if any
+}
+
+// Descriptors are every descriptor a pull of the image fetches content
+// by: the index entries, the config (if known), the layers.
+func (m Manifest) Descriptors() []ocispecs.Descriptor {
+	out := make([]ocispecs.Descriptor, 0, len(m.Manifests)+1+len(m.Layers))
+	out = append(out, m.Manifests...)
+	if m.ConfigDescriptor.Digest != "" {
+		out = append(out, m.ConfigDescriptor)
+	}
+	return append(out, m.Layers...)
 }
 
 // ManifestResolver reads a tag's manifest (and, if asked, its config)
@@ -71,15 +97,15 @@ type ManifestResolver interface {
 }
 
 // TagLister lists every tag of a repository ("host/path"), following
-// pagination.
+// pagination (Registry.Tags).
 type TagLister interface {
 	ListTags(ctx context.Context, repository string) ([]string, error)
 }
 
 // RepositoryLister lists the repositories of a registry ("host[:port]"),
-// named as TagLister names them: "host[:port]/path".
-// A TagLister that implements it lets the resolver suggest the platform a
-// misspelt one was meant to be.
+// named as TagLister names them: "host[:port]/path" (Registry.Catalog).
+// The resolver suggests the platform a misspelt one was meant to be from
+// them.
 type RepositoryLister interface {
 	ListRepositories(ctx context.Context, registry string) ([]string, error)
 }

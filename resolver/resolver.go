@@ -14,9 +14,10 @@ import (
 // defaultTagVersion is the version part of the tag naming the default version.
 const defaultTagVersion = "default"
 
-// PlatformLister is optionally implemented by the TagLister given to New.
-// When it is, Resolve fills Resolution.Platforms from it; failures leave
-// Platforms empty, since the digest alone is enough to build.
+// PlatformLister maps an index's platforms to their digests
+// (Registry.Platforms). Resolve fills Resolution.Platforms from it, for a
+// tag it listed; failures leave Platforms empty, since the digest alone is
+// enough to build.
 type PlatformLister interface {
 	// PlatformDigests maps "os/arch[/variant]" to the platform manifest
 	// digest for an image index, and returns nil for a single manifest.
@@ -37,10 +38,12 @@ type Request struct {
 
 // Resolver resolves SDK references. It is safe for concurrent use if its
 // ImageResolver and TagLister are, and lists each repository at most once.
-// Use one Resolver per build.
+// At most MaxConcurrent resolutions run at a time; others wait. Use one
+// Resolver per build.
 type Resolver struct {
 	images ImageResolver
-	tags   TagLister
+	reg    Registry
+	slots  chan struct{} // one per resolution running
 
 	mu       sync.Mutex
 	listings map[string]*listing // by repository, or repository and prefix
@@ -48,12 +51,55 @@ type Resolver struct {
 	indirect map[string]bool     // registries the TagLister cannot read manifests from
 }
 
-// New returns a Resolver that resolves images with images and lists tags
-// with tags. If tags is also a ManifestResolver, tags are resolved with it
-// first (see image).
-func New(images ImageResolver, tags TagLister) *Resolver {
-	return &Resolver{images: images, tags: tags, listings: map[string]*listing{}, all: map[string][]string{}, indirect: map[string]bool{}}
+// Registry is how the resolver reads registries itself, beside the
+// ImageResolver: a TagLister, and the optional ways of reading that save
+// requests or make better messages. resolver/registry's Client has them
+// all (Client.Registry); a nil one is one the resolver does without.
+type Registry struct {
+	// Tags lists a repository's tags; it is required.
+	Tags TagLister
+	// Prefixes lists only the tags that start with a prefix, in fewer
+	// pages where the registry allows.
+	Prefixes PrefixLister
+	// Manifests reads a tag's manifest straight from the registry: one
+	// request, and the layers for the foreign-URL check (see image).
+	Manifests ManifestResolver
+	// Platforms maps an index's platforms to their manifest digests.
+	Platforms PlatformLister
+	// Catalog lists a registry's repositories, to suggest the platform a
+	// misspelt one was meant to be.
+	Catalog RepositoryLister
 }
+
+// RegistryOf is a Registry of whatever tags implements, for a TagLister
+// of no declared capabilities (a test's fake, an adapter). A registry
+// client declares its own (registry.Client.Registry).
+func RegistryOf(tags TagLister) Registry {
+	reg := Registry{Tags: tags}
+	reg.Prefixes, _ = tags.(PrefixLister)
+	reg.Manifests, _ = tags.(ManifestResolver)
+	reg.Platforms, _ = tags.(PlatformLister)
+	reg.Catalog, _ = tags.(RepositoryLister)
+	return reg
+}
+
+// NewWithRegistry returns a Resolver that resolves images with images, and
+// reads registries itself with reg.
+func NewWithRegistry(images ImageResolver, reg Registry) *Resolver {
+	return &Resolver{images: images, reg: reg, slots: make(chan struct{}, MaxConcurrent),
+		listings: map[string]*listing{}, all: map[string][]string{}, indirect: map[string]bool{}}
+}
+
+// New is NewWithRegistry with the Registry of whatever tags implements
+// (RegistryOf).
+func New(images ImageResolver, tags TagLister) *Resolver {
+	return NewWithRegistry(images, RegistryOf(tags))
+}
+
+// MaxConcurrent bounds the resolutions a Resolver runs at once: what a
+// build costs in connections and memory, whatever the registries answer,
+// does not grow with the number of SDK lines.
+const MaxConcurrent = 8
 
 // job is one Resolve call.
 type job struct {
@@ -77,6 +123,12 @@ type job struct {
 //   - the default version is the one labelled on the "<flavor>-default"
 //     tag, or the latest if that tag does not exist.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Resolution, error) {
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-ctx.Done():
+		return Resolution{}, ctx.Err()
+	}
 	j := &job{r: r, req: req, src: req.Ref.SourceIn(req.Source)}
 	if req.Ref.Repository == "" && req.Ref.Platform == "" {
 		return Resolution{}, fmt.Errorf("%w %q: no SDK platform", ErrInvalidRef, req.Ref.Raw)
@@ -140,7 +192,7 @@ func (j *job) defaultVersion(ctx context.Context) (Resolution, error) {
 		}
 		return res, err
 	case err != nil:
-		return Resolution{}, fmt.Errorf("cannot resolve default SDK tag %s for %q: %w", ref, j.name(), err)
+		return Resolution{}, fmt.Errorf("cannot resolve default SDK tag %s for %q: %w", ref, j.name(), Advise(err))
 	}
 	version, err := labelledDefault(ref, img.Config)
 	if err != nil {
@@ -169,13 +221,13 @@ func (j *job) resolve(ctx context.Context, version string) (Resolution, error) {
 	ref := j.repo + ":" + tag
 	img, err := j.image(ctx, ref, version, false)
 	if err != nil {
-		return Resolution{}, fmt.Errorf("cannot resolve SDK image %s for %q: %w", ref, j.name(), err)
+		return Resolution{}, fmt.Errorf("cannot resolve SDK image %s for %q: %w", ref, j.name(), Advise(err))
 	}
 	if err := checkManifest(ref, img); err != nil {
 		return Resolution{}, err
 	}
 	res := j.resolution(version, tag, img)
-	if pl, ok := j.r.tags.(PlatformLister); ok && j.listed && img.Layers == nil {
+	if pl := j.r.reg.Platforms; pl != nil && j.listed && img.Layers == nil {
 		if p, err := pl.PlatformDigests(ctx, j.repo+"@"+img.Digest.String()); err == nil {
 			res.Platforms = p
 		}
@@ -196,10 +248,13 @@ func (j *job) resolution(version, tag string, img Manifest) Resolution {
 		Platforms:  img.Platforms,
 		Layers:     img.Layers,
 		Image:      img.Image,
+
+		ConfigDescriptor: img.ConfigDescriptor,
+		Manifests:        img.Manifests,
 	}
 }
 
-// image resolves one tag. A TagLister that is a ManifestResolver reads it
+// image resolves one tag. The Registry's ManifestResolver, if any, reads it
 // straight from the registry: one request for an image manifest (and the
 // config if asked for, or if the layer is too small to tell whether it is
 // empty), where BuildKit's resolution costs as many and the layers would
@@ -209,7 +264,7 @@ func (j *job) resolution(version, tag string, img Manifest) Resolution {
 // through BuildKit, from then on for every tag of that registry.
 func (j *job) image(ctx context.Context, ref, version string, config bool) (Manifest, error) {
 	host, _, _ := strings.Cut(ref, "/")
-	if mr, ok := j.r.tags.(ManifestResolver); ok && !j.r.isIndirect(host) {
+	if mr := j.r.reg.Manifests; mr != nil && !j.r.isIndirect(host) {
 		m, err := readManifest(ctx, mr, ref, j.req.Target, config)
 		switch {
 		case err == nil, IsNotFound(err), errors.Is(err, ErrInvalidImage), ctx.Err() != nil:

@@ -337,3 +337,54 @@ func TestIsNotFound(t *testing.T) {
 		}
 	}
 }
+
+// A Resolver runs at most MaxConcurrent resolutions at once; the others
+// wait for a slot, or for their context to end.
+func TestResolveConcurrencyCap(t *testing.T) {
+	const n = 3 * MaxConcurrent
+	tags := &fakeTags{tags: map[string][]string{}, gate: make(chan struct{}), started: make(chan string, n)}
+	imgs := &fakeImages{}
+	for i := range n {
+		repo := fmt.Sprintf("reg.test/sdks/p%d", i)
+		tags.tags[repo] = []string{"bookworm-1.0.0"}
+		imgs.add(repo+":bookworm-1.0.0", nil)
+	}
+	r := New(imgs, tags)
+	src := MustParseSource("reg.test/sdks/{platform}:{flavor}-{version}")
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ref, _ := ParseRef(fmt.Sprintf("p%d@1", i))
+			_, err := r.Resolve(context.Background(), Request{Ref: ref, Flavor: "bookworm", Source: src, Target: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
+			errs <- err
+		}()
+	}
+	for range MaxConcurrent {
+		<-tags.started
+	}
+	select {
+	case repo := <-tags.started:
+		t.Errorf("listing %s began while %d were running", repo, MaxConcurrent)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ref, _ := ParseRef("p0@1")
+	if _, err := r.Resolve(ctx, Request{Ref: ref, Flavor: "bookworm", Source: src}); !errors.Is(err, context.Canceled) {
+		t.Errorf("waiting with its context cancelled: %v", err)
+	}
+	close(tags.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := len(tags.started); got != n-MaxConcurrent {
+		t.Errorf("%d more listings began, want %d", got, n-MaxConcurrent)
+	}
+}

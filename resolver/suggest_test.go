@@ -3,8 +3,13 @@ package resolver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -68,6 +73,128 @@ func TestDigestRefsAreRefused(t *testing.T) {
 	for _, s := range []string{"golang@sha256:4f0c7a6d5b2e1f0c7a6d5b2e1f0c7a6d5b2e1f0c7a6d5b2e1f0c7a6d5b2e1f0c", "reg.io/x/golang@1.23@sha256:4f0c7a6d5b2e1f0c7a6d5b2e1f0c7a6d5b2e1f0c7a6d5b2e1f0c7a6d5b2e1f0c"} {
 		if _, err := ParseRef(s); err == nil || !strings.Contains(err.Error(), "not a digest") {
 			t.Errorf("%s: error %v", s, err)
+		}
+	}
+}
+
+// osaDistance is the textbook Damerau-Levenshtein (optimal string
+// alignment) distance, in full.
+func osaDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// The bounded distance is the full one, capped at k+1.
+func TestEditDistance(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		b := make([]rune, rng.IntN(9))
+		for i := range b {
+			b[i] = []rune("abcé")[rng.IntN(4)]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		a, b, k := word(), word(), rng.IntN(4)
+		if got, want := editDistance(a, b, k), min(osaDistance(a, b), k+1); got != want {
+			t.Fatalf("editDistance(%q, %q, %d) = %d, want %d", a, b, k, got, want)
+		}
+	}
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"golnag", "golang", 1}, {"pyton", "python", 1}, {"rust", "golang", 3}, {"", "ab", 2}, {"node", "nodejs", 2}} {
+		if got := editDistance(tc.a, tc.b, 2); got != tc.want {
+			t.Errorf("editDistance(%q, %q, 2) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// hostileCatalog is a registry whose catalog holds what it is given.
+type hostileCatalog struct {
+	*fakeTags
+	repos []string
+}
+
+func (c hostileCatalog) ListRepositories(context.Context, string) ([]string, error) {
+	return c.repos, nil
+}
+
+// Suggestions cost little whatever the catalog holds: a name of 8 MiB is
+// skipped, at most maxSuggestNames names of the length of the requested
+// one are compared, and a cancelled context stops the comparing.
+func TestSuggestBounded(t *testing.T) {
+	repos := []string{"reg.test/sdks/" + strings.Repeat("g", 8<<20)}
+	for i := range 3 * maxSuggestNames {
+		repos = append(repos, fmt.Sprintf("reg.test/sdks/zz%04d", i%10000))
+	}
+	repos = append(repos, "reg.test/sdks/golang") // past the names compared
+	tags := hostileCatalog{&fakeTags{tags: map[string][]string{}}, repos}
+	r := New(&fakeImages{}, tags)
+	j := &job{r: r, req: Request{Ref: Ref{Platform: "golnag"}}, src: MustParseSource("reg.test/sdks/{platform}:{flavor}-{version}"), repo: "reg.test/sdks/golnag"}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	got := j.suggest(context.Background())
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if slices.Contains(got, "golang") || len(got) != 0 {
+		t.Errorf("suggested %q; the names within two edits are past the first %d", got, maxSuggestNames)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; elapsed > 2*time.Second || alloc > 32<<20 {
+		t.Errorf("took %s and %d MiB", elapsed, alloc>>20)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	repos[1] = "reg.test/sdks/golang"
+	if got := j.suggest(ctx); got != nil {
+		t.Errorf("suggested %q with the context cancelled", got)
+	}
+	if got := j.suggest(context.Background()); !slices.Equal(got, []string{"golang"}) {
+		t.Errorf("suggested %q, want golang", got)
+	}
+}
+
+// The resolver uses what its Registry declares, not whatever else the
+// TagLister implements: without a Catalog, no suggestions.
+func TestRegistryDeclaresCapabilities(t *testing.T) {
+	tags := catalogTags{&fakeTags{tags: map[string][]string{"reg.test/sdks/golang": {"bookworm-1.23.4"}}}}
+	src := MustParseSource("reg.test/sdks/{platform}:{flavor}-{version}")
+	ref, _ := ParseRef("golnag@1.23")
+	for _, tc := range []struct {
+		reg  Registry
+		want bool
+	}{
+		{RegistryOf(tags), true},
+		{Registry{Tags: tags}, false},
+		{Registry{Tags: tags, Catalog: tags}, true},
+	} {
+		_, err := NewWithRegistry(&fakeImages{}, tc.reg).Resolve(context.Background(), Request{Ref: ref, Flavor: "bookworm", Source: src, Target: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
+		if got := err != nil && strings.Contains(err.Error(), "did you mean golang?"); got != tc.want {
+			t.Errorf("catalog %v: error %v, want a suggestion: %v", tc.reg.Catalog != nil, err, tc.want)
 		}
 	}
 }

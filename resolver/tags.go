@@ -50,9 +50,9 @@ func (r *Resolver) list(ctx context.Context, repo, prefix string) ([]string, err
 		r.listings[key] = l
 		go func(ctx context.Context) {
 			defer close(l.done)
-			pl, ok := r.tags.(PrefixLister)
-			if !ok || prefix == "" {
-				l.tags, l.err = r.tags.ListTags(ctx, repo)
+			pl := r.reg.Prefixes
+			if pl == nil || prefix == "" {
+				l.tags, l.err = r.reg.Tags.ListTags(ctx, repo)
 				return
 			}
 			var all bool
@@ -100,7 +100,7 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 		if errors.Is(err, ErrRepositoryNotFound) {
 			return nil, &RepositoryNotFoundError{Repository: j.repo, Platform: j.req.Ref.Platform, Err: err, Suggest: j.suggest(ctx)}
 		}
-		return nil, &ListError{Repository: j.repo, Ref: j.name(), Err: err}
+		return nil, &ListError{Repository: j.repo, Ref: j.name(), Err: Advise(err)}
 	}
 	j.listed = true
 	var (
@@ -144,12 +144,12 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 }
 
 // newestOf returns the newest listed version satisfying c. Where the
-// TagLister lists by prefix, it first lists only the tags c's versions
+// Registry lists by prefix, it first lists only the tags c's versions
 // may have ("bookworm-1.23" for 1.23, "bookworm-" for a range: a page,
 // where the whole list may take many); the whole list is read only if
 // they hold no match, for the error to say what there is.
 func (j *job) newestOf(ctx context.Context, c Constraint) (tagVersion, error) {
-	if _, ok := j.r.tags.(PrefixLister); ok {
+	if j.r.reg.Prefixes != nil {
 		if prefix := j.src.TagPrefix(j.req.Flavor, c.tagPrefix()); prefix != "" {
 			if tags, err := j.r.list(ctx, j.repo, prefix); err == nil {
 				if tv, err := j.newest(j.parse(tags), c); err == nil {
@@ -260,12 +260,23 @@ func absDiff(a, b uint64) uint64 {
 	return b - a
 }
 
+// Suggestions compare the requested platform with a bounded number of
+// catalog names, each of bounded length: a registry's catalog may hold
+// anything.
+const (
+	maxSuggestNames = 10_000
+	maxSuggestName  = 255
+	maxSuggestEdits = 2
+)
+
 // suggest lists the platforms the source has whose names are within two
 // edits of the requested one, nearest first; none if the registry does not
-// list its repositories, or for a reference naming a repository.
+// list its repositories, or for a reference naming a repository. It
+// compares the first maxSuggestNames names, skipping those longer than
+// maxSuggestName, and stops when ctx ends.
 func (j *job) suggest(ctx context.Context) []string {
-	rl, ok := j.r.tags.(RepositoryLister)
-	if !ok || j.req.Ref.Repository != "" {
+	rl := j.r.reg.Catalog
+	if rl == nil || j.req.Ref.Repository != "" {
 		return nil
 	}
 	host, _, _ := strings.Cut(j.repo, "/")
@@ -274,17 +285,26 @@ func (j *job) suggest(ctx context.Context) []string {
 		return nil
 	}
 	want := j.req.Ref.Platform
+	if len(want) > maxSuggestName {
+		return nil
+	}
 	type cand struct {
 		name string
 		d    int
 	}
 	var cs []cand
-	for _, r := range repos {
+	for i, r := range repos[:min(len(repos), maxSuggestNames)] {
+		if i%256 == 0 && ctx.Err() != nil {
+			return nil
+		}
+		if len(r) > len(host)+1+maxSuggestName {
+			continue
+		}
 		p, ok := j.src.MatchRepository(r)
 		if !ok || p == want {
 			continue
 		}
-		if d := editDistance(p, want); d <= 2 {
+		if d := editDistance(p, want, maxSuggestEdits); d <= maxSuggestEdits {
 			cs = append(cs, cand{p, d})
 		}
 	}
@@ -302,28 +322,46 @@ func (j *job) suggest(ctx context.Context) []string {
 }
 
 // editDistance is the Damerau-Levenshtein distance (adjacent swaps count
-// once: golnag -> golang is 1).
-func editDistance(a, b string) int {
+// once: golnag -> golang is 1) if it is at most k, and k+1 otherwise. It
+// costs O(k·len) time and O(len) memory: names whose lengths differ by
+// more than k are not compared, and only the cells within k of the
+// diagonal are.
+func editDistance(a, b string, k int) int {
 	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
+	if len(ra)-len(rb) > k || len(rb)-len(ra) > k {
+		return k + 1
 	}
-	for j := range d[0] {
-		d[0][j] = j
+	far := k + 1 // any distance beyond k
+	// Three rows: i-2, i-1 and i, of len(rb)+1 cells each.
+	rows := [3][]int{make([]int, len(rb)+1), make([]int, len(rb)+1), make([]int, len(rb)+1)}
+	for j := range rows[0] {
+		rows[0][j] = min(j, far)
 	}
 	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
+		prev2, prev, cur := rows[(i+1)%3], rows[(i+2)%3], rows[i%3]
+		lo, hi := max(1, i-k), min(len(rb), i+k)
+		for j := range cur {
+			cur[j] = far
+		}
+		if i <= k {
+			cur[0] = i
+		}
+		best := cur[0]
+		for j := lo; j <= hi; j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			d := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+				d = min(d, prev2[j-2]+1)
 			}
+			cur[j] = min(d, far)
+			best = min(best, cur[j])
+		}
+		if best > k {
+			return far
 		}
 	}
-	return d[len(ra)][len(rb)]
+	return min(rows[len(ra)%3][len(rb)], far)
 }

@@ -102,5 +102,6 @@ var baseImageLimits registry.ReadLimits
 
 // osReleaseImage reads the os-release of an image for platform p.
 func (fl *flavors) osReleaseImage(ctx context.Context, base string, p ocispecs.Platform) ([]byte, error) {
-	return fl.client.ReadImageFile(ctx, base, p, resolver.OSReleasePaths, baseImageLimits)
+	dt, err := fl.client.ReadImageFile(ctx, base, p, resolver.OSReleasePaths, baseImageLimits)
+	return dt, resolver.Advise(err)
 }

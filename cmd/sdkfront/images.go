@@ -11,6 +11,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 )
 
@@ -33,7 +34,8 @@ func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platfo
 	return img.Digest, img.Config, nil
 }
 
-// platform is the digest of the image manifest for p of repo@d, and its
+// platform is the digest of the image manifest for p of repo@d, and every
+// descriptor a pull of it fetches content by: index entries, config,
 // layers.
 func (i *images) platform(ctx context.Context, repo string, d digest.Digest, p ocispecs.Platform) (digest.Digest, []ocispecs.Descriptor, error) {
 	i.mu.Lock()
@@ -42,10 +44,10 @@ func (i *images) platform(ctx context.Context, repo string, d digest.Digest, p o
 	if !ok {
 		var err error
 		if img, err = i.c.ResolvePlatform(ctx, repo+"@"+d.String(), p); err != nil {
-			return "", nil, err
+			return "", nil, resolver.Advise(err)
 		}
 	}
-	return img.Manifest, img.Layers, nil
+	return img.Manifest, img.Descriptors(), nil
 }
 
 // writeAtomic replaces path with data: a temporary file beside it, renamed

@@ -66,9 +66,16 @@ Flags:
 Registries: credentials come from the docker config ($DOCKER_CONFIG/config.json,
 else ~/.docker/config.json) and its credential helpers, as "docker login" leaves
 them. Plain HTTP is used only for loopback registries and those named in the
-build arg SDK_INSECURE_REGISTRIES (comma-separated). An SDK whose layers carry
-foreign URLs is not locked unless the build arg SDK_ALLOW_FOREIGN_URLS names
-their hosts.
+build arg SDK_INSECURE_REGISTRIES (comma-separated). An SDK whose descriptors
+(index entries, config, layers) carry foreign URLs is not locked unless the
+build arg SDK_ALLOW_FOREIGN_URLS names their hosts.
+
+Environment:
+  SDK_AUTH_REALMS  token-service hosts, separated by commas or spaces, that may
+                   receive your registry credentials; credentials from your
+                   Docker config go only to the registry itself, a token
+                   service on the registry's own host, and Docker Hub's
+                   auth.docker.io
 
 Output: progress, changes and errors go to stderr; an error in the Dockerfile
 is reported as FILE:LINE: message, one line per failing line. On success the

@@ -667,6 +667,62 @@ func TestLockCredentials(t *testing.T) {
 	golden(t, "sample.sdk.lock.golden", reg.host, read(t, "Dockerfile.sdk.lock"))
 }
 
+// The lock command sends the docker config's credentials to a token
+// service on another host than the registry's only if SDK_AUTH_REALMS
+// names it; without it, the error says which service and the variable.
+func TestLockAuthRealms(t *testing.T) {
+	dir := isolate(t)
+	inner := newRegistry(t, "", "")
+	inner.seed(t)
+	var goodTokens atomic.Int32
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := "anonymous"
+		if u, p, ok := r.BasicAuth(); ok && u == "dev" && p == "s3cret" {
+			token = "good"
+			goodTokens.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"token":%q}`, token)
+	}))
+	t.Cleanup(tokens.Close)
+	// The registry is 127.0.0.1, its token service localhost: another host.
+	realm := "http://localhost:" + strings.TrimPrefix(tokens.URL, "http://127.0.0.1:") + "/token"
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer good" {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="sdks"`, realm))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+			return
+		}
+		r.Header.Del("Authorization")
+		inner.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	host := strings.TrimPrefix(front.URL, "http://")
+	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(sample, "REGISTRY", host))
+	auth := base64.StdEncoding.EncodeToString([]byte("dev:s3cret"))
+	write(t, filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, host, auth))
+
+	t.Setenv("SDK_AUTH_REALMS", "")
+	code, _, stderr := sdkfront(t, lockArgs()...)
+	wantCode(t, code, exitError)
+	if want := "did not send your credentials for " + host + " to the token service it names, " + realm + ", as that is on another host; if you trust it with them, name its host in SDK_AUTH_REALMS"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want it to say %q", stderr, want)
+	}
+	if goodTokens.Load() != 0 {
+		t.Errorf("the credentials went to %s %d times", realm, goodTokens.Load())
+	}
+
+	t.Setenv("SDK_AUTH_REALMS", "other.test, localhost")
+	code, _, stderr = sdkfront(t, lockArgs()...)
+	wantCode(t, code, exitOK)
+	if goodTokens.Load() == 0 {
+		t.Errorf("the credentials never went to %s; stderr %q", realm, stderr)
+	}
+	golden(t, "sample.sdk.lock.golden", host, read(t, "Dockerfile.sdk.lock"))
+}
+
 func TestNoSDKLines(t *testing.T) {
 	isolate(t)
 	write(t, "Dockerfile", "FROM scratch\nCOPY . /\n")

@@ -53,9 +53,13 @@ func (l *locker) run(ctx context.Context) int {
 		l.printErrors(errs)
 		return exitError
 	}
+	// Credentials go to token services on other hosts only where
+	// SDK_AUTH_REALMS names them.
+	client := registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure),
+		registry.WithCredentialRealms(registry.CredentialRealmsFromEnv()))
 	l.flavors = &flavors{
 		named:  l.o.named,
-		client: registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure)),
+		client: client,
 		known:  map[string]*codename{},
 		progress: func(base string, p ocispecs.Platform) {
 			fmt.Fprintf(l.stderr, "reading the flavor of %s for %s\n", base, lock.PlatformKey(p))

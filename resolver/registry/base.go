@@ -20,6 +20,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/klauspost/compress/zstd"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -64,8 +65,6 @@ const (
 	maxZstdWindow = 128 << 20
 )
 
-const opBlob = "get"
-
 func (l ReadLimits) withDefaults() ReadLimits {
 	if l.Timeout <= 0 {
 		l.Timeout = defaultReadTimeout
@@ -99,28 +98,29 @@ func (l ReadLimits) withDefaults() ReadLimits {
 // symlink to its target.
 func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
 	lim = lim.withDefaults()
-	ctx, _ = withStats(ctx)
+	r, err := c.parseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	host := r.Context().RegistryStr()
+	ctx, _ = withStats(withOrigin(ctx, host))
 	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
-	dt, err := c.readImageFile(callCtx, ctx, ref, platform, paths, lim)
+	dt, err := c.readImageFile(callCtx, ctx, r, ref, platform, paths, lim)
 	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
-		host := ref
-		if r, perr := c.parseReference(ref); perr == nil {
-			host = r.Context().RegistryStr()
-		}
-		return nil, &regError{
-			kind: resolver.ErrUnreachable,
-			msg: fmt.Sprintf("cannot read %s of %s for %s: registry %s did not send the image within %s",
+		return nil, &resolver.RegistryError{
+			Op: opBlob, Registry: host, Subject: ref, Kind: resolver.ErrUnreachable, Anonymous: c.o.keychain == nil,
+			Msg: fmt.Sprintf("cannot read %s of %s for %s: registry %s did not send the image within %s",
 				strings.Join(paths, " or "), ref, platforms.FormatAll(platforms.Normalize(platform)), host, lim.Timeout),
-			hint: "it stalls, or is too slow; try again later",
+			Hint: "it stalls, or is too slow; try again later",
 		}
 	}
 	return dt, err
 }
 
-func (c *Client) readImageFile(callCtx, ctx context.Context, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
+func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
 	mctx, mcancel := context.WithTimeout(callCtx, c.o.timeout)
-	_, im, s, err := c.platformManifest(mctx, ctx, ref, platform)
+	_, im, s, err := c.platformManifest(mctx, ctx, r, ref, platform)
 	mcancel()
 	if err != nil {
 		return nil, err
@@ -129,7 +129,7 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, ref string, platfor
 	if len(ov.paths) == 0 {
 		return nil, nil
 	}
-	layers := descriptors(im)
+	layers := descriptors(im.Layers)
 	left := lim.MaxBytes
 	for i := len(layers) - 1; i >= 0; i-- {
 		n, err := c.readLayer(callCtx, ctx, s, ref, layers[i], ov, lim, left)
@@ -170,7 +170,7 @@ func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string,
 				err = be
 			}
 		}
-		return &regError{kind: kind, msg: fmt.Sprintf("cannot read layer %s of %s", d.Digest, ref), err: err}
+		return c.blobError(s, d, kind, fmt.Sprintf("cannot read layer %s of %s", d.Digest, ref), err, "")
 	}
 	if d.Size > lim.MaxLayerBytes {
 		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, size(lim.MaxLayerBytes))})
@@ -273,28 +273,33 @@ func (c *Client) OpenBlob(ctx context.Context, ref string, desc ocispecs.Descrip
 	if err != nil {
 		return nil, err
 	}
-	ctx, _ = withStats(ctx)
-	s, err := c.session(ctx, r.Context())
-	if err != nil {
-		return nil, err
+	ctx, _ = withStats(withOrigin(ctx, r.Context().RegistryStr()))
+	return c.openBlob(ctx, ctx, c.session(r.Context()), ref, desc)
+}
+
+// blobError is a *resolver.RegistryError about blob d of s's repository,
+// with its own message.
+func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg string, err error, hint string) error {
+	return &resolver.RegistryError{
+		Op: opBlob, Registry: s.repo.RegistryStr(), Subject: s.repo.Name() + "@" + excerpt([]byte(d.Digest), 100),
+		Kind: kind, Anonymous: c.o.keychain == nil, Msg: msg, Err: err, Hint: hint,
 	}
-	return c.openBlob(ctx, ctx, s, ref, desc)
 }
 
 // openBlob is OpenBlob in a session. callCtx is the requests' context;
 // ctx carries the stats for error messages.
 func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
 	host := s.repo.RegistryStr()
-	subject := fmt.Sprintf("layer %s of %s", desc.Digest, ref)
+	subject := fmt.Sprintf("layer %s of %s", excerpt([]byte(desc.Digest), 100), ref)
 	if desc.Digest.Validate() != nil || !desc.Digest.Algorithm().Available() || desc.Size < 0 {
-		return nil, &regError{kind: resolver.ErrInvalidImage, msg: fmt.Sprintf("cannot %s %s: its manifest names it by the unusable digest %q or size %d", opBlob, subject, desc.Digest, desc.Size)}
+		return nil, c.blobError(s, desc, resolver.ErrInvalidImage, fmt.Sprintf("cannot get %s: its manifest names it by the unusable digest %q or size %d", subject, excerpt([]byte(desc.Digest), 100), desc.Size), nil, "")
 	}
 	u := &url.URL{
 		Scheme: s.repo.Scheme(),
 		Host:   host,
 		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), desc.Digest),
 	}
-	reqCtx, cancel := context.WithCancel(streamed(callCtx))
+	reqCtx, cancel := context.WithCancel(withStreaming(callCtx))
 	late := time.AfterFunc(c.o.timeout, cancel)
 	resp, err := s.get(reqCtx, u, "")
 	if !late.Stop() && callCtx.Err() == nil {
@@ -302,23 +307,23 @@ func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, 
 			resp.Body.Close()
 		}
 		cancel()
-		return nil, c.wrap(ctx, opBlob, host, subject, resolver.ErrNotFound, context.DeadlineExceeded)
+		return nil, c.wrap(ctx, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, context.DeadlineExceeded)
 	}
 	var se *statusError
 	switch {
 	case errors.As(err, &se) && se.code == http.StatusNotFound && ctx.Err() == nil:
 		cancel()
-		return nil, &regError{kind: resolver.ErrNotFound, msg: fmt.Sprintf("cannot %s %s: registry %s has no such blob", opBlob, subject, host), err: err}
+		return nil, c.blobError(s, desc, resolver.ErrNotFound, fmt.Sprintf("cannot get %s: registry %s has no such blob", subject, host), err, "")
 	case err != nil:
 		cancel()
-		return nil, c.wrap(ctx, opBlob, host, subject, resolver.ErrNotFound, err)
+		return nil, c.wrap(ctx, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, err)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
 		resp.Body.Close()
 		cancel()
-		return nil, &regError{kind: resolver.ErrInvalidImage,
-			msg:  fmt.Sprintf("cannot %s %s: registry %s sends %d bytes for it, and its manifest says %d", opBlob, subject, host, resp.ContentLength, desc.Size),
-			hint: "the registry, or blob storage it redirects to, serves something else under its digest"}
+		return nil, c.blobError(s, desc, resolver.ErrInvalidImage,
+			fmt.Sprintf("cannot get %s: registry %s sends %d bytes for it, and its manifest says %d", subject, host, resp.ContentLength, desc.Size),
+			nil, "the registry, or blob storage it redirects to, serves something else under its digest")
 	}
 	return &verifiedBlob{body: resp.Body, cancel: cancel, host: host, want: desc, h: desc.Digest.Algorithm().Hash()}, nil
 }
@@ -371,13 +376,6 @@ func (b *verifiedBlob) Close() error {
 	return b.body.Close()
 }
 
-// streamKey marks a request whose response body is streamed.
-type streamKey struct{}
-
-func streamed(ctx context.Context) context.Context { return context.WithValue(ctx, streamKey{}, true) }
-
-func isStreamed(ctx context.Context) bool { v, _ := ctx.Value(streamKey{}).(bool); return v }
-
 // streamAttempt is attempt for a streamed request. The response must start
 // within the request timeout, as in attempt; a 200's body is then handed
 // over unread, and a Read fails when no byte came for the request timeout
@@ -404,15 +402,23 @@ func (t *retryTransport) streamAttempt(req *http.Request) (*http.Response, error
 	}
 	defer cancel()
 	idle.start()
-	body, err := readAll(resp.Body, t.o.maxBodyBytes)
+	var body []byte
+	limit := t.o.maxBodyBytes
+	if resp.StatusCode/100 != 2 {
+		// Error bodies: only the start is of use, as in attempt.
+		limit = maxErrorBody
+		body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	} else {
+		body, err = readAll(resp.Body, limit)
+	}
 	resp.Body.Close()
 	switch timedOut := !idle.stop(); {
 	case timedOut:
 		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
 	case errors.Is(err, errTooLarge):
-		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(t.o.maxBodyBytes), req.URL.Path)}
+		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), excerpt([]byte(req.URL.Path), 100))}
 	case err != nil:
-		return nil, fmt.Errorf("reading the response to GET %s: %w", req.URL.Path, err)
+		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), err)
 	}
 	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
 	resp.ContentLength = int64(len(body))

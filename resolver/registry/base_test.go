@@ -667,9 +667,9 @@ func TestOpenBlob(t *testing.T) {
 func TestReadImageFileTLSRule(t *testing.T) {
 	f := newBaseFixture(t)
 	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", gzipLayer(t, debianRoot("bookworm")...)))
-	dial := WithTransport(&http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, f.host)
-	}})
+	// base-registry.test is a public address that the test network
+	// routes to the fixture.
+	dial := newFakeNet().host("base-registry.test", "93.184.216.50").route("93.184.216.50").option()
 	_, port, _ := net.SplitHostPort(f.host)
 	named := "base-registry.test:" + port
 	_, _, err := readCodename(context.Background(), New(dial), named+"/lab/debian:1", amd64, ReadLimits{})
@@ -687,5 +687,54 @@ func TestReadImageFileTLSRule(t *testing.T) {
 	_, _, err = readCodename(context.Background(), New(dial), f.host+"/lab/debian:1", amd64, ReadLimits{})
 	if err == nil || !strings.Contains(err.Error(), "refusing plain HTTP to "+named) {
 		t.Errorf("a redirect to plain HTTP: %v", err)
+	}
+}
+
+// OpenBlob goes through the network guard like every request: a public
+// registry cannot redirect a blob to loopback, and the server there is
+// never reached; a blob whose response does not start within the call
+// timeout fails as unreachable.
+func TestOpenBlobGuarded(t *testing.T) {
+	fixture := func() (*guardFixture, func(*Client) error) {
+		g := newGuardFixture(t)
+		img, err := g.client().ResolvePlatform(context.Background(), g.repo+":bookworm-1.22.10", amd64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := func(c *Client) error {
+			rc, err := c.OpenBlob(context.Background(), g.repo, img.Layers[0])
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			_, err = io.ReadAll(rc)
+			return err
+		}
+		if err := read(g.client()); err != nil {
+			t.Fatalf("without a fault: %v", err)
+		}
+		return g, read
+	}
+
+	g, read := fixture()
+	g.proxy.always(blobs, redirect("http://localhost:"+g.secretPort))
+	err := read(g.client())
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to localhost (127.0.0.1) for registry "+g.host) || g.secretHits.Load() != 0 {
+		t.Errorf("error %v, %d requests to the secret server", err, g.secretHits.Load())
+	}
+	_, _, err = readCodename(context.Background(), g.client(), g.repo+":bookworm-1.22.10", amd64, ReadLimits{})
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to localhost (127.0.0.1) for registry "+g.host) || g.secretHits.Load() != 0 {
+		t.Errorf("ReadImageFile: error %v, %d requests to the secret server", err, g.secretHits.Load())
+	}
+
+	g, read = fixture()
+	g.proxy.always(blobs, stall)
+	start := time.Now()
+	err = read(g.client(WithTimeout(300 * time.Millisecond)))
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "did not answer within 300ms") || !errors.Is(err, resolver.ErrUnreachable) {
+		t.Errorf("a blob that never starts: %v", err)
 	}
 }

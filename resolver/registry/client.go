@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
@@ -20,13 +20,13 @@ import (
 // Client talks to OCI registries. It is safe for concurrent use.
 type Client struct {
 	o options
-	// transport is the stack every request goes through, under ggcr's
-	// authentication: retries and the request timeout, then the TLS guard,
-	// then o.transport.
+	// transport is the stack every request goes through, under the
+	// authentication of go-containerregistry's transport: retries and the
+	// request timeout, then the TLS guard, then the network guard.
 	transport http.RoundTripper
 
 	mu       sync.Mutex
-	sessions map[string]*session // by repository
+	sessions map[string]*session // by repository, or "catalog " and registry
 }
 
 // New returns a Client.
@@ -35,9 +35,25 @@ func New(opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	g := newNetGuard()
+	if o.lookup != nil {
+		g.lookup = o.lookup
+	}
+	if o.dial != nil {
+		g.dial = o.dial
+	}
 	c := &Client{o: o, sessions: map[string]*session{}}
-	c.transport = &retryTransport{next: tlsGuard{next: o.transport, plainHTTP: c.plainHTTP}, o: &c.o}
+	c.transport = &retryTransport{next: tlsGuard{next: g, plainHTTP: c.plainHTTP}, o: &c.o}
 	return c
+}
+
+// call starts a call on registry ("host[:port]"): ctx with the call's
+// stats, for error messages, and its registry, for the network guard;
+// callCtx is ctx under the call's time limit.
+func (c *Client) call(ctx context.Context, registry string) (callCtx, statsCtx context.Context, cancel context.CancelFunc) {
+	ctx, _ = withStats(withOrigin(ctx, registry))
+	callCtx, cancel = context.WithTimeout(ctx, c.o.timeout)
+	return callCtx, ctx, cancel
 }
 
 // ListTags lists every tag of repository ("host/path"), following Link
@@ -47,8 +63,7 @@ func (c *Client) ListTags(ctx context.Context, repository string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	ctx, _ = withStats(ctx)
-	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	callCtx, ctx, cancel := c.call(ctx, repo.RegistryStr())
 	defer cancel()
 	tags, _, err := c.listTags(callCtx, repo, "")
 	if err != nil {
@@ -65,8 +80,7 @@ func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix stri
 	if err != nil {
 		return nil, false, err
 	}
-	ctx, _ = withStats(ctx)
-	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	callCtx, ctx, cancel := c.call(ctx, repo.RegistryStr())
 	defer cancel()
 	tags, all, err := c.listTags(callCtx, repo, prefix)
 	if err != nil {
@@ -75,28 +89,45 @@ func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix stri
 	return tags, all, nil
 }
 
-// session is access to one repository, kept for the Client's life (a
-// build). It asks anonymously first and authenticates only when the
-// registry answers 401, so a registry that needs no credentials costs no
-// ping: resolving a tag is one request.
+// session is access to one repository (or a registry's catalog), kept
+// for the Client's life (a build). It asks anonymously first and
+// authenticates only when the registry answers 401, so a registry that
+// needs no credentials costs no ping: resolving a tag is one request.
 type session struct {
-	c    *Client
-	repo name.Repository
+	c        *Client
+	reg      name.Registry
+	resource authn.Resource // what credentials are looked up for
+	scope    string         // what a token is asked for
+	repo     name.Repository
 
-	mu     sync.Mutex
-	authed http.RoundTripper // ggcr's authenticating transport, once needed
+	mu       sync.Mutex
+	authed   http.RoundTripper // ggcr's authenticating transport, once needed
+	withheld string            // the realm credentials were not sent to
 }
 
 // session returns the repository's session.
-func (c *Client) session(_ context.Context, repo name.Repository) (*session, error) {
+func (c *Client) session(repo name.Repository) *session {
+	return c.sessionFor("repository "+repo.Name(), func() *session {
+		return &session{c: c, reg: repo.Registry, resource: repo, scope: repo.Scope(transport.PullScope), repo: repo}
+	})
+}
+
+// catalogSession returns the session of a registry's catalog.
+func (c *Client) catalogSession(reg name.Registry) *session {
+	return c.sessionFor("catalog "+reg.Name(), func() *session {
+		return &session{c: c, reg: reg, resource: reg, scope: "registry:catalog:*"}
+	})
+}
+
+func (c *Client) sessionFor(key string, create func() *session) *session {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.sessions[repo.Name()]
+	s, ok := c.sessions[key]
 	if !ok {
-		s = &session{c: c, repo: repo}
-		c.sessions[repo.Name()] = s
+		s = create()
+		c.sessions[key] = s
 	}
-	return s, nil
+	return s
 }
 
 // client is the HTTP client of the session as it stands.
@@ -111,8 +142,11 @@ func (s *session) client() (*http.Client, bool) {
 }
 
 // authenticate pings the registry and answers its authentication
-// challenge (ggcr's transport does both, through c.transport), once.
+// challenge, once: with the credentials of the keychain, if any, unless
+// the challenge sends them to a token realm the client does not trust
+// with them (trustsRealm); then anonymously.
 func (s *session) authenticate(ctx context.Context) error {
+	ctx = withoutBodyHandling(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.authed != nil {
@@ -121,11 +155,19 @@ func (s *session) authenticate(ctx context.Context) error {
 	auth := authn.Anonymous
 	if s.c.o.keychain != nil {
 		var err error
-		if auth, err = authn.Resolve(ctx, s.c.o.keychain, s.repo); err != nil {
+		if auth, err = authn.Resolve(ctx, s.c.o.keychain, s.resource); err != nil {
 			return err
 		}
 	}
-	tr, err := transport.NewWithContext(ctx, s.repo.Registry, auth, s.c.transport, []string{s.repo.Scope(transport.PullScope)})
+	pr, err := transport.Ping(ctx, s.reg, s.c.transport)
+	if err != nil {
+		return err
+	}
+	if realm := pr.Parameters["realm"]; auth != authn.Anonymous && strings.EqualFold(pr.Scheme, "bearer") && !s.c.trustsRealm(s.reg.RegistryStr(), realm) {
+		auth, s.withheld = authn.Anonymous, realm
+		statsFrom(ctx).withhold(realm)
+	}
+	tr, err := authTransport(ctx, s.reg, auth, s.c.transport, s.scope, pr)
 	if err != nil {
 		return err
 	}
@@ -133,9 +175,58 @@ func (s *session) authenticate(ctx context.Context) error {
 	return nil
 }
 
+// authTransport is go-containerregistry's authenticating transport for a
+// challenge the client got (and checked) itself: Basic credentials for the
+// registry, or a bearer token from the challenge's realm.
+func authTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, t http.RoundTripper, scope string, pr *transport.Challenge) (http.RoundTripper, error) {
+	if !strings.EqualFold(pr.Scheme, "bearer") {
+		return transport.FromToken(reg, auth, t, pr, &transport.Token{})
+	}
+	cfg, err := authn.Authorization(ctx, auth)
+	if err != nil {
+		return nil, err
+	}
+	tok := &transport.Token{Token: cfg.RegistryToken}
+	if tok.Token == "" {
+		if tok, err = transport.Exchange(ctx, reg, auth, t, []string{scope}, pr); err != nil {
+			return nil, err
+		}
+		tok.Token = cmp.Or(tok.Token, tok.AccessToken)
+	}
+	return transport.FromToken(reg, auth, t, pr, tok)
+}
+
+// trustsRealm reports whether the keychain's credentials for registry
+// ("host[:port]") may go to a bearer token realm: one on the registry's
+// own host, one WithCredentialRealms names ("host" or "host:port"; a host
+// trusts every port), or Docker Hub's, whose registry and token service
+// are on different hosts. Docker sends them to any realm; a registry
+// would then only need to name a realm of its choosing to be sent the
+// user's password for another registry.
+func (c *Client) trustsRealm(registry, realm string) bool {
+	u, err := url.Parse(realm)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == hostname(registry) {
+		return true
+	}
+	for _, h := range c.o.realms {
+		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return dockerHubHosts[hostname(registry)] && host == "auth.docker.io"
+}
+
+// dockerHubHosts are Docker Hub's registry hosts, whose token realm is
+// auth.docker.io.
+var dockerHubHosts = map[string]bool{"index.docker.io": true, "registry-1.docker.io": true, "docker.io": true}
+
 // get GETs u, following redirects, authenticating if the registry asks
 // to. Any status but 200 is a *statusError. The body is in memory (see
-// retryTransport).
+// retryTransport), unless a bodyReader of ctx took it or ctx streams.
 func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
 	do := func() (*http.Response, bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -164,6 +255,11 @@ func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Res
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			s.mu.Lock()
+			statsFrom(ctx).withhold(s.withheld)
+			s.mu.Unlock()
+		}
 		return nil, newStatusError(resp)
 	}
 	return resp, nil
@@ -191,19 +287,6 @@ func (c *Client) parseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-// ggcrOptions are options for go-containerregistry's remote package that
-// send its requests through the client's transport (retries, timeouts, TLS
-// guard), without retries of its own on top.
-func (c *Client) ggcrOptions(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithTransport(c.transport),
-		remote.WithUserAgent(c.o.userAgent),
-		remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
-		remote.WithRetryPredicate(func(error) bool { return false }),
-	}
-}
-
 // plainHTTP reports whether host ("host[:port]") may be reached without TLS.
 func (c *Client) plainHTTP(host string) bool {
 	if c.o.insecure[host] {
@@ -220,8 +303,3 @@ func (c *Client) plainHTTP(host string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
-
-var (
-	_ resolver.TagLister      = (*Client)(nil)
-	_ resolver.PlatformLister = (*Client)(nil)
-)

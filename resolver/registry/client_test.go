@@ -177,14 +177,12 @@ func TestPlainHTTP(t *testing.T) {
 }
 
 // A registry not on loopback is used over plain HTTP only when configured
-// as insecure. The test registry is reached under made-up names by dialing
-// it directly.
+// as insecure. The test registry is reached under made-up names and
+// addresses through a made-up network.
 func TestInsecureRegistries(t *testing.T) {
 	reg := newRegistry(t)
 	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
-	dial := WithTransport(&http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, reg.host)
-	}})
+	dial := newFakeNet().host("sdk-registry.test", "93.184.216.34").route("93.184.216.34", "10.1.2.3").option()
 	_, port, _ := net.SplitHostPort(reg.host)
 	named, private := "sdk-registry.test:"+port, "10.1.2.3:"+port
 

@@ -1,32 +1,102 @@
-// Package registry is the OCI distribution client of sdkfront. It lists a
-// repository's tags (resolver.TagLister), the one registry call the frontend
-// makes itself rather than through BuildKit, reads image indexes to record
-// per-platform digests (resolver.PlatformLister), and resolves images
-// without BuildKit (resolver.ImageResolver, for sdkfront lock).
+// Package registry is the OCI distribution client of sdkfront. A Client
+// answers the resolver's calls to registries:
+//
+//   - ListTags (resolver.TagLister) and ListTagsWithPrefix
+//     (resolver.PrefixLister) list a repository's tags;
+//   - ResolveManifest (resolver.ManifestResolver) reads a tag's manifest
+//     for a platform, and its config if asked;
+//   - PlatformDigests (resolver.PlatformLister) maps an index's platforms
+//     to their manifest digests;
+//   - ListRepositories (resolver.RepositoryLister) reads a registry's
+//     catalog, for suggestions;
+//   - ResolveImage (resolver.ImageResolver) and ResolvePlatform resolve
+//     images without BuildKit, for sdkfront lock;
+//   - OpenBlob streams a blob, for code that reads images itself
+//     (sdkfront lock's base images).
+//
+// Every request any of them makes, go-containerregistry's ping and token
+// requests included, and every redirect any request follows, goes through
+// one transport: retries and timeouts, the TLS rule, the network guard.
+//
+// # The network guard
+//
+// Each call works for one registry, and its connections go only where
+// that registry may send them. The dialer resolves each host itself,
+// checks every address it is about to connect to, and connects to that
+// very address, so that a name cannot pass the check as one address and
+// connect as another (DNS rebinding). A public address may always be
+// reached. A loopback, private (RFC 1918, RFC 4193, CGNAT) or link-local
+// address only when the registry itself has an address of that kind: a
+// registry on loopback (the lab's 127.0.0.1:5000) may redirect to
+// loopback, one on a private network to that network, but a public
+// registry may send the client nowhere but public addresses, whatever its
+// redirect, bearer realm or Link names, by address or by a name such as
+// localhost. A registry named by a host name has the kinds of the
+// addresses the name first resolved to, but never link-local (the cloud
+// metadata service), which only a registry named by a link-local address
+// has. Multicast and reserved addresses are never reached. Each registry
+// has its own connection pool, so that a connection opened for a loopback
+// registry is never reused for a public one that redirects there. Behind
+// an HTTP proxy (HTTP_PROXY, HTTPS_PROXY), the proxy connects to the
+// registry: the guard checks the addresses the target resolves to here
+// (a name that resolves only at the proxy is the proxy's to police), and
+// dials the proxy itself unchecked.
 //
 // Registries are reached over HTTPS, except loopback registries and those
 // named by WithInsecureRegistries; redirects, Link headers and bearer
-// realms are held to the same rule. Access is anonymous unless WithKeychain
-// supplies credentials; bearer-token challenges are answered either way
-// (by go-containerregistry's transport, which also parses WWW-Authenticate).
-// Failures wrap resolver.ErrRepositoryNotFound, resolver.ErrNotFound,
-// resolver.ErrDenied, resolver.ErrUnreachable or resolver.ErrInvalidImage,
-// and say which registry and repository failed, with which HTTP status,
-// and what to do.
+// realms are held to the same rule.
+//
+// # Credentials
+//
+// Access is anonymous unless WithKeychain supplies credentials (sdkfront
+// lock uses the Docker keychain; the frontend has none). A registry that
+// needs none costs no ping: each repository's session asks anonymously
+// first, and its first 401 makes it ping the registry and answer the
+// challenge, once per repository and Client. Basic credentials go to the
+// registry's own host only. A bearer challenge names a token realm, which
+// gets the keychain's credentials only if it is on the registry's own host
+// (ghcr.io, quay.io, *.azurecr.io, *.pkg.dev), is Docker Hub's
+// auth.docker.io for Docker Hub, or is named by WithCredentialRealms
+// ("host" or "host:port"; a host trusts every port); any other realm is
+// asked for an anonymous token. Docker sends credentials to any realm: a
+// registry then only has to name a token service of its choosing to be
+// sent the user's password, which may be a password for more than that
+// registry. Programs that read CredentialRealmsEnv (SDK_AUTH_REALMS, hosts
+// separated by commas or spaces) pass CredentialRealmsFromEnv to
+// WithCredentialRealms. A denial after credentials were withheld says so
+// (resolver.CauseCredentialsWithheld, with the realm). Bearer tokens go to
+// the registry's host only, never to where it redirects.
+//
+// A call fails with a *resolver.RegistryError: which call (Op) on which
+// registry and repository or reference failed, with which HTTP status, of
+// which kind (resolver.ErrRepositoryNotFound, ErrNotFound, ErrDenied,
+// ErrUnreachable or ErrInvalidImage, which it matches) and cause (a
+// listing too long, a registry that lists no tags, plain HTTP, withheld
+// credentials), and what to do in registry terms. What an SDK user can do
+// instead (an exact version, a build arg) is the resolver's advice, added
+// where it wraps the error: this package knows nothing of SDKs. An error
+// quotes at most a short excerpt of a response:
+// 200 bytes of an error body, three of the errors of a distribution error
+// body, 200 bytes each, the first line of another library's message, up
+// to 1,000 bytes; printable text only (control characters, escape
+// sequences and the like become '?').
 //
 // # Faults
 //
 // A registry can fail, stall or lie; the client bounds what that costs.
 // With the defaults:
 //
-//   - Each call (ListTags, PlatformDigests, ResolvePlatform) takes at most
-//     30s (WithTimeout), paging, retries and waits included.
+//   - Each call takes at most 30s (WithTimeout), paging, retries and
+//     waits included; OpenBlob until its response starts.
 //   - Each HTTP request attempt takes at most 8s (WithRequestTimeout), from
 //     sending it to the last byte of the body, so a registry that stalls,
 //     or drips its answer (even at a byte a second), fails the attempt
-//     within 8s. Response bodies are read in full within the attempt:
-//     at most 32 MiB for a page of tags, 4 MiB for a manifest, 8 MiB for
-//     anything else.
+//     within 8s. A blob OpenBlob streams is bounded by the caller's
+//     context instead; each read must bring something within 8s. Bodies
+//     are read within the attempt: a page of tags or of the catalog is
+//     decoded as it arrives, up to 32 MiB of it as sent; a manifest is
+//     read up to 4 MiB, a config or token response up to 8 MiB; of an
+//     error response or a ping, the first 64 KiB.
 //   - A request is sent at most 3 times (WithRetries: 2 retries), again
 //     only after a temporary failure: a refused or reset connection (also
 //     in the middle of the body), a timed-out attempt, HTTP 408, 429 or
@@ -36,13 +106,13 @@
 //     or for more time than the call has left, fails the call at once
 //     with a message saying when to try again. So a stalled registry
 //     fails a call after about 25s (three 8s attempts), and a failing one
-//     (500) after about 1.5s.
-//   - 400, 401, 403 and 404 are final: they fail the call at once. A
-//     repository's session asks without credentials first, so a registry
-//     that wants none costs no ping; its first 401 makes the session ping
-//     and authenticate (go-containerregistry's transport), once per
-//     repository and Client, and retry. A 401 that challenges for a bearer
-//     token gets one new token and one more try.
+//     (500) after about 1.5s. A refused address or plain-HTTP hop is not
+//     retried.
+//   - 400, 401, 403 and 404 are final: they fail the call at once. A 401
+//     that challenges for a bearer token gets one new token and one more
+//     try.
+//   - Redirects (to blob storage) are followed, up to 5 (go-containerregistry's
+//     ping and token requests: up to 10), under the network guard.
 //   - Tags are asked for 1,000 a page (registries clamp n to their own
 //     maximum; one that refuses it with 400 is asked for 100). A listing by
 //     prefix (ListTagsWithPrefix) starts just before the tags that have it
@@ -51,26 +121,36 @@
 //   - A tag listing follows a page's Link (rel="next", RFC 8288) only on
 //     the registry's own host, keeping the scheme, and never to a page it
 //     has fetched before; a Link elsewhere, to a page already seen, or
-//     after an empty page ends the listing, as in Oryx's client. Beyond
-//     5,000 pages or 500,000 tags a listing fails. Pages are decoded as
-//     they arrive, one at a time, and only the tags are kept; a page long
-//     enough to hold more tags than the limit allows is decoded tag by tag,
-//     so that the limit stops it early. Listing 200,000 tags in pages of
-//     1,000 retains 7 MiB and peaks at 12 MiB above the heap before (at
-//     GOGC=10; 17 MiB at the default GOGC), in one page 16 MiB
-//     (TestListTagsMemory).
+//     after a page that lists nothing ends the listing, as in Oryx's
+//     client.
+//   - A tag must follow the distribution spec's grammar,
+//     [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. Others are skipped, not fatal
+//     (a registry may hold junk beside good tags), but they count against
+//     the limits: beyond 5,000 pages, 500,000 tags or 16 MiB of tags (the
+//     sum of their lengths), a listing fails. Pages are decoded as they
+//     arrive, token by token, and only the valid tags are kept: a string
+//     longer than 4 KiB is read on but never held, so four pages of one
+//     30 MiB tag each take 0.3 MiB (TestHugeTagMemory). Listing 200,000
+//     tags in pages of 1,000 retains 7 MiB and peaks at 12 MiB above the
+//     heap before (at GOGC=10; 20 MiB at the default GOGC), in one page
+//     14 MiB (TestListTagsMemory).
+//   - The catalog is read the same way, 1,000 names a page, at most 10
+//     pages and 10,000 names; names longer than 255 bytes or with
+//     characters no repository name has are skipped.
 //   - A manifest must come with a manifest Content-Type (or a generic
 //     application/json with a manifest mediaType inside, agreeing with it),
 //     and its bytes must hash to the digest asked for (for a reference by
 //     digest) and to the registry's Docker-Content-Digest header (if it
-//     sends one). Config blobs must hash to their digest. Redirects (to
-//     blob storage) are followed, up to 5, but not from a public registry
-//     to a private address; credentials are not sent to another host.
+//     sends one). Config blobs must hash to their digest; a blob OpenBlob
+//     streams must be its size and hash to its digest, or its last read
+//     fails.
 //   - A tags list answered with a 404 that does not say the repository is
-//     unknown (NAME_UNKNOWN) means the registry does not list tags: the
-//     error says that ranges need listing and suggests an exact version.
+//     unknown (NAME_UNKNOWN) means the registry does not list tags
+//     (resolver.CauseNoListing).
 //
 // faults_test.go drives every such fault through a fault-injecting proxy
 // (faultproxy_test.go) in front of go-containerregistry's in-process
-// registry, or the lab registry with SDKFRONT_LAB=1.
+// registry, or the lab registry with SDKFRONT_LAB=1; guard_test.go the
+// network guard, through a made-up network (net_test.go); auth_test.go
+// the credentials; bounds_test.go the limits.
 package registry

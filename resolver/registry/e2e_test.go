@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,7 +80,7 @@ func TestResolveEndToEnd(t *testing.T) {
 	pages.Store(0)
 
 	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
-	r := resolver.New(remoteImages{}, New(fast))
+	r := resolver.NewWithRegistry(remoteImages{}, New(fast).Registry())
 	resolve := func(ref, flavor string) (resolver.Resolution, error) {
 		t.Helper()
 		parsed, err := resolver.ParseRef(ref)
@@ -170,7 +172,7 @@ func TestResolveEndToEndListUnavailable(t *testing.T) {
 	reg := newRegistry(t)
 	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
 	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
-	down := resolver.New(remoteImages{}, New(fast, WithTimeout(0)))
+	down := resolver.NewWithRegistry(remoteImages{}, New(fast, WithTimeout(0)).Registry())
 	for ref, wantErr := range map[string]bool{"golang@1.23": true, "golang@1.23.4": false} {
 		parsed, _ := resolver.ParseRef(ref)
 		_, err := down.Resolve(context.Background(), resolver.Request{Ref: parsed, Flavor: "bookworm", Source: src})
@@ -181,5 +183,73 @@ func TestResolveEndToEndListUnavailable(t *testing.T) {
 		if !wantErr && err != nil {
 			t.Errorf("%s: %v", ref, err)
 		}
+	}
+}
+
+// The resolver adds an SDK user's advice to the client's errors, by what
+// the client says of them (resolver.RegistryError): the registry client
+// knows nothing of exact versions or build args.
+func TestResolveAdvice(t *testing.T) {
+	rangeRef, _ := resolver.ParseRef("golang@^1")
+	resolve := func(c *Client, host string) error {
+		src := resolver.MustParseSource(host + "/sdks/{platform}:{flavor}-{version}")
+		_, err := resolver.NewWithRegistry(remoteImages{}, c.Registry()).Resolve(context.Background(), resolver.Request{Ref: rangeRef, Flavor: "bookworm", Source: src, Target: ocispecs.Platform{OS: "linux", Architecture: "amd64"}})
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T) error
+		want string
+	}{
+		{"listing limit", func(t *testing.T) error {
+			f := newFaultFixture(t)
+			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(50), 50))
+			return resolve(New(fast, withLimits(0, 10)), f.proxy.host)
+		}, "lists more than 10 tags; use an exact version, such as golang@1.23.4, which resolves without listing tags"},
+		{"listing denied, anonymous", func(t *testing.T) error {
+			f := newFaultFixture(t)
+			f.proxy.always(tagsList, status(403, distError("DENIED", "requested access to the resource is denied")))
+			return resolve(New(fast), f.proxy.host)
+		}, "requested access to the resource is denied; sdkfront lists tags anonymously, so it needs the tag list to be public; or use an exact version, such as golang@1.23.4, which BuildKit resolves with your registry credentials"},
+		{"listing denied, with credentials", func(t *testing.T) error {
+			reg := newRegistry(t, basicAuth("dev", "pw", new(atomic.Int32)))
+			keychain := staticKeychain{reg.host: {Username: "dev", Password: "wrong"}}
+			return resolve(New(fast, WithKeychain(keychain)), reg.host)
+		}, "; check the credentials for {registry}; or use an exact version, such as golang@1.23.4, which resolves without listing tags"},
+		{"no listing", func(t *testing.T) error {
+			f := newFaultFixture(t)
+			f.proxy.always(tagsList, status(404, "404 page not found\n", "Content-Type: text/plain"))
+			return resolve(New(fast), f.proxy.host)
+		}, "failed with HTTP 404: 404 page not found; version ranges, partial versions, latest and the default without a default tag need the registry to list tags, and it lists none for this repository (or the repository does not exist); use an exact version such as golang@1.23.4, which resolves without listing"},
+		{"plain HTTP", func(t *testing.T) error {
+			reg := newRegistry(t)
+			_, port, _ := net.SplitHostPort(reg.host)
+			n := newFakeNet().host("sdk-registry.test", "93.184.216.34").route("93.184.216.34")
+			return resolve(New(fast, n.option()), "sdk-registry.test:"+port)
+		}, "server gave HTTP response to HTTPS client; if the registry is plain HTTP, configure it as insecure (build arg SDK_INSECURE_REGISTRIES)"},
+		{"credentials withheld", func(t *testing.T) error {
+			ts := &tokenServer{}
+			other := httptest.NewServer(ts)
+			t.Cleanup(other.Close)
+			realm := "http://localhost:" + strings.TrimPrefix(other.URL, "http://127.0.0.1:") + "/token"
+			reg := tokenRegistry(t, ts, func(string) string { return realm })
+			keychain := staticKeychain{reg.host: {Username: "dev", Password: "pw"}}
+			return resolve(New(fast, WithKeychain(keychain)), reg.host)
+		}, "; sdkfront did not send your credentials for {registry} to the token service it names, http://localhost:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.run(t)
+			var re *resolver.RegistryError
+			if !errors.As(err, &re) || !errors.Is(err, resolver.ErrListUnavailable) {
+				t.Fatalf("error %v, want a RegistryError and ErrListUnavailable", err)
+			}
+			want := strings.ReplaceAll(tc.want, "{registry}", re.Registry)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v\nwant one containing %q", err, want)
+			}
+			if tc.name == "credentials withheld" && !strings.HasSuffix(err.Error(), "as that is on another host; if you trust it with them, name its host in "+CredentialRealmsEnv) {
+				t.Errorf("error %v does not name %s", err, CredentialRealmsEnv)
+			}
+		})
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -18,34 +18,12 @@ import (
 
 // Operations, as error messages name them.
 const (
-	opList     = "list tags of"
-	opManifest = "get manifest of"
-	opConfig   = "get the image config of"
+	opList     = resolver.OpListTags
+	opManifest = resolver.OpManifest
+	opConfig   = resolver.OpConfig
+	opCatalog  = resolver.OpRepositories
+	opBlob     = resolver.OpBlob
 )
-
-// regError is a registry failure of a kind the resolver tells apart
-// (resolver.ErrRepositoryNotFound, ErrDenied, ErrUnreachable, ...), or of
-// no particular kind: what failed, the cause, and what to do about it.
-type regError struct {
-	kind error // may be nil
-	msg  string
-	err  error // may be nil
-	hint string
-}
-
-func (e *regError) Error() string {
-	s := e.msg
-	if e.err != nil {
-		s += ": " + e.err.Error()
-	}
-	if e.hint != "" {
-		s += "; " + e.hint
-	}
-	return s
-}
-
-func (e *regError) Is(target error) bool { return e.kind != nil && target == e.kind }
-func (e *regError) Unwrap() error        { return e.err }
 
 // statusError is a registry's answer with an unexpected HTTP status.
 type statusError struct {
@@ -59,19 +37,57 @@ type statusError struct {
 func (e *statusError) Error() string {
 	s := fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
 	switch {
+	case e.cause != nil && len(e.cause.Errors) > 0:
+		s += ": " + diagnostics(e.cause.Errors)
 	case e.cause != nil:
-		s += ": " + e.cause.Error()
-	case len(e.errors) > 0:
-		var ds []string
-		for _, d := range e.errors {
-			ds = append(ds, d.String())
+		// ggcr's message quotes the whole body: quote an excerpt of it.
+		msg := e.cause.Error()
+		if i := strings.Index(msg, http.StatusText(e.code)+": "); i >= 0 {
+			s += ": " + excerpt([]byte(msg[i+len(http.StatusText(e.code))+2:]), maxExcerpt)
 		}
-		s += ": " + strings.Join(ds, "; ")
+	case len(e.errors) > 0:
+		s += ": " + diagnostics(e.errors)
 	case e.body != "":
 		s += ": " + e.body
 	}
 	return s
 }
+
+// maxExcerpt bounds what an error quotes of a response.
+const maxExcerpt = 200
+
+// maxDiagnostics is how many of a distribution error body's errors an
+// error quotes.
+const maxDiagnostics = 3
+
+// diagnostics quotes the errors of a distribution error body.
+func diagnostics(ds []transport.Diagnostic) string {
+	var out []string
+	for _, d := range ds[:min(len(ds), maxDiagnostics)] {
+		out = append(out, excerpt([]byte(d.String()), maxExcerpt))
+	}
+	if n := len(ds) - maxDiagnostics; n > 0 {
+		out = append(out, fmt.Sprintf("and %d more", n))
+	}
+	return strings.Join(out, "; ")
+}
+
+// detail is err's message for another: one line, bounded, as an error
+// from a library may quote a response (go-containerregistry's "no token
+// in bearer response" quotes all of it on the next line).
+func detail(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return excerpt([]byte(msg), maxDetail)
+}
+
+// maxDetail bounds detail.
+const maxDetail = 1000
+
+// boundedError is an error with its message bounded by detail.
+type boundedError struct{ err error }
+
+func (e boundedError) Error() string { return detail(e.err) }
+func (e boundedError) Unwrap() error { return e.err }
 
 func (e *statusError) Unwrap() error {
 	if e.cause != nil {
@@ -90,20 +106,48 @@ func newStatusError(resp *http.Response) *statusError {
 	if json.Unmarshal(b, &body) == nil && len(body.Errors) > 0 {
 		e.errors = body.Errors
 	} else {
-		e.body = snippet(b, 200)
+		e.body = excerpt(b, maxExcerpt)
 	}
 	return e
 }
 
-// snippet is the start of b as one line of text.
-func snippet(b []byte, n int) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "?")), " ")
+// excerpt is the start of b, at most n bytes of it, as one line of
+// printable text: invalid UTF-8 and every rune that is not printable
+// (control characters, escape sequences, bidirectional overrides) become
+// '?', runs of white space one space. It is all of a response that an
+// error message quotes.
+func excerpt(b []byte, n int) string {
+	var sb strings.Builder
+	space := false
+	for len(b) > 0 && sb.Len() <= n {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			r = '?'
+		case unicode.IsSpace(r):
+			space = sb.Len() > 0
+			continue
+		case !unicode.IsPrint(r):
+			r = '?'
+		}
+		if space {
+			sb.WriteByte(' ')
+			space = false
+		}
+		sb.WriteRune(r)
+	}
+	s := sb.String()
+	cut := len(b) > 0
 	if len(s) > n {
 		i := n
 		for i > 0 && !utf8.RuneStart(s[i]) {
 			i--
 		}
-		s = s[:i] + "…"
+		s, cut = s[:i], true
+	}
+	if cut {
+		s += "…"
 	}
 	return s
 }
@@ -149,10 +193,11 @@ type limitError struct{ msg string }
 func (e *limitError) Error() string { return e.msg }
 
 // wrap explains err from an operation (opList, ...) on subject, a
-// repository or reference in registry: what failed, of which kind, and
-// what to do. ctx is the caller's context; notFound is what a 404 without
-// a more specific error code means for the operation.
-func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFound, err error) error {
+// repository or reference in registry, as a *resolver.RegistryError: what
+// failed, of which kind and cause, and what to do in registry terms. ctx
+// is the caller's context; notFound is what a 404 without a more specific
+// error code means for the operation.
+func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, subject string, notFound, err error) error {
 	if ctx.Err() != nil {
 		// The caller gave up: not the registry's fault.
 		return fmt.Errorf("cannot %s %s: %w", op, subject, err)
@@ -176,98 +221,80 @@ func (c *Client) wrap(ctx context.Context, op, registry, subject string, notFoun
 		br  *badResponse
 		le  *limitError
 		msg = fmt.Sprintf("cannot %s %s", op, subject)
-		e   = &regError{kind: classify(err, notFound), err: err}
+		e   = &resolver.RegistryError{Op: op, Registry: registry, Subject: subject, Kind: classify(err, notFound), Err: err, Anonymous: c.o.keychain == nil}
 	)
-	listing := op == opList
+	if se != nil {
+		e.Status = se.code
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		e.kind = resolver.ErrUnreachable
+		e.Kind = resolver.ErrUnreachable
 		msg += fmt.Sprintf(": registry %s did not answer within %s", registry, c.o.timeout)
-		e.hint = "check that it is up and reachable from buildkitd, or try again later"
+		e.Hint = "check that it is up and reachable from buildkitd, or try again later"
 	case errors.As(err, &te):
-		e.kind, e.err = resolver.ErrUnreachable, nil
+		e.Kind, e.Err = resolver.ErrUnreachable, nil
 		msg += ": " + te.Error() + tries
-		e.hint = "the registry or the network to it is too slow; try again later"
+		e.Hint = "the registry or the network to it is too slow; try again later"
 	case errors.As(err, &br):
-		e.kind, e.err, e.hint = br.kind, br.err, br.hint
+		e.Kind, e.Err, e.Hint = br.kind, br.err, br.hint
 		msg += fmt.Sprintf(": registry %s sent %s", registry, br.what)
 	case errors.As(err, &le):
-		e.err = nil
+		e.Kind, e.Err, e.Cause = nil, nil, resolver.CauseListLimit
 		msg += fmt.Sprintf(": registry %s %s", registry, le.msg)
-		e.hint = "use an exact version, such as " + example(subject) + ", which resolves without listing tags"
-	case listing && se != nil && se.code == http.StatusNotFound && !se.has(transport.NameUnknownErrorCode):
+	case op == opList && se != nil && se.code == http.StatusNotFound && !se.has(transport.NameUnknownErrorCode):
 		// A 404 that does not say the repository is unknown: the registry
 		// may not list tags at all (or not this repository's).
-		e.kind = nil
+		e.Kind, e.Cause = nil, resolver.CauseNoListing
 		msg = fmt.Sprintf("listing tags of %s failed with HTTP 404", subject)
-		e.err = errors.New(strings.TrimPrefix(se.Error(), "HTTP 404 Not Found: "))
-		if e.err.Error() == "HTTP 404 Not Found" {
-			e.err = nil
+		e.Err = errors.New(strings.TrimPrefix(se.Error(), "HTTP 404 Not Found: "))
+		if e.Err.Error() == "HTTP 404 Not Found" {
+			e.Err = nil
 		}
-		e.hint = "version ranges, partial versions, latest and the default without a default tag need the registry to list tags, and it lists none for this repository (or the repository does not exist); use an exact version such as " + example(subject) + ", which resolves without listing"
-	case e.kind == resolver.ErrRepositoryNotFound:
+		e.Hint = "the registry lists no tags of this repository, or the repository does not exist"
+	case e.Kind == resolver.ErrRepositoryNotFound:
 		msg += ": no such repository in registry " + registry
-	case e.kind == resolver.ErrNotFound:
+	case e.Kind == resolver.ErrNotFound && (op == opBlob || op == opConfig):
+		msg += ": no such blob in registry " + registry
+	case e.Kind == resolver.ErrNotFound:
 		msg += ": no such manifest in registry " + registry
-	case e.kind == resolver.ErrDenied:
+	case e.Kind == resolver.ErrDenied:
 		msg += ": access denied by registry " + registry
 		if ch := describeChallenge(se); ch != "" {
 			msg += " (" + ch + ")"
 		}
-		switch {
-		case listing && c.o.keychain == nil:
-			e.hint = "sdkfront lists tags anonymously, so it needs the tag list to be public; or use an exact version, such as " + example(subject) + ", which BuildKit resolves with your registry credentials"
-		case listing:
-			e.hint = "check the credentials for " + registry + "; or use an exact version, such as " + example(subject) + ", which resolves without listing tags"
-		case c.o.keychain == nil:
-			e.hint = "the registry wants credentials, and this request is anonymous"
+		switch realm := statsFrom(ctx).realmWithheld(); {
+		case realm != "":
+			e.Cause, e.Realm = resolver.CauseCredentialsWithheld, excerpt([]byte(realm), maxExcerpt)
+			e.Hint = fmt.Sprintf("the credentials for %s were not sent to the token service it names, %s, as that is on another host", registry, e.Realm)
+		case e.Anonymous:
+			e.Hint = "the registry wants credentials, and this request is anonymous"
 		default:
-			e.hint = "check the credentials for " + registry
+			e.Hint = "check the credentials for " + registry
 		}
-	case e.kind == resolver.ErrUnreachable && se != nil && refusedWait > 0:
+	case e.Kind == resolver.ErrUnreachable && se != nil && refusedWait > 0:
 		msg += fmt.Sprintf(": registry %s is rate-limiting and asks to retry after %s, longer than sdkfront waits (%s)", registry, refusedWait, c.o.maxRetryAfter)
-		e.hint = "try again later"
-	case e.kind == resolver.ErrUnreachable && se != nil:
+		e.Hint = "try again later"
+	case e.Kind == resolver.ErrUnreachable && se != nil:
 		msg += fmt.Sprintf(": registry %s failed%s", registry, tries)
-		e.hint = "it is down or overloaded; try again later"
-	case e.kind == resolver.ErrUnreachable:
+		e.Hint = "it is down or overloaded; try again later"
+	case e.Kind == resolver.ErrUnreachable:
 		msg += fmt.Sprintf(": registry %s is unreachable%s", registry, tries)
 		if tries != "" {
-			e.hint = "check that it is up and reachable from buildkitd, or try again later"
+			e.Hint = "check that it is up and reachable from buildkitd, or try again later"
 		}
 	case se != nil:
 		msg += fmt.Sprintf(": registry %s refused the request", registry)
-		e.hint = "check that " + subject + " is right and the registry implements the OCI distribution API"
+		e.Hint = "check that " + subject + " is right and the registry implements the OCI distribution API"
 	}
 	if err != nil && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
-		e.hint = "if the registry is plain HTTP, configure it as insecure (build arg SDK_INSECURE_REGISTRIES)"
+		e.Cause = resolver.CausePlainHTTP
+		e.Hint = "if the registry is plain HTTP, configure it as insecure"
 	}
-	e.msg = msg
+	if e.Err != nil {
+		e.Err = boundedError{e.Err}
+	}
+	e.Msg = msg
 	return e
-}
-
-// example is an exact-version reference for the repository of subject, for
-// hints: "golang@1.23.4" for "host/sdks/golang" and for ".../oryx/golang-sdk",
-// "python@3.11.9" for ".../python-sdk".
-func example(subject string) string {
-	repo, _, _ := strings.Cut(subject, "@")
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	p := strings.TrimSuffix(path.Base(repo), "-sdk")
-	if p == "" || p == "." || p == "/" {
-		p = "golang"
-	}
-	v, ok := exampleVersions[p]
-	if !ok {
-		v = "1.2.3"
-	}
-	return p + "@" + v
-}
-
-var exampleVersions = map[string]string{
-	"golang": "1.23.4", "go": "1.23.4", "python": "3.11.9", "nodejs": "20.11.1", "node": "20.11.1",
-	"dotnet": "8.0.404", "ruby": "3.3.1", "java": "21.0.5", "php": "8.3.11",
 }
 
 // describeChallenge says what a 401's WWW-Authenticate asks for, if
@@ -282,12 +309,12 @@ func describeChallenge(se *statusError) string {
 		return ""
 	}
 	ch := chs[0]
-	s := "it asks for " + ch.Scheme + " credentials"
+	s := "it asks for " + excerpt([]byte(ch.Scheme), 40) + " credentials"
 	if r := ch.Params["realm"]; r != "" {
-		s += " from " + r
+		s += " from " + excerpt([]byte(r), maxExcerpt)
 	}
 	if sc := ch.Params["scope"]; sc != "" {
-		s += fmt.Sprintf(", scope %q", sc)
+		s += fmt.Sprintf(", scope %q", excerpt([]byte(sc), maxExcerpt))
 	}
 	return s
 }
@@ -328,7 +355,8 @@ func classify(err, notFound error) error {
 	var nerr net.Error
 	var te *timeoutError
 	var ph *plainHTTPError
-	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || temporary(err) {
+	var ae *addressError
+	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || errors.As(err, &ae) || temporary(err) {
 		return resolver.ErrUnreachable
 	}
 	return nil

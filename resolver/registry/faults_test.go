@@ -82,6 +82,9 @@ type faultRow struct {
 	// ({registry} and {repo} stand for the fixture's).
 	is  error
 	msg []string
+	// facts, if set, are what the *resolver.RegistryError says beyond its
+	// message (see facts); the resolver's advice depends on them.
+	facts string
 
 	// The proxy must see exactly attempts requests that count matches.
 	count    func(*http.Request) bool
@@ -171,13 +174,15 @@ func faultRows() []faultRow {
 			})
 		}, wrap: []func(http.Handler) http.Handler{bearer(false, new(atomic.Int32), new(atomic.Int32))},
 			call: listTags, is: resolver.ErrDenied,
-			msg: []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials", "exact version"},
+			msg:   []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials"},
+			facts: "list tags of, status 401, kind registry access denied, cause none, anonymous true",
 			// Anonymously, with a token, with a refreshed token.
 			count: tagsList, attempts: 3, max: 5 * s},
 		{name: "403", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(403, distError("DENIED", "requested access to the resource is denied")))
 		}, call: listTags, is: resolver.ErrDenied,
-			msg:   []string{"{repo}", "registry {registry}", "HTTP 403", "requested access to the resource is denied", "exact version"},
+			msg:   []string{"{repo}", "registry {registry}", "HTTP 403", "requested access to the resource is denied"},
+			facts: "list tags of, status 403, kind registry access denied, cause none, anonymous true",
 			count: tagsList, attempts: 1, max: 5 * s},
 		{name: "404 manifest", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, status(404, distError("MANIFEST_UNKNOWN", "manifest unknown")))
@@ -320,12 +325,14 @@ func faultRows() []faultRow {
 		{name: "more tags than the cap", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(5000), 5000))
 		}, call: listTags, opts: []Option{WithPageSize(0), withLimits(0, 1000)},
-			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 1000 tags", "exact version"},
+			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 1000 tags"},
+			facts: "list tags of, status 0, kind <nil>, cause list limit, anonymous true",
 			count: tagsList, attempts: 1, max: 5 * s},
 		{name: "more pages than the cap", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(10), 1))
 		}, call: listTags, opts: []Option{WithPageSize(1), withLimits(3, 0)},
-			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 3 pages of tags", "exact version"},
+			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 3 pages of tags"},
+			facts: "list tags of, status 0, kind <nil>, cause list limit, anonymous true",
 			count: tagsList, attempts: 3, max: 5 * s},
 		{name: "catalog 503 twice", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(catalog, status(503, ""), status(503, ""))
@@ -339,7 +346,8 @@ func faultRows() []faultRow {
 		{name: "tags list 404", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(404, "404 page not found\n", "Content-Type: text/plain"))
 		}, call: listTags,
-			msg:   []string{"listing tags of {repo} failed with HTTP 404", "version ranges", "need the registry to list tags", "exact version such as golang@"},
+			msg:   []string{"listing tags of {repo} failed with HTTP 404", "the registry lists no tags of this repository"},
+			facts: "list tags of, status 404, kind <nil>, cause no listing, anonymous true",
 			count: tagsList, attempts: 1, max: 5 * s},
 	}
 }
@@ -405,6 +413,9 @@ func runFaultRow(t *testing.T, f *faultFixture, row faultRow) {
 		if row.is != nil && !errors.Is(err, row.is) {
 			t.Errorf("error is not %v", row.is)
 		}
+		if got := facts(err); row.facts != "" && got != row.facts {
+			t.Errorf("facts %q, want %q", got, row.facts)
+		}
 		registry, _, _ := strings.Cut(f.repo, "/")
 		for _, m := range row.msg {
 			m = strings.NewReplacer("{registry}", registry, "{repo}", f.repo, "{index}", f.index, "{indexrepo}", f.indexRepo, "{image}", f.image).Replace(m)
@@ -419,4 +430,13 @@ func runFaultRow(t *testing.T, f *faultFixture, row faultRow) {
 	if elapsed < row.min || elapsed > row.max {
 		t.Errorf("took %s, want %s to %s", elapsed, row.min, row.max)
 	}
+}
+
+// facts are what a *resolver.RegistryError says beyond its message.
+func facts(err error) string {
+	var re *resolver.RegistryError
+	if !errors.As(err, &re) {
+		return "no RegistryError"
+	}
+	return fmt.Sprintf("%s, status %d, kind %v, cause %s, anonymous %v", re.Op, re.Status, re.Kind, re.Cause, re.Anonymous)
 }

@@ -116,48 +116,47 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// FuzzDecodeTags decodes a tags/list body in one go and tag by tag: both
-// accept the same bodies and give the same tags as encoding/json, and the
-// tag limit holds.
+// FuzzDecodeTags decodes a tags/list body as a listing does, token by
+// token: it accepts the bodies encoding/json accepts, its tags are the
+// valid ones among encoding/json's, every tag counts, and the limits hold.
 func FuzzDecodeTags(f *testing.F) {
 	f.Add([]byte(`{"name":"oryx/python-sdk","tags":["bookworm-3.11.9","bookworm-3.13.0rc2"]}`))
+	f.Add([]byte(`{"tags":["ok",".bad","",null,"also-ok"],"tags":["last"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		all, errAll := decodeTagsAll(data, nil, 1<<20)
-		stream, errStream := decodeTagsStream(bytes.NewReader(data), nil, 1<<20)
-		if (errAll == nil) != (errStream == nil) {
-			t.Fatalf("%q: decoded in one go: %v; tag by tag: %v", data, errAll, errStream)
+		decode := func(maxTags int) (*tagList, error) {
+			l := &tagList{maxTags: maxTags, maxBytes: 1 << 30}
+			err := decodeList(bytes.NewReader(data), "tags", l.add, func() { l.tags, l.listed, l.bytes, l.invalid = l.tags[:0], 0, 0, 0 })
+			return l, err
 		}
-		if errAll != nil {
+		l, err := decode(1 << 20)
+		var ref map[string]json.RawMessage
+		refErr := json.Unmarshal(data, &ref)
+		if b := bytes.TrimLeft(data, " \t\r\n"); refErr == nil && (len(b) == 0 || b[0] != '{') {
+			refErr = errors.New("not an object") // null decodes into a map
+		}
+		var all []string
+		if raw, ok := ref["tags"]; ok && refErr == nil {
+			refErr = json.Unmarshal(raw, &all)
+		}
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("%q: decoded with error %v; encoding/json: %v", data, err, refErr)
+		}
+		if err != nil {
 			return
 		}
-		if !slices.Equal(all, stream) {
-			t.Fatalf("%q: decoded in one go %q, tag by tag %q", data, all, stream)
-		}
-		var ref map[string]json.RawMessage
-		if err := json.Unmarshal(data, &ref); err != nil {
-			t.Fatalf("decodeTags accepted %q, which is no JSON object: %v", data, err)
-		}
 		var want []string
-		if raw, ok := ref["tags"]; ok {
-			if err := json.Unmarshal(raw, &want); err != nil {
-				t.Fatalf("decodeTags accepted tags %s that encoding/json refuses: %v", raw, err)
+		for _, tag := range all {
+			if validTag(tag) {
+				want = append(want, tag)
 			}
 		}
-		if !slices.Equal(all, want) {
-			t.Fatalf("decodeTags(%q) = %q, encoding/json says %q", data, all, want)
-		}
-		if got, err := decodeTags(data, []string{"x"}, 1<<20); err != nil || len(got) != len(want)+1 {
-			t.Fatalf("decodeTags(%q) after one tag: %q, %v", data, got, err)
+		if !slices.Equal(l.tags, want) || l.listed != len(all) || l.invalid != len(all)-len(want) {
+			t.Fatalf("%q: tags %q (%d listed, %d invalid), encoding/json says %q", data, l.tags, l.listed, l.invalid, all)
 		}
 		if len(all) > 0 {
-			for _, limited := range []func() error{
-				func() error { _, err := decodeTagsAll(data, nil, len(all)-1); return err },
-				func() error { _, err := decodeTagsStream(bytes.NewReader(data), nil, len(all)-1); return err },
-			} {
-				var le *limitError
-				if err := limited(); !errors.As(err, &le) {
-					t.Fatalf("decodeTags(%q) with a limit of %d: %v, want a limitError", data, len(all)-1, err)
-				}
+			var le *limitError
+			if _, err := decode(len(all) - 1); !errors.As(err, &le) {
+				t.Fatalf("%q with a limit of %d tags: %v, want a limitError", data, len(all)-1, err)
 			}
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"syscall"
 	"testing"
@@ -98,50 +97,6 @@ func TestTemporary(t *testing.T) {
 	} {
 		if got := temporary(tc.err); got != tc.want {
 			t.Errorf("temporary(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
-}
-
-func TestCheckRedirect(t *testing.T) {
-	req := func(u string) *http.Request {
-		r, _ := http.NewRequest("GET", u, nil)
-		return r
-	}
-	for _, tc := range []struct {
-		from, to string
-		ok       bool
-	}{
-		{"https://registry.example/v2/x/blobs/sha256:a", "https://storage.example/blob?sig=1", true},
-		{"https://registry.example/v2/x/blobs/sha256:a", "http://169.254.169.254/latest/meta-data", false},
-		{"https://registry.example/v2/x/blobs/sha256:a", "https://10.0.0.5/blob", false},
-		{"http://10.0.0.4:5000/v2/x/blobs/sha256:a", "http://10.0.0.5:9000/blob", true}, // private to private
-		{"http://127.0.0.1:5000/v2/x/blobs/sha256:a", "http://127.0.0.1:9000/blob", true},
-		{"http://localhost:5000/v2/x/blobs/sha256:a", "http://127.0.0.1:9000/blob", true},
-	} {
-		err := checkRedirect(req(tc.to), []*http.Request{req(tc.from)})
-		if (err == nil) != tc.ok {
-			t.Errorf("redirect %s -> %s: %v, want ok=%v", tc.from, tc.to, err, tc.ok)
-		}
-	}
-	via := make([]*http.Request, maxRedirects)
-	for i := range via {
-		via[i] = req("https://registry.example/")
-	}
-	if err := checkRedirect(req("https://registry.example/"), via); err == nil {
-		t.Errorf("followed more than %d redirects", maxRedirects)
-	}
-}
-
-func TestExample(t *testing.T) {
-	for in, want := range map[string]string{
-		"127.0.0.1:5000/sdks/golang":               "golang@1.23.4",
-		"mcr.microsoft.com/oryx/python-sdk":        "python@3.11.9",
-		"127.0.0.1:5000/sdks/golang:bookworm-1.23": "golang@1.23.4",
-		"reg/sdks/dotnet@sha256:abc":               "dotnet@8.0.404",
-		"reg/sdks/zig":                             "zig@1.2.3",
-	} {
-		if got := example(in); got != want {
-			t.Errorf("example(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

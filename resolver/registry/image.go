@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -29,6 +30,11 @@ type PlatformImage struct {
 	Config []byte
 	// Layers are the layers of the platform's image manifest.
 	Layers []ocispecs.Descriptor
+	// ConfigDescriptor is the image manifest's config descriptor.
+	ConfigDescriptor ocispecs.Descriptor
+	// Manifests are the entries of the image indexes read on the way
+	// to the image manifest, if Digest is an index.
+	Manifests []ocispecs.Descriptor
 
 	platforms map[string]digest.Digest // of the index, if Digest is one
 }
@@ -51,10 +57,13 @@ func (c *Client) ResolveImage(ctx context.Context, ref string, platform ocispecs
 // platform's image manifest. A missing tag, repository or platform matches
 // resolver.ErrNotFound; an unusable manifest resolver.ErrInvalidImage.
 func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocispecs.Platform) (PlatformImage, error) {
-	ctx, _ = withStats(ctx)
-	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	r, err := c.parseReference(ref)
+	if err != nil {
+		return PlatformImage{}, err
+	}
+	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
 	defer cancel()
-	out, im, s, err := c.platformManifest(callCtx, ctx, ref, platform)
+	out, im, s, err := c.platformManifest(callCtx, ctx, r, ref, platform)
 	if err != nil {
 		return PlatformImage{}, err
 	}
@@ -62,21 +71,31 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 	if err != nil {
 		return PlatformImage{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
 	}
-	out.Config, out.Layers = cfg, descriptors(im)
+	out.Config, out.Layers, out.ConfigDescriptor = cfg, descriptors(im.Layers), descriptor(im.Config)
 	return out, nil
+}
+
+// Descriptors are every descriptor a pull of the image for the platform
+// fetches content by: the index entries, the config, the layers.
+func (p PlatformImage) Descriptors() []ocispecs.Descriptor {
+	return resolver.Manifest{Manifests: p.Manifests, ConfigDescriptor: p.ConfigDescriptor, Layers: p.Layers}.Descriptors()
 }
 
 // ResolveManifest implements resolver.ManifestResolver: one request for an
 // image manifest, two for an index, and one more for the config if asked.
 func (c *Client) ResolveManifest(ctx context.Context, ref string, platform ocispecs.Platform, config bool) (resolver.Manifest, error) {
-	ctx, _ = withStats(ctx)
-	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
-	defer cancel()
-	pi, im, s, err := c.platformManifest(callCtx, ctx, ref, platform)
+	r, err := c.parseReference(ref)
 	if err != nil {
 		return resolver.Manifest{}, err
 	}
-	out := resolver.Manifest{Digest: pi.Digest, Image: pi.Manifest, Layers: descriptors(im), Platforms: pi.platforms}
+	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
+	defer cancel()
+	pi, im, s, err := c.platformManifest(callCtx, ctx, r, ref, platform)
+	if err != nil {
+		return resolver.Manifest{}, err
+	}
+	out := resolver.Manifest{Digest: pi.Digest, Image: pi.Manifest, Layers: descriptors(im.Layers), Platforms: pi.platforms,
+		ConfigDescriptor: descriptor(im.Config), Manifests: pi.Manifests}
 	if config {
 		if out.Config, err = s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes); err != nil {
 			return resolver.Manifest{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
@@ -85,29 +104,25 @@ func (c *Client) ResolveManifest(ctx context.Context, ref string, platform ocisp
 	return out, nil
 }
 
-func descriptors(im *v1.Manifest) []ocispecs.Descriptor {
-	out := make([]ocispecs.Descriptor, 0, len(im.Layers))
-	for _, l := range im.Layers {
-		out = append(out, ocispecs.Descriptor{MediaType: string(l.MediaType), Digest: digest.Digest(l.Digest.String()), Size: l.Size, URLs: l.URLs})
+func descriptors(ds []v1.Descriptor) []ocispecs.Descriptor {
+	out := make([]ocispecs.Descriptor, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, descriptor(d))
 	}
 	return out
+}
+
+func descriptor(d v1.Descriptor) ocispecs.Descriptor {
+	return ocispecs.Descriptor{MediaType: string(d.MediaType), Digest: digest.Digest(d.Digest.String()), Size: d.Size, URLs: d.URLs}
 }
 
 // platformManifest fetches ref's manifest and, through indexes, the image
 // manifest for platform. callCtx bounds the calls; ctx carries the stats
 // for error messages.
-func (c *Client) platformManifest(callCtx, ctx context.Context, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
-	r, err := c.parseReference(ref)
-	if err != nil {
-		return PlatformImage{}, nil, nil, err
-	}
+func (c *Client) platformManifest(callCtx, ctx context.Context, r name.Reference, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
 	registry := r.Context().RegistryStr()
-
-	s, err := c.session(callCtx, r.Context())
-	var m *manifest
-	if err == nil {
-		m, err = s.manifest(callCtx, r, c.o.maxManifest)
-	}
+	s := c.session(r.Context())
+	m, err := s.manifest(callCtx, r, c.o.maxManifest)
 	if err != nil {
 		return PlatformImage{}, nil, nil, c.wrap(ctx, opManifest, registry, ref, resolver.ErrNotFound, err)
 	}
@@ -117,7 +132,7 @@ func (c *Client) platformManifest(callCtx, ctx context.Context, ref string, plat
 		case mt.IsImage():
 			im, err := m.image()
 			if err != nil {
-				return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image manifest: %v", resolver.ErrInvalidImage, ref, err)
+				return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image manifest: %s", resolver.ErrInvalidImage, ref, detail(err))
 			}
 			out.Manifest = m.digest
 			return out, im, s, nil
@@ -128,11 +143,12 @@ func (c *Client) platformManifest(callCtx, ctx context.Context, ref string, plat
 		}
 		index, err := m.index()
 		if err != nil {
-			return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
+			return PlatformImage{}, nil, nil, fmt.Errorf("%w: %s has an unreadable image index: %s", resolver.ErrInvalidImage, ref, detail(err))
 		}
 		if depth == 0 {
 			out.platforms = platformDigests(index)
 		}
+		out.Manifests = append(out.Manifests, descriptors(index.Manifests)...)
 		d, err := choose(ref, index, platform)
 		if err != nil {
 			return PlatformImage{}, nil, nil, err
@@ -186,6 +202,9 @@ func ociPlatform(p v1.Platform) ocispecs.Platform {
 	return ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures}
 }
 
+// maxQuotedPlatforms is how many of an index's platforms an error lists.
+const maxQuotedPlatforms = 20
+
 // platformError reports an index without an image for the platform. It is
 // a "not found", as BuildKit reports it.
 type platformError struct {
@@ -196,11 +215,30 @@ type platformError struct {
 func (e *platformError) Error() string {
 	have := "none"
 	if len(e.have) > 0 {
-		have = strings.Join(e.have, ", ")
+		var hs []string
+		for _, h := range e.have[:min(len(e.have), maxQuotedPlatforms)] {
+			hs = append(hs, excerpt([]byte(h), 100))
+		}
+		if n := len(e.have) - maxQuotedPlatforms; n > 0 {
+			hs = append(hs, fmt.Sprintf("and %d more", n))
+		}
+		have = strings.Join(hs, ", ")
 	}
 	return fmt.Sprintf("%s has no image for platform %s: not found (its index has %s)", e.ref, e.platform, have)
 }
 
 func (e *platformError) Is(target error) bool { return target == resolver.ErrNotFound }
+
+// PlainHTTP reports whether the client reaches host ("host[:port]")
+// without TLS: loopback registries and those of WithInsecureRegistries.
+// Code that reads images by other means (sdkfront lock's base images)
+// follows the same rule.
+func (c *Client) PlainHTTP(host string) bool { return c.plainHTTP(host) }
+
+// Registry declares what the client does for the resolver: every way of
+// reading a registry it asks for.
+func (c *Client) Registry() resolver.Registry {
+	return resolver.Registry{Tags: c, Prefixes: c, Manifests: c, Platforms: c, Catalog: c}
+}
 
 var _ resolver.ImageResolver = (*Client)(nil)

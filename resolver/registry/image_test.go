@@ -146,7 +146,7 @@ func TestResolvePlatformKeychain(t *testing.T) {
 	}
 	open := New(WithKeychain(staticKeychain{reg.host: {Username: "dev", Password: "pw"}}))
 
-	r := resolver.New(open, open)
+	r := resolver.NewWithRegistry(open, open.Registry())
 	sdk, _ := resolver.ParseRef("golang@1.23")
 	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
 	res, err := r.Resolve(context.Background(), resolver.Request{Ref: sdk, Flavor: "bookworm", Source: src, Target: linuxARM64})

@@ -28,14 +28,9 @@ func (c *Client) PlatformDigests(ctx context.Context, ref string) (map[string]di
 	if err != nil {
 		return nil, err
 	}
-	ctx, _ = withStats(ctx)
-	callCtx, cancel := context.WithTimeout(ctx, c.o.timeout)
+	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
 	defer cancel()
-	s, err := c.session(callCtx, r.Context())
-	var m *manifest
-	if err == nil {
-		m, err = s.manifest(callCtx, r, c.o.maxManifest)
-	}
+	m, err := c.session(r.Context()).manifest(callCtx, r, c.o.maxManifest)
 	if err != nil {
 		return nil, c.wrap(ctx, opManifest, r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
 	}
@@ -47,7 +42,7 @@ func (c *Client) PlatformDigests(ctx context.Context, ref string) (map[string]di
 	}
 	index, err := m.index()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s has an unreadable image index: %v", resolver.ErrInvalidImage, ref, err)
+		return nil, fmt.Errorf("%w: %s has an unreadable image index: %s", resolver.ErrInvalidImage, ref, detail(err))
 	}
 	return platformDigests(index), nil
 }
@@ -70,7 +65,7 @@ func notImageError(ref string, mt types.MediaType) error {
 	if mt.IsSchema1() {
 		return fmt.Errorf("%w: %s is a Docker schema 1 manifest, which sdkfront does not support; push the SDK image again with a current Docker or BuildKit", resolver.ErrInvalidImage, ref)
 	}
-	return fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, mt)
+	return fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, excerpt([]byte(mt), 100))
 }
 
 // manifest is a verified manifest: its bytes hash to its digest, which is
@@ -91,7 +86,7 @@ func (m *manifest) index() (*v1.IndexManifest, error) {
 	}
 	for i, d := range index.Manifests {
 		if _, err := digest.Parse(d.Digest.String()); err != nil {
-			return nil, fmt.Errorf("manifest %d has the invalid digest %q", i, d.Digest.String())
+			return nil, fmt.Errorf("manifest %d has the invalid digest %q", i, excerpt([]byte(d.Digest.String()), 100))
 		}
 	}
 	return index, nil
@@ -157,7 +152,7 @@ func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, er
 	if contentType != "" {
 		var err error
 		if ct, _, err = mime.ParseMediaType(contentType); err != nil {
-			return invalid(fmt.Sprintf("a manifest with the invalid Content-Type %q", contentType), nil, "")
+			return invalid(fmt.Sprintf("a manifest with the invalid Content-Type %q", excerpt([]byte(contentType), 100)), nil, "")
 		}
 	}
 	var fields struct {
@@ -173,13 +168,13 @@ func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, er
 			mt = types.DockerManifestSchema1
 		}
 		if !knownManifest(mt) {
-			return invalid(fmt.Sprintf("a manifest of Content-Type %q without a known mediaType", contentType), nil, "")
+			return invalid(fmt.Sprintf("a manifest of Content-Type %q without a known mediaType", excerpt([]byte(contentType), 100)), nil, "")
 		}
 	case !knownManifest(mt):
-		return invalid(fmt.Sprintf("a manifest with Content-Type %s, which is not an image manifest or index", contentType), nil,
+		return invalid(fmt.Sprintf("a manifest with Content-Type %s, which is not an image manifest or index", excerpt([]byte(contentType), 100)), nil,
 			"a proxy or login page may be answering in the registry's place")
 	case jsonErr == nil && fields.MediaType != "" && fields.MediaType != ct:
-		return invalid(fmt.Sprintf("a manifest with Content-Type %s that says its mediaType is %q", ct, fields.MediaType), nil, "")
+		return invalid(fmt.Sprintf("a manifest with Content-Type %s that says its mediaType is %q", excerpt([]byte(ct), 100), excerpt([]byte(fields.MediaType), 100)), nil, "")
 	}
 
 	algo := digest.Canonical
@@ -197,7 +192,7 @@ func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, er
 	if dcd != "" && !mt.IsSchema1() { // schema 1 digests are of the payload without its signatures
 		claimed, err := digest.Parse(strings.TrimSpace(dcd))
 		if err != nil {
-			return invalid(fmt.Sprintf("a manifest with an invalid Docker-Content-Digest %q", dcd), nil, "")
+			return invalid(fmt.Sprintf("a manifest with an invalid Docker-Content-Digest %q", excerpt([]byte(dcd), 100)), nil, "")
 		}
 		if got := claimed.Algorithm().FromBytes(body); got != claimed {
 			return invalid(fmt.Sprintf("a manifest whose bytes hash to %s, not to its Docker-Content-Digest %s", got, claimed), nil,
@@ -231,7 +226,7 @@ func knownManifest(mt types.MediaType) bool {
 func (s *session) blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, error) {
 	want, err := digest.Parse(d.String())
 	if err != nil || !want.Algorithm().Available() {
-		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a manifest naming a blob by the unusable digest %q", d.String())}
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a manifest naming a blob by the unusable digest %q", excerpt([]byte(d.String()), 100))}
 	}
 	u := &url.URL{
 		Scheme: s.repo.Scheme(),

@@ -1,11 +1,15 @@
 package registry
 
 import (
-	"net/http"
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // Option configures a Client.
@@ -20,14 +24,19 @@ type options struct {
 	backoff        time.Duration
 	maxBackoff     time.Duration
 	maxRetryAfter  time.Duration
-	transport      http.RoundTripper
+	realms         []string // token realms trusted with credentials
 	userAgent      string
 	pageSize       int
 	maxPages       int
 	maxTags        int
-	maxPageBytes   int64 // one tags/list response
+	maxPageBytes   int64 // one tags/list response, as sent
+	maxListBytes   int64 // the tags of a listing
 	maxBodyBytes   int64 // any other response
 	maxManifest    int64
+
+	// The network, for tests: nil is the host's.
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Defaults; resolver/registry/doc.go explains them.
@@ -46,6 +55,7 @@ const (
 	defaultMaxPages     = 5000
 	defaultMaxTags      = 500_000
 	defaultMaxPageBytes = 32 << 20
+	defaultMaxListBytes = 16 << 20
 	defaultMaxBodyBytes = 8 << 20
 	// The OCI distribution spec has registries accept manifests of at
 	// least 4 MiB; containerd refuses larger ones.
@@ -61,12 +71,12 @@ func defaults() options {
 		backoff:        defaultBackoff,
 		maxBackoff:     defaultMaxBackoff,
 		maxRetryAfter:  defaultMaxRetryAfter,
-		transport:      remote.DefaultTransport,
 		userAgent:      "sdkfront",
 		pageSize:       defaultPageSize,
 		maxPages:       defaultMaxPages,
 		maxTags:        defaultMaxTags,
 		maxPageBytes:   defaultMaxPageBytes,
+		maxListBytes:   defaultMaxListBytes,
 		maxBodyBytes:   defaultMaxBodyBytes,
 		maxManifest:    defaultMaxManifest,
 	}
@@ -110,8 +120,24 @@ func WithRetries(retries int, initial time.Duration) Option {
 	return func(o *options) { o.retries, o.backoff = max(retries, 0), initial }
 }
 
-// WithTransport sets the base HTTP transport (default remote.DefaultTransport).
-func WithTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+// WithCredentialRealms names token realms ("host" or "host:port"; a host
+// trusts every port) on other hosts than their registry that may be sent
+// the keychain's credentials when a registry's challenge names them. A
+// realm on the registry's own host, and Docker Hub's, need not be named;
+// any other realm gets an anonymous token request.
+func WithCredentialRealms(hosts []string) Option {
+	return func(o *options) { o.realms = append(o.realms, hosts...) }
+}
+
+// CredentialRealmsEnv is the environment variable that names trusted token
+// realms for sdkfront lock: hosts separated by commas or spaces.
+const CredentialRealmsEnv = "SDK_AUTH_REALMS"
+
+// CredentialRealmsFromEnv are the realms CredentialRealmsEnv names, for
+// WithCredentialRealms.
+func CredentialRealmsFromEnv() []string {
+	return strings.FieldsFunc(os.Getenv(CredentialRealmsEnv), func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
 
 // WithUserAgent sets the User-Agent (default "sdkfront").
 func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,10 +72,15 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// attempt sends req once, under the request timeout, and reads the body.
+// attempt sends req once, under the request timeout, and reads the body:
+// in full, into memory, unless a bodyReader of the context takes it (a
+// page of tags or repositories, decoded as it arrives), or the context
+// streams (a blob, base.go's streamAttempt: the body is handed over
+// unread; the request timeout then bounds each wait for more of it, not
+// the whole).
 func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
-	if isStreamed(req.Context()) {
-		return t.streamAttempt(req) // a layer: base.go
+	if streaming(req.Context()) {
+		return t.streamAttempt(req)
 	}
 	ctx, cancel := context.WithCancel(req.Context())
 	if t.o.requestTimeout > 0 {
@@ -92,20 +96,30 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	limit := t.o.maxBodyBytes
-	if strings.HasSuffix(req.URL.Path, "/tags/list") {
-		limit = t.o.maxPageBytes
+	ok := resp.StatusCode == http.StatusOK
+	if rd := readerFrom(req.Context()); ok && rd != nil && rd.takes(req) {
+		return t.readInto(rd, req, resp, timedOut)
 	}
-	body, err := readAll(resp.Body, limit)
+	limit, truncate := t.o.maxBodyBytes, false
+	if resp.StatusCode/100 != 2 || req.URL.Path == "/v2/" {
+		// Error bodies and pings: only the start is of use.
+		limit, truncate = maxErrorBody, true
+	}
+	var body []byte
+	if truncate {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	} else {
+		body, err = readAll(resp.Body, limit)
+	}
 	resp.Body.Close()
 	switch {
 	case err == nil:
 	case errors.Is(err, errTooLarge):
-		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), req.URL.Path)}
+		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), excerpt([]byte(req.URL.Path), 100))}
 	case timedOut():
 		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
 	default:
-		return nil, fmt.Errorf("reading the response to GET %s: %w", req.URL.Path, err)
+		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), err)
 	}
 	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
 	resp.ContentLength = int64(len(body))
@@ -120,13 +134,104 @@ type memBody struct {
 
 func (*memBody) Close() error { return nil }
 
-// bodyBytes is the body of a response of the retry transport, read in full
-// without a copy; other bodies are read.
-func bodyBytes(body io.Reader) ([]byte, error) {
-	if m, ok := body.(*memBody); ok && m.Len() == len(m.b) {
-		return m.b, nil
+// maxErrorBody bounds what is read of an error response, and of a ping.
+const maxErrorBody = 64 << 10
+
+// readInto has rd decode resp's body within the attempt. A failure to
+// read the body (a reset, a timeout) fails the attempt like any other, so
+// that it is retried; a body that does not decode does not.
+func (t *retryTransport) readInto(rd *bodyReader, req *http.Request, resp *http.Response, timedOut func() bool) (*http.Response, error) {
+	body := &countingReader{r: resp.Body, left: rd.limit}
+	err := rd.read(body)
+	resp.Body.Close()
+	switch {
+	case body.err != nil && body.err != io.EOF && !errors.Is(body.err, errTooLarge):
+		if timedOut() {
+			return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: int(body.n), want: resp.ContentLength}
+		}
+		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), body.err)
+	case errors.Is(body.err, errTooLarge):
+		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(rd.limit), excerpt([]byte(req.URL.Path), 100))}
+	case err != nil:
+		return nil, err
 	}
-	return io.ReadAll(body)
+	rd.done = true
+	resp.Body = &memBody{Reader: bytes.NewReader(nil)}
+	resp.ContentLength = 0
+	return resp, nil
+}
+
+// bodyReader decodes the body of a 200 response to a request whose path
+// ends in suffix, as it arrives, for the call that put it in the context
+// (withReader). read starts afresh for each attempt; done is set once it
+// succeeded. A response it does not take (one redirected elsewhere) comes
+// back in memory.
+type bodyReader struct {
+	suffix string
+	limit  int64 // bytes of one response
+	read   func(io.Reader) error
+	done   bool
+}
+
+func (rd *bodyReader) takes(req *http.Request) bool {
+	return req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, rd.suffix)
+}
+
+type readerKey struct{}
+
+func withReader(ctx context.Context, rd *bodyReader) context.Context {
+	return context.WithValue(ctx, readerKey{}, rd)
+}
+
+func readerFrom(ctx context.Context) *bodyReader {
+	rd, _ := ctx.Value(readerKey{}).(*bodyReader)
+	return rd
+}
+
+type streamKey struct{}
+
+// withStreaming hands the bodies of ctx's 200 responses over unread.
+func withStreaming(ctx context.Context) context.Context {
+	return context.WithValue(ctx, streamKey{}, true)
+}
+
+func streaming(ctx context.Context) bool { return ctx.Value(streamKey{}) != nil }
+
+// withoutBodyHandling is ctx for the requests of authentication (ping,
+// token), which are read in memory whatever the call's own requests do.
+func withoutBodyHandling(ctx context.Context) context.Context {
+	ctx = context.WithValue(ctx, readerKey{}, (*bodyReader)(nil))
+	return context.WithValue(ctx, streamKey{}, nil)
+}
+
+// countingReader reads at most left bytes of r; more is errTooLarge. It
+// keeps the error r returned.
+type countingReader struct {
+	r    io.Reader
+	left int64
+	n    int64
+	err  error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if int64(len(p)) > c.left+1 {
+		p = p[:c.left+1]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.left -= int64(n)
+	if c.left < 0 {
+		n += int(c.left)
+		c.err = errTooLarge
+		return n, c.err
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // retryable reports whether an attempt's outcome is worth another attempt,
@@ -159,6 +264,7 @@ func temporary(err error) bool {
 		dns  *net.DNSError
 		br   *badResponse
 		ph   *plainHTTPError
+		ae   *addressError
 		cert *tls.CertificateVerificationError
 		rh   tls.RecordHeaderError
 		ua   x509.UnknownAuthorityError
@@ -171,7 +277,7 @@ func temporary(err error) bool {
 		return true
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false // the caller's context: nothing left to try in
-	case errors.As(err, &br), errors.As(err, &ph),
+	case errors.As(err, &br), errors.As(err, &ph), errors.As(err, &ae),
 		errors.As(err, &cert), errors.As(err, &rh), errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci),
 		strings.Contains(err.Error(), "HTTP response to HTTPS client"):
 		return false
@@ -250,6 +356,7 @@ type stats struct {
 	mu         sync.Mutex
 	attempts   int           // of the last request that failed temporarily
 	retryAfter time.Duration // the last wait asked for that was too long
+	withheld   string        // a token realm not sent the credentials
 }
 
 type statsKey struct{}
@@ -281,6 +388,24 @@ func (st *stats) refusedWait(d time.Duration) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.retryAfter = d
+}
+
+func (st *stats) withhold(realm string) {
+	if st == nil || realm == "" {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.withheld = realm
+}
+
+func (st *stats) realmWithheld() string {
+	if st == nil {
+		return ""
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.withheld
 }
 
 func (st *stats) get() (attempts int, retryAfter time.Duration) {
@@ -316,26 +441,12 @@ func (g tlsGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 // maxRedirects bounds the redirects one request follows.
 const maxRedirects = 5
 
-// checkRedirect follows redirects, as to blob storage, up to maxRedirects.
-// As in ggcr, a registry that is not itself on a private network may not
-// send the client to a private or link-local address, such as a cloud
-// metadata service. The TLS guard applies to every hop.
-func checkRedirect(req *http.Request, via []*http.Request) error {
+// checkRedirect follows redirects, as to blob storage, up to
+// maxRedirects. Where they lead is the network guard's to check, for
+// every request: those of go-containerregistry's own clients too.
+func checkRedirect(_ *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
-	from, to := via[0].URL.Hostname(), req.URL.Hostname()
-	if from != to && privateIP(to) && !privateIP(from) && from != "localhost" {
-		return fmt.Errorf("refusing the redirect from %s to the private address %s", from, to)
-	}
 	return nil
-}
-
-func privateIP(host string) bool {
-	addr, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	if err != nil {
-		return false
-	}
-	addr = addr.Unmap()
-	return addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() || addr.IsUnspecified()
 }

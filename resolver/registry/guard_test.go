@@ -1,0 +1,315 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestClassOf(t *testing.T) {
+	for addr, want := range map[string]addrClass{
+		"93.184.216.34":          classPublic,
+		"2606:2800:220:1::1":     classPublic,
+		"::ffff:93.184.216.34":   classPublic,
+		"127.0.0.1":              classLoopback,
+		"127.8.9.10":             classLoopback,
+		"::1":                    classLoopback,
+		"::ffff:127.0.0.1":       classLoopback,
+		"0.0.0.0":                classLoopback,
+		"::":                     classLoopback,
+		"0.1.2.3":                classLoopback,
+		"10.0.0.5":               classPrivate,
+		"172.16.3.4":             classPrivate,
+		"192.168.1.1":            classPrivate,
+		"100.64.1.1":             classPrivate,
+		"198.18.0.1":             classPrivate,
+		"fd00:ec2::254":          classPrivate,
+		"64:ff9b::10.0.0.1":      classPrivate,
+		"64:ff9b::93.184.216.34": classPublic,
+		"169.254.169.254":        classLinkLocal,
+		"fe80::1":                classLinkLocal,
+		"224.0.0.1":              classOther,
+		"ff02::1":                classOther,
+		"255.255.255.255":        classOther,
+		"240.0.0.1":              classOther,
+		"2002:a00:1::1":          classOther, // 6to4 of 10.0.0.1
+		"2001:db8::1":            classOther,
+	} {
+		if got := classOf(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("classOf(%s) = %s, want %s", addr, got, want)
+		}
+	}
+}
+
+// Which addresses a registry may reach: public ones always; loopback,
+// private and link-local ones only if the registry has an address of that
+// kind itself, link-local only if named by one.
+func TestGuardCheck(t *testing.T) {
+	n := newFakeNet().
+		host("public.test", "93.184.216.34").
+		host("lan.test", "10.0.0.4").
+		host("split.test", "93.184.216.35", "192.168.0.9").
+		host("meta.test", "169.254.169.254")
+	g := newNetGuard()
+	g.lookup = n.lookup
+	for _, tc := range []struct {
+		registry, target string
+		ok               bool
+	}{
+		{"public.test", "93.184.216.99", true},
+		{"public.test", "127.0.0.1", false},
+		{"public.test", "::1", false},
+		{"public.test", "0.0.0.0", false},
+		{"public.test", "10.0.0.5", false},
+		{"public.test", "169.254.169.254", false},
+		{"public.test", "224.0.0.1", false},
+		{"lan.test:5000", "10.0.0.5", true},
+		{"lan.test:5000", "127.0.0.1", false},
+		{"lan.test:5000", "169.254.169.254", false},
+		{"split.test", "10.9.9.9", true},
+		{"localhost:5000", "127.0.0.1", true},
+		{"localhost:5000", "10.0.0.5", false},
+		{"127.0.0.1:5000", "::1", true},
+		{"[::1]:5000", "127.0.0.1", true},
+		{"10.0.0.4:5000", "10.1.1.1", true},
+		{"meta.test", "169.254.169.254", false}, // a name gets no link-local
+		{"169.254.1.1:5000", "169.254.169.254", true},
+		{"224.0.0.1", "224.0.0.1", false},
+		{"unknown.test", "127.0.0.1", false},
+		{"", "127.0.0.1", false},
+		{"", "93.184.216.34", true},
+	} {
+		err := g.check(context.Background(), tc.registry, "target", netip.MustParseAddr(tc.target))
+		var ae *addressError
+		if (err == nil) != tc.ok || (err != nil && !errors.As(err, &ae)) {
+			t.Errorf("registry %q reaching %s: %v, want ok=%v", tc.registry, tc.target, err, tc.ok)
+		}
+	}
+}
+
+// guardFixture is the fault fixture's registry as a public one,
+// registry.test, on a made-up network, and a secret server on loopback
+// that the registry must not make the client reach.
+type guardFixture struct {
+	*faultFixture
+	net        *fakeNet
+	host       string // registry.test:port
+	repo       string
+	secret     *httptest.Server
+	secretPort string
+	secretHits atomic.Int32
+}
+
+func newGuardFixture(t *testing.T) *guardFixture {
+	t.Helper()
+	g := &guardFixture{faultFixture: newFaultFixture(t)}
+	g.secret = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.secretHits.Add(1)
+		fmt.Fprint(w, `{"name":"sdks/golang","tags":["secret-1.0.0"],"token":"secret"}`)
+	}))
+	t.Cleanup(g.secret.Close)
+	_, g.secretPort, _ = net.SplitHostPort(strings.TrimPrefix(g.secret.URL, "http://"))
+	_, port, _ := net.SplitHostPort(g.proxy.host)
+	g.host = "registry.test:" + port
+	g.repo = g.host + "/sdks/golang"
+	g.net = newFakeNet().host("registry.test", "93.184.216.34").route("93.184.216.34").
+		host("internal.test", "10.0.0.7").
+		host("rebind.test", "93.184.216.99", "127.0.0.1").
+		host("storage.test", "93.184.216.40").route("93.184.216.40")
+	return g
+}
+
+func (g *guardFixture) client(opts ...Option) *Client {
+	return New(append([]Option{g.net.option(), WithInsecureRegistries([]string{g.host}), WithRetries(0, 0)}, opts...)...)
+}
+
+// A public registry cannot send the client to loopback, private or
+// link-local addresses, by address or by name, by a redirect of any of its
+// answers, by go-containerregistry's ping or by a token realm; the secret
+// server on loopback is never reached.
+func TestGuardRefuses(t *testing.T) {
+	linux := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	for _, tc := range []struct {
+		name  string
+		setup func(g *guardFixture)
+		call  func(ctx context.Context, c *Client, g *guardFixture) error
+		msg   string
+	}{
+		{"tags redirect to localhost", func(g *guardFixture) {
+			g.proxy.always(tagsList, redirect("http://localhost:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to localhost (127.0.0.1) for registry registry.test:{port}: it is a loopback address"},
+		{"tags redirect to 127.0.0.1", func(g *guardFixture) {
+			g.proxy.always(tagsList, redirect("http://127.0.0.1:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to 127.0.0.1 for registry registry.test:{port}: it is a loopback address"},
+		{"tags redirect to [::ffff:127.0.0.1]", func(g *guardFixture) {
+			g.proxy.always(tagsList, redirect("http://[::ffff:127.0.0.1]:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to ::ffff:127.0.0.1 (127.0.0.1)"},
+		{"tags redirect to the metadata service", func(g *guardFixture) {
+			g.proxy.always(tagsList, redirect("https://169.254.169.254"))
+		}, listTagsOf, "refusing to connect to 169.254.169.254 for registry registry.test:{port}: it is a link-local address"},
+		{"tags redirect to a private name", func(g *guardFixture) {
+			g.proxy.always(tagsList, redirect("https://internal.test:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to internal.test (10.0.0.7)"},
+		{"tags redirect to a name that also resolves to loopback", func(g *guardFixture) {
+			g.proxy.always(tagsList, redirect("https://rebind.test:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to rebind.test (127.0.0.1)"},
+		{"Link to localhost", func(g *guardFixture) {
+			// Not followed: a Link to another host ends the listing.
+			g.proxy.always(tagsList, header("Link", "<http://localhost:"+g.secretPort+"/v2/sdks/golang/tags/list?last=z>; rel=next"))
+		}, func(ctx context.Context, c *Client, g *guardFixture) error {
+			tags, err := c.ListTags(ctx, g.repo)
+			if err == nil && slices.Contains(tags, "secret-1.0.0") {
+				return errors.New("followed the Link")
+			}
+			return err
+		}, ""},
+		{"ping redirect to localhost", func(g *guardFixture) {
+			g.proxy.always(tagsList, status(http.StatusUnauthorized, distError("UNAUTHORIZED", "log in"), `WWW-Authenticate: Bearer realm="http://`+g.host+`/token"`))
+			g.proxy.always(func(r *http.Request) bool { return r.URL.Path == "/v2/" }, redirect("http://localhost:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to localhost (127.0.0.1)"},
+		{"token realm on localhost", func(g *guardFixture) {
+			challenge := `WWW-Authenticate: Bearer realm="http://localhost:` + g.secretPort + `/token",service="x"`
+			g.proxy.always(tagsList, status(http.StatusUnauthorized, distError("UNAUTHORIZED", "log in"), challenge))
+			g.proxy.always(func(r *http.Request) bool { return r.URL.Path == "/v2/" }, status(http.StatusUnauthorized, "", challenge))
+		}, listTagsOf, "refusing to connect to localhost (127.0.0.1)"},
+		{"token redirect to localhost", func(g *guardFixture) {
+			challenge := `WWW-Authenticate: Bearer realm="http://` + g.host + `/token",service="x"`
+			g.proxy.always(tagsList, status(http.StatusUnauthorized, distError("UNAUTHORIZED", "log in"), challenge))
+			g.proxy.always(func(r *http.Request) bool { return r.URL.Path == "/v2/" }, status(http.StatusUnauthorized, "", challenge))
+			g.proxy.always(func(r *http.Request) bool { return r.URL.Path == "/token" }, redirect("http://localhost:"+g.secretPort))
+		}, listTagsOf, "refusing to connect to localhost (127.0.0.1)"},
+		{"catalog redirect to localhost", func(g *guardFixture) {
+			g.proxy.always(catalog, redirect("http://localhost:"+g.secretPort))
+		}, func(ctx context.Context, c *Client, g *guardFixture) error {
+			_, err := c.ListRepositories(ctx, g.host)
+			return err
+		}, "refusing to connect to localhost (127.0.0.1)"},
+		{"manifest redirect to localhost", func(g *guardFixture) {
+			g.proxy.always(manifests, redirect("http://localhost:"+g.secretPort))
+		}, func(ctx context.Context, c *Client, g *guardFixture) error {
+			_, err := c.ResolvePlatform(ctx, g.host+"/sdks/golang:bookworm-1.22.10", linux)
+			return err
+		}, "refusing to connect to localhost (127.0.0.1)"},
+		{"config redirect to localhost", func(g *guardFixture) {
+			g.proxy.always(blobs, redirect("http://localhost:"+g.secretPort))
+		}, func(ctx context.Context, c *Client, g *guardFixture) error {
+			_, err := c.ResolvePlatform(ctx, g.host+"/sdks/golang:bookworm-1.22.10", linux)
+			return err
+		}, "refusing to connect to localhost (127.0.0.1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuardFixture(t)
+			tc.setup(g)
+			err := tc.call(context.Background(), g.client(), g)
+			_, port, _ := net.SplitHostPort(g.host)
+			want := strings.ReplaceAll(tc.msg, "{port}", port)
+			switch {
+			case want == "" && err != nil:
+				t.Errorf("error %v", err)
+			case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+				t.Errorf("error %v\nwant one containing %q", err, want)
+			}
+			if n := g.secretHits.Load(); n != 0 {
+				t.Errorf("the secret server got %d requests", n)
+			}
+			for _, d := range g.net.dials() {
+				if ap := netip.MustParseAddrPort(d); ap.Addr().Unmap().IsLoopback() && fmt.Sprint(ap.Port()) == g.secretPort {
+					t.Errorf("dialed %s", d)
+				}
+			}
+		})
+	}
+}
+
+func listTagsOf(ctx context.Context, c *Client, g *guardFixture) error {
+	_, err := c.ListTags(ctx, g.repo)
+	return err
+}
+
+// A public registry may redirect to another public host, and a loopback
+// registry to loopback.
+func TestGuardAllows(t *testing.T) {
+	t.Run("public to public", func(t *testing.T) {
+		g := newGuardFixture(t)
+		storage := httptest.NewServer(g.proxy.backend)
+		t.Cleanup(storage.Close)
+		_, port, _ := net.SplitHostPort(strings.TrimPrefix(storage.URL, "http://"))
+		g.proxy.always(tagsList, redirect("http://storage.test:"+port))
+		tags, err := g.client(WithInsecureRegistries([]string{g.host, "storage.test"})).ListTags(context.Background(), g.repo)
+		if err != nil || !slices.Equal(tags, g.tags) {
+			t.Errorf("ListTags = %v, %v", tags, err)
+		}
+	})
+	t.Run("loopback to loopback by name", func(t *testing.T) {
+		g := newGuardFixture(t)
+		g.proxy.always(tagsList, redirect("http://localhost:"+g.secretPort))
+		tags, err := New(g.net.option()).ListTags(context.Background(), g.proxy.host+"/sdks/golang")
+		if err != nil || !slices.Equal(tags, []string{"secret-1.0.0"}) {
+			t.Errorf("ListTags = %v, %v", tags, err)
+		}
+	})
+}
+
+// The client keeps the connections of each registry apart: one to a
+// loopback registry is not reused for a public registry that redirects
+// there.
+func TestGuardConnectionsApart(t *testing.T) {
+	g := newGuardFixture(t)
+	c := g.client()
+	local := g.secret.Listener.Addr().String()
+	if _, err := c.ListTags(context.Background(), local+"/sdks/golang"); err != nil {
+		t.Fatalf("listing the loopback registry: %v", err)
+	}
+	hits := g.secretHits.Load()
+	g.proxy.always(tagsList, redirect("http://"+local))
+	_, err := c.ListTags(context.Background(), g.repo)
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to 127.0.0.1") {
+		t.Errorf("error %v, want a refusal", err)
+	}
+	if n := g.secretHits.Load(); n != hits {
+		t.Errorf("the loopback registry got %d more requests", n-hits)
+	}
+}
+
+// Behind a proxy, the guard checks the target as this host resolves it,
+// and lets the proxy's own address be dialed.
+func TestGuardProxy(t *testing.T) {
+	n := newFakeNet().host("registry.test", "93.184.216.34").host("storage.test", "93.184.216.40")
+	g := newNetGuard()
+	g.lookup = n.lookup
+	proxyURL, _ := url.Parse("http://proxy.test:3128")
+	g.proxyOf = func(*http.Request) (*url.URL, error) { return proxyURL, nil }
+	for _, tc := range []struct {
+		target string
+		ok     bool
+	}{
+		{"https://registry.test/v2/", true},
+		{"https://storage.test/blob", true},
+		{"http://localhost:5000/", false},
+		{"http://169.254.169.254/", false},
+		{"https://only-the-proxy-resolves.test/", true},
+	} {
+		var proxies sync.Map
+		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
+		u, err := g.proxy(req, "registry.test", &proxies)
+		_, stored := proxies.Load("proxy.test:3128")
+		switch {
+		case tc.ok && (err != nil || u != proxyURL || !stored):
+			t.Errorf("%s: %v, %v (proxy stored: %v)", tc.target, u, err, stored)
+		case !tc.ok && (err == nil || stored):
+			t.Errorf("%s: not refused (proxy stored: %v)", tc.target, stored)
+		}
+	}
+}
