@@ -1,0 +1,141 @@
+// Package testregistry is an OCI registry for tests, in process and on
+// 127.0.0.1 (so plain HTTP), with helpers that build small deterministic
+// images and indexes and push them to it. It keeps go-containerregistry out
+// of the tests that use it: those name only this package.
+//
+// A Registry may want HTTP basic auth or a bearer token, as a distribution
+// registry does; pushes go past that, straight to its store.
+package testregistry
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Registry is an in-memory registry served on 127.0.0.1. Close it to take
+// it offline; it is closed at the end of the test anyway.
+type Registry struct {
+	*httptest.Server
+	// Host is the registry's host:port, as an image reference names it.
+	Host string
+
+	store    http.Handler // the registry without its auth
+	requests atomic.Int32
+}
+
+// Option configures a Registry.
+type Option func(*options)
+
+type options struct {
+	gate func(w http.ResponseWriter, r *http.Request) bool // false: answered
+}
+
+// unauthorized answers 401 with a challenge, as a distribution registry does.
+func unauthorized(w http.ResponseWriter, challenge string) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+}
+
+// BasicAuth makes the registry want HTTP basic auth as user with pass, as a
+// distribution registry with htpasswd does (realm "sdks").
+func BasicAuth(user, pass string) Option {
+	return func(o *options) {
+		o.gate = func(w http.ResponseWriter, r *http.Request) bool {
+			if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+				unauthorized(w, `Basic realm="sdks"`)
+				return false
+			}
+			return true
+		}
+	}
+}
+
+// BearerAuth makes the registry want "Authorization: Bearer token",
+// challenging for it with the token service at realm (service "sdks").
+func BearerAuth(realm, token string) Option {
+	return func(o *options) {
+		o.gate = func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Header.Get("Authorization") != "Bearer "+token {
+				unauthorized(w, fmt.Sprintf(`Bearer realm=%q,service="sdks"`, realm))
+				return false
+			}
+			r.Header.Del("Authorization")
+			return true
+		}
+	}
+}
+
+// New starts an empty registry, closed when the test ends.
+func New(t testing.TB, opts ...Option) *Registry {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	r := &Registry{store: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.requests.Add(1)
+		if o.gate != nil && !o.gate(w, req) {
+			return
+		}
+		r.store.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.Close)
+	r.Host = strings.TrimPrefix(r.URL, "http://")
+	return r
+}
+
+// Requests is how many requests the registry's server has had (pushes do
+// not count).
+func (r *Registry) Requests() int32 { return r.requests.Load() }
+
+// Push writes an image or an index (from NewImage or NewIndex) to repoTag
+// ("sdks/golang:bookworm-1.23.4"), past the registry's auth.
+func (r *Registry) Push(t testing.TB, repoTag string, img remote.Taggable) {
+	t.Helper()
+	ref, err := name.ParseReference(r.Host + "/" + repoTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := remote.WithTransport(storeTransport{r.store})
+	switch img := img.(type) {
+	case v1.ImageIndex:
+		err = remote.WriteIndex(ref, img, tr)
+	case v1.Image:
+		err = remote.Write(ref, img, tr)
+	default:
+		t.Fatalf("push %s: %T is neither an image nor an index", ref, img)
+	}
+	if err != nil {
+		t.Fatalf("push %s: %v", ref, err)
+	}
+}
+
+// storeTransport serves requests with the registry's store in process.
+type storeTransport struct{ store http.Handler }
+
+func (s storeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	in := req.Clone(req.Context()) // as a server sees it: a body, maybe empty
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	defer in.Body.Close()
+	rec := httptest.NewRecorder()
+	s.store.ServeHTTP(rec, in)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
