@@ -15,87 +15,33 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 )
-
-// entry is one tar entry: a file (body), a symlink (link) or a directory
-// (name ending in /).
-type entry struct{ name, body, link string }
-
-func tarball(t *testing.T, entries ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e.body))}
-		switch {
-		case e.link != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
-		case strings.HasSuffix(e.name, "/"):
-			h.Typeflag, h.Mode = tar.TypeDir, 0o755
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			io.WriteString(tw, e.body)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 func osReleaseFile(codename string) string {
 	return "PRETTY_NAME=\"Debian GNU/Linux\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=" + codename + "\nID=debian\n"
 }
 
 // debianBase is the usual layout: /etc/os-release -> ../usr/lib/os-release.
-func debianBase(codename string) []entry {
-	return []entry{
-		{name: "etc/"}, {name: "usr/"}, {name: "usr/lib/"},
-		{name: "etc/os-release", link: "../usr/lib/os-release"},
-		{name: "usr/lib/os-release", body: osReleaseFile(codename)},
-		{name: "bin/sh", body: "#!"},
+func debianBase(codename string) []testregistry.Entry {
+	return []testregistry.Entry{
+		{Name: "etc/"}, {Name: "usr/"}, {Name: "usr/lib/"},
+		{Name: "etc/os-release", Link: "../usr/lib/os-release"},
+		{Name: "usr/lib/os-release", Body: osReleaseFile(codename)},
+		{Name: "bin/sh", Body: "#!"},
 	}
-}
-
-func gzipped(t *testing.T, dt []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(dt)
-	zw.Close()
-	return buf.Bytes()
 }
 
 // baseImage is a Debian-like base image for platform, with an app layer on
-// top.
-func baseImage(t *testing.T, codename, platform string) v1.Image {
+// top, and any more layers on that.
+func baseImage(t *testing.T, codename, platform string, more ...testregistry.Layer) testregistry.Image {
 	t.Helper()
-	img, err := mutate.Append(empty.Image,
-		mutate.Addendum{Layer: static.NewLayer(gzipped(t, tarball(t, debianBase(codename)...)), types.OCILayer)},
-		mutate.Addendum{Layer: static.NewLayer(gzipped(t, tarball(t, entry{name: "app/" + platform, body: "x"})), types.OCILayer)},
-	)
-	if err != nil {
-		t.Fatal(err)
+	layers := []testregistry.Layer{
+		testregistry.GzipLayer(t, debianBase(codename)...),
+		testregistry.GzipLayer(t, testregistry.Entry{Name: "app/" + platform, Body: "x"}),
 	}
-	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
-	cfg, _ := img.ConfigFile()
-	cfg = cfg.DeepCopy()
-	p, _ := v1.ParsePlatform(platform)
-	cfg.OS, cfg.Architecture = p.OS, p.Architecture
-	img, err = mutate.ConfigFile(img, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return testregistry.NewImage(t, platform, nil, append(layers, more...)...)
 }
 
 // A line without a flavor gets its base image's, as in the frontend: the
@@ -103,14 +49,12 @@ func baseImage(t *testing.T, codename, platform string) v1.Image {
 // warning; --check needs no registry.
 func TestLockDetectsFlavor(t *testing.T) {
 	dir := isolate(t)
-	reg := newRegistry(t, "", "")
-	reg.seed(t)
-	reg.push(t, "lab/debian:bullseye", baseImage(t, "bullseye", "linux/amd64"))
-	reg.push(t, "lab/debian:trixie", baseImage(t, "trixie", "linux/amd64"))
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
-		mutate.IndexAddendum{Add: baseImage(t, "bookworm", "linux/amd64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-		mutate.IndexAddendum{Add: baseImage(t, "bullseye", "linux/arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
-	reg.push(t, "lab/debian:mixed", idx)
+	reg := testregistry.New(t)
+	seed(t, reg)
+	reg.Push(t, "lab/debian:bullseye", baseImage(t, "bullseye", "linux/amd64"))
+	reg.Push(t, "lab/debian:trixie", baseImage(t, "trixie", "linux/amd64"))
+	idx := testregistry.NewIndex(t, baseImage(t, "bookworm", "linux/amd64"), baseImage(t, "bullseye", "linux/arm64"))
+	reg.Push(t, "lab/debian:mixed", idx)
 	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(`# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
 ARG DEBIAN=REGISTRY/lab/debian
 FROM ${DEBIAN}:bullseye AS old
@@ -123,13 +67,13 @@ FROM scratch
 SDK golang@1.23
 FROM ${DEBIAN}:mixed
 SDK golang@1.23
-`, "REGISTRY", reg.host))
+`, "REGISTRY", reg.Host))
 
 	code, _, stderr := sdkfront(t, "lock", "--platform", "linux/amd64")
 	wantCode(t, code, exitOK)
 	wantLines(t, stderr,
-		"reading the flavor of "+reg.host+"/lab/debian:bullseye for linux/amd64\n",
-		"Dockerfile:8: warning: SDK golang@1.23: the base image "+reg.host+"/lab/debian:trixie is trixie, but the SDK has no trixie flavor, so it gets bookworm",
+		"reading the flavor of "+reg.Host+"/lab/debian:bullseye for linux/amd64\n",
+		"Dockerfile:8: warning: SDK golang@1.23: the base image "+reg.Host+"/lab/debian:trixie is trixie, but the SDK has no trixie flavor, so it gets bookworm",
 		"wrote Dockerfile.sdk.lock (2 added)\n")
 	if n := strings.Count(stderr, "warning:"); n != 1 {
 		t.Errorf("%d warnings, want 1 (line 8)", n)
@@ -162,9 +106,9 @@ SDK golang@1.23
 	before := read(t, "Dockerfile.sdk.lock")
 	code, _, stderr = sdkfront(t, "lock", "--platform", "linux/amd64")
 	wantCode(t, code, exitError)
-	wantLines(t, stderr, "Dockerfile:4: cannot read the flavor of the base image "+reg.host+"/lab/debian:bullseye for linux/amd64: ",
+	wantLines(t, stderr, "Dockerfile:4: cannot read the flavor of the base image "+reg.Host+"/lab/debian:bullseye for linux/amd64: ",
 		"; name the flavor (--flavor=, # sdk-flavor= or --build-arg SDK_FLAVOR=) to lock without reading it\n",
-		"Dockerfile:8: cannot read the flavor of the base image "+reg.host+"/lab/debian:trixie",
+		"Dockerfile:8: cannot read the flavor of the base image "+reg.Host+"/lab/debian:trixie",
 		"Dockerfile.sdk.lock not written\n")
 	if read(t, "Dockerfile.sdk.lock") != before {
 		t.Error("the lock changed")
@@ -174,8 +118,8 @@ SDK golang@1.23
 // A base image that is a named context, a directory, is read from there.
 func TestLockDetectsFlavorNamedContext(t *testing.T) {
 	dir := isolate(t)
-	reg := newRegistry(t, "", "")
-	reg.seed(t)
+	reg := testregistry.New(t)
+	seed(t, reg)
 	write(t, filepath.Join(dir, "rootfs", "usr", "lib", "os-release"), osReleaseFile("bullseye"))
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "etc"), 0o755); err != nil {
 		t.Fatal(err)
@@ -186,7 +130,7 @@ func TestLockDetectsFlavorNamedContext(t *testing.T) {
 	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(`# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
 FROM base
 SDK golang@1.23
-`, "REGISTRY", reg.host))
+`, "REGISTRY", reg.Host))
 	code, _, stderr := sdkfront(t, "lock", "--platform", "linux/amd64", "--build-context", "base=rootfs")
 	wantCode(t, code, exitOK)
 	wantLines(t, stderr, "golang@1.23 -> 1.23.9 (bullseye) ")
@@ -210,8 +154,8 @@ SDK golang@1.23
 // written. (resolver/registry's base_test.go covers reading layers.)
 func TestLockDetectsFlavorFaults(t *testing.T) {
 	dir := isolate(t)
-	reg := newRegistry(t, "", "")
-	reg.seed(t)
+	reg := testregistry.New(t)
+	seed(t, reg)
 	baseImageLimits = registry.ReadLimits{Timeout: time.Second, MaxLayerBytes: 4 << 20}
 	t.Cleanup(func() { baseImageLimits = registry.ReadLimits{} })
 
@@ -223,15 +167,11 @@ func TestLockDetectsFlavorFaults(t *testing.T) {
 	io.CopyN(tw, zeros{}, 16<<20)
 	tw.Close()
 	zw.Close()
-	img, err := mutate.Append(baseImage(t, "trixie", "linux/amd64"), mutate.Addendum{Layer: static.NewLayer(bomb.Bytes(), types.OCILayer)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.push(t, "lab/bomb:1", img)
+	reg.Push(t, "lab/bomb:1", baseImage(t, "trixie", "linux/amd64", testregistry.Blob(bomb.Bytes())))
 	stalled := baseImage(t, "bullseye", "linux/amd64")
-	reg.push(t, "lab/stalled:1", stalled)
+	reg.Push(t, "lab/stalled:1", stalled)
 	corrupt := baseImage(t, "bookworm", "linux/amd64")
-	reg.push(t, "lab/corrupt:1", corrupt)
+	reg.Push(t, "lab/corrupt:1", corrupt)
 	layers, _ := corrupt.Layers()
 	corruptLayer, _ := layers[0].Digest()
 	layers, _ = stalled.Layers()
@@ -271,7 +211,7 @@ FROM FRONT/lab/bomb:1 AS bomb
 SDK golang@1.23
 FROM FRONT/lab/corrupt:1
 SDK golang@1.23
-`, "REGISTRY", reg.host), "FRONT", host))
+`, "REGISTRY", reg.Host), "FRONT", host))
 	start := time.Now()
 	code, _, stderr := sdkfront(t, "lock", "--platform", "linux/amd64")
 	if took := time.Since(start); took > 5*time.Second {

@@ -8,6 +8,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/lock"
 )
 
@@ -31,11 +32,11 @@ func tamper(t *testing.T, good string, edit func(e *lock.Entry)) {
 func TestInvalidEntry(t *testing.T) {
 	reg := setup(t)
 	evil := sdkImage(t, "evil", "linux/amd64", nil)
-	reg.push(t, "sdks/evil:bookworm-1.23.4", evil)
+	reg.Push(t, "sdks/evil:bookworm-1.23.4", evil)
 	evilDigest, _ := evil.Digest()
 	wantCode(t, must(sdkfront(t, lockArgs()...)), exitOK)
 	good := read(t, "Dockerfile.sdk.lock")
-	key := "Dockerfile.sdk.lock: entry golang@1.23 (bookworm, " + reg.host + "/sdks/{platform}:{flavor}-{version}): "
+	key := "Dockerfile.sdk.lock: entry golang@1.23 (bookworm, " + reg.Host + "/sdks/{platform}:{flavor}-{version}): "
 
 	for _, tc := range []struct {
 		name string
@@ -43,12 +44,12 @@ func TestInvalidEntry(t *testing.T) {
 		want string
 	}{
 		{"evil repository", func(e *lock.Entry) {
-			e.Repository = reg.host + "/sdks/evil"
+			e.Repository = reg.Host + "/sdks/evil"
 			e.Digest = digest.Digest(evilDigest.String())
 			for p := range e.Platforms {
 				e.Platforms[p] = e.Digest
 			}
-		}, `repository "` + reg.host + `/sdks/evil" is not the one the source template gives for golang ("` + reg.host + `/sdks/golang")`},
+		}, `repository "` + reg.Host + `/sdks/evil" is not the one the source template gives for golang ("` + reg.Host + `/sdks/golang")`},
 		{"version with a quote and a newline", func(e *lock.Entry) { e.Version = "1.23.4\"\nENV PATH=/evil" },
 			`version "1.23.4\"\nENV PATH=/evil" is not a version: want letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128`},
 		{"tag of another version", func(e *lock.Entry) { e.Tag = "bookworm-1.22.10" },
@@ -68,7 +69,7 @@ func TestInvalidEntry(t *testing.T) {
 
 			code, stdout, stderr = sdkfront(t, lockArgs()...)
 			wantCode(t, code, exitOK)
-			wantLines(t, stderr, "golang@1.23: replaced an invalid entry ("+tc.want+") -> 1.23.4 (bookworm) "+reg.host+"/sdks/golang@sha256:",
+			wantLines(t, stderr, "golang@1.23: replaced an invalid entry ("+tc.want+") -> 1.23.4 (bookworm) "+reg.Host+"/sdks/golang@sha256:",
 				"wrote Dockerfile.sdk.lock (1 replaced, 3 unchanged)\n")
 			if stdout != "Dockerfile.sdk.lock\n" {
 				t.Errorf("stdout %q", stdout)
@@ -94,10 +95,10 @@ func TestInvalidUnusedEntry(t *testing.T) {
 
 	code, _, stderr := sdkfront(t, lockArgs("--check")...)
 	wantCode(t, code, exitInvalid)
-	wantLines(t, stderr, "Dockerfile.sdk.lock: entry golang@1.21 (bookworm, "+reg.host+"/sdks/{platform}:{flavor}-{version}): version \"1.21.0\\n\" is not a version")
+	wantLines(t, stderr, "Dockerfile.sdk.lock: entry golang@1.21 (bookworm, "+reg.Host+"/sdks/{platform}:{flavor}-{version}): version \"1.21.0\\n\" is not a version")
 	code, _, stderr = sdkfront(t, lockArgs()...)
 	wantCode(t, code, exitOK)
-	wantLines(t, stderr, "golang@1.21 (bookworm, "+reg.host+"/sdks/{platform}:{flavor}-{version}): removed an invalid entry no SDK line uses (version \"1.21.0\\n\" is not a version",
+	wantLines(t, stderr, "golang@1.21 (bookworm, "+reg.Host+"/sdks/{platform}:{flavor}-{version}): removed an invalid entry no SDK line uses (version \"1.21.0\\n\" is not a version",
 		"wrote Dockerfile.sdk.lock (1 removed, 4 unchanged)\n")
 	if got := read(t, "Dockerfile.sdk.lock"); got != good {
 		t.Errorf("lock differs:\n%s", got)
@@ -130,9 +131,9 @@ func TestOversizeLock(t *testing.T) {
 // build would refuse is an error at the line, and nothing is written.
 func TestLockWritesOnlyValidEntries(t *testing.T) {
 	dir := isolate(t)
-	reg := newRegistry(t, "", "")
-	reg.push(t, "sdks/golang:1.23.4", sdkImage(t, "go1.23.4", "linux/amd64", nil))
-	write(t, dir+"/Dockerfile", "# sdk-source="+reg.host+"/sdks/{platform}:{version}\nFROM scratch\nSDK golang@1.23.4 --flavor=book-worm\n")
+	reg := testregistry.New(t)
+	reg.Push(t, "sdks/golang:1.23.4", sdkImage(t, "go1.23.4", "linux/amd64", nil))
+	write(t, dir+"/Dockerfile", "# sdk-source="+reg.Host+"/sdks/{platform}:{version}\nFROM scratch\nSDK golang@1.23.4 --flavor=book-worm\n")
 	code, _, stderr := sdkfront(t, "lock")
 	wantCode(t, code, exitError)
 	// The flavor is refused where the line is read, before anything is
