@@ -29,50 +29,13 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// baseEntry is one tar entry: a file (body), a symlink (link), a hard
-// link (hard) or a directory (name ending in /).
-type baseEntry struct{ name, body, link, hard string }
-
-func baseTar(t *testing.T, entries ...baseEntry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e.body))}
-		switch {
-		case e.link != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
-		case e.hard != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e.hard, 0
-		case strings.HasSuffix(e.name, "/"):
-			h.Typeflag, h.Mode = tar.TypeDir, 0o755
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			io.WriteString(tw, e.body)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func baseGzip(t *testing.T, dt []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(dt)
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+// baseEntry is one tar entry: a file (Body), a symlink (Link), a hard
+// link (Hard) or a directory (Name ending in /).
+type baseEntry = testregistry.Entry
 
 func baseZstd(t *testing.T, dt []byte) []byte {
 	t.Helper()
@@ -88,38 +51,6 @@ func baseZstd(t *testing.T, dt []byte) []byte {
 	return buf.Bytes()
 }
 
-// gzipLayer is a gzip-compressed layer of entries.
-func gzipLayer(t *testing.T, entries ...baseEntry) v1.Layer {
-	return static.NewLayer(baseGzip(t, baseTar(t, entries...)), types.OCILayer)
-}
-
-// baseImageOf is an image of layers (bottom first) for platform, with OCI
-// media types.
-func baseImageOf(t *testing.T, platform string, layers ...v1.Layer) v1.Image {
-	t.Helper()
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	for _, l := range layers {
-		var err error
-		if img, err = mutate.Append(img, mutate.Addendum{Layer: l}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
-	p, err := v1.ParsePlatform(platform)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 func osReleaseOf(codename string) string {
 	return "PRETTY_NAME=\"Debian GNU/Linux\"\nNAME=\"Debian GNU/Linux\"\nVERSION_CODENAME=" + codename + "\nID=debian\n"
 }
@@ -127,10 +58,10 @@ func osReleaseOf(codename string) string {
 // debianRoot is the usual layout: /etc/os-release -> ../usr/lib/os-release.
 func debianRoot(codename string) []baseEntry {
 	return []baseEntry{
-		{name: "etc/"}, {name: "usr/"}, {name: "usr/lib/"},
-		{name: "etc/os-release", link: "../usr/lib/os-release"},
-		{name: "usr/lib/os-release", body: osReleaseOf(codename)},
-		{name: "bin/sh", body: "#!"},
+		{Name: "etc/"}, {Name: "usr/"}, {Name: "usr/lib/"},
+		{Name: "etc/os-release", Link: "../usr/lib/os-release"},
+		{Name: "usr/lib/os-release", Body: osReleaseOf(codename)},
+		{Name: "bin/sh", Body: "#!"},
 	}
 }
 
@@ -225,42 +156,42 @@ func TestReadImageFile(t *testing.T) {
 		want   string
 	}{
 		{"debian", [][]baseEntry{debianRoot("bookworm")}, "bookworm"},
-		{"in a lower layer", [][]baseEntry{debianRoot("bookworm"), {{name: "app/"}, {name: "app/x", body: "y"}}, {{name: "srv/z", body: "z"}}}, "bookworm"},
-		{"./ prefixes", [][]baseEntry{{{name: "./etc/os-release", body: "VERSION_CODENAME='jammy'\n"}}}, "jammy"},
-		{"quoted", [][]baseEntry{{{name: "etc/os-release", body: "ID=ubuntu\nVERSION_CODENAME=\"noble\"\n"}}}, "noble"},
-		{"only /usr/lib/os-release", [][]baseEntry{{{name: "usr/lib/os-release", body: osReleaseOf("trixie")}}, {{name: "app/x", body: "y"}}}, "trixie"},
-		{"upper layer replaces the target", [][]baseEntry{debianRoot("bookworm"), {{name: "usr/lib/os-release", body: osReleaseOf("trixie")}}}, "trixie"},
-		{"upper layer replaces the link", [][]baseEntry{debianRoot("bookworm"), {{name: "etc/os-release", body: osReleaseOf("bullseye")}}}, "bullseye"},
+		{"in a lower layer", [][]baseEntry{debianRoot("bookworm"), {{Name: "app/"}, {Name: "app/x", Body: "y"}}, {{Name: "srv/z", Body: "z"}}}, "bookworm"},
+		{"./ prefixes", [][]baseEntry{{{Name: "./etc/os-release", Body: "VERSION_CODENAME='jammy'\n"}}}, "jammy"},
+		{"quoted", [][]baseEntry{{{Name: "etc/os-release", Body: "ID=ubuntu\nVERSION_CODENAME=\"noble\"\n"}}}, "noble"},
+		{"only /usr/lib/os-release", [][]baseEntry{{{Name: "usr/lib/os-release", Body: osReleaseOf("trixie")}}, {{Name: "app/x", Body: "y"}}}, "trixie"},
+		{"upper layer replaces the target", [][]baseEntry{debianRoot("bookworm"), {{Name: "usr/lib/os-release", Body: osReleaseOf("trixie")}}}, "trixie"},
+		{"upper layer replaces the link", [][]baseEntry{debianRoot("bookworm"), {{Name: "etc/os-release", Body: osReleaseOf("bullseye")}}}, "bullseye"},
 		{"whiteout of /etc/os-release", [][]baseEntry{
-			{{name: "etc/os-release", body: osReleaseOf("bullseye")}, {name: "usr/lib/os-release", body: osReleaseOf("bookworm")}},
-			{{name: "etc/.wh.os-release"}},
+			{{Name: "etc/os-release", Body: osReleaseOf("bullseye")}, {Name: "usr/lib/os-release", Body: osReleaseOf("bookworm")}},
+			{{Name: "etc/.wh.os-release"}},
 		}, "bookworm"},
 		{"whiteout of /etc", [][]baseEntry{
-			{{name: "etc/os-release", body: osReleaseOf("bullseye")}, {name: "usr/lib/os-release", body: osReleaseOf("bookworm")}},
-			{{name: ".wh.etc"}},
+			{{Name: "etc/os-release", Body: osReleaseOf("bullseye")}, {Name: "usr/lib/os-release", Body: osReleaseOf("bookworm")}},
+			{{Name: ".wh.etc"}},
 		}, "bookworm"},
-		{"whiteout of both", [][]baseEntry{debianRoot("bookworm"), {{name: "etc/.wh.os-release"}, {name: "usr/lib/.wh.os-release"}}}, ""},
-		{"opaque directory", [][]baseEntry{debianRoot("bookworm"), {{name: "usr/lib/"}, {name: "usr/lib/.wh..wh..opq"}}}, ""},
-		{"opaque directory, then a new file", [][]baseEntry{debianRoot("bookworm"), {{name: "usr/lib/"}, {name: "usr/lib/.wh..wh..opq"}, {name: "usr/lib/os-release", body: osReleaseOf("sid")}}}, "sid"},
+		{"whiteout of both", [][]baseEntry{debianRoot("bookworm"), {{Name: "etc/.wh.os-release"}, {Name: "usr/lib/.wh.os-release"}}}, ""},
+		{"opaque directory", [][]baseEntry{debianRoot("bookworm"), {{Name: "usr/lib/"}, {Name: "usr/lib/.wh..wh..opq"}}}, ""},
+		{"opaque directory, then a new file", [][]baseEntry{debianRoot("bookworm"), {{Name: "usr/lib/"}, {Name: "usr/lib/.wh..wh..opq"}, {Name: "usr/lib/os-release", Body: osReleaseOf("sid")}}}, "sid"},
 		{"symlinked parent directory", [][]baseEntry{
-			{{name: "etc/os-release", body: osReleaseOf("bullseye")}, {name: "alt/etc/os-release", body: osReleaseOf("buster")}},
-			{{name: "etc", link: "/alt/etc"}},
+			{{Name: "etc/os-release", Body: osReleaseOf("bullseye")}, {Name: "alt/etc/os-release", Body: osReleaseOf("buster")}},
+			{{Name: "etc", Link: "/alt/etc"}},
 		}, "buster"},
-		{"absolute symlink", [][]baseEntry{{{name: "etc/os-release", link: "/usr/lib/os-release"}, {name: "usr/lib/os-release", body: osReleaseOf("jammy")}}}, "jammy"},
-		{"symlink loop", [][]baseEntry{{{name: "etc/os-release", link: "os-release2"}, {name: "etc/os-release2", link: "os-release"}, {name: "usr/lib/os-release", body: osReleaseOf("focal")}}}, "focal"},
-		{"hard link", [][]baseEntry{{{name: "usr/lib/os-release", body: osReleaseOf("noble")}, {name: "etc/os-release", hard: "usr/lib/os-release"}}}, "noble"},
-		{"a directory is no file", [][]baseEntry{{{name: "usr/lib/os-release", body: osReleaseOf("bookworm")}}, {{name: "etc/os-release/"}}}, "bookworm"},
-		{"alpine", [][]baseEntry{{{name: "etc/os-release", link: "../usr/lib/os-release"}, {name: "usr/lib/os-release", body: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"}}}, ""},
-		{"busybox", [][]baseEntry{{{name: "bin/busybox", body: "x"}}}, ""},
+		{"absolute symlink", [][]baseEntry{{{Name: "etc/os-release", Link: "/usr/lib/os-release"}, {Name: "usr/lib/os-release", Body: osReleaseOf("jammy")}}}, "jammy"},
+		{"symlink loop", [][]baseEntry{{{Name: "etc/os-release", Link: "os-release2"}, {Name: "etc/os-release2", Link: "os-release"}, {Name: "usr/lib/os-release", Body: osReleaseOf("focal")}}}, "focal"},
+		{"hard link", [][]baseEntry{{{Name: "usr/lib/os-release", Body: osReleaseOf("noble")}, {Name: "etc/os-release", Hard: "usr/lib/os-release"}}}, "noble"},
+		{"a directory is no file", [][]baseEntry{{{Name: "usr/lib/os-release", Body: osReleaseOf("bookworm")}}, {{Name: "etc/os-release/"}}}, "bookworm"},
+		{"alpine", [][]baseEntry{{{Name: "etc/os-release", Link: "../usr/lib/os-release"}, {Name: "usr/lib/os-release", Body: "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"}}}, ""},
+		{"busybox", [][]baseEntry{{{Name: "bin/busybox", Body: "x"}}}, ""},
 		{"no layers", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ls []v1.Layer
 			for _, l := range tc.layers {
-				ls = append(ls, gzipLayer(t, l...))
+				ls = append(ls, testregistry.GzipLayer(t, l...))
 			}
 			ref := f.host + "/lab/" + strings.NewReplacer(" ", "-", "/", "", ".", "", ",", "").Replace(tc.name) + ":1"
-			f.push(t, strings.TrimPrefix(ref, f.host+"/"), baseImageOf(t, "linux/amd64", ls...))
+			f.push(t, strings.TrimPrefix(ref, f.host+"/"), testregistry.NewImage(t, "linux/amd64", nil, ls...))
 			got, dt, err := readCodename(context.Background(), c, ref, amd64, ReadLimits{})
 			if err != nil {
 				t.Fatal(err)
@@ -276,10 +207,10 @@ func TestReadImageFile(t *testing.T) {
 // file are not fetched.
 func TestReadImageFileTopFirst(t *testing.T) {
 	f := newBaseFixture(t)
-	bottom := gzipLayer(t, baseEntry{name: "etc/os-release", body: osReleaseOf("buster")})
-	middle := gzipLayer(t, debianRoot("bookworm")...)
-	top := gzipLayer(t, baseEntry{name: "app/x", body: "y"})
-	f.push(t, "lab/debian:layers", baseImageOf(t, "linux/amd64", bottom, middle, top))
+	bottom := testregistry.GzipLayer(t, baseEntry{Name: "etc/os-release", Body: osReleaseOf("buster")})
+	middle := testregistry.GzipLayer(t, debianRoot("bookworm")...)
+	top := testregistry.GzipLayer(t, baseEntry{Name: "app/x", Body: "y"})
+	f.push(t, "lab/debian:layers", testregistry.NewImage(t, "linux/amd64", nil, bottom, middle, top))
 	// Were the bottom layer read, it would fail.
 	f.setFault(func(w http.ResponseWriter, _ *http.Request, d digest.Digest, _ http.Handler) bool {
 		if d != layerDigest(t, bottom) {
@@ -302,13 +233,13 @@ func TestReadImageFileTopFirst(t *testing.T) {
 // says.
 func TestReadImageFileCompression(t *testing.T) {
 	f := newBaseFixture(t)
-	tr := baseTar(t, debianRoot("trixie")...)
+	tr := testregistry.Tar(t, debianRoot("trixie")...)
 	for name, l := range map[string]v1.Layer{
 		"zstd":      static.NewLayer(baseZstd(t, tr), "application/vnd.oci.image.layer.v1.tar+zstd"),
 		"plain":     static.NewLayer(tr, types.OCIUncompressedLayer),
-		"mislabeld": static.NewLayer(baseGzip(t, tr), types.OCIUncompressedLayer),
+		"mislabeld": static.NewLayer(testregistry.Gzip(t, tr), types.OCIUncompressedLayer),
 	} {
-		f.push(t, "lab/"+name+":1", baseImageOf(t, "linux/amd64", l))
+		f.push(t, "lab/"+name+":1", testregistry.NewImage(t, "linux/amd64", nil, l))
 		got, _, err := readCodename(context.Background(), New(), f.host+"/lab/"+name+":1", amd64, ReadLimits{})
 		if err != nil || got != "trixie" {
 			t.Errorf("%s: codename %q, %v; want trixie", name, got, err)
@@ -323,7 +254,7 @@ func TestReadImageFileIndex(t *testing.T) {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, p := range []struct{ platform, codename string }{{"linux/amd64", "bookworm"}, {"linux/arm64", "bullseye"}, {"linux/arm/v6", "buster"}} {
 		plat, _ := v1.ParsePlatform(p.platform)
-		img := baseImageOf(t, p.platform, gzipLayer(t, debianRoot(p.codename)...), gzipLayer(t, baseEntry{name: "app/" + p.platform, body: "x"}))
+		img := testregistry.NewImage(t, p.platform, nil, testregistry.GzipLayer(t, debianRoot(p.codename)...), testregistry.GzipLayer(t, baseEntry{Name: "app/" + p.platform, Body: "x"}))
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
 	}
 	f.push(t, "lab/debian:mixed", idx)
@@ -356,7 +287,7 @@ func mustPlatform(t *testing.T, s string) ocispecs.Platform {
 // fails it within the request timeout.
 func TestReadImageFileStalls(t *testing.T) {
 	f := newBaseFixture(t)
-	f.push(t, "lab/debian:stall", baseImageOf(t, "linux/amd64", gzipLayer(t, debianRoot("bookworm")...)))
+	f.push(t, "lab/debian:stall", testregistry.NewImage(t, "linux/amd64", nil, testregistry.GzipLayer(t, debianRoot("bookworm")...)))
 	ref := f.host + "/lab/debian:stall"
 	hold := func(r *http.Request) {
 		select {
@@ -471,14 +402,14 @@ func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // the manifest says is too large is not fetched.
 func TestReadImageFileBounds(t *testing.T) {
 	f := newBaseFixture(t)
-	base := gzipLayer(t, debianRoot("bookworm")...)
+	base := testregistry.GzipLayer(t, debianRoot("bookworm")...)
 	big := bomb(t, 16<<20) // 16 MiB in about 16 KiB
 	if n, _ := big.Size(); n > 64<<10 {
 		t.Fatalf("the bomb is %d bytes compressed", n)
 	}
-	f.push(t, "lab/bomb:1", baseImageOf(t, "linux/amd64", base, big))
-	f.push(t, "lab/two:1", baseImageOf(t, "linux/amd64", base, bomb(t, 3<<20), bomb(t, 3<<20+1)))
-	f.push(t, "lab/plain:1", baseImageOf(t, "linux/amd64", base, static.NewLayer(baseTar(t, baseEntry{name: "x", body: strings.Repeat("x", 2<<20)}), types.OCIUncompressedLayer)))
+	f.push(t, "lab/bomb:1", testregistry.NewImage(t, "linux/amd64", nil, base, big))
+	f.push(t, "lab/two:1", testregistry.NewImage(t, "linux/amd64", nil, base, bomb(t, 3<<20), bomb(t, 3<<20+1)))
+	f.push(t, "lab/plain:1", testregistry.NewImage(t, "linux/amd64", nil, base, static.NewLayer(testregistry.Tar(t, baseEntry{Name: "x", Body: strings.Repeat("x", 2<<20)}), types.OCIUncompressedLayer)))
 
 	for _, tc := range []struct {
 		name, ref string
@@ -515,10 +446,10 @@ func TestReadImageFileBounds(t *testing.T) {
 func TestReadImageFileVerifies(t *testing.T) {
 	f := newBaseFixture(t)
 	// Uncompressed, so that a flipped byte is not caught by gzip's CRC.
-	layer := static.NewLayer(baseTar(t, debianRoot("bookworm")...), types.OCIUncompressedLayer)
-	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", layer))
-	big := gzipLayer(t, baseEntry{name: "etc/os-release", body: strings.Repeat("#", 64<<10+1)})
-	f.push(t, "lab/big:1", baseImageOf(t, "linux/amd64", big))
+	layer := static.NewLayer(testregistry.Tar(t, debianRoot("bookworm")...), types.OCIUncompressedLayer)
+	f.push(t, "lab/debian:1", testregistry.NewImage(t, "linux/amd64", nil, layer))
+	big := testregistry.GzipLayer(t, baseEntry{Name: "etc/os-release", Body: strings.Repeat("#", 64<<10+1)})
+	f.push(t, "lab/big:1", testregistry.NewImage(t, "linux/amd64", nil, big))
 	ref := f.host + "/lab/debian:1"
 	serve := func(edit func(body []byte) []byte, header bool) blobFault {
 		return func(w http.ResponseWriter, r *http.Request, _ digest.Digest, next http.Handler) bool {
@@ -562,8 +493,8 @@ func TestReadImageFileVerifies(t *testing.T) {
 		})
 	}
 	// A corrupt gzip layer is reported as corrupt, not as an invalid tar.
-	gz := gzipLayer(t, debianRoot("trixie")...)
-	f.push(t, "lab/gz:1", baseImageOf(t, "linux/amd64", gz))
+	gz := testregistry.GzipLayer(t, debianRoot("trixie")...)
+	f.push(t, "lab/gz:1", testregistry.NewImage(t, "linux/amd64", nil, gz))
 	f.setFault(serve(func(b []byte) []byte { b[len(b)/2] ^= 0xff; return b }, true))
 	_, _, err := readCodename(context.Background(), New(), f.host+"/lab/gz:1", amd64, ReadLimits{})
 	if err == nil || !strings.Contains(err.Error(), "cannot read layer "+string(layerDigest(t, gz))+" of "+f.host+"/lab/gz:1: registry "+f.host+" sent content that hashes to sha256:") {
@@ -591,8 +522,8 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // registries serve them from blob storage; OpenBlob reads a blob whole.
 func TestOpenBlob(t *testing.T) {
 	f := newBaseFixture(t)
-	layer := gzipLayer(t, debianRoot("bookworm")...)
-	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", layer))
+	layer := testregistry.GzipLayer(t, debianRoot("bookworm")...)
+	f.push(t, "lab/debian:1", testregistry.NewImage(t, "linux/amd64", nil, layer))
 	want, _ := layer.Compressed()
 	wantBytes, _ := io.ReadAll(want)
 
@@ -666,7 +597,7 @@ func TestOpenBlob(t *testing.T) {
 // when a redirect sends the layer there.
 func TestReadImageFileTLSRule(t *testing.T) {
 	f := newBaseFixture(t)
-	f.push(t, "lab/debian:1", baseImageOf(t, "linux/amd64", gzipLayer(t, debianRoot("bookworm")...)))
+	f.push(t, "lab/debian:1", testregistry.NewImage(t, "linux/amd64", nil, testregistry.GzipLayer(t, debianRoot("bookworm")...)))
 	// base-registry.test is a public address that the test network
 	// routes to the fixture.
 	dial := newFakeNet().host("base-registry.test", "93.184.216.50").route("93.184.216.50").option()
