@@ -119,16 +119,38 @@ type resolveEnv struct {
 }
 
 // resolveAll resolves every use for every target platform, concurrently,
-// and builds the states the rewritten Dockerfile refers to. A use must
-// rewrite to the same text for every platform, since BuildKit converts one
-// Dockerfile for all of them; only the SDK behind its context may differ.
+// and builds the states the rewritten Dockerfile refers to: it reads the
+// jobs (jobsFor), what the lock pins (pinAll), resolves the rest
+// (resolveJobs), reports them (announceAll) and plans the rewrite
+// (makePlan).
 //
 // A use the lock pins resolves from its entry, which Parse has checked;
 // where the frontend reads registries, its manifest is read by digest to
-// check its layers as a resolution's are. A use
-// without a flavor gets its base image's, if the SDK has it.
+// check its layers as a resolution's are. A use without a flavor gets its
+// base image's, if the SDK has it.
 func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, error) {
-	s, l := env.settings, env.locks
+	jobs, err := jobsFor(ctx, env, targets)
+	if err != nil {
+		return nil, err
+	}
+	pins, order, err := pinAll(env, jobs)
+	if err != nil {
+		return nil, err
+	}
+	out, err := resolveJobs(ctx, env, order, pins)
+	if err != nil {
+		return nil, err
+	}
+	if err := announceAll(ctx, env, jobs, out); err != nil {
+		return nil, err
+	}
+	return makePlan(jobs, out.results, targets)
+}
+
+// jobsFor is every use of every target platform, with the flavor it is
+// resolved for.
+func jobsFor(ctx context.Context, env resolveEnv, targets []target) ([]job, error) {
+	s := env.settings
 	var jobs []job
 	for ti, t := range targets {
 		for _, u := range t.scan.Uses {
@@ -147,14 +169,21 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		}
 	}
 
-	// What the lock pins, before anything is resolved: an invalid entry
-	// fails the build, at the line it would pin if there is one.
-	type pinned struct {
-		res    resolver.Resolution
-		locked bool
-	}
-	pins := map[key]pinned{}
-	var order []job // the first job of each key
+	return jobs, nil
+}
+
+// pinned is what the lock pins for one key.
+type pinned struct {
+	res    resolver.Resolution
+	locked bool
+}
+
+// pinAll reads what the lock pins, before anything is resolved: an
+// invalid entry fails the build, at the line it would pin if there is one.
+// order is the first job of each key.
+func pinAll(env resolveEnv, jobs []job) (pins map[key]pinned, order []job, err error) {
+	s, l := env.settings, env.locks
+	pins = map[key]pinned{}
 	for _, j := range jobs {
 		if _, ok := pins[j.k]; ok {
 			continue
@@ -169,10 +198,10 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		}
 		switch {
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case locked:
 		case l.mode == dockerfile.LockFrozen:
-			return nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.u.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.u.Location())
+			return nil, nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.u.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.u.Location())
 		case l.file != nil:
 			env.note(j.u, &dockerfile.RuleSDKNotLocked, dockerfile.RuleSDKNotLocked.Format(j.u.RefText, l.name, why))
 		}
@@ -180,13 +209,27 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		order = append(order, j)
 	}
 	if err := l.unusedBad(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
+	return pins, order, nil
+}
+
+// resolved is what resolveJobs learnt: a resolution per key, the jobs
+// that fell back from their base image's flavor, and the uses whose layers
+// went unchecked, and why.
+type resolved struct {
+	results   map[key]resolver.Resolution
+	fellBack  []job
+	unchecked map[*dockerfile.Use]string
+}
+
+// resolveJobs resolves the keys the lock does not pin, concurrently, and
+// checks the layers of those it does where the registry can be read.
+func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]pinned) (resolved, error) {
+	s, l := env.settings, env.locks
 	var mu sync.Mutex
-	results := map[key]resolver.Resolution{}
-	var fellBack []job
-	unchecked := map[*dockerfile.Use]string{}
+	out := resolved{results: map[key]resolver.Resolution{}, unchecked: map[*dockerfile.Use]string{}}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, j := range order {
 		res, locked := pins[j.k].res, pins[j.k].locked
@@ -198,7 +241,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 				var why string
 				if why, err = l.check(ectx, env.manifests, res, j.sp, s.AllowForeign); why != "" {
 					mu.Lock()
-					unchecked[j.u] = why
+					out.unchecked[j.u] = why
 					mu.Unlock()
 				}
 			}
@@ -209,7 +252,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 					req.Flavor = j.fallback
 					if res, err = env.r.Resolve(ectx, req); err == nil {
 						mu.Lock()
-						fellBack = append(fellBack, j)
+						out.fellBack = append(out.fellBack, j)
 						mu.Unlock()
 					}
 				}
@@ -221,7 +264,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 					err = resolver.CheckForeignURLs(res.Pinned(), res.Descriptors(), s.AllowForeign)
 				} else if env.checkLayers {
 					mu.Lock()
-					unchecked[j.u] = "it was resolved through BuildKit, as the frontend cannot read its registry"
+					out.unchecked[j.u] = "it was resolved through BuildKit, as the frontend cannot read its registry"
 					mu.Unlock()
 				}
 			}
@@ -236,14 +279,19 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 				return parser.WithLocation(errors.Errorf("SDK %s: %s%s", j.u.RefText, err, hint), j.u.Location())
 			}
 			mu.Lock()
-			results[j.k] = res
+			out.results[j.k] = res
 			mu.Unlock()
 			return nil
 		})
 	}
-	if err := eg.Wait(); err != nil {
-		return nil, err
-	}
+	err := eg.Wait()
+	return out, err
+}
+
+// announceAll shows each distinct resolution in the build's progress, and
+// reports the uses whose layers went unchecked or whose flavor fell back.
+func announceAll(ctx context.Context, env resolveEnv, jobs []job, out resolved) error {
+	results, unchecked := out.results, out.unchecked
 	var announced []resolver.Resolution
 	for _, j := range jobs {
 		if res, ok := results[j.k]; ok && !slices.ContainsFunc(announced, func(r resolver.Resolution) bool {
@@ -253,7 +301,7 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 		}
 	}
 	if err := announce(ctx, env.c, announced); err != nil {
-		return nil, err
+		return err
 	}
 	for _, j := range jobs {
 		if why, ok := unchecked[j.u]; ok {
@@ -261,10 +309,17 @@ func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, e
 			env.note(j.u, &dockerfile.RuleSDKLayersUnchecked, dockerfile.RuleSDKLayersUnchecked.Format(j.u.RefText, results[j.k].Pinned(), why))
 		}
 	}
-	for _, j := range fellBack {
+	for _, j := range out.fellBack {
 		env.note(j.u, &dockerfile.RuleSDKFlavorFallback, dockerfile.RuleSDKFlavorFallback.Format(j.u.RefText, j.base, j.k.flavor, j.fallback))
 	}
+	return nil
+}
 
+// makePlan is how the rewrite names each resolved use, and the states
+// behind those names. A use must rewrite to the same text for every
+// platform, since BuildKit converts one Dockerfile for all of them; only
+// the SDK behind its context may differ.
+func makePlan(jobs []job, results map[key]resolver.Resolution, targets []target) (*plan, error) {
 	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{},
 		mountAt: map[string][]parser.Range{}, refs: map[string]string{}}
 	recorded := map[key]bool{}
