@@ -102,59 +102,82 @@ func TestApplyFails(t *testing.T) {
 	}
 }
 
-// fakeModule writes testSource as example.com/m's pkg/f.go.
-func fakeModule(t *testing.T, src string) Modules {
+// fakeModule writes src as example.com/m's pkg/f.go, and a main module
+// whose go.mod requires example.com/m; it returns the main module's
+// directory and the module finder.
+func fakeModule(t *testing.T, src string) (string, Modules) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "pkg"), 0o755); err != nil {
-		t.Fatal(err)
+	write := func(name, data string, mode os.FileMode) {
+		t.Helper()
+		file := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(data), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pkg", "f.go"), []byte(src), 0o444); err != nil {
-		t.Fatal(err)
-	}
-	return func(path string) (Module, error) {
+	write("cache/example.com/m@v1.2.3/go.mod", "module example.com/m\n\ngo 1.22\n", 0o444)
+	write("cache/example.com/m@v1.2.3/pkg/f.go", src, 0o444)
+	write("main/go.mod", "module example.com/main\n\ngo 1.22\n\nrequire example.com/m v1.2.3\n", 0o644)
+	write("main/go.sum", "example.com/m v1.2.3/go.mod h1:fake=\n", 0o644)
+	return filepath.Join(dir, "main"), func(path string) (Module, error) {
 		if path != "example.com/m" {
 			return Module{}, errors.New("unknown module " + path)
 		}
-		return Module{Dir: dir, Version: "v1.2.3"}, nil
+		return Module{Dir: filepath.Join(dir, "cache", "example.com", "m@v1.2.3"), Version: "v1.2.3"}, nil
 	}
 }
 
-func TestWriteOverlay(t *testing.T) {
-	mods := fakeModule(t, testSource)
+func TestPrepare(t *testing.T) {
+	t.Setenv("GOFLAGS", "")
+	mainDir, mods := fakeModule(t, testSource)
 	out := t.TempDir()
-	file, err := WriteOverlay([]*Patch{mustParse(t, testPatch)}, mods, out)
+	modFile, err := Prepare([]*Patch{mustParse(t, testPatch)}, mainDir, mods, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ov := readOverlay(t, file)
-	m, _ := mods("example.com/m")
-	orig := filepath.Join(m.Dir, "pkg", "f.go")
-	dst := filepath.Join(out, "example.com", "m@v1.2.3", "pkg", "f.go")
-	if len(ov.Replace) != 1 || ov.Replace[orig] != dst {
-		t.Fatalf("overlay = %v, want %s -> %s", ov.Replace, orig, dst)
+	if modFile != filepath.Join(out, "go.mod") {
+		t.Errorf("Prepare = %s, want %s/go.mod", modFile, out)
 	}
-	if got, err := os.ReadFile(dst); err != nil || !strings.Contains(string(got), "for i := 0; i < 3; i++ {") {
+	copyDir := filepath.Join(out, "example.com", "m@v1.2.3")
+	gomod, err := os.ReadFile(modFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "replace example.com/m => " + copyDir + "\n"; !strings.Contains(string(gomod), want) || !strings.HasPrefix(string(gomod), "module example.com/main\n") {
+		t.Errorf("go.mod = %q, want the main module's with %q", gomod, want)
+	}
+	if sum, err := os.ReadFile(filepath.Join(out, "go.sum")); err != nil || string(sum) != "example.com/m v1.2.3/go.mod h1:fake=\n" {
+		t.Errorf("go.sum = %q, %v; want the main module's", sum, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(copyDir, "pkg", "f.go")); err != nil || !strings.Contains(string(got), "for i := 0; i < 3; i++ {") {
 		t.Errorf("patched copy = %q, %v", got, err)
 	}
-	if got, err := os.ReadFile(orig); err != nil || string(got) != testSource {
-		t.Errorf("the module's file changed: %q, %v", got, err)
+	if got, err := os.ReadFile(filepath.Join(copyDir, "go.mod")); err != nil || string(got) != "module example.com/m\n\ngo 1.22\n" {
+		t.Errorf("the copy's go.mod = %q, %v; want the module's", got, err)
+	}
+	m, _ := mods("example.com/m")
+	if got, err := os.ReadFile(filepath.Join(m.Dir, "pkg", "f.go")); err != nil || string(got) != testSource {
+		t.Errorf("the module cache's file changed: %q, %v", got, err)
 	}
 }
 
-func TestWriteOverlayFailsWithThePreamble(t *testing.T) {
+func TestPrepareFailsWithThePreamble(t *testing.T) {
 	for _, tc := range []struct{ name, src, want string }{
 		{"changed", strings.Replace(testSource, "\tfor {", "\tfor range ch {", 1), "The module changed where the patch edits it"},
 		{"fixed upstream", strings.Replace(testSource, "\tfor {", "\tfor i := 0; i < 3; i++ {", 1), "upstream fixed it, so delete the patch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := WriteOverlay([]*Patch{mustParse(t, testPatch)}, fakeModule(t, tc.src), t.TempDir())
+			mainDir, mods := fakeModule(t, tc.src)
+			_, err := Prepare([]*Patch{mustParse(t, testPatch)}, mainDir, mods, t.TempDir())
 			var ae *ApplyError
 			if !errors.As(err, &ae) {
-				t.Fatalf("WriteOverlay: %v, want an *ApplyError", err)
+				t.Fatalf("Prepare: %v, want an *ApplyError", err)
 			}
 			msg := err.Error()
-			for _, want := range []string{"lab/patches/test.patch does not apply to example.com/m@v1.2.3: pkg/f.go: hunk", tc.want, "    Why: the loop must stop."} {
+			for _, want := range []string{"lab/patches/test.patch does not apply to example.com/m@v1.2.3: pkg/f.go: hunk", tc.want, "\n    Why: the loop must stop."} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q lacks %q", msg, want)
 				}

@@ -1,15 +1,15 @@
-// Command patches applies lab/patches/*.patch to copies of files in the Go
-// module cache and writes the overlay that `go build -overlay` takes, so
+// Command patches applies lab/patches/*.patch to copies of modules from the
+// Go module cache and writes the go.mod that `go build -modfile` takes, so
 // that lab/lab.sh tools can build a tool with a patched dependency without
-// vendoring it:
+// vendoring it in the repository:
 //
 //	go run ./lab/patches -C MODULE_DIR -o OUT_DIR PATCH...
 //
 // Each patch names its module ("Module: golang.org/x/net"); its version is
-// the one MODULE_DIR's go.mod selects. The patched files and overlay.json
-// land in OUT_DIR, and the path of overlay.json is printed. A patch that
-// does not apply fails with the patch's own preamble: why it exists and how
-// to drop it.
+// the one MODULE_DIR's go.mod selects. The patched copies, go.mod (MODULE_DIR's
+// plus a replace directive per copy) and go.sum land in OUT_DIR, and the
+// path of that go.mod is printed. A patch that does not apply fails with the
+// patch's own preamble: why it exists and how to drop it.
 package main
 
 import (
@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,7 @@ import (
 
 func main() {
 	modDir := flag.String("C", ".", "the directory of the go.mod the tool is built with")
-	outDir := flag.String("o", "", "where the patched files and overlay.json go (required)")
+	outDir := flag.String("o", "", "where the patched modules, go.mod and go.sum go (required)")
 	flag.Usage = func() {
 		fmt.Fprintln(flag.CommandLine.Output(), "usage: patches -C MODULE_DIR -o OUT_DIR PATCH...")
 		flag.PrintDefaults()
@@ -44,12 +45,12 @@ func main() {
 		}
 		patches = append(patches, p)
 	}
-	overlay, err := WriteOverlay(patches, GoModules(*modDir), *outDir)
+	modFile, err := Prepare(patches, *modDir, GoModules(*modDir), *outDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "patches:", err)
 		os.Exit(1)
 	}
-	fmt.Println(overlay)
+	fmt.Println(modFile)
 }
 
 func readPatch(file string) (*Patch, error) {
@@ -142,55 +143,99 @@ func indent(s, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-// overlayJSON is the file `go build -overlay` reads.
-type overlayJSON struct {
-	Replace map[string]string
-}
-
-// WriteOverlay applies every patch to its module's files as mods finds
-// them, writes the results under outDir (outDir/MODULE@VERSION/PATH) and
-// outDir/overlay.json mapping each original file to its patched copy, and
-// returns overlay.json's path. Two patches may not touch the same file.
-func WriteOverlay(patches []*Patch, mods Modules, outDir string) (string, error) {
-	ov := overlayJSON{Replace: map[string]string{}}
+// Prepare makes what `go build -modfile` needs to build the tool of dir's
+// go.mod with the patches: each patched module is copied from the module
+// cache to outDir/MODULE@VERSION and patched there (the go command refuses
+// -overlay files under GOMODCACHE), and outDir/go.mod is dir's go.mod with
+// a replace directive to each copy (outDir/go.sum is dir's go.sum). It
+// returns outDir/go.mod's path. Two patches may not change the same file.
+func Prepare(patches []*Patch, dir string, mods Modules, outDir string) (string, error) {
+	outDir, err := filepath.Abs(outDir)
+	if err != nil {
+		return "", err
+	}
+	copies := map[string]string{}  // module path -> its patched copy
+	changed := map[string]string{} // file of a copy -> the patch that changed it
 	for _, p := range patches {
 		m, err := mods(p.Module)
 		if err != nil {
 			return "", fmt.Errorf("lab/patches/%s: %w", p.Name, err)
 		}
+		dst, ok := copies[p.Module]
+		if !ok {
+			dst = filepath.Join(outDir, p.Module+"@"+m.Version)
+			if err := copyTree(m.Dir, dst); err != nil {
+				return "", fmt.Errorf("lab/patches/%s: copying %s@%s: %w", p.Name, p.Module, m.Version, err)
+			}
+			copies[p.Module] = dst
+		}
 		for _, f := range p.Files {
-			orig := filepath.Join(m.Dir, filepath.FromSlash(f.Path))
-			if _, dup := ov.Replace[orig]; dup {
-				return "", fmt.Errorf("lab/patches/%s: another patch changes %s too; merge them", p.Name, orig)
+			file := filepath.Join(dst, filepath.FromSlash(f.Path))
+			if other, dup := changed[file]; dup {
+				return "", fmt.Errorf("lab/patches/%s: lab/patches/%s changes %s@%s's %s too; merge them", p.Name, other, p.Module, m.Version, f.Path)
 			}
-			src, err := os.ReadFile(orig)
+			src, err := os.ReadFile(file)
+			if err == nil {
+				src, err = f.Apply(src)
+			}
 			if err != nil {
 				return "", &ApplyError{Patch: p, Module: p.Module + "@" + m.Version, Err: err}
 			}
-			out, err := f.Apply(src)
-			if err != nil {
-				return "", &ApplyError{Patch: p, Module: p.Module + "@" + m.Version, Err: err}
-			}
-			dst, err := filepath.Abs(filepath.Join(outDir, p.Module+"@"+m.Version, filepath.FromSlash(f.Path)))
-			if err != nil {
+			if err := os.WriteFile(file, src, 0o644); err != nil {
 				return "", err
 			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return "", err
-			}
-			if err := os.WriteFile(dst, out, 0o644); err != nil {
-				return "", err
-			}
-			ov.Replace[orig] = dst
+			changed[file] = p.Name
 		}
 	}
-	data, err := json.MarshalIndent(ov, "", "\t")
-	if err != nil {
+	modFile := filepath.Join(outDir, "go.mod")
+	if err := copyFile(filepath.Join(dir, "go.mod"), modFile); err != nil {
 		return "", err
 	}
-	file, err := filepath.Abs(filepath.Join(outDir, "overlay.json"))
-	if err != nil {
+	if err := copyFile(filepath.Join(dir, "go.sum"), filepath.Join(outDir, "go.sum")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", err
 	}
-	return file, os.WriteFile(file, append(data, '\n'), 0o644)
+	args := []string{"mod", "edit", "-modfile=" + modFile}
+	for mod, dst := range copies {
+		args = append(args, "-replace="+mod+"="+dst)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go mod edit: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return modFile, nil
+}
+
+// copyTree copies the directory src to dst (which must not exist yet):
+// directories and regular files, writable.
+func copyTree(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.Mkdir(target, 0o755)
+		case d.Type().IsRegular():
+			return copyFile(path, target)
+		default:
+			return nil // the module cache holds no others
+		}
+	})
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
 }
