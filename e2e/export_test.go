@@ -33,8 +33,11 @@ const exportTimeout = 3 * time.Minute
 // one request per file; once the daemon stops reading them (its send queue
 // is full) and 64 KiB of them wait, the client's HTTP/2 server queues its
 // flow-control window updates behind those requests, so the file data
-// stops too. The failure then says so, with the count of waiting requests
-// from the client's goroutine dump.
+// stops too. The lab's buildctl (lab/lab.sh tools) carries an x/net fix
+// (lab/patches/x-net-http2-window-update.patch); a stock buildctl hangs
+// here in most runs. The failure says so, with the count of waiting
+// requests from the client's goroutine dump and whether buildctl has the
+// patch.
 func TestExportGoToolchain(t *testing.T) {
 	const version = "1.23.4"
 	dir := project(t, header("FROM scratch\nSDK golang@"+version+"\n"), map[string]string{})
@@ -57,10 +60,10 @@ func TestExportGoToolchain(t *testing.T) {
 	lr := exportBuild(t, dir, "type=local,dest="+localDir)
 	if lr.timedOut {
 		t.Fatalf("the local export did not finish in %s (the tarball export of the same stage took %s)\n"+
-			"buildctl had %d file requests waiting for their data: %s\n%s",
+			"buildctl had %d file requests waiting for their data: %s\n%s\n%s",
 			exportTimeout, tr.elapsed.Round(time.Millisecond), strings.Count(lr.stderr, "fsutil.(*wrappedWriteCloser).Wait("),
 			"BuildKit's filesync deadlock, moby/buildkit#2950 (docs/lab.md, Troubleshooting)",
-			tail(progressOnly(lr.stderr), 15))
+			buildctlPatch(), tail(progressOnly(lr.stderr), 15))
 	}
 	if lr.err != nil {
 		t.Fatalf("the local export failed: %v\n%s", lr.err, tail(lr.stderr, 40))
@@ -118,6 +121,21 @@ func exportBuild(t *testing.T, dir, output string) export {
 	start := time.Now()
 	err := cmd.Run()
 	return export{stderr: stderr.String(), elapsed: time.Since(start), err: err, timedOut: errors.Is(ctx.Err(), context.DeadlineExceeded)}
+}
+
+// buildctlPatch says whether the buildctl that hung carries the lab's
+// x/net fix of the deadlock (lab/patches), as its version says.
+func buildctlPatch() string {
+	out, err := exec.Command(bin("buildctl"), "--version").Output()
+	version := strings.TrimSpace(string(out))
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%s --version: %v", bin("buildctl"), err)
+	case strings.Contains(version, "patched+x-net-http2-window-update."):
+		return fmt.Sprintf("%s (%s) carries lab/patches/x-net-http2-window-update.patch, and still hung: the patch is not enough", bin("buildctl"), version)
+	default:
+		return fmt.Sprintf("%s (%s) lacks lab/patches/x-net-http2-window-update.patch, which fixes this: run lab/lab.sh tools", bin("buildctl"), version)
+	}
 }
 
 // progressOnly is buildctl's stderr up to its goroutine dump, if any.
