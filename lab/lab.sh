@@ -3,9 +3,11 @@
 # (runc worker) plus a docker buildx "remote" builder pointing at it.
 #
 #   lab/lab.sh tools    build .lab/bin/{buildkitd,buildctl,registry,docker-buildx}
-#                       (if missing or if the pinned module version or Go changed;
-#                       built once per version into $SDKFRONT_CACHE/tools and
-#                       linked from there) and apt-get install runc,
+#                       (if missing or if the pinned module version, Go or a
+#                       lab/patches/*.patch changed; built once per version into
+#                       $SDKFRONT_CACHE/tools and linked from there; buildctl and
+#                       docker-buildx carry lab/patches' x/net fix of
+#                       moby/buildkit#2950) and apt-get install runc,
 #                       busybox-static and curl if missing
 #   lab/lab.sh up       start registry + buildkitd (if not running), wait until ready,
 #                       create the buildx builder "sdkfront-lab"
@@ -71,57 +73,114 @@ TOOLS=(
 	"docker-buildx|$ROOT/lab/tools|github.com/docker/buildx|github.com/docker/buildx/cmd/buildx"
 )
 
-# version_ldflags MODULE VERSION: -X flags that stamp the version the way the
-# upstream release builds do (purely cosmetic: `buildkitd --version`, etc.).
+# version_ldflags MODULE VERSION [REVISION]: -X flags that stamp the version
+# the way the upstream release builds do (`buildkitd --version`, etc.); a
+# patched tool's REVISION names its patches (see patch_stamp).
 version_ldflags() {
+	local rev=${3:+ -X $1/version.Revision=$3}
 	case "$1" in
-	github.com/moby/buildkit) echo "-X github.com/moby/buildkit/version.Version=$2 -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit" ;;
-	github.com/docker/buildx) echo "-X github.com/docker/buildx/version.Version=$2 -X github.com/docker/buildx/version.Package=github.com/docker/buildx" ;;
+	github.com/moby/buildkit) echo "-X github.com/moby/buildkit/version.Version=$2 -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit$rev" ;;
+	github.com/docker/buildx) echo "-X github.com/docker/buildx/version.Version=$2 -X github.com/docker/buildx/version.Package=github.com/docker/buildx$rev" ;;
 	github.com/distribution/distribution/v3) echo "-X github.com/distribution/distribution/v3/version.version=$2" ;;
 	esac
 }
 
+# tool_patches NAME: the lab/patches/*.patch files whose "Tools:" line names
+# NAME (today the x/net fix of moby/buildkit#2950 for buildctl and
+# docker-buildx; each patch's preamble says why and how to drop it).
+tool_patches() {
+	local f
+	for f in "$ROOT"/lab/patches/*.patch; do
+		[ -f "$f" ] || continue
+		awk -v t="$1" '/^--- / { exit } /^Tools:/ { sub(/^Tools:/, ""); n = split($0, a, /[ ,]+/); for (i = 1; i <= n; i++) if (a[i] == t) found = 1 } END { exit !found }' "$f" && echo "$f"
+	done
+}
+
+# patch_stamp DIR PATCH...: one word naming each patch, its content and the
+# version of the module it patches in DIR's go.mod, "patched+NAME.SHA@VERSION"
+# joined by "+". It is the tool's version.Revision (`buildctl --version` shows
+# it) and part of its cache key, so a changed patch or module rebuilds it.
+patch_stamp() {
+	local dir=$1 f mod ver sum stamp=patched
+	shift
+	for f in "$@"; do
+		mod=$(sed -n '/^--- /q; s/^Module:[[:space:]]*//p' "$f")
+		[ -n "$mod" ] || die "$f: no \"Module:\" line"
+		ver=$(cd "$dir" && go list -m -f '{{.Version}}' "$mod") || die "cannot read the version of $mod in $dir/go.mod (for $f)"
+		sum=$(sha256sum <"$f" | cut -c1-12)
+		stamp+="+$(basename "$f" .patch).$sum@$ver"
+	done
+	echo "$stamp"
+}
+
 # build_tool NAME DIR MODULE PACKAGE: $BIN/NAME of the pinned MODULE version,
-# built with the current Go. Each (name, version, Go) is built once into
-# $CACHE/tools/NAME-VERSION-GOVERSION, which outlives the clone (a fresh clone
-# on the same machine then only links it: under a second instead of minutes),
-# and hard-linked (or copied) into $BIN. Every file is written to a temporary
+# built with the current Go and the lab/patches that name it (applied to a
+# copy of the module from the module cache, which go build -modfile puts in
+# its place; a patch that does not apply fails here, saying why it exists and
+# how to drop it). Each (name,
+# version, Go, patches) is built once into $CACHE/tools/NAME-VERSION-GOVERSION
+# (plus -patched-SHA), which outlives the clone (a fresh clone on the same
+# machine then only links it: under a second instead of minutes), and
+# hard-linked (or copied) into $BIN. Every file is written to a temporary
 # name and renamed, so concurrent clones never see half a binary.
 build_tool() {
-	local name=$1 dir=$2 mod=$3 pkg=$4 want gov cached
+	local name=$1 dir=$2 mod=$3 pkg=$4 want gov cached stamp=""
+	local -a patches modargs=()
 	want=$(cd "$dir" && go list -m -f '{{.Version}}' "$mod") || die "cannot read the pinned version of $mod in $dir/go.mod"
 	gov=$(go env GOVERSION)
-	if tool_is "$BIN/$name" "$mod" "$want" "$gov"; then
-		log "$name: $mod@$want, $gov (up to date)"
+	cached="$CACHE/tools/$name-$want-$gov"
+	mapfile -t patches < <(tool_patches "$name")
+	if [ ${#patches[@]} -gt 0 ]; then
+		stamp=$(patch_stamp "$dir" "${patches[@]}")
+		cached+="-patched-$(printf '%s' "$stamp" | sha256sum | cut -c1-12)"
+	fi
+	if tool_is "$BIN/$name" "$mod" "$want" "$gov" "$stamp"; then
+		log "$name: $mod@$want, $gov${stamp:+, $stamp} (up to date)"
 		return
 	fi
-	cached="$CACHE/tools/$name-$want-$gov"
-	if tool_is "$cached" "$mod" "$want" "$gov"; then
+	if tool_is "$cached" "$mod" "$want" "$gov" "$stamp"; then
 		link_tool "$cached" "$BIN/$name"
 		touch "$cached" # recently used: see prune_tools
-		log "$name: $mod@$want, $gov (from $cached)"
+		log "$name: $mod@$want, $gov${stamp:+, $stamp} (from $cached)"
 		return
 	fi
-	log "$name: building $mod@$want with $gov; cold builds take minutes"
-	local t0=$SECONDS
+	log "$name: building $mod@$want with $gov${stamp:+, $stamp}; cold builds take minutes"
+	local t0=$SECONDS tmp
 	mkdir -p "$CACHE/tools"
-	(cd "$dir" && go build -ldflags "$(version_ldflags "$mod" "$want")" -o "$cached.tmp.$$" "$pkg") ||
+	tmp=$(mktemp -d)
+	if [ ${#patches[@]} -gt 0 ]; then
+		local modfile
+		modfile=$(cd "$ROOT" && go run ./lab/patches -C "$dir" -o "$tmp" "${patches[@]}") || {
+			rm -rf "$tmp"
+			die "$name: a lab patch does not apply to $dir/go.mod's modules (what and why above); see lab/patches/*.patch and docs/lab.md, Troubleshooting"
+		}
+		modargs=(-modfile "$modfile")
+		log "$name: patched with ${patches[*]#"$ROOT"/} (go build -modfile, replacing the module with a patched copy)"
+	fi
+	(cd "$dir" && go build "${modargs[@]}" -ldflags "$(version_ldflags "$mod" "$want" "$stamp")" -o "$cached.tmp.$$" "$pkg") || {
+		rm -rf "$tmp"
 		die "go build $pkg failed"
+	}
+	rm -rf "$tmp"
 	mv -f "$cached.tmp.$$" "$cached"
 	link_tool "$cached" "$BIN/$name"
 	log "$name: built in $((SECONDS - t0))s (cached as $cached)"
 }
 
-# tool_is FILE MODULE VERSION GOVERSION: FILE is an executable built from
-# MODULE@VERSION by GOVERSION, as its build info says.
+# tool_is FILE MODULE VERSION GOVERSION STAMP: FILE is an executable built
+# from MODULE@VERSION by GOVERSION, with version.Revision=STAMP if STAMP is
+# set and without a patched revision if not, as its build info says.
 tool_is() {
 	[ -x "$1" ] || return 1
 	local info
 	info=$(go version -m "$1" 2>/dev/null) || return 1
-	awk -v mod="$2" -v v="$3" -v gov="$4" '
+	awk -v mod="$2" -v v="$3" -v gov="$4" -v stamp="$5" '
 		NR == 1 { ok = ($2 == gov) }
-		$1 == "mod" { found = ($2 == mod && $3 == v); exit }
-		END { exit !(ok && found) }' <<<"$info"
+		$1 == "mod" { found = ($2 == mod && $3 == v) }
+		$1 == "build" && $2 ~ /^-ldflags=/ {
+			if (match($0, /version\.Revision=[^ "]*/)) rev = substr($0, RSTART + 17, RLENGTH - 17)
+		}
+		END { exit !(ok && found && (stamp == "" ? rev !~ /^patched/ : rev == stamp)) }' <<<"$info"
 }
 
 # link_tool SRC DST: DST becomes SRC, hard-linked when they share a file
