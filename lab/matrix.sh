@@ -9,7 +9,10 @@
 #   lab/matrix.sh [run] [VERSION...]  build what is missing, then for each version:
 #                                     start its daemon, run the subset, stop it
 #   lab/matrix.sh build [VERSION...]  only build the daemons
-#   lab/matrix.sh down                stop any daemon a run left behind
+#   lab/matrix.sh up VERSION...       build and start those daemons and builders and
+#                                     leave them running (for trying things by hand:
+#                                     BUILDKIT_HOST=unix://.lab/matrix/<version>/buildkitd.sock)
+#   lab/matrix.sh down                stop every daemon of the matrix that is running
 #
 # Each version's buildkitd is built from the Go module proxy in a scratch module
 # (.lab/matrix/<version>/mod: BuildKit's go.mod has exclude lines, so
@@ -20,7 +23,7 @@
 # as with Docker 24-27 and an updated buildx.
 #
 # Each daemon runs rootful with the runc worker and overlayfs, on its own root
-# and socket under .lab/matrix/<version>/ (its state is wiped at every start),
+# and socket under .lab/matrix/<version>/ (its state is wiped at start and stop),
 # with the lab's registry as plain HTTP. The e2e tests find it through
 # BUILDKIT_HOST and a buildx builder "sdkfront-matrix-<version>" (remote driver),
 # which is removed again with the daemon.
@@ -143,8 +146,10 @@ build() {
 sock_of() { echo "$W/$1/buildkitd.sock"; }
 builder_of() { echo "sdkfront-matrix-${1//./-}"; }
 
-# mounts_under DIR: the mount points below DIR, deepest first.
-mounts_under() { awk -v p="$1/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r; }
+# mounts_under DIR: the mount points that are below DIR or that mount
+# something from below it (a daemon's temporary overlay mounts live in /tmp
+# with their layers in its root), deepest first.
+mounts_under() { awk -v p="$1/" 'index($2, p) == 1 || index($4, p) > 0 { print $2 }' /proc/mounts | sort -r; }
 
 # pid_of VERSION: the live pid of that version's daemon, if it runs our binary.
 pid_of() {
@@ -267,6 +272,10 @@ down() {
 		log "$v: unmounting what the daemon left under $d"
 		printf '%s\n' "$m" | while read -r p; do umount "$p" 2>/dev/null || umount -l "$p" || true; done
 	fi
+	# The next start wipes the state anyway; free the disk now.
+	if [ -d "$d/root" ] && [ -z "$(mounts_under "$d")" ]; then
+		rm -rf "$d/root"
+	fi
 }
 
 cmd_down() {
@@ -370,7 +379,7 @@ cmd_run() {
 	log "compiling the e2e tests"
 	(cd "$ROOT" && go test -c -o "$W/e2e.test" ./e2e) || die "go test -c ./e2e failed"
 	load_tests
-	trap cmd_down EXIT
+	trap 'for v in "${VERSIONS[@]}"; do down "$v"; done' EXIT
 	local v t0
 	for v in "${VERSIONS[@]}"; do
 		BUILD_S[$v]=$(build "$v")
@@ -397,7 +406,7 @@ cmd_run() {
 GOMOD_VERSION=$(gomod_version) || die "cannot read the BuildKit version of go.mod"
 cmd=run
 case "${1:-}" in
-run | build | down) cmd=$1; shift ;;
+run | build | up | down) cmd=$1; shift ;;
 -h | --help | help) usage 0 ;;
 esac
 if [ $# -gt 0 ]; then
@@ -410,5 +419,12 @@ for v in "${VERSIONS[@]}"; do valid_version "$v" || die "not a BuildKit version:
 case "$cmd" in
 run) cmd_run ;;
 build) for v in "${VERSIONS[@]}"; do build "$v" >/dev/null; done ;;
+up)
+	[ "$(id -u)" = 0 ] || die "the daemons run rootful: run as root"
+	for v in "${VERSIONS[@]}"; do
+		build "$v" >/dev/null
+		up "$v"
+	done
+	;;
 down) cmd_down ;;
 esac
