@@ -47,15 +47,17 @@ type capInfo struct {
 }
 
 // capsSince: the release that brought each capability that BuildKit v0.12
-// lacks, measured from solver/pb/caps.go of every minor release from v0.12
-// to v0.34 (README, "Daemon versions"); and the features behind the file
-// copy options, which sdkfront infers because they are never declared.
+// lacks (and the one sdkfront needs from v0.11), measured from
+// solver/pb/caps.go of every minor release from v0.10 to v0.34
+// (docs/matrix.md); and the features behind the file copy options, which
+// sdkfront infers because they are never declared.
 var capsSince = map[apicaps.CapID]capInfo{
 	pb.CapFileCopyModeStringFormat: {since: "v0.17.0", feature: "a symbolic --chmod mode",
 		hint: "; the daemon would ignore the mode and give the files mode 0000. Write the mode in octal (--chmod=0755) or build on a newer daemon"},
 	pb.CapFileCopyAlwaysReplaceExistingDestPaths: {since: "v0.14.0", feature: "a copy that replaces existing destination paths"},
 	pb.CapFileSymlinkCreate:                      {since: "v0.19.0", feature: "creating a symlink"},
 	pb.CapFileCopyIncludeExcludePatterns:         {feature: "a copy with include or exclude patterns (COPY --exclude, --parents)"},
+	pb.CapSourceImageLayerLimit:                  {since: "v0.11.0", feature: "an SDK (an image source limited to its one layer)"},
 	pb.CapExecMountContentCache:                  {since: "v0.13.0"},
 	pb.CapMultipleExporters:                      {since: "v0.13.0"},
 	pb.CapExecValidExitCode:                      {since: "v0.17.0"},
@@ -187,16 +189,20 @@ func capError(n need, err error) error {
 }
 
 // withOpSource attaches the Dockerfile lines that made op dgst, if def
-// records them, so the error prints with them as BuildKit's own do.
+// records them, so the error prints with them as BuildKit's own do; else
+// it names the step as the progress does.
 func withOpSource(err error, def *pb.Definition, dgst digest.Digest) error {
+	var locs *pb.Locations
+	if src := def.GetSource(); src != nil {
+		locs = src.Locations[dgst.String()]
+	}
+	if locs == nil || len(locs.Locations) == 0 {
+		if name := def.Metadata[dgst.String()].GetDescription()["llb.customname"]; name != "" {
+			return errors.Wrapf(err, "%s", name)
+		}
+		return err
+	}
 	src := def.GetSource()
-	if src == nil {
-		return err
-	}
-	locs := src.Locations[dgst.String()]
-	if locs == nil {
-		return err
-	}
 	for _, l := range locs.Locations {
 		if l.SourceIndex < 0 || int(l.SourceIndex) >= len(src.Infos) {
 			continue

@@ -166,6 +166,9 @@ func TestCheckCaps(t *testing.T) {
 		{"undeclared exclude, too old", copyFrom(&llb.CopyInfo{ExcludePatterns: []string{"*.txt"}}),
 			[]apicaps.CapID{pb.CapFileCopyIncludeExcludePatterns}, nil,
 			[]string{"a copy with include or exclude patterns (COPY --exclude, --parents) needs a newer BuildKit than the daemon running this build (capability file.copy.includeexcludepatterns)"}},
+		{"an SDK on BuildKit v0.10", llb.Image("reg.test/sdks/golang@sha256:"+strings.Repeat("0", 64), llb.WithLayerLimit(1), at),
+			[]apicaps.CapID{pb.CapSourceImageLayerLimit}, nil,
+			[]string{"an SDK (an image source limited to its one layer) needs BuildKit v0.11.0 or later, and the daemon running this build does not support it (capability source.image.layerlimit)"}},
 		{"a capability of unknown age", git, []apicaps.CapID{pb.CapSourceGit}, nil,
 			[]string{"this build step needs a newer BuildKit than the daemon running this build (capability source.git)"}},
 	}
@@ -208,5 +211,19 @@ func TestCheckCapsWithoutCaps(t *testing.T) {
 	full := pb.Caps.CapSet(pb.Caps.All())
 	if err := checkCaps(def, &full); err != nil {
 		t.Errorf("checkCaps with every capability: %v", err)
+	}
+}
+
+// TestCheckCapsNamesTheStep: an op with no Dockerfile line (an SDK source
+// sdkfront adds) is named as the progress names it.
+func TestCheckCapsNamesTheStep(t *testing.T) {
+	st := llb.Image("reg.test/sdks/golang@sha256:"+strings.Repeat("0", 64), llb.WithLayerLimit(1),
+		llb.WithCustomName("[sdk] golang 1.23.4 (bookworm) linux/amd64"))
+	d := &oldDaemon{lacks: []apicaps.CapID{pb.CapSourceImageLayerLimit}}
+	caps := d.caps()
+	err := checkCaps(marshal(t, st), &caps)
+	want := "[sdk] golang 1.23.4 (bookworm) linux/amd64: an SDK (an image source limited to its one layer) needs BuildKit v0.11.0 or later"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %v, want it to start with %q", err, want)
 	}
 }

@@ -116,12 +116,23 @@ build() {
 		echo 0
 		return
 	fi
+	command -v jq >/dev/null 2>&1 || die "building needs jq (apt-get install jq)"
 	log "$v: building buildkitd from $BK_MODULE@$v in $d/mod (cold: minutes; log $d/build.log)"
 	mkdir -p "$d/mod" "$d/bin"
 	if ! (
 		cd "$d/mod"
 		export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -mod=mod"
 		[ -f go.mod ] || go mod init sdkfront.lab/matrix/buildkit
+		# A dependency's replace and exclude lines do not apply; copy
+		# BuildKit's (v0.10 replaces github.com/docker/docker, for one).
+		local gomod
+		gomod=$(go mod download -json "$BK_MODULE@$v" | awk -F'"' '$2 == "GoMod" { print $4 }')
+		[ -f "$gomod" ] || { echo "no go.mod for $BK_MODULE@$v"; exit 1; }
+		go mod edit -json "$gomod" | jq -r '
+			((.Replace // [])[] | select(.New.Version != null) |
+				"-replace=\(.Old.Path)\(if .Old.Version then "@" + .Old.Version else "" end)=\(.New.Path)@\(.New.Version)"),
+			((.Exclude // [])[] | "-exclude=\(.Path)@\(.Version)")' |
+			xargs -r go mod edit
 		go get -tool "$BK_MODULE/cmd/buildkitd@$v"
 		# Run-time defaults (GODEBUG) as for the Go version BuildKit declares,
 		# not this module's newer one.
