@@ -119,26 +119,25 @@ build() {
 	command -v jq >/dev/null 2>&1 || die "building needs jq (apt-get install jq)"
 	log "$v: building buildkitd from $BK_MODULE@$v in $d/mod (cold: minutes; log $d/build.log)"
 	mkdir -p "$d/mod" "$d/bin"
+	# (set -e does not hold inside a tested subshell: every step says || exit.)
 	if ! (
-		cd "$d/mod"
+		cd "$d/mod" || exit
 		export GOTOOLCHAIN=local GOFLAGS="${GOFLAGS:-} -mod=mod"
-		[ -f go.mod ] || go mod init sdkfront.lab/matrix/buildkit
+		[ -f go.mod ] || go mod init sdkfront.lab/matrix/buildkit || exit
 		# A dependency's replace and exclude lines do not apply; copy
 		# BuildKit's (v0.10 replaces github.com/docker/docker, for one).
-		local gomod
 		gomod=$(go mod download -json "$BK_MODULE@$v" | awk -F'"' '$2 == "GoMod" { print $4 }')
 		[ -f "$gomod" ] || { echo "no go.mod for $BK_MODULE@$v"; exit 1; }
-		go mod edit -json "$gomod" | jq -r '
+		edits=$(go mod edit -json "$gomod" | jq -r '
 			((.Replace // [])[] | select(.New.Version != null) |
 				"-replace=\(.Old.Path)\(if .Old.Version then "@" + .Old.Version else "" end)=\(.New.Path)@\(.New.Version)"),
-			((.Exclude // [])[] | "-exclude=\(.Path)@\(.Version)")' |
-			xargs -r go mod edit
-		go get -tool "$BK_MODULE/cmd/buildkitd@$v"
+			((.Exclude // [])[] | "-exclude=\(.Path)@\(.Version)")') || exit
+		[ -z "$edits" ] || xargs go mod edit <<<"$edits" || exit
+		go get -tool "$BK_MODULE/cmd/buildkitd@$v" || exit
 		# Run-time defaults (GODEBUG) as for the Go version BuildKit declares,
 		# not this module's newer one.
-		local bkgo
-		bkgo=$(go list -m -f '{{.GoVersion}}' "$BK_MODULE")
-		go mod edit -godebug "default=go$(echo "$bkgo" | cut -d. -f1,2)"
+		bkgo=$(go list -m -f '{{.GoVersion}}' "$BK_MODULE") || exit
+		go mod edit -godebug "default=go$(echo "$bkgo" | cut -d. -f1,2)" || exit
 		go build -trimpath -o "$d/bin/.buildkitd.tmp" \
 			-ldflags "-X $BK_MODULE/version.Version=$v -X $BK_MODULE/version.Package=$BK_MODULE" \
 			"$BK_MODULE/cmd/buildkitd"
