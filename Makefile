@@ -220,6 +220,17 @@ bench: lab-up seed-bin frontend-image ## Benchmark sdkfront against every altern
 	$(LAB_ENV); $(GO) run ./lab/bench -runs $(BENCH_RUNS) -warm-runs $(BENCH_WARM_RUNS) \
 		$(if $(BENCH_QUICK),-quick) $(if $(BENCH_PPROF),-pprof) $(BENCH_FLAGS)
 
+# make matrix: the core e2e subset (e2e/matrix.txt) against buildkitd of
+# several versions, each built from the Go module proxy into .lab/matrix/<version>
+# and run on its own root and socket (docs/matrix.md). MATRIX_VERSIONS picks
+# the versions (default v0.12.5 v0.16.0 v0.20.2 and go.mod's); MATRIX_RUN
+# runs the e2e tests matching a regex instead of the subset.
+MATRIX_VERSIONS ?=
+MATRIX_RUN      ?=
+.PHONY: matrix
+matrix: lab-up seed frontend-image ## Run the core e2e subset against buildkitd v0.12.5, v0.16.0, v0.20.2 and go.mod's; print a table; fail on any failed cell (MATRIX_VERSIONS, MATRIX_RUN)
+	$(LAB_ENV); MATRIX_VERSIONS="$(MATRIX_VERSIONS)" MATRIX_RUN="$(MATRIX_RUN)" lab/matrix.sh
+
 .PHONY: clean
 clean: lab-down ## Stop the lab and delete its state (.lab/ except the .lab/bin tools)
 	@if awk -v p="$(CURDIR)/.lab/" 'index($$2, p) == 1 { found = 1 } END { exit !found }' /proc/mounts; then \

@@ -26,6 +26,7 @@ type labEnv struct {
 	addr     string // buildkitd address, unix://...
 	dir      string // the .lab directory
 	frontend string // the frontend image
+	builder  string // the docker buildx builder that points at addr
 }
 
 var lab labEnv
@@ -57,6 +58,9 @@ func setup() error {
 		dir:      envOr("LAB_DIR", filepath.Join(root, ".lab")),
 	}
 	lab.frontend = envOr("SDKFRONT_IMAGE", lab.registry+"/sdkfront:dev")
+	// make matrix points BUILDKIT_HOST at another daemon and names a
+	// builder of its own for it.
+	lab.builder = envOr("LAB_BUILDX_BUILDER", "sdkfront-lab")
 	resp, err := http.Get("http://" + lab.registry + "/v2/")
 	if err != nil {
 		return fmt.Errorf("registry %s: %w", lab.registry, err)

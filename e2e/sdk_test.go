@@ -52,12 +52,12 @@ func TestBuildx(t *testing.T) {
 	df := header("FROM " + lab.registry + "/lab/busybox\nSDK golang@1.23\nRUN mkdir /out && go version > /out/v\n" + exportOut)
 	dir := project(t, df, map[string]string{})
 	out := t.TempDir()
-	r := run(t, out, "docker", "buildx", "build", "--builder", "sdkfront-lab", "--progress", "plain",
+	r := run(t, out, "docker", "buildx", "build", "--builder", lab.builder, "--progress", "plain",
 		"--output", "type=local,dest="+out, dir).mustSucceed(t)
 	if got := r.file(t, "v"); !strings.Contains(got, "go1.23.4") {
 		t.Errorf("go version = %q", got)
 	}
-	chk := run(t, "", "docker", "buildx", "build", "--builder", "sdkfront-lab", "--call", "check", dir).mustSucceed(t)
+	chk := run(t, "", "docker", "buildx", "build", "--builder", lab.builder, "--call", "check", dir).mustSucceed(t)
 	if !strings.Contains(chk.String(), "Check complete") {
 		t.Errorf("--call check did not run the checks:\n%s", tail(chk.String(), 20))
 	}

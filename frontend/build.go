@@ -68,6 +68,7 @@ func recoverInto(err *error) {
 
 // build is Build with the tag lister replaceable, for tests.
 func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*client.Result, error) {
+	c = withCapsCheck(c) // caps.go: every solve, sdkfront's and the builder's
 	bc, err := dockerui.NewClient(c)
 	if err != nil {
 		return nil, err

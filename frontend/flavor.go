@@ -61,16 +61,18 @@ func (fl *flavors) read(ctx context.Context, base string, p ocispecs.Platform) s
 		}
 		st = *s
 	} else {
-		// Resolved through the build's cache, so that the builder's own
-		// resolution of FROM asks the registry no second time.
-		_, dgst, _, err := fl.c.ResolveImageConfig(ctx, base, sourceresolver.Opt{
-			LogName:  "[sdk] detect the flavor of " + base,
-			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: llb.ResolveModeDefault.String()},
-		})
+		named, err := reference.ParseNormalizedNamed(base)
 		if err != nil {
 			return ""
 		}
-		named, err := reference.ParseNormalizedNamed(base)
+		// Resolved through the build's cache, so that the builder's own
+		// resolution of FROM asks the registry no second time; named in
+		// full as the builder names it, since the daemon refuses a
+		// reference without a tag ("object required").
+		_, dgst, _, err := fl.c.ResolveImageConfig(ctx, reference.TagNameOnly(named).String(), sourceresolver.Opt{
+			LogName:  "[sdk] detect the flavor of " + base,
+			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &p, ResolveMode: llb.ResolveModeDefault.String()},
+		})
 		if err != nil {
 			return ""
 		}

@@ -2,9 +2,12 @@ package frontend
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/distribution/reference"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -28,7 +31,7 @@ func TestFlavorFromBaseImage(t *testing.T) {
 			df := "# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\n" + c.df
 			s, tags := sdkStub(df)
 			// The base is read pinned to the digest the stub resolves it to.
-			s.imageFiles = map[string]map[string]string{"docker-image://docker.io/library/debian@" + digest.FromString("debian:trixie").String(): {"/etc/os-release": trixieRelease}}
+			s.imageFiles = map[string]map[string]string{"docker-image://docker.io/library/debian@" + digest.FromString("docker.io/library/debian:trixie").String(): {"/etc/os-release": trixieRelease}}
 			tags.tags["reg.test/sdks/golang"] = append(tags.tags["reg.test/sdks/golang"], "trixie-1.23.3")
 			s.addSDK("reg.test/sdks/golang:trixie-1.23.3", 1, nil)
 			wr := &warnRecorder{stubClient: s}
@@ -64,5 +67,33 @@ func TestFlavorFromBaseImage(t *testing.T) {
 				t.Errorf("the base image was resolved %d times, want once: %q", n, s.resolves)
 			}
 		})
+	}
+}
+
+// taggedOnly resolves only references with a tag or digest, as a daemon
+// does: it answers "object required" to "debian".
+type taggedOnly struct{ *stubClient }
+
+func (c taggedOnly) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	if named, err := reference.ParseNormalizedNamed(ref); err != nil || reference.IsNameOnly(named) {
+		return "", "", nil, errors.New("object required")
+	}
+	return c.stubClient.ResolveImageConfig(ctx, ref, opt)
+}
+
+// TestFlavorOfAnUntaggedBase: FROM debian is debian:latest.
+func TestFlavorOfAnUntaggedBase(t *testing.T) {
+	s, tags := sdkStub("# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM debian\nSDK golang@1.23\n")
+	s.imageFiles = map[string]map[string]string{"docker-image://docker.io/library/debian@" + digest.FromString("docker.io/library/debian:latest").String(): {"/etc/os-release": trixieRelease}}
+	tags.tags["reg.test/sdks/golang"] = append(tags.tags["reg.test/sdks/golang"], "trixie-1.23.3")
+	s.addSDK("reg.test/sdks/golang:trixie-1.23.3", 1, nil)
+	res, err := build(context.Background(), taggedOnly{s}, tags)
+	if err != nil {
+		t.Fatalf("build: %+v", err)
+	}
+	for _, r := range resolvedOf(t, res.Metadata[MetaResolved]) {
+		if r.Flavor != "trixie" {
+			t.Errorf("flavor %q, want trixie (debian:latest's); resolved %q", r.Flavor, s.resolves)
+		}
 	}
 }
