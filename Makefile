@@ -182,7 +182,7 @@ test-e2e: lab-up seed frontend-image image cli ## Start and seed the lab, build 
 	if [ "$${CI:-}" = true ]; then $(LAB) down; fi; \
 	exit $$rc
 
-# The tests alone, for a lab that test-e2e's prerequisites prepared (.ci/run
+# The tests alone, for a lab that test-e2e's prerequisites prepared (lab/ci.sh
 # runs and times those as phases of their own).
 .PHONY: e2e-run
 e2e-run: ## Only run the e2e tests, against a lab already up, seeded and with the images pushed

@@ -20,9 +20,9 @@
 # LAB_UP_TIMEOUT (seconds, 90), LAB_BUILDER (sdkfront-lab), LAB_DEBUG=1 (buildkitd --debug),
 # LAB_BUILDKITD_DEBUG_PORT (6060: buildkitd's pprof on 127.0.0.1),
 # SDKFRONT_CACHE (~/.cache/sdkfront: what outlives a clone, keyed by version),
-# LAB_BUILDKITD_ROOT (.lab/buildkitd: the daemon's state; .ci/run keeps it in
+# LAB_BUILDKITD_ROOT (.lab/buildkitd: the daemon's state; lab/ci.sh keeps it in
 # SDKFRONT_CACHE, per BuildKit version, so that a fresh clone builds warm),
-# LAB_CACHE (.lab/cache: seed's tarballs; .ci/run keeps it in SDKFRONT_CACHE).
+# LAB_CACHE (.lab/cache: seed's tarballs; lab/ci.sh keeps it in SDKFRONT_CACHE).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"

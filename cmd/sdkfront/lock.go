@@ -92,9 +92,9 @@ Exit codes:
      --update naming no SDK of the Dockerfile
   3  --check: the lock is out of date
   4  the lock is not valid: it does not parse, is larger than 1 MiB or is of
-     another version (without --update, which replaces it), or, with --check,
-     an entry is invalid (its repository, tag or version is not what its
-     reference and source template give, or a field is malformed)
+     another version (without an --update naming no SDK, which replaces it),
+     or, with --check, an entry is invalid (its repository, tag or version is
+     not what its reference and source template give, or a field is malformed)
 `
 
 // lockOpts are the lock command's flags.

@@ -11,8 +11,9 @@
 //     catalog, for suggestions;
 //   - ResolveImage (resolver.ImageResolver) and ResolvePlatform resolve
 //     images without BuildKit, for sdkfront lock;
-//   - OpenBlob streams a blob, for code that reads images itself
-//     (sdkfront lock's base images).
+//   - ReadImageFile reads a file (/etc/os-release) from an image's
+//     layers, for sdkfront lock's base images;
+//   - OpenBlob streams a blob, for code that reads images itself.
 //
 // Every request any of them makes, go-containerregistry's ping and token
 // requests included, and every redirect any request follows, goes through
@@ -130,7 +131,7 @@
 //     sum of their lengths), a listing fails. Pages are decoded as they
 //     arrive, token by token, and only the valid tags are kept: a string
 //     longer than 4 KiB is read on but never held, so four pages of one
-//     30 MiB tag each take 0.3 MiB (TestHugeTagMemory). Listing 200,000
+//     30 MiB tag each take 0.2 MiB (TestHugeTagMemory). Listing 200,000
 //     tags in pages of 1,000 retains 7 MiB and peaks at 12 MiB above the
 //     heap before (at GOGC=10; 20 MiB at the default GOGC), in one page
 //     14 MiB (TestListTagsMemory).
@@ -150,7 +151,8 @@
 //
 // faults_test.go drives every such fault through a fault-injecting proxy
 // (faultproxy_test.go) in front of go-containerregistry's in-process
-// registry, or the lab registry with SDKFRONT_LAB=1; guard_test.go the
-// network guard, through a made-up network (net_test.go); auth_test.go
-// the credentials; bounds_test.go the limits.
+// registry, or the lab registry with SDKFRONT_LAB=1 (faults_lab_test.go);
+// guard_test.go the network guard, through a made-up network
+// (net_test.go); auth_test.go the credentials; bounds_test.go the limits;
+// memory_test.go the memory a listing takes.
 package registry
