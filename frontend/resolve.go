@@ -271,7 +271,7 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 			if err != nil {
 				hint := ""
 				if errors.Is(err, resolver.ErrListUnavailable) {
-					hint = fmt.Sprintf("; to build without listing tags, lock it: `sdkfront lock` pins it in %s, and a locked SDK needs no registry access from sdkfront", l.name)
+					hint = fmt.Sprintf("; to build without listing tags, lock it: `sdkfront lock` pins it in %s, and a locked SDK needs no tag listing", l.name)
 				}
 				// Flattened to text on purpose: an error that wraps a gRPC
 				// status (any gateway call's) reaches the user as that
