@@ -143,15 +143,21 @@ func stockFrontend(host, bkVersion, workDir string) string {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	check(cmd.Run())
-	seed("-registry", host, "frontend", "-binary", bin, "-image", dst)
+	imagepack("frontend", "-binary", bin, "-image", dst)
 	return dst
 }
 
-func seed(args ...string) {
-	cmd := exec.Command(filepath.Join(*benchDir, "seed"), args...)
+func seed(args ...string) { run("seed", args...) }
+
+// imagepack packs a frontend binary as an image (hack/imagepack).
+func imagepack(args ...string) { run("imagepack", args...) }
+
+// run runs one of the tools main builds into the bench directory.
+func run(tool string, args ...string) {
+	cmd := exec.Command(filepath.Join(*benchDir, tool), args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Run(); err != nil {
-		fail(fmt.Sprintf("seed %s: %v", strings.Join(args, " "), err))
+		fail(fmt.Sprintf("%s %s: %v", tool, strings.Join(args, " "), err))
 	}
 }
 

@@ -162,10 +162,12 @@ func setup() *bench {
 	check(err)
 	b.bk = strings.TrimSpace(string(out))
 
-	logf("building lab/seed")
-	cmd := exec.Command("go", "build", "-o", filepath.Join(*benchDir, "seed"), "./lab/seed")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	check(cmd.Run())
+	for _, tool := range []string{"./lab/seed", "./hack/imagepack"} {
+		logf("building %s", tool)
+		cmd := exec.Command("go", "build", "-o", filepath.Join(*benchDir, filepath.Base(tool)), tool)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		check(cmd.Run())
+	}
 
 	logPath := filepath.Join(*benchDir, "logs", "registry.log")
 	b.reg = startRegistry(filepath.Join(*labDir, "bin", "registry"), filepath.Join(*benchDir, "registry"), logPath, *maxTags)

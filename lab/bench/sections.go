@@ -370,7 +370,7 @@ func (b *bench) pprofSection() {
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	check(cmd.Run())
-	seed("-registry", b.reg, "frontend", "-binary", bin, "-image", b.reg+"/sdkfront:pprof")
+	imagepack("frontend", "-binary", bin, "-image", b.reg+"/sdkfront:pprof")
 	dir := filepath.Join(*benchDir, "out", "pprof")
 	os.RemoveAll(dir)
 	check(os.MkdirAll(dir, 0o755))
