@@ -155,7 +155,18 @@ func TestTrustsRealm(t *testing.T) {
 		{"quay.io", "https://auth.docker.io/token", false},
 		{"reg.example", "not a url", false},
 		{"reg.example", "", false},
+		// Never in clear text, but to a host reached without TLS anyway.
+		{"ghcr.io", "http://ghcr.io/token", false},
+		{"reg.example", "http://auth.example.com/token", false},
+		{"reg.example", "ftp://reg.example/token", false},
+		{"127.0.0.1:5000", "http://127.0.0.1:5000/token", true},
+		{"insecure.example:5000", "http://insecure.example:5000/token", true},
+		{"insecure.example:5000", "http://insecure.example:8080/token", false},
 	} {
+		c := c
+		if strings.HasPrefix(tc.registry, "insecure.example") {
+			c = New(WithInsecureRegistries([]string{"insecure.example:5000"}))
+		}
 		if got := c.trustsRealm(tc.registry, tc.realm); got != tc.want {
 			t.Errorf("trustsRealm(%q, %q) = %v, want %v", tc.registry, tc.realm, got, tc.want)
 		}

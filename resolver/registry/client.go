@@ -197,8 +197,9 @@ func authTransport(ctx context.Context, reg name.Registry, auth authn.Authentica
 }
 
 // trustsRealm reports whether the keychain's credentials for registry
-// ("host[:port]") may go to a bearer token realm: one on the registry's
-// own host, one WithCredentialRealms names ("host" or "host:port"; a host
+// ("host[:port]") may go to a bearer token realm, over HTTPS (or plain
+// HTTP where the client reaches that host without TLS anyway): one on the
+// registry's own host, one WithCredentialRealms names ("host" or "host:port"; a host
 // trusts every port), or Docker Hub's, whose registry and token service
 // are on different hosts. Docker sends them to any realm; a registry
 // would then only need to name a realm of its choosing to be sent the
@@ -206,6 +207,11 @@ func authTransport(ctx context.Context, reg name.Registry, auth authn.Authentica
 func (c *Client) trustsRealm(registry, realm string) bool {
 	u, err := url.Parse(realm)
 	if err != nil || u.Host == "" {
+		return false
+	}
+	// Never in clear text, unless that host is reached without TLS anyway
+	// (loopback, or named by WithInsecureRegistries).
+	if !strings.EqualFold(u.Scheme, "https") && !(strings.EqualFold(u.Scheme, "http") && c.plainHTTP(u.Host)) {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())

@@ -35,13 +35,17 @@
 // localhost. A registry named by a host name has the kinds of the
 // addresses the name first resolved to, but never link-local (the cloud
 // metadata service), which only a registry named by a link-local address
-// has. Multicast and reserved addresses are never reached. Each registry
+// has, and none at all if any of them is public: its owner chooses its
+// DNS records, and a public one that also named a private address would
+// open that whole network to its redirects. Multicast and reserved addresses are never reached. Each registry
 // has its own connection pool, so that a connection opened for a loopback
 // registry is never reused for a public one that redirects there. Behind
 // an HTTP proxy (HTTP_PROXY, HTTPS_PROXY), the proxy connects to the
 // registry: the guard checks the addresses the target resolves to here
-// (a name that resolves only at the proxy is the proxy's to police), and
-// dials the proxy itself unchecked.
+// (a name that resolves only at the proxy is the proxy's to police, but
+// only where this host cannot resolve the registry either: otherwise only
+// the proxy's network knows that name, and it is refused), and dials the
+// proxy itself unchecked.
 //
 // Registries are reached over HTTPS, except loopback registries and those
 // named by WithInsecureRegistries; redirects, Link headers and bearer
@@ -55,7 +59,9 @@
 // first, and its first 401 makes it ping the registry and answer the
 // challenge, once per repository and Client. Basic credentials go to the
 // registry's own host only. A bearer challenge names a token realm, which
-// gets the keychain's credentials only if it is on the registry's own host
+// gets the keychain's credentials only over HTTPS (or plain HTTP to a host
+// reached without TLS anyway: loopback, WithInsecureRegistries), and only
+// if it is on the registry's own host
 // (ghcr.io, quay.io, *.azurecr.io, *.pkg.dev), is Docker Hub's
 // auth.docker.io for Docker Hub, or is named by WithCredentialRealms
 // ("host" or "host:port"; a host trusts every port); any other realm is

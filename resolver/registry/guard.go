@@ -111,6 +111,14 @@ func (e *addressError) Error() string {
 	return fmt.Sprintf("refusing to connect to %s for registry %s: it is a %s address, and the registry is not on one", named, e.registry, e.class)
 }
 
+// unresolvedError is a target, behind a proxy, that only the proxy could
+// resolve, for a registry that this host resolves.
+type unresolvedError struct{ host, registry string }
+
+func (e *unresolvedError) Error() string {
+	return fmt.Sprintf("refusing to send a request for registry %s to %s through the proxy: this host cannot resolve %s, though it resolves the registry, so only the proxy's network knows it", e.registry, e.host, e.host)
+}
+
 type originKey struct{}
 
 // withOrigin marks ctx's requests as made for registry ("host[:port]").
@@ -163,7 +171,10 @@ func (g *netGuard) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 
 // originClasses are the kinds of address registry ("host[:port]") is on,
 // as first resolved: what it may send the client to besides public
-// addresses. A registry that does not resolve is on none.
+// addresses. A registry that does not resolve is on none, and so is one
+// with any public address: its owner chooses its DNS records, so a
+// public registry that also names a private or loopback address would
+// otherwise open all of them to its redirects and realms.
 func (g *netGuard) originClasses(ctx context.Context, registry string) classSet {
 	host := hostname(registry)
 	g.mu.Lock()
@@ -179,6 +190,10 @@ func (g *netGuard) originClasses(ctx context.Context, registry string) classSet 
 	}
 	for _, a := range addrs {
 		c := classOf(a)
+		if c == classPublic {
+			s = 0
+			break
+		}
 		if c == classLinkLocal && notLiteral != nil {
 			continue // a name that resolves to link-local gets no link-local
 		}
@@ -288,8 +303,9 @@ func cmpErr(first, err error) error {
 // proxy is the HTTP proxy of the environment, as remote.DefaultTransport
 // uses it. The proxy resolves and connects to the registry, so the dialer
 // cannot check that address: it is checked here, as this host resolves
-// it (a name it cannot resolve is left to the proxy), and the proxy's own
-// address is dialed unchecked.
+// it (a name it cannot resolve is left to the proxy only where this host
+// cannot resolve the registry either), and the proxy's own address is
+// dialed unchecked.
 func (g *netGuard) proxy(req *http.Request, registry string, proxies *sync.Map) (*url.URL, error) {
 	u, err := g.proxyOf(req)
 	if u == nil || err != nil {
@@ -299,7 +315,15 @@ func (g *netGuard) proxy(req *http.Request, registry string, proxies *sync.Map) 
 	addrs, err := g.resolve(req.Context(), host)
 	if err != nil {
 		// Behind a proxy, often only the proxy resolves names: what it
-		// reaches is the proxy's policy.
+		// reaches is then the proxy's policy. But where this host resolves
+		// the registry itself, a target it cannot resolve is a name only
+		// the proxy's network knows, and the registry may not send the
+		// client there.
+		if reg := hostname(registry); reg != "" && reg != strings.ToLower(host) {
+			if _, rerr := g.resolve(req.Context(), reg); rerr == nil {
+				return nil, &unresolvedError{host: host, registry: registry}
+			}
+		}
 		addrs = nil
 	}
 	for _, a := range addrs {

@@ -78,7 +78,11 @@ func TestGuardCheck(t *testing.T) {
 		{"lan.test:5000", "10.0.0.5", true},
 		{"lan.test:5000", "127.0.0.1", false},
 		{"lan.test:5000", "169.254.169.254", false},
-		{"split.test", "10.9.9.9", true},
+		// A registry with any public address is public, whatever else its
+		// DNS names: its owner chooses those records.
+		{"split.test", "10.9.9.9", false},
+		{"split.test", "192.168.0.9", false},
+		{"split.test", "93.184.216.99", true},
 		{"localhost:5000", "127.0.0.1", true},
 		{"localhost:5000", "10.0.0.5", false},
 		{"127.0.0.1:5000", "::1", true},
@@ -292,18 +296,23 @@ func TestGuardProxy(t *testing.T) {
 	proxyURL, _ := url.Parse("http://proxy.test:3128")
 	g.proxyOf = func(*http.Request) (*url.URL, error) { return proxyURL, nil }
 	for _, tc := range []struct {
-		target string
-		ok     bool
+		registry, target string
+		ok               bool
 	}{
-		{"https://registry.test/v2/", true},
-		{"https://storage.test/blob", true},
-		{"http://localhost:5000/", false},
-		{"http://169.254.169.254/", false},
-		{"https://only-the-proxy-resolves.test/", true},
+		{"registry.test", "https://registry.test/v2/", true},
+		{"registry.test", "https://storage.test/blob", true},
+		{"registry.test", "http://localhost:5000/", false},
+		{"registry.test", "http://169.254.169.254/", false},
+		// This host resolves the registry: a target only the proxy
+		// resolves is only the proxy's network's.
+		{"registry.test", "https://only-the-proxy-resolves.test/", false},
+		// This host resolves nothing the proxy serves: the proxy's policy.
+		{"proxied.test", "https://proxied.test/v2/", true},
+		{"proxied.test", "https://only-the-proxy-resolves.test/", true},
 	} {
 		var proxies sync.Map
 		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
-		u, err := g.proxy(req, "registry.test", &proxies)
+		u, err := g.proxy(req, tc.registry, &proxies)
 		_, stored := proxies.Load("proxy.test:3128")
 		switch {
 		case tc.ok && (err != nil || u != proxyURL || !stored):
