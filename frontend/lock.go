@@ -131,12 +131,12 @@ func (l *locks) unusedBad() error {
 }
 
 // check reads the image the lock pins for stage platform p from its
-// registry and checks it as a resolution is checked: the platform's
+// registry, as one of r's reads (r.ReadPinned), and checks it as a resolution is checked: the platform's
 // manifest is the one the lock names, it is an SDK image, and its layers
 // carry no foreign URLs that are not allowed. Where the registry cannot be
 // read from the frontend (BuildKit reads it with the session's
 // credentials and its own mirrors), unchecked says why.
-func (l *locks) check(ctx context.Context, mr resolver.ManifestResolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (unchecked string, err error) {
+func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (unchecked string, err error) {
 	// A registry that failed once is not asked again in this build: the
 	// offline frontend would wait for every locked SDK's retries.
 	host, _, _ := strings.Cut(res.Repository, "/")
@@ -146,7 +146,7 @@ func (l *locks) check(ctx context.Context, mr resolver.ManifestResolver, res res
 	if failed {
 		return why, nil
 	}
-	m, err := resolver.ReadPinned(ctx, mr, res.Pinned(), p)
+	m, err := r.ReadPinned(ctx, res.Pinned(), p)
 	switch {
 	case err == nil:
 		k := lock.PlatformKey(p)

@@ -111,8 +111,9 @@ type resolveEnv struct {
 	// checkLayers says whether an SDK whose layers are unknown deserves a
 	// warning: when the registry client could read them but did not.
 	checkLayers bool
-	// manifests reads a locked SDK's manifest to check its layers; nil
-	// where the frontend reads no registry.
+	// manifests is r's ManifestResolver, with which r reads a locked
+	// SDK's manifest to check its layers; nil where the frontend reads no
+	// registry.
 	manifests resolver.ManifestResolver
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
@@ -239,7 +240,7 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 				// The lock is checked as a resolution is: one request, for
 				// the layers that BuildKit will pull.
 				var why string
-				if why, err = l.check(ectx, env.manifests, res, j.sp, s.AllowForeign); why != "" {
+				if why, err = l.check(ectx, env.r, res, j.sp, s.AllowForeign); why != "" {
 					mu.Lock()
 					out.unchecked[j.u] = why
 					mu.Unlock()

@@ -19,11 +19,10 @@ import (
 // the entries the lock has, extends them to the platforms they lack,
 // resolves the rest, and checks each entry as a build reads it.
 type Locker struct {
-	// Resolver resolves what the lock does not pin.
+	// Resolver resolves what the lock does not pin, and reads an image by
+	// digest for a platform a kept entry lacks (Resolver.ReadPinned):
+	// every read of the registries shares its limits.
 	Resolver *resolver.Resolver
-	// Manifests reads an image by digest, for a platform a kept entry
-	// lacks.
-	Manifests resolver.ManifestResolver
 	// Platform gives the image manifest of repository@d for p and every
 	// descriptor a pull of it fetches content by (index entries, config,
 	// layers: see resolver.Manifest.Descriptors), for a resolution made
@@ -201,7 +200,7 @@ func (l *Locker) extend(ctx context.Context, c *Change) (Entry, []string, error)
 			continue
 		}
 		ref := e.Repository + "@" + e.Digest.String()
-		m, err := resolver.ReadPinned(ctx, l.Manifests, ref, p)
+		m, err := l.Resolver.ReadPinned(ctx, ref, p)
 		if errors.As(err, new(*resolver.ImageError)) {
 			return e, nil, err // not an SDK image
 		}

@@ -14,8 +14,18 @@
 // The package does no network I/O of its own (and must not import net/http):
 // the frontend supplies BuildKit's image resolver, and the registry subpackage
 // supplies the Registry (NewWithRegistry): the tag lister, the manifest
-// reader and the other ways of reading a registry directly it has. At most
-// MaxConcurrent resolutions run at once.
+// reader and the other ways of reading a registry directly it has.
+//
+// What a build costs does not grow with its SDK lines: at most
+// MaxConcurrent reads of a Resolver run at once (listings, manifest reads,
+// ReadPinned's of locked SDKs, BuildKit's resolutions), each within
+// ReadTimeout, the parsing of a listing's tags included. Of a listing, a
+// Resolver keeps only the parsed versions of the source's tag layout, at
+// most MaxRepositoryVersions tags of it per repository and
+// MaxBuildVersions in all (about 30 MiB); a listing past them fails with a
+// VersionLimitError, which advises an exact version. 16 lines whose
+// repositories each list 16 MiB of tags of other layouts keep nothing of
+// them, and peak at 8 listings in flight (TestResolverMemoryBounded).
 //
 // A registry client reports failures as RegistryErrors, in registry terms;
 // the resolver adds what an SDK user can do about them (advice.go): use an

@@ -1,9 +1,11 @@
 package resolver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 )
@@ -161,3 +163,38 @@ func IsNotFound(err error) bool {
 func FlavorMissing(err error) bool {
 	return errors.Is(err, ErrUnknownFlavor) || errors.Is(err, ErrNoMatch) || IsNotFound(err)
 }
+
+// VersionLimitError reports a listing that holds more tags of the
+// source's layout than a Resolver keeps: more than Limit in Repository
+// (MaxRepositoryVersions), or, with Build, more than fit within the Limit
+// of the build's listings together (MaxBuildVersions). A ListError wraps
+// it, which matches ErrListUnavailable: an exact version resolves without
+// listing.
+type VersionLimitError struct {
+	Repository string
+	Limit      int
+	Build      bool
+}
+
+func (e *VersionLimitError) Error() string {
+	if e.Build {
+		return fmt.Sprintf("%s lists more SDK tags than fit in what a build keeps of its listings (%d tags of the source's layout, all repositories together); use exact versions, which resolve without listing tags", e.Repository, e.Limit)
+	}
+	return fmt.Sprintf("%s lists more than %d SDK tags (of the source's layout); use an exact version, which resolves without listing tags", e.Repository, e.Limit)
+}
+
+// ReadTimeoutError reports a read of a registry (a listing and its
+// parsing, a manifest read) that took longer than a Resolver allows
+// (ReadTimeout). It matches context.DeadlineExceeded.
+type ReadTimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *ReadTimeoutError) Error() string {
+	return fmt.Sprintf("%v: no answer within the %s sdkfront allows a read", e.Err, e.After)
+}
+
+func (e *ReadTimeoutError) Unwrap() error { return e.Err }
+
+func (e *ReadTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"fmt"
 
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -45,11 +46,22 @@ func (c Constraint) Admits(version string) bool {
 }
 
 // ReadPinned reads an image pinned by digest ("repository@sha256:…") for a
-// platform straight from its registry, and checks it as Resolve checks what
-// it resolves: an SDK image, one layer that is not empty. Its Descriptors
-// are for CheckForeignURLs and Image is the platform's image manifest.
-func ReadPinned(ctx context.Context, mr ManifestResolver, pinned string, p ocispecs.Platform) (Manifest, error) {
-	m, err := readManifest(ctx, mr, pinned, p, false)
+// platform straight from its registry, with the Registry's
+// ManifestResolver, and checks it as Resolve checks what it resolves: an
+// SDK image, one layer that is not empty. Its Descriptors are for
+// CheckForeignURLs and Image is the platform's image manifest. It is one
+// of the Resolver's reads: it waits for a slot, and takes at most
+// ReadTimeout.
+func (r *Resolver) ReadPinned(ctx context.Context, pinned string, p ocispecs.Platform) (Manifest, error) {
+	mr := r.reg.Manifests
+	if mr == nil {
+		return Manifest{}, fmt.Errorf("cannot read %s: the resolver reads no manifests from registries", pinned)
+	}
+	var m Manifest
+	err := r.read(ctx, func(ctx context.Context) (err error) {
+		m, err = readManifest(ctx, mr, pinned, p, false)
+		return err
+	})
 	if err != nil {
 		return Manifest{}, err
 	}

@@ -115,7 +115,7 @@ func TestReadPinned(t *testing.T) {
 		{"missing", &pinnedManifests{ref: ref}, "reg.test/sdks/golang@sha256:2d", "not found", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := ReadPinned(context.Background(), tc.m, tc.ref, amd64)
+			m, err := NewWithRegistry(nil, Registry{Manifests: tc.m}).ReadPinned(context.Background(), tc.ref, amd64)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,18 +38,25 @@ type Request struct {
 }
 
 // Resolver resolves SDK references. It is safe for concurrent use if its
-// ImageResolver and TagLister are, and lists each repository at most once.
-// At most MaxConcurrent resolutions run at a time; others wait. Use one
-// Resolver per build.
+// ImageResolver and Registry are, and lists each repository at most once
+// (per tag layout). At most MaxConcurrent of its reads run at a time,
+// others wait, and each takes at most ReadTimeout. It keeps what a
+// constraint can use of its listings, within MaxRepositoryVersions and
+// MaxBuildVersions (listing.go). Use one Resolver per build.
 type Resolver struct {
 	images ImageResolver
 	reg    Registry
-	slots  chan struct{} // one per resolution running
+	slots  chan struct{} // one per read running
+
+	// The limits, which tests lower.
+	readTimeout     time.Duration
+	maxRepoEntries  int
+	maxBuildEntries int
 
 	mu       sync.Mutex
-	listings map[string]*listing // by repository, or repository and prefix
-	all      map[string][]string // whole tag lists a PrefixLister returned
-	indirect map[string]bool     // registries the TagLister cannot read manifests from
+	listings map[listKey]*listing
+	kept     int             // entries of the listings' tagSets
+	indirect map[string]bool // registries the TagLister cannot read manifests from
 }
 
 // Registry is how the resolver reads registries itself, beside the
@@ -87,7 +95,8 @@ func RegistryOf(tags TagLister) Registry {
 // reads registries itself with reg.
 func NewWithRegistry(images ImageResolver, reg Registry) *Resolver {
 	return &Resolver{images: images, reg: reg, slots: make(chan struct{}, MaxConcurrent),
-		listings: map[string]*listing{}, all: map[string][]string{}, indirect: map[string]bool{}}
+		readTimeout: ReadTimeout, maxRepoEntries: MaxRepositoryVersions, maxBuildEntries: MaxBuildVersions,
+		listings: map[listKey]*listing{}, indirect: map[string]bool{}}
 }
 
 // New is NewWithRegistry with the Registry of whatever tags implements
@@ -96,10 +105,40 @@ func New(images ImageResolver, tags TagLister) *Resolver {
 	return NewWithRegistry(images, RegistryOf(tags))
 }
 
-// MaxConcurrent bounds the resolutions a Resolver runs at once: what a
-// build costs in connections and memory, whatever the registries answer,
-// does not grow with the number of SDK lines.
+// MaxConcurrent bounds the reads of registries a Resolver runs at once
+// (listings, with their parsing; manifest reads, ReadPinned's included;
+// BuildKit's resolutions; catalogs), so that what a build costs in
+// connections and memory, whatever the registries answer, does not grow
+// with the number of SDK lines.
 const MaxConcurrent = 8
+
+// ReadTimeout bounds each read, from when it has its slot: a listing and
+// the parsing of its tags, or a manifest read with its config. The
+// registry client bounds each of its calls too (resolver/registry: 30s);
+// this bounds what it does not, such as parsing, or an ImageResolver
+// without a deadline of its own.
+const ReadTimeout = 2 * time.Minute
+
+// read runs f, one read, in one of the Resolver's slots, under the read
+// deadline. A read never waits for another, so slots cannot deadlock.
+func (r *Resolver) read(ctx context.Context, f func(ctx context.Context) error) error {
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		return err // the select picks at random when both are ready
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.readTimeout)
+	defer cancel()
+	err := f(rctx)
+	if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		err = &ReadTimeoutError{After: r.readTimeout, Err: err}
+	}
+	return err
+}
 
 // job is one Resolve call.
 type job struct {
@@ -107,7 +146,8 @@ type job struct {
 	req  Request
 	src  Source
 	repo string
-	// others holds the versions of the other flavors, once listed.
+	// others holds the versions of every flavor (the requested one's
+	// too), once listed; they are the Resolver's, to read only.
 	others map[string][]tagVersion
 	// listed is set once this repository's tags were listed directly, which
 	// proves the registry answers the frontend, so asking it for per-platform
@@ -123,11 +163,8 @@ type job struct {
 //   - the default version is the one labelled on the "<flavor>-default"
 //     tag, or the latest if that tag does not exist.
 func (r *Resolver) Resolve(ctx context.Context, req Request) (Resolution, error) {
-	select {
-	case r.slots <- struct{}{}:
-		defer func() { <-r.slots }()
-	case <-ctx.Done():
-		return Resolution{}, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return Resolution{}, err
 	}
 	j := &job{r: r, req: req, src: req.Ref.SourceIn(req.Source)}
 	if req.Ref.Repository == "" && req.Ref.Platform == "" {
@@ -228,7 +265,11 @@ func (j *job) resolve(ctx context.Context, version string) (Resolution, error) {
 	}
 	res := j.resolution(version, tag, img)
 	if pl := j.r.reg.Platforms; pl != nil && j.listed && img.Layers == nil {
-		if p, err := pl.PlatformDigests(ctx, j.repo+"@"+img.Digest.String()); err == nil {
+		var p map[string]digest.Digest
+		if err := j.r.read(ctx, func(ctx context.Context) (err error) {
+			p, err = pl.PlatformDigests(ctx, j.repo+"@"+img.Digest.String())
+			return err
+		}); err == nil {
 			res.Platforms = p
 		}
 	}
@@ -265,15 +306,23 @@ func (j *job) resolution(version, tag string, img Manifest) Resolution {
 func (j *job) image(ctx context.Context, ref, version string, config bool) (Manifest, error) {
 	host, _, _ := strings.Cut(ref, "/")
 	if mr := j.r.reg.Manifests; mr != nil && !j.r.isIndirect(host) {
-		m, err := readManifest(ctx, mr, ref, j.req.Target, config)
+		var m Manifest
+		err := j.r.read(ctx, func(ctx context.Context) (err error) {
+			m, err = readManifest(ctx, mr, ref, j.req.Target, config)
+			return err
+		})
 		switch {
 		case err == nil, IsNotFound(err), errors.Is(err, ErrInvalidImage), ctx.Err() != nil:
 			return m, err
 		}
 		j.r.setIndirect(host)
 	}
-	dgst, cfg, err := j.r.images.ResolveImage(ctx, ref, j.req.Target, j.logName(version))
-	return Manifest{Digest: dgst, Config: cfg}, err
+	var m Manifest
+	err := j.r.read(ctx, func(ctx context.Context) (err error) {
+		m.Digest, m.Config, err = j.r.images.ResolveImage(ctx, ref, j.req.Target, j.logName(version))
+		return err
+	})
+	return m, err
 }
 
 func (r *Resolver) isIndirect(host string) bool {

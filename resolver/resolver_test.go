@@ -338,8 +338,8 @@ func TestIsNotFound(t *testing.T) {
 	}
 }
 
-// A Resolver runs at most MaxConcurrent resolutions at once; the others
-// wait for a slot, or for their context to end.
+// A Resolver runs at most MaxConcurrent reads at once (here listings);
+// the others wait for a slot, or their callers for their context to end.
 func TestResolveConcurrencyCap(t *testing.T) {
 	const n = 3 * MaxConcurrent
 	tags := &fakeTags{tags: map[string][]string{}, gate: make(chan struct{}), started: make(chan string, n)}

@@ -163,8 +163,11 @@ func TestSuggestBounded(t *testing.T) {
 	if slices.Contains(got, "golang") || len(got) != 0 {
 		t.Errorf("suggested %q; the names within two edits are past the first %d", got, maxSuggestNames)
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; elapsed > 2*time.Second || alloc > 32<<20 {
-		t.Errorf("took %s and %d MiB", elapsed, alloc>>20)
+	// What it costs is bounded in bytes allocated, not in time: a
+	// verdict never depends on the machine's speed.
+	t.Logf("suggesting from %d names: %s", len(repos), elapsed)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 32<<20 {
+		t.Errorf("allocated %d MiB", alloc>>20)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())

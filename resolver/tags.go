@@ -10,80 +10,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 )
 
-// listing is one repository's tag list, fetched once per Resolver.
-type listing struct {
-	done chan struct{} // closed when tags and err are set
-	tags []string
-	err  error
-}
-
-// listTags lists a repository's tags at most once per Resolver; concurrent
-// callers share the in-flight listing. The listing runs detached from the
-// first caller's cancellation so that it cannot fail the others (the
-// TagLister bounds it with its own timeout); each caller still stops
-// waiting when its own ctx ends. Failures are cached too: a Resolver serves
-// one build, which should not hammer a failing registry.
-func (r *Resolver) listTags(ctx context.Context, repo string) ([]string, error) {
-	return r.list(ctx, repo, "")
-}
-
-// list is listTags of the tags that start with prefix, for a PrefixLister
-// ("" lists them all). Once the whole list of a repository is known, it
-// serves every prefix.
-func (r *Resolver) list(ctx context.Context, repo, prefix string) ([]string, error) {
-	if prefix != "" {
-		r.mu.Lock()
-		all, ok := r.all[repo]
-		r.mu.Unlock()
-		if ok {
-			return withPrefix(all, prefix), nil
-		}
-	}
-	key := repo
-	if prefix != "" {
-		key += "\x00" + prefix
-	}
-	r.mu.Lock()
-	l, ok := r.listings[key]
-	if !ok {
-		l = &listing{done: make(chan struct{})}
-		r.listings[key] = l
-		go func(ctx context.Context) {
-			defer close(l.done)
-			pl := r.reg.Prefixes
-			if pl == nil || prefix == "" {
-				l.tags, l.err = r.reg.Tags.ListTags(ctx, repo)
-				return
-			}
-			var all bool
-			l.tags, all, l.err = pl.ListTagsWithPrefix(ctx, repo, prefix)
-			if l.err == nil && all {
-				r.mu.Lock()
-				r.all[repo] = l.tags
-				r.mu.Unlock()
-				l.tags = withPrefix(l.tags, prefix)
-			}
-		}(context.WithoutCancel(ctx))
-	}
-	r.mu.Unlock()
-	select {
-	case <-l.done:
-		return l.tags, l.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func withPrefix(tags []string, prefix string) []string {
-	var out []string
-	for _, t := range tags {
-		if strings.HasPrefix(t, prefix) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // tagVersion is one version of the requested flavor, as tagged and parsed.
 type tagVersion struct {
 	raw string
@@ -95,7 +21,7 @@ type tagVersion struct {
 // unparseable versions are skipped. A flavor without any tag is an
 // UnknownFlavorError.
 func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
-	tags, err := j.r.listTags(ctx, j.repo)
+	set, err := j.r.list(ctx, j.src, j.repo, "")
 	if err != nil {
 		if errors.Is(err, ErrRepositoryNotFound) {
 			return nil, &RepositoryNotFoundError{Repository: j.repo, Platform: j.req.Ref.Platform, Err: err, Suggest: j.suggest(ctx)}
@@ -103,44 +29,21 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 		return nil, &ListError{Repository: j.repo, Ref: j.name(), Err: Advise(err)}
 	}
 	j.listed = true
-	var (
-		vs      []tagVersion
-		seen    bool
-		flavors = map[string]bool{}
-	)
-	j.others = map[string][]tagVersion{}
-	for _, tag := range tags {
-		flavor, version, ok := j.src.MatchTag(tag)
-		if !ok {
-			continue
-		}
-		flavors[flavor] = true
-		if j.src.flavored && flavor != j.req.Flavor {
-			if version != defaultTagVersion {
-				if v, err := ParseVersion(version); err == nil {
-					j.others[flavor] = append(j.others[flavor], tagVersion{raw: version, v: v})
-				}
-			}
-			continue
-		}
-		seen = true
-		if version == defaultTagVersion {
-			continue
-		}
-		if v, err := ParseVersion(version); err == nil {
-			vs = append(vs, tagVersion{raw: version, v: v})
-		}
-	}
+	vs, seen := set.flavor(j.src, j.flavor(), "")
 	if !seen {
-		e := &UnknownFlavorError{Repository: j.repo, Flavor: j.req.Flavor}
-		for f := range flavors {
-			e.Available = append(e.Available, f)
-		}
-		sort.Strings(e.Available)
-		return nil, e
+		return nil, &UnknownFlavorError{Repository: j.repo, Flavor: j.req.Flavor, Available: set.names()}
 	}
-	sortNewest(vs)
+	j.others = set.flavors
 	return vs, nil
+}
+
+// flavor is the requested flavor as a tagSet names it: "" where the
+// source's tags have none.
+func (j *job) flavor() string {
+	if !j.src.flavored {
+		return ""
+	}
+	return j.req.Flavor
 }
 
 // newestOf returns the newest listed version satisfying c. Where the
@@ -151,8 +54,9 @@ func (j *job) versions(ctx context.Context) ([]tagVersion, error) {
 func (j *job) newestOf(ctx context.Context, c Constraint) (tagVersion, error) {
 	if j.r.reg.Prefixes != nil {
 		if prefix := j.src.TagPrefix(j.req.Flavor, c.tagPrefix()); prefix != "" {
-			if tags, err := j.r.list(ctx, j.repo, prefix); err == nil {
-				if tv, err := j.newest(j.parse(tags), c); err == nil {
+			if set, err := j.r.list(ctx, j.src, j.repo, prefix); err == nil {
+				vs, _ := set.flavor(j.src, j.flavor(), prefix)
+				if tv, err := j.newest(vs, c); err == nil {
 					return tv, nil
 				}
 			}
@@ -163,23 +67,6 @@ func (j *job) newestOf(ctx context.Context, c Constraint) (tagVersion, error) {
 		return tagVersion{}, err
 	}
 	return j.newest(vs, c)
-}
-
-// parse keeps the tags of the requested flavor that follow the source's
-// template, as versions, newest first.
-func (j *job) parse(tags []string) []tagVersion {
-	var vs []tagVersion
-	for _, tag := range tags {
-		flavor, version, ok := j.src.MatchTag(tag)
-		if !ok || (j.src.flavored && flavor != j.req.Flavor) || version == defaultTagVersion {
-			continue
-		}
-		if v, err := ParseVersion(version); err == nil {
-			vs = append(vs, tagVersion{raw: version, v: v})
-		}
-	}
-	sortNewest(vs)
-	return vs
 }
 
 // sortNewest sorts newest first; equal versions spelled differently order
@@ -207,6 +94,9 @@ func (j *job) newest(vs []tagVersion, c Constraint) (tagVersion, error) {
 		Nearest:    nearest(vs, c.anchor(), 5),
 	}
 	for f, ovs := range j.others {
+		if f == j.flavor() {
+			continue
+		}
 		if slices.ContainsFunc(ovs, func(tv tagVersion) bool { return c.Matches(tv.v) }) {
 			e.InFlavors = append(e.InFlavors, f)
 		}
@@ -280,7 +170,11 @@ func (j *job) suggest(ctx context.Context) []string {
 		return nil
 	}
 	host, _, _ := strings.Cut(j.repo, "/")
-	repos, err := rl.ListRepositories(ctx, host)
+	var repos []string
+	err := j.r.read(ctx, func(ctx context.Context) (err error) {
+		repos, err = rl.ListRepositories(ctx, host)
+		return err
+	})
 	if err != nil {
 		return nil
 	}

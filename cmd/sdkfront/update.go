@@ -67,7 +67,7 @@ func (l *locker) lock(ctx context.Context) int {
 	client := l.flavors.client
 	imgs := &images{c: client, manifests: map[string]registry.PlatformImage{}}
 	lk := &lock.Locker{
-		Resolver: resolver.NewWithRegistry(imgs, client.Registry()), Manifests: client, Platform: imgs.platform,
+		Resolver: resolver.NewWithRegistry(imgs, client.Registry()), Platform: imgs.platform,
 		AllowForeign: l.settings.AllowForeign, Update: l.updating,
 	}
 	changes := lk.Plan(old, bad, needs)

@@ -118,23 +118,19 @@ func TestListTagsRetriesBounded(t *testing.T) {
 			w.WriteHeader(http.StatusInternalServerError)
 		})
 	})
+	// The bound is the number of requests, not the time they take.
 	for _, tc := range []struct {
 		name string
 		opts []Option
-		max  time.Duration
 	}{
-		{"fast", []Option{fast}, 2 * time.Second},
-		{"defaults", nil, 10 * time.Second},
+		{"fast", []Option{fast}},
+		{"defaults", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			requests.Store(0)
-			start := time.Now()
 			_, err := New(tc.opts...).ListTags(context.Background(), reg.host+"/sdks/golang")
 			if !errors.Is(err, resolver.ErrUnreachable) {
 				t.Errorf("error %v, want ErrUnreachable", err)
-			}
-			if d := time.Since(start); d > tc.max {
-				t.Errorf("took %s", d)
 			}
 			if n := requests.Load(); n != 3 {
 				t.Errorf("%d requests, want 3 (2 retries)", n)

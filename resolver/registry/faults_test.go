@@ -62,9 +62,13 @@ func newFaultFixture(t *testing.T, wrap ...func(http.Handler) http.Handler) *fau
 }
 
 // faultOptions are the client options of the fault tests: quick backoff,
-// short timeouts, so that every row finishes in seconds.
+// and deadlines so generous that no work that must succeed meets them,
+// however busy the machine. A row that tests a deadline sets it short, with
+// a fault that cannot finish within it (stall, drip), so that the deadline
+// ends the call whatever the machine's speed, and checks that the error
+// says so.
 func faultOptions() []Option {
-	return []Option{WithRetries(2, 50*time.Millisecond), WithTimeout(10 * time.Second), WithRequestTimeout(time.Second)}
+	return []Option{WithRetries(2, 50*time.Millisecond), WithTimeout(10 * time.Minute), WithRequestTimeout(2 * time.Minute)}
 }
 
 // faultRow is one fault and what the client must make of it.
@@ -89,8 +93,11 @@ type faultRow struct {
 	// The proxy must see exactly attempts requests that count matches.
 	count    func(*http.Request) bool
 	attempts int
-	// Elapsed time bounds.
-	min, max time.Duration
+	// min is the least time the call must take: what the registry asked
+	// it to wait (Retry-After). There is no most: a verdict never depends
+	// on the machine's speed; a deadline is tested with a fault that
+	// cannot finish, and the error says which deadline ended it.
+	min time.Duration
 }
 
 func listTags(ctx context.Context, c *Client, f *faultFixture) (any, error) {
@@ -135,36 +142,36 @@ func faultRows() []faultRow {
 		// Transient faults: bounded retries with backoff.
 		{name: "500 twice", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(tagsList, status(500, ""), status(500, ""))
-		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 3, max: 5 * s},
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 3},
 		{name: "502", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(tagsList, status(502, "<html>bad gateway</html>", "Content-Type: text/html"))
-		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 2, max: 5 * s},
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 2},
 		{name: "503 on manifest", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(manifests, status(503, distError("UNAVAILABLE", "try later")))
-		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 2, max: 5 * s},
+		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 2},
 		{name: "429 Retry-After 1", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(tagsList, status(429, distError("TOOMANYREQUESTS", "slow down"), "Retry-After: 1"))
-		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 2, min: s, max: 5 * s},
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 2, min: s},
 		{name: "429 Retry-After 3600", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(429, distError("TOOMANYREQUESTS", "slow down"), "Retry-After: 3600"))
 		}, call: listTags, is: resolver.ErrUnreachable,
 			msg:   []string{"registry {registry}", "HTTP 429", "retry after 1h0m0s", "try again later"},
-			count: tagsList, attempts: 1, max: 5 * s},
+			count: tagsList, attempts: 1},
 		{name: "500 always", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(500, "oops", "Content-Type: text/plain"))
 		}, call: listTags, is: resolver.ErrUnreachable,
 			msg:   []string{"cannot list tags of {repo}", "HTTP 500 Internal Server Error", "3 attempts", "try again later"},
-			count: tagsList, attempts: 3, max: 5 * s},
+			count: tagsList, attempts: 3},
 		{name: "connection reset", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(tagsList, reset, reset)
-		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 3, max: 5 * s},
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 3},
 		{name: "reset mid-body", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(manifests, resetMidBody)
-		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 2, max: 5 * s},
+		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 2},
 		{name: "reset mid-body always", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, resetMidBody)
 		}, call: listTags, is: resolver.ErrUnreachable, msg: []string{"{registry}", "3 attempts"},
-			count: tagsList, attempts: 3, max: 5 * s},
+			count: tagsList, attempts: 3},
 
 		// Permanent faults: fail fast, with a clear message.
 		{name: "401 after token retry", setup: func(_ *testing.T, f *faultFixture) {
@@ -177,45 +184,51 @@ func faultRows() []faultRow {
 			msg:   []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials"},
 			facts: "list tags of, status 401, kind registry access denied, cause none, anonymous true",
 			// Anonymously, with a token, with a refreshed token.
-			count: tagsList, attempts: 3, max: 5 * s},
+			count: tagsList, attempts: 3},
 		{name: "403", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(403, distError("DENIED", "requested access to the resource is denied")))
 		}, call: listTags, is: resolver.ErrDenied,
 			msg:   []string{"{repo}", "registry {registry}", "HTTP 403", "requested access to the resource is denied"},
 			facts: "list tags of, status 403, kind registry access denied, cause none, anonymous true",
-			count: tagsList, attempts: 1, max: 5 * s},
+			count: tagsList, attempts: 1},
 		{name: "404 manifest", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, status(404, distError("MANIFEST_UNKNOWN", "manifest unknown")))
 		}, call: indexPlatforms, is: resolver.ErrNotFound,
 			msg:   []string{"{index}", "no such manifest in registry {registry}"},
-			count: manifests, attempts: 1, max: 5 * s},
+			count: manifests, attempts: 1},
 		{name: "400", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(400, distError("PAGINATION_NUMBER_INVALID", "invalid number of results requested")))
 		}, call: listTags, msg: []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 400 Bad Request", "invalid number of results requested"},
 			// n=1000, then the fallback n=100.
-			count: tagsList, attempts: 2, max: 5 * s},
+			count: tagsList, attempts: 2},
 
 		// Time and size stay bounded.
 		{name: "stalled response", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, stall)
-		}, call: listTags, is: resolver.ErrUnreachable, msg: []string{"registry {registry}", "did not", "1s"},
-			count: tagsList, attempts: 3, max: 8 * s},
+		}, call: listTags, opts: []Option{WithRequestTimeout(time.Second)},
+			is: resolver.ErrUnreachable, msg: []string{"registry {registry} did not answer within 1s", "3 attempts"},
+			count: tagsList, attempts: 3},
+		{name: "stalled response, whole call", setup: func(_ *testing.T, f *faultFixture) {
+			f.proxy.always(tagsList, stall)
+		}, call: listTags, opts: []Option{WithTimeout(time.Second)},
+			is: context.DeadlineExceeded, msg: []string{"cannot list tags of {repo}: registry {registry} did not answer within 1s"},
+			count: tagsList, attempts: 1},
 		{name: "slow drip", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, drip(time.Second))
-		}, call: indexPlatforms, is: resolver.ErrUnreachable, msg: []string{"registry {registry}", "too slowly", "1s"},
-			count: manifests, attempts: 3, max: 8 * s},
+		}, call: indexPlatforms, opts: []Option{WithRequestTimeout(time.Second)}, is: resolver.ErrUnreachable, msg: []string{"registry {registry}", "too slowly", "1s"},
+			count: manifests, attempts: 3},
 		{name: "200,000 tags", setup: func(_ *testing.T, f *faultFixture) {
 			f.tags = manyTags(200_000)
 			f.proxy.always(tagsList, serveTags("sdks/golang", f.tags, 1000))
 		}, call: listTags, opts: []Option{WithPageSize(1000)}, ok: true, check: allTags,
-			count: tagsList, attempts: 200, max: 30 * s},
+			count: tagsList, attempts: 200},
 
 		// Protocol abuse is refused.
 		{name: "manifest does not match Docker-Content-Digest", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, rewrite(tamper))
 		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
 			msg:   []string{"{index}", "registry {registry}", "Docker-Content-Digest"},
-			count: manifests, attempts: 1, max: 5 * s},
+			count: manifests, attempts: 1},
 		{name: "manifest does not match pinned digest", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, rewrite(func(r *http.Request, code *int, h http.Header, body []byte) []byte {
 				h.Del("Docker-Content-Digest")
@@ -223,18 +236,18 @@ func faultRows() []faultRow {
 			}))
 		}, call: pinnedPlatforms, is: resolver.ErrInvalidImage,
 			msg:   []string{"{indexrepo}@sha256:", "registry {registry}", "requested digest"},
-			count: manifests, attempts: 1, max: 5 * s},
+			count: manifests, attempts: 1},
 		{name: "wrong Content-Type", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, header("Content-Type", "text/html; charset=utf-8"))
 		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
 			msg:   []string{"{index}", "registry {registry}", "Content-Type text/html"},
-			count: manifests, attempts: 1, max: 5 * s},
+			count: manifests, attempts: 1},
 		{name: "truncated tag list", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, rewrite(func(_ *http.Request, _ *int, _ http.Header, body []byte) []byte {
 				return body[:len(body)/2]
 			}))
 		}, call: listTags, msg: []string{"cannot list tags of {repo}", "registry {registry}", "invalid tag list"},
-			count: tagsList, attempts: 1, max: 5 * s},
+			count: tagsList, attempts: 1},
 		{name: "invalid manifest JSON", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, rewrite(func(_ *http.Request, _ *int, h http.Header, _ []byte) []byte {
 				h.Del("Docker-Content-Digest")
@@ -243,13 +256,13 @@ func faultRows() []faultRow {
 			}))
 		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
 			msg:   []string{"{index}", "unreadable image index"},
-			count: manifests, attempts: 1, max: 5 * s},
+			count: manifests, attempts: 1},
 		{name: "Link to itself", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, rewrite(func(r *http.Request, _ *int, h http.Header, body []byte) []byte {
 				h.Set("Link", fmt.Sprintf(`<%s>; rel="next"`, r.URL.RequestURI()))
 				return body
 			}))
-		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1, max: 5 * s},
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1},
 		{name: "Link loop over two pages", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, rewrite(func(r *http.Request, _ *int, h http.Header, body []byte) []byte {
 				n := r.URL.Query().Get("n")
@@ -260,7 +273,7 @@ func faultRows() []faultRow {
 				h.Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next))
 				return body
 			}))
-		}, call: listTags, ok: true, count: tagsList, attempts: 2, max: 5 * s},
+		}, call: listTags, ok: true, count: tagsList, attempts: 2},
 		{name: "Link to another host", setup: func(t *testing.T, f *faultFixture) {
 			var hits atomic.Int32
 			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -274,7 +287,7 @@ func faultRows() []faultRow {
 				}
 			})
 			f.proxy.always(tagsList, header("Link", fmt.Sprintf(`<%s/v2/sdks/golang/tags/list?n=100&last=z>; rel="next"`, other.URL)))
-		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1, max: 5 * s},
+		}, call: listTags, ok: true, check: allTags, count: tagsList, attempts: 1},
 		{name: "redirect to blob storage", setup: func(t *testing.T, f *faultFixture) {
 			var hits atomic.Int32
 			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -291,7 +304,7 @@ func faultRows() []faultRow {
 				}
 			})
 			f.proxy.always(manifests, redirect(storage.URL))
-		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 1, max: 5 * s},
+		}, call: indexPlatforms, ok: true, check: samePlatforms, count: manifests, attempts: 1},
 		{name: "redirect to blob storage for a config", setup: func(t *testing.T, f *faultFixture) {
 			var hits atomic.Int32
 			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -309,31 +322,31 @@ func faultRows() []faultRow {
 			if img := got.(PlatformImage); len(img.Config) == 0 || img.Manifest == "" {
 				t.Errorf("resolved %+v", img)
 			}
-		}, count: blobs, attempts: 1, max: 5 * s},
+		}, count: blobs, attempts: 1},
 		{name: "corrupt config blob", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(blobs, rewrite(tamper))
 		}, call: resolvePlatform, is: resolver.ErrInvalidImage,
 			msg:   []string{"cannot get the image config of {image}", "registry {registry}", "hashes to"},
-			count: blobs, attempts: 1, max: 5 * s},
+			count: blobs, attempts: 1},
 		{name: "oversized manifest", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(manifests, rewrite(func(_ *http.Request, _ *int, _ http.Header, body []byte) []byte {
 				return append(bytes.Clone(body), bytes.Repeat([]byte(" "), 5<<20)...)
 			}))
 		}, call: indexPlatforms, is: resolver.ErrInvalidImage,
 			msg:   []string{"{index}", "registry {registry}", "larger than 4 MiB"},
-			count: manifests, attempts: 1, max: 5 * s},
+			count: manifests, attempts: 1},
 		{name: "more tags than the cap", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(5000), 5000))
 		}, call: listTags, opts: []Option{WithPageSize(0), withLimits(0, 1000)},
 			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 1000 tags"},
 			facts: "list tags of, status 0, kind <nil>, cause list limit, anonymous true",
-			count: tagsList, attempts: 1, max: 5 * s},
+			count: tagsList, attempts: 1},
 		{name: "more pages than the cap", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, serveTags("sdks/golang", manyTags(10), 1))
 		}, call: listTags, opts: []Option{WithPageSize(1), withLimits(3, 0)},
 			msg:   []string{"cannot list tags of {repo}", "registry {registry} lists more than 3 pages of tags"},
 			facts: "list tags of, status 0, kind <nil>, cause list limit, anonymous true",
-			count: tagsList, attempts: 3, max: 5 * s},
+			count: tagsList, attempts: 3},
 		{name: "catalog 503 twice", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.on(catalog, status(503, ""), status(503, ""))
 		}, call: func(ctx context.Context, c *Client, f *faultFixture) (any, error) {
@@ -342,13 +355,13 @@ func faultRows() []faultRow {
 			if !slices.Contains(got.([]string), f.proxy.host+"/sdks/golang") {
 				t.Errorf("repositories %v, want %s/sdks/golang among them", got, f.proxy.host)
 			}
-		}, count: catalog, attempts: 3, max: 5 * s},
+		}, count: catalog, attempts: 3},
 		{name: "tags list 404", setup: func(_ *testing.T, f *faultFixture) {
 			f.proxy.always(tagsList, status(404, "404 page not found\n", "Content-Type: text/plain"))
 		}, call: listTags,
 			msg:   []string{"listing tags of {repo} failed with HTTP 404", "the registry lists no tags of this repository"},
 			facts: "list tags of, status 404, kind <nil>, cause no listing, anonymous true",
-			count: tagsList, attempts: 1, max: 5 * s},
+			count: tagsList, attempts: 1},
 	}
 }
 
@@ -427,8 +440,8 @@ func runFaultRow(t *testing.T, f *faultFixture, row faultRow) {
 	if attempts != row.attempts {
 		t.Errorf("the proxy saw %d matching requests, want %d: %v", attempts, row.attempts, f.proxy.requests())
 	}
-	if elapsed < row.min || elapsed > row.max {
-		t.Errorf("took %s, want %s to %s", elapsed, row.min, row.max)
+	if elapsed < row.min {
+		t.Errorf("took %s, want at least %s", elapsed, row.min)
 	}
 }
 
