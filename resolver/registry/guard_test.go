@@ -430,3 +430,40 @@ func TestGuardRebinding(t *testing.T) {
 		}
 	})
 }
+
+// A tag listing that a registry redirects to another host follows a
+// page's Link only on the registry: a relative Link resolves against the
+// registry's URL, an absolute one to the other host ends the listing.
+func TestLinkAfterRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		name, link string
+		want       func(g *guardFixture) []string
+	}{
+		{"relative", `</v2/sdks/golang/tags/list?n=1000&last=bookworm-1.0.0>; rel="next"`,
+			func(g *guardFixture) []string { return append([]string{"bookworm-1.0.0"}, g.tags...) }},
+		{"absolute", `<http://storage.test:{port}/v2/sdks/golang/tags/list?n=1000&last=bookworm-1.0.0>; rel="next"`,
+			func(*guardFixture) []string { return []string{"bookworm-1.0.0"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuardFixture(t)
+			var hits atomic.Int32
+			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				_, port, _ := net.SplitHostPort(r.Host)
+				w.Header().Set("Link", strings.ReplaceAll(tc.link, "{port}", port))
+				fmt.Fprint(w, `{"name":"sdks/golang","tags":["bookworm-1.0.0"]}`)
+			}))
+			t.Cleanup(storage.Close)
+			_, port, _ := net.SplitHostPort(strings.TrimPrefix(storage.URL, "http://"))
+			first := func(r *http.Request) bool { return tagsList(r) && r.URL.Query().Get("last") == "" }
+			g.proxy.always(first, redirect("http://storage.test:"+port))
+			tags, err := g.client(WithInsecureRegistries([]string{g.host, "storage.test"})).ListTags(context.Background(), g.repo)
+			if want := tc.want(g); err != nil || !slices.Equal(tags, want) {
+				t.Errorf("ListTags = %v, %v; want %v", tags, err, want)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("the other host got %d requests, want 1", n)
+			}
+		})
+	}
+}
