@@ -76,6 +76,10 @@ Environment:
                    Docker config go only to the registry itself, a token
                    service on the registry's own host, and Docker Hub's
                    auth.docker.io
+  SDK_PRIVATE_NETWORKS  private networks in CIDR notation (10.0.0.0/8),
+                   separated by commas or spaces: a registry on an address
+                   in one may reach all of it (by default a private registry
+                   reaches only its own /24, or /64 for IPv6)
 
 Output: progress, changes and errors go to stderr; an error in the Dockerfile
 is reported as FILE:LINE: message, one line per failing line. On success the

@@ -296,3 +296,24 @@ func TestLockForeignURLs(t *testing.T) {
 	wantLines(t, stderr, "Dockerfile:3: SDK golang@1.23.4: ", "carries foreign URLs (https://cdn.example.com/blobs/go.tar.gz)")
 	wantCode(t, must(sdkfront(t, "lock", "--build-arg", "SDK_ALLOW_FOREIGN_URLS=cdn.example.com")), exitOK)
 }
+
+// A network in SDK_PRIVATE_NETWORKS that is not private fails the lock
+// before any registry is asked, naming the variable and the network.
+func TestLockPrivateNetworks(t *testing.T) {
+	dir := isolate(t)
+	reg := testregistry.New(t)
+	seed(t, reg)
+	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(sample, "REGISTRY", reg.Host))
+	t.Setenv("SDK_PRIVATE_NETWORKS", "10.0.0.0/8, 8.8.8.0/24")
+	code, _, stderr := sdkfront(t, lockArgs()...)
+	wantCode(t, code, exitError)
+	if want := `sdkfront lock: SDK_PRIVATE_NETWORKS: "8.8.8.0/24" is not within one private network`; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want it to say %q", stderr, want)
+	}
+	t.Setenv("SDK_PRIVATE_NETWORKS", "10.0.0.0/8")
+	code, _, stderr = sdkfront(t, lockArgs()...)
+	wantCode(t, code, exitOK)
+	if strings.Contains(stderr, "SDK_PRIVATE_NETWORKS") {
+		t.Errorf("stderr %q names SDK_PRIVATE_NETWORKS", stderr)
+	}
+}

@@ -54,9 +54,15 @@ func (l *locker) run(ctx context.Context) int {
 		return exitError
 	}
 	// Credentials go to token services on other hosts only where
-	// SDK_AUTH_REALMS names them.
+	// SDK_AUTH_REALMS names them; a private registry reaches other
+	// private networks only where SDK_PRIVATE_NETWORKS names them.
+	networks, err := registry.PrivateNetworksFromEnv()
+	if err != nil {
+		fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
+		return exitError
+	}
 	client := registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure),
-		registry.WithCredentialRealms(registry.CredentialRealmsFromEnv()))
+		registry.WithCredentialRealms(registry.CredentialRealmsFromEnv()), registry.WithPrivateNetworks(networks))
 	l.flavors = &flavors{
 		named:  l.o.named,
 		client: client,

@@ -42,6 +42,10 @@ func New(opts ...Option) *Client {
 	if o.dial != nil {
 		g.dial = o.dial
 	}
+	if o.proxy != nil {
+		g.proxyOf = o.proxy
+	}
+	g.named = o.networks
 	c := &Client{o: o, sessions: map[string]*session{}}
 	c.transport = &retryTransport{next: tlsGuard{next: g, plainHTTP: c.plainHTTP}, o: &c.o}
 	return c

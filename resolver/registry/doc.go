@@ -26,26 +26,48 @@
 // checks every address it is about to connect to, and connects to that
 // very address, so that a name cannot pass the check as one address and
 // connect as another (DNS rebinding). A public address may always be
-// reached. A loopback, private (RFC 1918, RFC 4193, CGNAT) or link-local
-// address only when the registry itself has an address of that kind: a
-// registry on loopback (the lab's 127.0.0.1:5000) may redirect to
-// loopback, one on a private network to that network, but a public
-// registry may send the client nowhere but public addresses, whatever its
-// redirect, bearer realm or Link names, by address or by a name such as
-// localhost. A registry named by a host name has the kinds of the
-// addresses the name first resolved to, but never link-local (the cloud
-// metadata service), which only a registry named by a link-local address
-// has, and none at all if any of them is public: its owner chooses its
-// DNS records, and a public one that also named a private address would
-// open that whole network to its redirects. Multicast and reserved addresses are never reached. Each registry
-// has its own connection pool, so that a connection opened for a loopback
-// registry is never reused for a public one that redirects there. Behind
-// an HTTP proxy (HTTP_PROXY, HTTPS_PROXY), the proxy connects to the
-// registry: the guard checks the addresses the target resolves to here
-// (a name that resolves only at the proxy is the proxy's to police, but
-// only where this host cannot resolve the registry either: otherwise only
-// the proxy's network knows that name, and it is refused), and dials the
-// proxy itself unchecked.
+// reached. Besides: a registry on loopback (the lab's 127.0.0.1:5000) may
+// reach loopback; a registry on a private address (RFC 1918, RFC 6598
+// CGNAT, RFC 4193) its own network, the /24 of an IPv4 address or the /64
+// of an IPv6 one, and each network WithPrivateNetworks names
+// (PrivateNetworksEnv, SDK_PRIVATE_NETWORKS, for sdkfront lock) that holds
+// its address; a registry named by a link-local address the /24 or /64 of
+// it. So a registry on 192.168.1.10 reaches 192.168.1.0/24 but not
+// 10.0.0.1 or the docker bridge (172.17.0.1), and a public registry may
+// send the client nowhere but public addresses, whatever its redirect,
+// bearer realm or Link names, by address or by a name such as localhost.
+// Multicast and reserved addresses are never reached. An address that
+// embeds an IPv4 address counts as that address (IPv4-mapped and
+// -compatible, SIIT, well-known NAT64); a local-use NAT64 (64:ff9b:1::/48)
+// or ISATAP address is public only if its IPv4 address is public however
+// it is read, and reserved otherwise; 6to4 and Teredo are reserved.
+//
+// What a registry is on is fixed once per Client (a build), before its
+// first request: from its address, or from one resolution of its name,
+// whose addresses its own connections then reuse; its name is never
+// resolved again, so a DNS server that answers a public address first and
+// 127.0.0.1 after cannot open loopback to it. A registry with any public
+// address is public (its owner chooses its DNS records, and a public one
+// that also named a private address would open that network to its
+// redirects); a name gets no link-local kind (the cloud metadata service).
+// A name that does not resolve is public until it does, and for good once
+// a request for it went through a proxy. Each registry has its own
+// connection pool, so that a connection opened for a loopback registry is
+// never reused for a public one that redirects there.
+//
+// Behind an HTTP proxy (HTTP_PROXY, HTTPS_PROXY), the guard decides for
+// each request whether the proxy takes it, and checks its target then: the
+// addresses it resolves to here (the registry's as fixed). A name that
+// resolves only at the proxy is the proxy's to police, but only where this
+// host cannot resolve the registry either: otherwise only the proxy's
+// network knows that name, and it is refused. Only the connection to the
+// proxy for a request it proxies is dialed unchecked; a direct connection
+// (Go never proxies loopback) is checked whatever its address, the
+// proxy's own included. The proxy is given the target's name and resolves
+// it itself, which is trusted as the user's proxy: an HTTPS tunnel must
+// name the host its certificate is checked against, and that check binds
+// the connection to the name; a plain-HTTP request naming an address
+// would reach the registry with that address as its Host (RFC 7230, 5.4).
 //
 // Registries are reached over HTTPS, except loopback registries and those
 // named by WithInsecureRegistries; redirects, Link headers and bearer
@@ -126,7 +148,9 @@
 //     (?last=, tags being in lexical order) and stops past them; a
 //     registry that ignores last is listed in full.
 //   - A tag listing follows a page's Link (rel="next", RFC 8288) only on
-//     the registry's own host, keeping the scheme, and never to a page it
+//     the registry's own host (a relative one resolved against the
+//     registry's URL, even where a redirect served the page), keeping the
+//     scheme, and never to a page it
 //     has fetched before; a Link elsewhere, to a page already seen, or
 //     after a page that lists nothing ends the listing, as in Oryx's
 //     client.

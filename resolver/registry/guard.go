@@ -23,16 +23,41 @@ import (
 // (the client's own requests, go-containerregistry's ping and token
 // requests, any redirect they follow), the connection is checked.
 //
-// The rule: a public address may always be reached. A loopback, private or
-// link-local address only when the registry itself has an address of that
-// kind: a registry on loopback may redirect to loopback, one on a private
-// network to that network; a public registry may send the client to none
-// of them (a cloud metadata service, buildkitd's own ports, the LAN),
-// whatever the redirect, bearer realm or Link names, by address or by a
-// name such as localhost. Other addresses (multicast, reserved) are never
-// reached. A registry named by a host name gets the kinds of the addresses
-// that name first resolves to, but for link-local, which only a registry
-// named by a link-local address gets.
+// The rule: a public address may always be reached. A registry on
+// loopback may also reach loopback; a registry on a private address its
+// own network of it (the /24 of an IPv4 address, the /64 of an IPv6 one),
+// and each network WithPrivateNetworks names that holds that address; a
+// registry named by a link-local address the /24 (IPv4) or /64 (IPv6) of
+// it. Nothing else: a public registry may send the client to no loopback,
+// private or link-local address (a cloud metadata service, buildkitd's own
+// ports, the LAN), whatever the redirect, bearer realm or Link names, by
+// address or by a name such as localhost. Other addresses (multicast,
+// reserved) are never reached. An address that embeds an IPv4 address
+// (mapped, compatible, SIIT, NAT64) counts as that address.
+//
+// What a registry is on is fixed once per Client (per build), before its
+// first request: from its address if it is named by one, else from one
+// resolution of its name, whose addresses its own connections then reuse;
+// the guard never resolves the registry's name again. A registry with any
+// public address is public (its owner chooses its DNS records); a name
+// gets no link-local kind. A registry that does not resolve is public
+// until it does; once one of its requests has gone through a proxy
+// unresolved, it stays public.
+//
+// Behind a proxy (HTTP_PROXY, HTTPS_PROXY), the guard decides for each
+// request whether it goes through the proxy, and checks its target where
+// it decides: the addresses this host resolves it to (the registry's, as
+// fixed). A name this host cannot resolve is refused if this host
+// resolves the registry, and left to the proxy otherwise. Only the
+// connection the transport opens to the proxy for a request it proxies is
+// dialed unchecked (the decision travels with the request, in its
+// context); every direct connection is checked, one to the proxy's own
+// address included. The proxy is given the target's name and resolves it
+// itself: that it resolves as this host does is trusted, as the user's
+// proxy. Naming the checked address instead is not sound: an HTTPS tunnel
+// must name the host the certificate is checked against (which then
+// binds the connection to that name), and a proxy sends the host of a
+// plain-HTTP request line on as its Host (RFC 7230, 5.4).
 
 // addrClass is the kind of an IP address, as far as the guard cares.
 type addrClass uint8
@@ -49,14 +74,10 @@ func (c addrClass) String() string {
 	return [...]string{"public", "loopback", "private", "link-local", "reserved"}[c]
 }
 
-// Special-purpose IPv4 blocks that netip does not single out.
+// Special-purpose blocks that netip does not single out.
 var (
-	sharedPrefix    = netip.MustParsePrefix("100.64.0.0/10") // carrier-grade NAT
-	benchmarkPrefix = netip.MustParsePrefix("198.18.0.0/15") // network benchmarks
 	thisNetPrefix   = netip.MustParsePrefix("0.0.0.0/8")     // "this network"
 	ietfPrefix      = netip.MustParsePrefix("192.0.0.0/24")  // IETF protocol assignments
-	nat64Prefix     = netip.MustParsePrefix("64:ff9b::/96")  // well-known NAT64
-	siteLocalPrefix = netip.MustParsePrefix("fec0::/10")     // deprecated site-local
 	reservedPrefix  = netip.MustParsePrefix("240.0.0.0/4")   // reserved, and broadcast
 	sixToFourPrefix = netip.MustParsePrefix("2002::/16")     // 6to4: an IPv4 address inside
 	teredoPrefix    = netip.MustParsePrefix("2001::/32")     // Teredo: an obfuscated IPv4 inside
@@ -65,19 +86,52 @@ var (
 	orchidPrefix6   = netip.MustParsePrefix("2001:10::/28")  // ORCHID
 )
 
+// Forms of IPv6 address that embed an IPv4 address (RFC 4291, 6052,
+// 8215, 2765); IPv4-mapped ones netip unmaps.
+var (
+	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")    // well-known NAT64
+	nat64LocalPrefix = netip.MustParsePrefix("64:ff9b:1::/48")  // local-use NAT64
+	compatPrefix     = netip.MustParsePrefix("::/96")           // IPv4-compatible, deprecated
+	translatedPrefix = netip.MustParsePrefix("::ffff:0:0:0/96") // SIIT IPv4-translated
+)
+
+// privateBlocks are the private networks: RFC 1918, carrier-grade NAT
+// (RFC 6598), network benchmarks (RFC 2544), unique local (RFC 4193) and
+// the deprecated site-local IPv6 addresses.
+var privateBlocks = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fec0::/10"),
+}
+
 // classOf classifies an address. Public is an allow-list: global unicast
-// outside every special-purpose block above.
+// outside every special-purpose block above. An address that embeds one
+// IPv4 address is classified by it; one whose IPv4 address cannot be
+// told for sure (local-use NAT64, whose prefix length is the operator's;
+// ISATAP) is public only if it is under every reading, and reserved
+// otherwise; 6to4 and Teredo are reserved.
 func classOf(a netip.Addr) addrClass {
-	a = a.Unmap()
-	if a.Is6() && nat64Prefix.Contains(a) {
-		b := a.As16()
-		return classOf(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+	a = a.Unmap().WithZone("")
+	if v4, ok := embeddedIPv4(a); ok {
+		return classOf(v4)
+	}
+	if nat64LocalPrefix.Contains(a) {
+		for _, v4 := range localNAT64Readings(a) {
+			if classOf(v4) != classPublic {
+				return classOther
+			}
+		}
+		return classPublic
 	}
 	switch {
 	case a.IsLoopback(), a.IsUnspecified(), thisNetPrefix.Contains(a):
 		// 0.0.0.0 and :: reach the local host.
 		return classLoopback
-	case a.IsPrivate(), sharedPrefix.Contains(a), benchmarkPrefix.Contains(a), siteLocalPrefix.Contains(a):
+	case isPrivate(a):
 		return classPrivate
 	case a.IsLinkLocalUnicast():
 		return classLinkLocal
@@ -86,14 +140,141 @@ func classOf(a netip.Addr) addrClass {
 		discardPrefix6.Contains(a), orchidPrefix6.Contains(a):
 		return classOther
 	}
+	if v4, ok := isatapIPv4(a); ok && classOf(v4) != classPublic {
+		return classOther
+	}
 	return classPublic
 }
 
-// classSet is a set of address classes.
-type classSet uint8
+func isPrivate(a netip.Addr) bool {
+	for _, p := range privateBlocks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
 
-func (s classSet) has(c addrClass) bool { return s&(1<<c) != 0 }
-func (s *classSet) add(c addrClass)     { *s |= 1 << c }
+// embeddedIPv4 is the IPv4 address an IPv4-compatible, SIIT-translated or
+// well-known NAT64 address embeds (its last 32 bits).
+func embeddedIPv4(a netip.Addr) (netip.Addr, bool) {
+	if !a.Is6() || !(compatPrefix.Contains(a) || translatedPrefix.Contains(a) || nat64Prefix.Contains(a)) {
+		return netip.Addr{}, false
+	}
+	b := a.As16()
+	return netip.AddrFrom4([4]byte(b[12:])), true
+}
+
+// localNAT64Readings are the IPv4 addresses a local-use NAT64 address
+// embeds at each prefix length RFC 6052 allows within 64:ff9b:1::/48
+// (48, 56, 64 and 96 bits; bits 64-71 are skipped).
+func localNAT64Readings(a netip.Addr) []netip.Addr {
+	b := a.As16()
+	return []netip.Addr{
+		netip.AddrFrom4([4]byte{b[6], b[7], b[9], b[10]}),
+		netip.AddrFrom4([4]byte{b[7], b[9], b[10], b[11]}),
+		netip.AddrFrom4([4]byte{b[9], b[10], b[11], b[12]}),
+		netip.AddrFrom4([4]byte(b[12:])),
+	}
+}
+
+// isatapIPv4 is the IPv4 address an ISATAP interface identifier
+// (RFC 5214: 0000:5efe or 0200:5efe, with the group bit either way)
+// embeds.
+func isatapIPv4(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	if !a.Is6() || b[8]&^0x03 != 0 || b[9] != 0 || b[10] != 0x5e || b[11] != 0xfe {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte(b[12:])), true
+}
+
+// effective is the address a connects to: the IPv4 address it embeds,
+// if it embeds one for sure, else itself, unmapped and without zone.
+func effective(a netip.Addr) netip.Addr {
+	a = a.Unmap().WithZone("")
+	if v4, ok := embeddedIPv4(a); ok {
+		return v4
+	}
+	return a
+}
+
+// ownNetwork is the network of a registry's private or link-local
+// address: the /24 of an IPv4 address, the /64 of an IPv6 one.
+func ownNetwork(a netip.Addr) netip.Prefix {
+	a = effective(a)
+	bits := 64
+	if a.Is4() {
+		bits = 24
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+// reach is what a registry may reach besides public addresses.
+type reach struct {
+	loopback bool
+	networks []netip.Prefix // private and link-local
+}
+
+// reachOf is the reach of a registry on addrs: none if any is public. A
+// registry named by a host name (not literal) gets no link-local network.
+func reachOf(addrs []netip.Addr, literal bool, named []netip.Prefix) reach {
+	var r reach
+	for _, a := range addrs {
+		switch classOf(a) {
+		case classPublic:
+			return reach{}
+		case classLoopback:
+			r.loopback = true
+		case classPrivate:
+			r.networks = append(r.networks, ownNetwork(a))
+			for _, n := range named {
+				if n.Contains(effective(a)) {
+					r.networks = append(r.networks, n)
+				}
+			}
+		case classLinkLocal:
+			if literal {
+				r.networks = append(r.networks, ownNetwork(a))
+			}
+		}
+	}
+	return r
+}
+
+// allows reports whether a registry of reach r may connect to a.
+func (r reach) allows(a netip.Addr) bool {
+	switch classOf(a) {
+	case classPublic:
+		return true
+	case classLoopback:
+		return r.loopback
+	case classPrivate, classLinkLocal:
+		e := effective(a)
+		for _, n := range r.networks {
+			if n.Contains(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// privateNetwork reports whether p lies within one private block, as a
+// network WithPrivateNetworks names must.
+func privateNetwork(p netip.Prefix) bool {
+	if !p.IsValid() || p.Addr().Zone() != "" {
+		return false
+	}
+	p = p.Masked()
+	for _, b := range privateBlocks {
+		if b.Addr().Is4() == p.Addr().Is4() && b.Bits() <= p.Bits() && b.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
 
 // addressError is a connection the guard refused.
 type addressError struct {
@@ -101,6 +282,7 @@ type addressError struct {
 	addr     netip.Addr
 	class    addrClass
 	registry string
+	networks []netip.Prefix // the registry's, if it has any
 }
 
 func (e *addressError) Error() string {
@@ -108,7 +290,15 @@ func (e *addressError) Error() string {
 	if e.host != named {
 		named = fmt.Sprintf("%s (%s)", e.host, e.addr)
 	}
-	return fmt.Sprintf("refusing to connect to %s for registry %s: it is a %s address, and the registry is not on one", named, e.registry, e.class)
+	why := fmt.Sprintf("it is a %s address, and the registry is not on one", e.class)
+	if (e.class == classPrivate || e.class == classLinkLocal) && len(e.networks) > 0 {
+		nets := make([]string, len(e.networks))
+		for i, n := range e.networks {
+			nets[i] = n.String()
+		}
+		why = fmt.Sprintf("it is a %s address outside the registry's networks (%s)", e.class, strings.Join(nets, ", "))
+	}
+	return fmt.Sprintf("refusing to connect to %s for registry %s: %s", named, e.registry, why)
 }
 
 // unresolvedError is a target, behind a proxy, that only the proxy could
@@ -132,15 +322,16 @@ func originFrom(ctx context.Context) string {
 }
 
 // netGuard resolves and checks addresses. lookup and dial are the
-// network: net.DefaultResolver and a net.Dialer, or a test's.
+// network: net.DefaultResolver and a net.Dialer, or a test's; proxyOf is
+// the proxy of a request, http.ProxyFromEnvironment or a test's.
 type netGuard struct {
-	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
-
+	lookup  func(ctx context.Context, host string) ([]netip.Addr, error)
+	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	proxyOf func(*http.Request) (*url.URL, error)
+	named   []netip.Prefix // WithPrivateNetworks
 
 	mu         sync.Mutex
-	origins    map[string]classSet        // by registry host name, lower case
+	origins    map[string]*origin         // by registry host name, lower case
 	transports map[string]*http.Transport // by registry, lower case
 }
 
@@ -152,9 +343,76 @@ func newNetGuard() *netGuard {
 		},
 		dial:       d.DialContext,
 		proxyOf:    http.ProxyFromEnvironment,
-		origins:    map[string]classSet{},
+		origins:    map[string]*origin{},
 		transports: map[string]*http.Transport{},
 	}
+}
+
+// origin is a registry host as the guard knows it. Once fixed, for the
+// Client's life, its addresses and reach never change: the registry's own
+// connections go to those addresses, and no later DNS answer makes it
+// anything but what it was first found on.
+type origin struct {
+	host string // lower case, without brackets; "" outside any call
+
+	mu    sync.Mutex
+	fixed bool
+	addrs []netip.Addr // as resolved; nil if named by none or not resolved
+	reach reach
+}
+
+// originOf returns registry's origin ("host[:port]"), one per host.
+func (g *netGuard) originOf(registry string) *origin {
+	host := hostname(registry)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	o, ok := g.origins[host]
+	if !ok {
+		o = &origin{host: host}
+		g.origins[host] = o
+	}
+	return o
+}
+
+// fix fixes o from its address, or from one resolution of its name, and
+// returns its reach. A name that does not resolve is not fixed, and
+// reaches public addresses only: nothing has reached it yet.
+func (g *netGuard) fix(ctx context.Context, o *origin) reach {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fixed {
+		return o.reach
+	}
+	if o.host == "" {
+		o.fixed = true
+		return o.reach
+	}
+	if a, err := netip.ParseAddr(o.host); err == nil {
+		o.addrs = []netip.Addr{a.WithZone("")}
+		o.reach, o.fixed = reachOf(o.addrs, true, g.named), true
+		return o.reach
+	}
+	addrs, err := g.resolve(ctx, o.host)
+	if err != nil {
+		return reach{}
+	}
+	o.addrs, o.reach, o.fixed = addrs, reachOf(addrs, false, g.named), true
+	return o.reach
+}
+
+// fixPublic fixes o, if it is not yet, as public: a request for it goes
+// through a proxy while this host cannot resolve it.
+func (o *origin) fixPublic() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fixed = true
+}
+
+// state is o's addresses and reach, and whether they are fixed.
+func (o *origin) state() (addrs []netip.Addr, r reach, fixed bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.addrs, o.reach, o.fixed
 }
 
 // resolve returns host's addresses: itself if it is one.
@@ -169,88 +427,94 @@ func (g *netGuard) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 	return addrs, err
 }
 
-// originClasses are the kinds of address registry ("host[:port]") is on,
-// as first resolved: what it may send the client to besides public
-// addresses. A registry that does not resolve is on none, and so is one
-// with any public address: its owner chooses its DNS records, so a
-// public registry that also names a private or loopback address would
-// otherwise open all of them to its redirects and realms.
-func (g *netGuard) originClasses(ctx context.Context, registry string) classSet {
-	host := hostname(registry)
-	g.mu.Lock()
-	s, ok := g.origins[host]
-	g.mu.Unlock()
-	if ok {
-		return s
-	}
-	_, notLiteral := netip.ParseAddr(host)
-	addrs, err := g.resolve(ctx, host)
-	if err != nil {
-		return 0 // not cached: the next call resolves again
-	}
-	for _, a := range addrs {
-		c := classOf(a)
-		if c == classPublic {
-			s = 0
-			break
+// addrsOf returns host's addresses for o's registry: o's fixed ones if
+// host is the registry's, else a resolution of its own.
+func (g *netGuard) addrsOf(ctx context.Context, o *origin, host string) ([]netip.Addr, error) {
+	if o.host != "" && hostname(host) == o.host {
+		if addrs, _, fixed := o.state(); fixed && addrs != nil {
+			return addrs, nil
 		}
-		if c == classLinkLocal && notLiteral != nil {
-			continue // a name that resolves to link-local gets no link-local
-		}
-		s.add(c)
 	}
-	g.mu.Lock()
-	g.origins[host] = s
-	g.mu.Unlock()
-	return s
+	return g.resolve(ctx, host)
 }
 
-// check returns an *addressError unless registry may reach addr, which
-// host resolved to. A request outside any call ("") reaches public
-// addresses only.
+// check returns an *addressError unless registry ("host[:port]") may reach
+// addr, which host resolved to. A request outside any call ("") reaches
+// public addresses only.
 func (g *netGuard) check(ctx context.Context, registry, host string, addr netip.Addr) error {
-	c := classOf(addr)
-	if c == classPublic {
-		return nil
-	}
-	if registry != "" && c != classOther && g.originClasses(ctx, registry).has(c) {
+	return checkReach(g.fix(ctx, g.originOf(registry)), registry, host, addr)
+}
+
+func checkReach(r reach, registry, host string, addr netip.Addr) error {
+	if r.allows(addr) {
 		return nil
 	}
 	if registry == "" {
 		registry = "(none)"
 	}
-	return &addressError{host: host, addr: addr.Unmap(), class: c, registry: registry}
+	return &addressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks}
 }
 
-// RoundTrip sends req through the transport of its registry (withOrigin).
-// Each registry has its own transport, and so its own idle connections:
-// a connection opened for a loopback registry is never reused for a
-// public one that redirects there.
+// route is how the guard sends one request: directly (proxy nil), every
+// connection checked, or through proxy, whose own address (proxyAddr, as
+// the transport dials it) is then the one connection not checked.
+type route struct {
+	proxy     *url.URL
+	proxyAddr string
+}
+
+type routeKey struct{}
+
+func routeFrom(ctx context.Context) *route {
+	rt, _ := ctx.Value(routeKey{}).(*route)
+	return rt
+}
+
+// RoundTrip sends req through the transport of its registry (withOrigin),
+// the way g.route decides, once that registry's kind is fixed. Each
+// registry has its own transport, and so its own idle connections: a
+// connection opened for a loopback registry is never reused for a public
+// one that redirects there.
 func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	registry := strings.ToLower(originFrom(req.Context()))
+	ctx := req.Context()
+	registry := strings.ToLower(originFrom(ctx))
+	o := g.originOf(registry)
 	g.mu.Lock()
 	t, ok := g.transports[registry]
 	if !ok {
-		t = g.newTransport(registry)
+		t = g.newTransport(registry, o)
 		g.transports[registry] = t
 	}
 	g.mu.Unlock()
-	return t.RoundTrip(req)
+	rt, err := g.route(req, registry, o)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.RoundTrip(req.WithContext(context.WithValue(ctx, routeKey{}, rt)))
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
 }
 
 // newTransport is remote.DefaultTransport's settings, dialing through the
-// guard for registry.
-func (g *netGuard) newTransport(registry string) *http.Transport {
-	var proxies sync.Map // "host:port" of the proxies in use
+// guard for registry. Its Proxy and DialContext only carry out the route
+// RoundTrip put in the request's context: the dial to the proxy of a
+// proxied request is the one left unchecked, and a request without a
+// route goes directly, checked.
+func (g *netGuard) newTransport(registry string, o *origin) *http.Transport {
 	return &http.Transport{
 		Proxy: func(req *http.Request) (*url.URL, error) {
-			return g.proxy(req, registry, &proxies)
+			if rt := routeFrom(req.Context()); rt != nil {
+				return rt.proxy, nil
+			}
+			return nil, nil
 		},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if _, ok := proxies.Load(addr); ok {
+			if rt := routeFrom(ctx); rt != nil && rt.proxy != nil && addr == rt.proxyAddr {
 				return g.dial(ctx, network, addr)
 			}
-			return g.dialContext(ctx, registry, network, addr)
+			return g.dialContext(ctx, registry, o, network, addr)
 		},
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
@@ -262,19 +526,21 @@ func (g *netGuard) newTransport(registry string) *http.Transport {
 }
 
 // dialContext connects to addr ("host:port") for registry: to the first
-// of host's addresses that the guard allows and that answers.
-func (g *netGuard) dialContext(ctx context.Context, registry, network, addr string) (net.Conn, error) {
+// of host's addresses (the registry's fixed ones, for its own host) that
+// the guard allows and that answers.
+func (g *netGuard) dialContext(ctx context.Context, registry string, o *origin, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := g.resolve(ctx, host)
+	r := g.fix(ctx, o)
+	addrs, err := g.addrsOf(ctx, o, host)
 	if err != nil {
 		return nil, err
 	}
 	var first error
 	for _, a := range addrs {
-		if err := g.check(ctx, registry, host, a); err != nil {
+		if err := checkReach(r, registry, host, a); err != nil {
 			first = cmpErr(first, err)
 			continue
 		}
@@ -300,43 +566,55 @@ func cmpErr(first, err error) error {
 	return first
 }
 
-// proxy is the HTTP proxy of the environment, as remote.DefaultTransport
-// uses it. The proxy resolves and connects to the registry, so the dialer
-// cannot check that address: it is checked here, as this host resolves
-// it (a name it cannot resolve is left to the proxy only where this host
-// cannot resolve the registry either), and the proxy's own address is
-// dialed unchecked.
-func (g *netGuard) proxy(req *http.Request, registry string, proxies *sync.Map) (*url.URL, error) {
+// route fixes the kind of req's registry, then decides how req goes:
+// directly, if the environment's proxy (proxyOf) does not take it, or
+// else through the proxy, once the addresses this host resolves its
+// target to (the registry's as fixed, for its own host) pass the check. A
+// name this host cannot resolve is left to the proxy only where this host
+// cannot resolve the registry either. The proxy is given the name, not
+// the checked address: it resolves it itself (see the package comment).
+func (g *netGuard) route(req *http.Request, registry string, o *origin) (*route, error) {
+	ctx := req.Context()
+	g.fix(ctx, o) // before anything is sent for the registry
 	u, err := g.proxyOf(req)
 	if u == nil || err != nil {
-		return u, err
+		return &route{}, err
+	}
+	regAddrs, r, fixed := o.state()
+	if !fixed {
+		// This host cannot resolve the registry, which the proxy is about
+		// to reach: it is public for good.
+		o.fixPublic()
+		regAddrs, r, _ = o.state()
 	}
 	host := req.URL.Hostname()
-	addrs, err := g.resolve(req.Context(), host)
+	addrs, err := g.addrsOf(ctx, o, host)
 	if err != nil {
 		// Behind a proxy, often only the proxy resolves names: what it
 		// reaches is then the proxy's policy. But where this host resolves
 		// the registry itself, a target it cannot resolve is a name only
 		// the proxy's network knows, and the registry may not send the
 		// client there.
-		if reg := hostname(registry); reg != "" && reg != strings.ToLower(host) {
-			if _, rerr := g.resolve(req.Context(), reg); rerr == nil {
-				return nil, &unresolvedError{host: host, registry: registry}
-			}
+		if regAddrs != nil {
+			return nil, &unresolvedError{host: host, registry: registry}
 		}
 		addrs = nil
 	}
 	for _, a := range addrs {
-		if err := g.check(req.Context(), registry, host, a); err != nil {
+		if err := checkReach(r, registry, host, a); err != nil {
 			return nil, err
 		}
 	}
+	return &route{proxy: u, proxyAddr: proxyAddr(u)}, nil
+}
+
+// proxyAddr is the "host:port" the transport dials for proxy u.
+func proxyAddr(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443", "socks5": "1080"}[u.Scheme]
+		port = map[string]string{"http": "80", "https": "443", "socks5": "1080", "socks5h": "1080"}[u.Scheme]
 	}
-	proxies.Store(net.JoinHostPort(u.Hostname(), port), true)
-	return u, nil
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // hostname is the host of "host[:port]", lower case, without brackets.

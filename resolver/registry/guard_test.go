@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -20,32 +19,52 @@ import (
 
 func TestClassOf(t *testing.T) {
 	for addr, want := range map[string]addrClass{
-		"93.184.216.34":          classPublic,
-		"2606:2800:220:1::1":     classPublic,
-		"::ffff:93.184.216.34":   classPublic,
-		"127.0.0.1":              classLoopback,
-		"127.8.9.10":             classLoopback,
-		"::1":                    classLoopback,
-		"::ffff:127.0.0.1":       classLoopback,
-		"0.0.0.0":                classLoopback,
-		"::":                     classLoopback,
-		"0.1.2.3":                classLoopback,
-		"10.0.0.5":               classPrivate,
-		"172.16.3.4":             classPrivate,
-		"192.168.1.1":            classPrivate,
-		"100.64.1.1":             classPrivate,
-		"198.18.0.1":             classPrivate,
-		"fd00:ec2::254":          classPrivate,
-		"64:ff9b::10.0.0.1":      classPrivate,
-		"64:ff9b::93.184.216.34": classPublic,
-		"169.254.169.254":        classLinkLocal,
-		"fe80::1":                classLinkLocal,
-		"224.0.0.1":              classOther,
-		"ff02::1":                classOther,
-		"255.255.255.255":        classOther,
-		"240.0.0.1":              classOther,
-		"2002:a00:1::1":          classOther, // 6to4 of 10.0.0.1
-		"2001:db8::1":            classOther,
+		"93.184.216.34":                        classPublic,
+		"2606:2800:220:1::1":                   classPublic,
+		"::ffff:93.184.216.34":                 classPublic,
+		"127.0.0.1":                            classLoopback,
+		"127.8.9.10":                           classLoopback,
+		"::1":                                  classLoopback,
+		"::ffff:127.0.0.1":                     classLoopback,
+		"0.0.0.0":                              classLoopback,
+		"::":                                   classLoopback,
+		"0.1.2.3":                              classLoopback,
+		"10.0.0.5":                             classPrivate,
+		"172.16.3.4":                           classPrivate,
+		"192.168.1.1":                          classPrivate,
+		"100.64.1.1":                           classPrivate,
+		"198.18.0.1":                           classPrivate,
+		"fd00:ec2::254":                        classPrivate,
+		"64:ff9b::10.0.0.1":                    classPrivate,
+		"64:ff9b::93.184.216.34":               classPublic,
+		"169.254.169.254":                      classLinkLocal,
+		"fe80::1":                              classLinkLocal,
+		"224.0.0.1":                            classOther,
+		"ff02::1":                              classOther,
+		"255.255.255.255":                      classOther,
+		"240.0.0.1":                            classOther,
+		"2002:a00:1::1":                        classOther, // 6to4 of 10.0.0.1
+		"2002:5db8:d822::1":                    classOther, // 6to4 of 93.184.216.34
+		"2001:0:4136:e378:8000:63bf:3fff:fdd2": classOther, // Teredo
+		"64:ff9b::127.0.0.1":                   classLoopback,
+		"64:ff9b::169.254.169.254":             classLinkLocal,
+		// Local-use NAT64: public only if public at every prefix length.
+		"64:ff9b:1::10.0.0.1":              classOther,
+		"64:ff9b:1::127.0.0.1":             classOther,
+		"64:ff9b:1:a00:1::":                classOther,  // 10.0.0.1 at /48
+		"64:ff9b:1:5d5d:5d:5d5d:5d5d:5d5d": classPublic, // 93.93.93.93 at every length
+		// IPv4-compatible and SIIT-translated.
+		"::127.0.0.1":        classLoopback,
+		"::10.0.0.1":         classPrivate,
+		"::169.254.169.254":  classLinkLocal,
+		"::93.184.216.34":    classPublic,
+		"::ffff:0:127.0.0.1": classLoopback,
+		"::ffff:0:10.0.0.1":  classPrivate,
+		// ISATAP interface identifiers.
+		"2a00:1450:4001::5efe:10.0.0.1":          classOther,
+		"2a00:1450:4001::200:5efe:127.0.0.1":     classOther,
+		"2a00:1450:4001::200:5efe:93.184.216.34": classPublic,
+		"2001:db8::1":                            classOther,
 	} {
 		if got := classOf(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("classOf(%s) = %s, want %s", addr, got, want)
@@ -87,9 +106,25 @@ func TestGuardCheck(t *testing.T) {
 		{"localhost:5000", "10.0.0.5", false},
 		{"127.0.0.1:5000", "::1", true},
 		{"[::1]:5000", "127.0.0.1", true},
-		{"10.0.0.4:5000", "10.1.1.1", true},
+		// A private registry reaches its own /24 or /64, no other network.
+		{"10.0.0.4:5000", "10.0.0.200", true},
+		{"10.0.0.4:5000", "10.1.1.1", false},
+		{"10.0.0.4:5000", "172.17.0.1", false},
+		{"10.0.0.4:5000", "fd00:ec2::254", false},
+		{"10.0.0.4:5000", "64:ff9b::10.0.0.9", true},
+		{"10.0.0.4:5000", "64:ff9b::10.0.1.9", false},
+		{"192.168.1.10:5000", "192.168.1.99", true},
+		{"192.168.1.10:5000", "10.0.0.1", false},
+		{"192.168.1.10:5000", "172.17.0.1", false},
+		{"100.64.0.1", "100.64.0.9", true},
+		{"100.64.0.1", "10.0.0.1", false},
+		{"100.64.0.1", "172.17.0.1", false},
+		{"[fd00:1::5]:5000", "fd00:1::9", true},
+		{"[fd00:1::5]:5000", "fd00:1:0:1::9", false},
+		{"[fd00:1::5]:5000", "10.0.0.1", false},
 		{"meta.test", "169.254.169.254", false}, // a name gets no link-local
-		{"169.254.1.1:5000", "169.254.169.254", true},
+		{"169.254.1.1:5000", "169.254.1.7", true},
+		{"169.254.1.1:5000", "169.254.169.254", false},
 		{"224.0.0.1", "224.0.0.1", false},
 		{"unknown.test", "127.0.0.1", false},
 		{"", "127.0.0.1", false},
@@ -310,15 +345,125 @@ func TestGuardProxy(t *testing.T) {
 		{"proxied.test", "https://proxied.test/v2/", true},
 		{"proxied.test", "https://only-the-proxy-resolves.test/", true},
 	} {
-		var proxies sync.Map
 		req := httptest.NewRequest(http.MethodGet, tc.target, nil)
-		u, err := g.proxy(req, tc.registry, &proxies)
-		_, stored := proxies.Load("proxy.test:3128")
+		rt, err := g.route(req, tc.registry, g.originOf(tc.registry))
 		switch {
-		case tc.ok && (err != nil || u != proxyURL || !stored):
-			t.Errorf("%s: %v, %v (proxy stored: %v)", tc.target, u, err, stored)
-		case !tc.ok && (err == nil || stored):
-			t.Errorf("%s: not refused (proxy stored: %v)", tc.target, stored)
+		case tc.ok && (err != nil || rt.proxy != proxyURL || rt.proxyAddr != "proxy.test:3128"):
+			t.Errorf("%s: %+v, %v", tc.target, rt, err)
+		case !tc.ok && err == nil:
+			t.Errorf("%s: not refused: %+v", tc.target, rt)
 		}
+	}
+}
+
+// What a registry is on is fixed by its first resolution, which its own
+// connections reuse: a DNS server that answers a public address first and
+// a loopback or private one after (TTL 0) does not make a public registry
+// loopback or private, and the registry's name is looked up once per
+// Client.
+func TestGuardRebinding(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answers []string // registry.test's, in turn
+		target  func(g *guardFixture) string
+		msg     string
+	}{
+		{"public then loopback", []string{"93.184.216.34", "127.0.0.1"},
+			func(g *guardFixture) string { return "http://localhost:" + g.secretPort }, "refusing to connect to localhost (127.0.0.1)"},
+		{"public then private", []string{"93.184.216.34", "10.0.0.7"},
+			func(g *guardFixture) string { return "https://internal.test:" + g.secretPort }, "refusing to connect to internal.test (10.0.0.7)"},
+		{"public then private by address", []string{"93.184.216.34", "10.0.0.7"},
+			func(g *guardFixture) string { return "https://10.0.0.8:" + g.secretPort }, "refusing to connect to 10.0.0.8"},
+		{"split then loopback", []string{"93.184.216.34 10.0.0.7", "127.0.0.1"},
+			func(g *guardFixture) string { return "http://localhost:" + g.secretPort }, "refusing to connect to localhost (127.0.0.1)"},
+		{"split then private", []string{"10.0.0.7 93.184.216.34", "10.0.0.7"},
+			func(g *guardFixture) string { return "https://internal.test:" + g.secretPort }, "refusing to connect to internal.test (10.0.0.7)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuardFixture(t)
+			g.net.rebind("registry.test", tc.answers...)
+			c := g.client()
+			// A first call reaches the registry at its public address.
+			if _, err := c.ResolvePlatform(context.Background(), g.host+"/sdks/golang:bookworm-1.22.10", ocispecs.Platform{OS: "linux", Architecture: "amd64"}); err != nil {
+				t.Fatalf("ResolvePlatform: %v", err)
+			}
+			g.proxy.always(tagsList, redirect(tc.target(g)))
+			_, err := c.ListTags(context.Background(), g.repo)
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %v\nwant one containing %q", err, tc.msg)
+			}
+			if n := g.secretHits.Load(); n != 0 {
+				t.Errorf("the secret server got %d requests", n)
+			}
+			if n := g.net.lookupsOf("registry.test"); n != 1 {
+				t.Errorf("registry.test looked up %d times, want 1", n)
+			}
+		})
+	}
+	// Every connection to the registry goes to the address it was first
+	// resolved to, however often its DNS answers otherwise.
+	t.Run("connections reuse the first answer", func(t *testing.T) {
+		g := newGuardFixture(t)
+		g.net.rebind("registry.test", "93.184.216.34", "127.0.0.1")
+		g.proxy.always(func(*http.Request) bool { return true }, func(_ *faultProxy, w http.ResponseWriter, r *http.Request, next http.Handler) {
+			w.Header().Set("Connection", "close") // each request dials anew
+			next.ServeHTTP(w, r)
+		})
+		c := g.client()
+		for range 3 {
+			if tags, err := c.ListTags(context.Background(), g.repo); err != nil || !slices.Equal(tags, g.tags) {
+				t.Fatalf("ListTags = %v, %v", tags, err)
+			}
+		}
+		dials := g.net.dials()
+		_, port, _ := net.SplitHostPort(g.host)
+		if len(dials) < 3 {
+			t.Errorf("%d dials (%v), want one for each of 3 calls", len(dials), dials)
+		}
+		for _, d := range dials {
+			if d != "93.184.216.34:"+port {
+				t.Errorf("dialed %s, want only 93.184.216.34:%s", d, port)
+			}
+		}
+		if n := g.net.lookupsOf("registry.test"); n != 1 {
+			t.Errorf("registry.test looked up %d times, want 1", n)
+		}
+	})
+}
+
+// A tag listing that a registry redirects to another host follows a
+// page's Link only on the registry: a relative Link resolves against the
+// registry's URL, an absolute one to the other host ends the listing.
+func TestLinkAfterRedirect(t *testing.T) {
+	for _, tc := range []struct {
+		name, link string
+		want       func(g *guardFixture) []string
+	}{
+		{"relative", `</v2/sdks/golang/tags/list?n=1000&last=bookworm-1.0.0>; rel="next"`,
+			func(g *guardFixture) []string { return append([]string{"bookworm-1.0.0"}, g.tags...) }},
+		{"absolute", `<http://storage.test:{port}/v2/sdks/golang/tags/list?n=1000&last=bookworm-1.0.0>; rel="next"`,
+			func(*guardFixture) []string { return []string{"bookworm-1.0.0"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGuardFixture(t)
+			var hits atomic.Int32
+			storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				_, port, _ := net.SplitHostPort(r.Host)
+				w.Header().Set("Link", strings.ReplaceAll(tc.link, "{port}", port))
+				fmt.Fprint(w, `{"name":"sdks/golang","tags":["bookworm-1.0.0"]}`)
+			}))
+			t.Cleanup(storage.Close)
+			_, port, _ := net.SplitHostPort(strings.TrimPrefix(storage.URL, "http://"))
+			first := func(r *http.Request) bool { return tagsList(r) && r.URL.Query().Get("last") == "" }
+			g.proxy.always(first, redirect("http://storage.test:"+port))
+			tags, err := g.client(WithInsecureRegistries([]string{g.host, "storage.test"})).ListTags(context.Background(), g.repo)
+			if want := tc.want(g); err != nil || !slices.Equal(tags, want) {
+				t.Errorf("ListTags = %v, %v; want %v", tags, err, want)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("the other host got %d requests, want 1", n)
+			}
+		})
 	}
 }

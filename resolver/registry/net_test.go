@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 )
 
@@ -16,6 +17,7 @@ import (
 type fakeNet struct {
 	mu      sync.Mutex
 	names   map[string][]netip.Addr
+	answers map[string][][]netip.Addr // successive answers, the last repeating
 	lookups map[string]int
 	routed  map[netip.Addr]bool
 	dialed  []string // addresses dialed, as asked
@@ -23,7 +25,30 @@ type fakeNet struct {
 
 func newFakeNet() *fakeNet {
 	return &fakeNet{names: map[string][]netip.Addr{"localhost": {netip.MustParseAddr("127.0.0.1")}},
-		lookups: map[string]int{}, routed: map[netip.Addr]bool{}}
+		lookups: map[string]int{}, routed: map[netip.Addr]bool{}, answers: map[string][][]netip.Addr{}}
+}
+
+// rebind makes name's lookups answer each of answers in turn (addresses
+// separated by spaces; "" for no such host), the last one from then on: a
+// DNS server with TTL 0.
+func (n *fakeNet) rebind(name string, answers ...string) *fakeNet {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ans := range answers {
+		var addrs []netip.Addr
+		for _, a := range strings.Fields(ans) {
+			addrs = append(addrs, netip.MustParseAddr(a))
+		}
+		n.answers[name] = append(n.answers[name], addrs)
+	}
+	return n
+}
+
+// lookupsOf is how often name was looked up.
+func (n *fakeNet) lookupsOf(name string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lookups[name]
 }
 
 // host maps name to addrs; routed ones reach the test servers.
@@ -49,6 +74,12 @@ func (n *fakeNet) lookup(_ context.Context, host string) ([]netip.Addr, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.lookups[host]++
+	if ans := n.answers[host]; len(ans) > 0 {
+		if addrs := ans[min(n.lookups[host], len(ans))-1]; len(addrs) > 0 {
+			return addrs, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
 	addrs, ok := n.names[host]
 	if !ok {
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}

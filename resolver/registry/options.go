@@ -2,8 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -24,7 +28,8 @@ type options struct {
 	backoff        time.Duration
 	maxBackoff     time.Duration
 	maxRetryAfter  time.Duration
-	realms         []string // token realms trusted with credentials
+	realms         []string       // token realms trusted with credentials
+	networks       []netip.Prefix // private networks a registry in one may reach
 	userAgent      string
 	pageSize       int
 	maxPages       int
@@ -37,6 +42,7 @@ type options struct {
 	// The network, for tests: nil is the host's.
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	proxy  func(*http.Request) (*url.URL, error)
 }
 
 // Defaults; resolver/registry/doc.go explains them.
@@ -137,6 +143,60 @@ const CredentialRealmsEnv = "SDK_AUTH_REALMS"
 // WithCredentialRealms.
 func CredentialRealmsFromEnv() []string {
 	return strings.FieldsFunc(os.Getenv(CredentialRealmsEnv), func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
+
+// WithPrivateNetworks names private networks (RFC 1918, RFC 6598, RFC
+// 4193 prefixes such as 10.0.0.0/8 or fd00:ec2::/32) that a registry on an
+// address in one may reach in full, where by default a private registry
+// reaches only its own /24 (IPv4) or /64 (IPv6), as when its blob storage
+// is on another subnet. Each network is one: a registry in 10.0.0.0/8
+// reaches none of 172.16.0.0/12 for its being named too. A prefix that is
+// not within one private block is ignored; ParsePrivateNetworks refuses
+// it. Public registries reach no private address, whatever is named.
+func WithPrivateNetworks(networks []netip.Prefix) Option {
+	return func(o *options) {
+		for _, n := range networks {
+			if privateNetwork(n) {
+				o.networks = append(o.networks, n.Masked())
+			}
+		}
+	}
+}
+
+// PrivateNetworksEnv is the environment variable that names private
+// networks for sdkfront lock (WithPrivateNetworks): prefixes in CIDR
+// notation separated by commas or spaces.
+const PrivateNetworksEnv = "SDK_PRIVATE_NETWORKS"
+
+// PrivateNetworksFromEnv are the networks PrivateNetworksEnv names, for
+// WithPrivateNetworks; an error names each that is not a private network.
+func PrivateNetworksFromEnv() ([]netip.Prefix, error) {
+	nets, err := ParsePrivateNetworks(os.Getenv(PrivateNetworksEnv))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", PrivateNetworksEnv, err)
+	}
+	return nets, nil
+}
+
+// ParsePrivateNetworks parses prefixes in CIDR notation separated by
+// commas or spaces, each within one private block (10.0.0.0/8,
+// 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7,
+// fec0::/10). It reports every entry that is not, at once.
+func ParsePrivateNetworks(s string) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	var errs []error
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		p, err := netip.ParsePrefix(f)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%q is not a network in CIDR notation (10.1.0.0/16)", f))
+		case !privateNetwork(p):
+			errs = append(errs, fmt.Errorf("%q is not within one private network (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7, fec0::/10)", f))
+		default:
+			nets = append(nets, p.Masked())
+		}
+	}
+	return nets, errors.Join(errs...)
 }
 
 // WithUserAgent sets the User-Agent (default "sdkfront").

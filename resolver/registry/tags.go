@@ -14,8 +14,9 @@ import (
 )
 
 // listTags lists repo's tags page by page. It follows a page's Link to
-// the next page only on the registry's own host, and never to a page it
-// has seen; other links end the listing, as they do in Oryx's client. It
+// the next page only on the registry's own host (a relative Link resolved
+// against the registry's URL, even where a redirect served the page), and
+// never to a page it has seen; other links end the listing, as they do in Oryx's client. It
 // fails beyond maxPages pages, maxTags tags or maxListBytes bytes of
 // tags. Each page is decoded as it arrives (tagList.page), so only the
 // tags are kept, never the pages; a page that lists nothing ends the
@@ -72,11 +73,15 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 				break // past the tags that have the prefix
 			}
 		}
-		next := nextLink(resp.Header.Values("Link"), resp.Request.URL)
+		// Against the page asked of the registry, not where a redirect
+		// took it: a relative Link is the registry's, an absolute one to
+		// any other host ends the listing.
+		next := nextLink(resp.Header.Values("Link"), u)
+		asked := u
 		u = nil
-		if next != nil && strings.EqualFold(next.Host, resp.Request.URL.Host) && l.listed > listed {
-			// The current scheme: a Link cannot downgrade to plain HTTP.
-			next.Scheme = resp.Request.URL.Scheme
+		if next != nil && strings.EqualFold(next.Host, repo.RegistryStr()) && l.listed > listed {
+			// The registry's scheme: a Link cannot downgrade to plain HTTP.
+			next.Scheme = asked.Scheme
 			if !seen[pageKey(next)] {
 				u = next
 			}

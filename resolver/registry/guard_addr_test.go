@@ -1,0 +1,170 @@
+package registry
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// embeddings are the forms of IPv6 address that embed an IPv4 address,
+// each filling its other bits from fill.
+var embeddings = map[string]func(v4 [4]byte, fill [16]byte) netip.Addr{
+	"mapped": func(v4 [4]byte, _ [16]byte) netip.Addr { return netip.AddrFrom16(netip.AddrFrom4(v4).As16()) },
+	"compatible": func(v4 [4]byte, _ [16]byte) netip.Addr {
+		var b [16]byte
+		copy(b[12:], v4[:])
+		return netip.AddrFrom16(b)
+	},
+	"translated": func(v4 [4]byte, _ [16]byte) netip.Addr {
+		b := [16]byte{8: 0xff, 9: 0xff}
+		copy(b[12:], v4[:])
+		return netip.AddrFrom16(b)
+	},
+	"nat64": func(v4 [4]byte, _ [16]byte) netip.Addr {
+		b := [16]byte{1: 0x64, 2: 0xff, 3: 0x9b}
+		copy(b[12:], v4[:])
+		return netip.AddrFrom16(b)
+	},
+	"nat64 local /48": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := localNAT64(fill)
+		b[6], b[7], b[9], b[10] = v4[0], v4[1], v4[2], v4[3]
+		return netip.AddrFrom16(b)
+	},
+	"nat64 local /56": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := localNAT64(fill)
+		b[7], b[9], b[10], b[11] = v4[0], v4[1], v4[2], v4[3]
+		return netip.AddrFrom16(b)
+	},
+	"nat64 local /64": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := localNAT64(fill)
+		copy(b[9:13], v4[:])
+		return netip.AddrFrom16(b)
+	},
+	"nat64 local /96": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := localNAT64(fill)
+		copy(b[12:], v4[:])
+		return netip.AddrFrom16(b)
+	},
+	"6to4": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := fill
+		b[0], b[1] = 0x20, 0x02
+		copy(b[2:6], v4[:])
+		return netip.AddrFrom16(b)
+	},
+	"teredo": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := fill
+		b[0], b[1], b[2], b[3] = 0x20, 0x01, 0, 0
+		binary.BigEndian.PutUint32(b[12:], ^binary.BigEndian.Uint32(v4[:]))
+		return netip.AddrFrom16(b)
+	},
+	"isatap": func(v4 [4]byte, fill [16]byte) netip.Addr {
+		b := fill
+		b[8], b[9], b[10], b[11] = fill[8]&0x03, 0, 0x5e, 0xfe
+		copy(b[12:], v4[:])
+		return netip.AddrFrom16(b)
+	},
+}
+
+// localNAT64 is fill within 64:ff9b:1::/48, its u-octet (bits 64-71) zero.
+func localNAT64(fill [16]byte) [16]byte {
+	b := fill
+	copy(b[:6], []byte{0, 0x64, 0xff, 0x9b, 0, 1})
+	b[8] = 0
+	return b
+}
+
+// exactEmbeddings embed exactly one IPv4 address, and take its class.
+var exactEmbeddings = []string{"mapped", "compatible", "translated", "nat64"}
+
+// FuzzClassEmbedded: an address that embeds an IPv4 address is never
+// public unless that address is, in any form; in the forms that embed
+// exactly one, it has that address's class.
+func FuzzClassEmbedded(f *testing.F) {
+	for _, v4 := range []string{"127.0.0.1", "10.0.0.1", "169.254.169.254", "172.17.0.1", "100.64.0.1", "0.0.0.0", "93.184.216.34", "224.0.0.1"} {
+		a := netip.MustParseAddr(v4).As4()
+		f.Add(a[:], make([]byte, 16))
+		f.Add(a[:], []byte("\x2a\x00\x14\x50\x40\x01\x08\x11\x02\x00\x5e\xfe\x5d\x5d\x5d\x5d"))
+	}
+	f.Fuzz(func(t *testing.T, v4b, fillb []byte) {
+		var v4 [4]byte
+		var fill [16]byte
+		copy(v4[:], v4b)
+		copy(fill[:], fillb)
+		want := classOf(netip.AddrFrom4(v4))
+		for form, embed := range embeddings {
+			a := embed(v4, fill)
+			got := classOf(a)
+			if got == classPublic && want != classPublic {
+				t.Errorf("classOf(%s), %s of %s (%s), is public", a, form, netip.AddrFrom4(v4), want)
+			}
+			if slices.Contains(exactEmbeddings, form) && got != want {
+				t.Errorf("classOf(%s), %s of %s, is %s, want %s", a, form, netip.AddrFrom4(v4), got, want)
+			}
+		}
+	})
+}
+
+// A registry in a network WithPrivateNetworks names reaches all of it,
+// and nothing more; one outside reaches its own network; a public one no
+// private address.
+func TestGuardPrivateNetworks(t *testing.T) {
+	n := newFakeNet().host("lan.test", "10.0.0.4").host("public.test", "93.184.216.34")
+	c := New(n.option(), WithPrivateNetworks([]netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00:ec2::/32"),
+		netip.MustParsePrefix("93.184.0.0/16"), // not private: ignored
+	}))
+	g := c.transport.(*retryTransport).next.(tlsGuard).next.(*netGuard)
+	for _, tc := range []struct {
+		registry, target string
+		ok               bool
+	}{
+		{"10.0.0.4:5000", "10.1.1.1", true},
+		{"lan.test", "10.200.0.1", true},
+		{"10.0.0.4:5000", "172.17.0.1", false},
+		{"10.0.0.4:5000", "fd00:ec2::254", false},
+		{"[fd00:ec2::1]:5000", "fd00:ec2:1::254", true},
+		{"[fd00:ec2::1]:5000", "10.0.0.5", false},
+		{"192.168.1.10:5000", "192.168.1.11", true},
+		{"192.168.1.10:5000", "10.0.0.1", false},
+		{"public.test", "10.0.0.1", false},
+		{"93.184.216.34", "93.184.1.1", true}, // public anyway
+		{"10.0.0.4:5000", "127.0.0.1", false},
+	} {
+		err := g.check(context.Background(), tc.registry, "target", netip.MustParseAddr(tc.target))
+		if (err == nil) != tc.ok {
+			t.Errorf("registry %q reaching %s: %v, want ok=%v", tc.registry, tc.target, err, tc.ok)
+		}
+	}
+}
+
+func TestParsePrivateNetworks(t *testing.T) {
+	got, err := ParsePrivateNetworks(" 10.0.0.0/8, fd00:ec2::/32  192.168.4.7/24,100.64.0.0/10")
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00:ec2::/32"),
+		netip.MustParsePrefix("192.168.4.0/24"), netip.MustParsePrefix("100.64.0.0/10")}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ParsePrivateNetworks = %v, %v; want %v", got, err, want)
+	}
+	_, err = ParsePrivateNetworks("10.0.0.0/7 0.0.0.0/0 127.0.0.0/8 8.8.8.0/24 169.254.0.0/16 ::/0 10.1.2.3 10.0.0.0/8")
+	for _, bad := range []string{`"10.0.0.0/7"`, `"0.0.0.0/0"`, `"127.0.0.0/8"`, `"8.8.8.0/24"`, `"169.254.0.0/16"`, `"::/0"`, `"10.1.2.3" is not a network`} {
+		if err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("error %v does not name %s", err, bad)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), `"10.0.0.0/8"`) {
+		t.Errorf("error %v names a private network", err)
+	}
+}
+
+func TestPrivateNetworksFromEnv(t *testing.T) {
+	t.Setenv(PrivateNetworksEnv, "10.0.0.0/16")
+	if got, err := PrivateNetworksFromEnv(); err != nil || !slices.Equal(got, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}) {
+		t.Errorf("PrivateNetworksFromEnv() = %v, %v", got, err)
+	}
+	t.Setenv(PrivateNetworksEnv, "8.8.8.0/24")
+	if _, err := PrivateNetworksFromEnv(); err == nil || !strings.HasPrefix(err.Error(), PrivateNetworksEnv+": ") {
+		t.Errorf("PrivateNetworksFromEnv() error %v, want one naming %s", err, PrivateNetworksEnv)
+	}
+}
