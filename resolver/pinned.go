@@ -56,6 +56,17 @@ func ReadPinned(ctx context.Context, mr ManifestResolver, pinned string, p ocisp
 	return m, checkManifest(pinned, m)
 }
 
+// ReadPinnedConfig is ReadPinned with the image's config read too (one
+// more request): Config holds it, for the version its label names
+// (LabelledVersion).
+func ReadPinnedConfig(ctx context.Context, mr ManifestResolver, pinned string, p ocispecs.Platform) (Manifest, error) {
+	m, err := readManifest(ctx, mr, pinned, p, true)
+	if err != nil {
+		return Manifest{}, err
+	}
+	return m, checkManifest(pinned, m)
+}
+
 // readManifest reads ref's manifest for p, and its config too if asked,
 // or if the one layer is too small to tell whether it is empty.
 func readManifest(ctx context.Context, mr ManifestResolver, ref string, p ocispecs.Platform, config bool) (Manifest, error) {
