@@ -1,9 +1,11 @@
 package lock
 
 import (
+	"context"
 	"fmt"
 
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
@@ -52,4 +54,56 @@ func Bind(res resolver.Resolution, config []byte) (resolver.VersionLabel, error)
 		return l, &BindingError{Ref: res.Ref, Version: res.Version, Digest: res.Digest, Label: l}
 	}
 	return l, nil
+}
+
+// TagError is an entry whose tag no longer points to the entry's digest:
+// the tag moved (an image was published again under it), or the entry's
+// digest is another image's.
+type TagError struct {
+	Ref             string
+	Repository, Tag string
+	Platform        string        // the platform it was resolved for, for a platform manifest
+	Locked, Current digest.Digest // the entry's, and what the tag gives
+}
+
+func (e *TagError) Error() string {
+	what := "points to"
+	if e.Platform != "" {
+		what = "gives for " + e.Platform
+	}
+	return fmt.Sprintf("%s: the tag %s:%s %s %s, but the lock pins %s: the tag moved, or the entry's digest is another image's; run sdkfront lock --update %s to pin what the tag gives",
+		quote(e.Ref), e.Repository, e.Tag, what, e.Current, e.Locked, quote(e.Ref))
+}
+
+// Is makes a TagError match ErrInvalid: the entry is not what its tag
+// gives.
+func (e *TagError) Is(target error) bool { return target == ErrInvalid }
+
+// Verify resolves e's tag again for platform p, straight from its registry
+// with the image's config: the tag must point to e's digest, and for p to
+// e's manifest for p (a *TagError if not), and the image's version label
+// must name e's version (a *BindingError if not; Bind). It returns the
+// label, the zero label if the image has none. Other errors are the
+// registry's. One read of the manifest and one of the config.
+func (e Entry) Verify(ctx context.Context, mr resolver.ManifestResolver, p ocispecs.Platform) (resolver.VersionLabel, error) {
+	k := PlatformKey(p)
+	want, ok := e.Platforms[k]
+	if !ok {
+		return resolver.VersionLabel{}, fmt.Errorf("%s is not locked for %s", quote(e.Ref), k)
+	}
+	m, err := mr.ResolveManifest(ctx, e.Repository+":"+e.Tag, p, true)
+	switch {
+	case err != nil:
+		return resolver.VersionLabel{}, err
+	case m.Digest != e.Digest:
+		return resolver.VersionLabel{}, &TagError{Ref: e.Ref, Repository: e.Repository, Tag: e.Tag, Locked: e.Digest, Current: m.Digest}
+	case m.Image != want:
+		return resolver.VersionLabel{}, &TagError{Ref: e.Ref, Repository: e.Repository, Tag: e.Tag, Platform: k, Locked: want, Current: m.Image}
+	}
+	return Bind(e.pinned(), m.Config)
+}
+
+// pinned is what e pins, for Bind.
+func (e Entry) pinned() resolver.Resolution {
+	return resolver.Resolution{Ref: e.Ref, Flavor: e.Flavor, Version: e.Version, Repository: e.Repository, Tag: e.Tag, Digest: e.Digest, Locked: true}
 }
