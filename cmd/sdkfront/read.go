@@ -66,7 +66,7 @@ func (l *locker) run(ctx context.Context) int {
 		},
 	}
 	if l.o.check {
-		return l.check()
+		return l.check(ctx)
 	}
 	return l.lock(ctx)
 }
