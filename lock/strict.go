@@ -62,11 +62,18 @@ type keyChecker struct {
 	dt       []byte
 	dec      *json.Decoder
 	problems []keyProblem
+	// counted is how far lines have been counted, and lines how many
+	// newlines that was: the decoder only moves forward.
+	counted int64
+	lines   int
 }
 
 // line is the line of the document the decoder has read up to.
 func (k *keyChecker) line() int {
-	return 1 + bytes.Count(k.dt[:k.dec.InputOffset()], []byte("\n"))
+	off := k.dec.InputOffset()
+	k.lines += bytes.Count(k.dt[k.counted:off], []byte("\n"))
+	k.counted = off
+	return 1 + k.lines
 }
 
 // value reads one value that decodes to t (nil: any value), where names
