@@ -47,12 +47,11 @@ func checkKeys(dt []byte) error {
 		return nil
 	}
 	var msgs []string
-	for i, p := range k.problems {
-		if i == maxKeyProblems {
-			msgs = append(msgs, fmt.Sprintf("and %d more", len(k.problems)-i))
-			break
-		}
+	for _, p := range k.problems {
 		msgs = append(msgs, p.String())
+	}
+	if k.more > 0 {
+		msgs = append(msgs, fmt.Sprintf("and %d more", k.more))
 	}
 	return invalidf("%s", strings.Join(msgs, "; "))
 }
@@ -61,11 +60,21 @@ func checkKeys(dt []byte) error {
 type keyChecker struct {
 	dt       []byte
 	dec      *json.Decoder
-	problems []keyProblem
+	problems []keyProblem // the first maxKeyProblems
+	more     int          // how many more there are
 	// counted is how far lines have been counted, and lines how many
 	// newlines that was: the decoder only moves forward.
 	counted int64
 	lines   int
+}
+
+// refuse records a refused key, the decoder just past it.
+func (k *keyChecker) refuse(where, format string, args ...any) {
+	if len(k.problems) == maxKeyProblems {
+		k.more++
+		return
+	}
+	k.problems = append(k.problems, keyProblem{k.line(), where, fmt.Sprintf(format, args...)})
 }
 
 // line is the line of the document the decoder has read up to.
@@ -136,9 +145,8 @@ func (k *keyChecker) object(t reflect.Type, where string) error {
 			return err
 		}
 		name, _ := tok.(string)
-		line := k.line()
 		if seen[name] {
-			k.problems = append(k.problems, keyProblem{line, where, fmt.Sprintf("duplicate key %q: encoding/json would use the last one", name)})
+			k.refuse(where, "duplicate key %q: encoding/json would use the last one", name)
 		}
 		seen[name] = true
 		var vt reflect.Type
@@ -148,7 +156,7 @@ func (k *keyChecker) object(t reflect.Type, where string) error {
 		case fields != nil:
 			ft, known := fields[name]
 			if !known {
-				k.problems = append(k.problems, keyProblem{line, where, notAField(name, fields)})
+				k.refuse(where, "%s", notAField(name, fields))
 			}
 			vt = ft
 		}
