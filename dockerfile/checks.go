@@ -48,6 +48,14 @@ var (
 			return fmt.Sprintf("SDK %s: sdkfront could not read the manifest of %s to check its layers for foreign URLs (%s); lock it with `sdkfront lock`, which checks them", ref, image, why)
 		},
 	}
+	RuleSDKLockUnbound = linter.LinterRule[func(ref, version, image string) string]{
+		Name:        "SDKLockUnbound",
+		Description: "sdkfront checks that the image a lock entry pins is of the entry's version, by the image's version label",
+		URL:         DocsURL + "#sdklockunbound",
+		Format: func(ref, version, image string) string {
+			return fmt.Sprintf("SDK %s is locked to %s, but the image %s has no version label (org.oryx.version or org.oryx.sdk.version), so sdkfront could not check that it is that version's; `sdkfront lock --check` checks that the entry's tag still points to it", ref, version, image)
+		},
+	}
 	RuleSDKDirectiveOrder = linter.LinterRule[func(sdk, buildkit string) string]{
 		Name:        "SDKDirectiveOrder",
 		Description: "sdk-* parser directives should come after BuildKit's syntax, escape and check directives",

@@ -133,10 +133,12 @@ func (l *locks) unusedBad() error {
 // check reads the image the lock pins for stage platform p from its
 // registry, as one of r's reads (r.ReadPinned), and checks it as a resolution is checked: the platform's
 // manifest is the one the lock names, it is an SDK image, and its layers
-// carry no foreign URLs that are not allowed. Where the registry cannot be
-// read from the frontend (BuildKit reads it with the session's
+// carry no foreign URLs that are not allowed. Its config is read too: the
+// version it labels must be the entry's (a *lock.BindingError if not), and
+// is returned; the zero label if the image has none. Where the registry
+// cannot be read from the frontend (BuildKit reads it with the session's
 // credentials and its own mirrors), unchecked says why.
-func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (unchecked string, err error) {
+func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (label resolver.VersionLabel, unchecked string, err error) {
 	// A registry that failed once is not asked again in this build: the
 	// offline frontend would wait for every locked SDK's retries.
 	host, _, _ := strings.Cut(res.Repository, "/")
@@ -144,16 +146,21 @@ func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Re
 	why, failed := l.unreadable[host]
 	l.mu.Unlock()
 	if failed {
-		return why, nil
+		return label, why, nil
 	}
-	m, err := r.ReadPinned(ctx, res.Pinned(), p)
+	m, err := r.ReadPinnedConfig(ctx, res.Pinned(), p)
 	switch {
 	case err == nil:
 		k := lock.PlatformKey(p)
 		if want := res.Platforms[k]; m.Image != want {
 			err = errors.Errorf("its manifest for %s is %s, not the lock's %s", k, m.Image, want)
-		} else {
-			err = resolver.CheckForeignURLs(res.Pinned(), m.Descriptors(), allowed)
+		} else if err = resolver.CheckForeignURLs(res.Pinned(), m.Descriptors(), allowed); err == nil {
+			label, err = lock.Bind(res, m.Config)
+			var be *lock.BindingError
+			if errors.As(err, &be) {
+				be.Lock = l.name
+				return label, "", be
+			}
 		}
 	case resolver.IsNotFound(err), errors.Is(err, resolver.ErrInvalidImage), ctx.Err() != nil:
 	default:
@@ -164,10 +171,10 @@ func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Re
 		}
 		l.unreadable[host] = why
 		l.mu.Unlock()
-		return why, nil
+		return label, why, nil
 	}
 	if err != nil {
-		return "", errors.Errorf("%s pins %s (%s): %v", l.name, res.Version, res.Pinned(), err)
+		return label, "", errors.Errorf("%s pins %s (%s): %v", l.name, res.Version, res.Pinned(), err)
 	}
-	return "", nil
+	return label, "", nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	sdkllb "github.com/sdkfront/sdkfront/llb"
+	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -217,12 +218,14 @@ func pinAll(env resolveEnv, jobs []job) (pins map[key]pinned, order []job, err e
 }
 
 // resolved is what resolveJobs learnt: a resolution per key, the jobs
-// that fell back from their base image's flavor, and the uses whose layers
-// went unchecked, and why.
+// that fell back from their base image's flavor, the uses whose layers
+// went unchecked, and why, and the locked uses whose image names no
+// version to check the lock's against.
 type resolved struct {
 	results   map[key]resolver.Resolution
 	fellBack  []job
 	unchecked map[*dockerfile.Use]string
+	unbound   map[*dockerfile.Use]bool
 }
 
 // resolveJobs resolves the keys the lock does not pin, concurrently, and
@@ -230,21 +233,26 @@ type resolved struct {
 func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]pinned) (resolved, error) {
 	s, l := env.settings, env.locks
 	var mu sync.Mutex
-	out := resolved{results: map[key]resolver.Resolution{}, unchecked: map[*dockerfile.Use]string{}}
+	out := resolved{results: map[key]resolver.Resolution{}, unchecked: map[*dockerfile.Use]string{}, unbound: map[*dockerfile.Use]bool{}}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, j := range order {
 		res, locked := pins[j.k].res, pins[j.k].locked
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
 			if locked && env.manifests != nil {
-				// The lock is checked as a resolution is: one request, for
-				// the layers that BuildKit will pull.
+				// The lock is checked as a resolution is, for the layers
+				// that BuildKit will pull, and its digest against its
+				// version: two requests, the manifest and its config.
 				var why string
-				if why, err = l.check(ectx, env.r, res, j.sp, s.AllowForeign); why != "" {
-					mu.Lock()
+				res.Label, why, err = l.check(ectx, env.r, res, j.sp, s.AllowForeign)
+				mu.Lock()
+				switch {
+				case why != "":
 					out.unchecked[j.u] = why
-					mu.Unlock()
+				case err == nil && res.Label.Label == "":
+					out.unbound[j.u] = true
 				}
+				mu.Unlock()
 			}
 			if !locked {
 				req := resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp}
@@ -268,6 +276,9 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 					out.unchecked[j.u] = "it was resolved through BuildKit, as the frontend cannot read its registry"
 					mu.Unlock()
 				}
+			}
+			if be := (*lock.BindingError)(nil); errors.As(err, &be) {
+				return parser.WithLocation(errors.Errorf("SDK %s", be), j.u.Location())
 			}
 			if err != nil {
 				hint := ""
@@ -308,6 +319,13 @@ func announceAll(ctx context.Context, env resolveEnv, jobs []job, out resolved) 
 		if why, ok := unchecked[j.u]; ok {
 			delete(unchecked, j.u)
 			env.note(j.u, &dockerfile.RuleSDKLayersUnchecked, dockerfile.RuleSDKLayersUnchecked.Format(j.u.RefText, results[j.k].Pinned(), why))
+		}
+	}
+	for _, j := range jobs {
+		if out.unbound[j.u] {
+			delete(out.unbound, j.u)
+			res := results[j.k]
+			env.note(j.u, &dockerfile.RuleSDKLockUnbound, dockerfile.RuleSDKLockUnbound.Format(j.u.RefText, res.Version, res.Pinned()))
 		}
 	}
 	for _, j := range out.fellBack {

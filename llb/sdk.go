@@ -64,13 +64,19 @@ func Announce(rs ...resolver.Resolution) llb.State {
 	return llb.Merge(sts, llb.WithCustomName("[sdk] resolved"))
 }
 
-// Summary is the one-line, human-readable form of a resolution.
+// Summary is the one-line, human-readable form of a resolution. A locked
+// one says what the pinned image is: the version its label names, when it
+// was read, for the lock's version is only what the lock claims.
 func Summary(r resolver.Resolution) string {
-	flavor := r.Flavor
+	flavor, image := r.Flavor, ""
 	if r.Locked {
 		flavor += ", locked"
+		image = " (image version unchecked)"
+		if r.Label.Label != "" {
+			image = fmt.Sprintf(" (image labelled %s)", r.Label.Version)
+		}
 	}
-	return fmt.Sprintf("[sdk] %s -> %s (%s) %s", r.Ref, r.Version, flavor, r.Pinned())
+	return fmt.Sprintf("[sdk] %s -> %s (%s) %s%s", r.Ref, r.Version, flavor, r.Pinned(), image)
 }
 
 func short(r resolver.Resolution) string {

@@ -92,14 +92,17 @@ type Entry struct {
 }
 
 // Parse reads a lockfile. A file that is not a lock (larger than MaxSize,
-// not JSON, unknown fields, another schema version, an entry without its
-// key or result, two entries with one key) fails with an error that
-// matches ErrInvalid. Entries that break the rules of Check are left out
+// not JSON, a key that is not exactly a field's name or is repeated in
+// its object, another schema version, an entry without its key or result,
+// two entries with one key) fails with an error that matches ErrInvalid. Entries that break the rules of Check are left out
 // of the file, which Parse returns with an *InvalidEntriesError naming
 // them: a caller either fails, or replaces them.
 func Parse(dt []byte) (*File, error) {
 	if len(dt) > MaxSize {
 		return nil, invalidf("larger than 1 MiB (%d bytes), the most a lock may hold", MaxSize)
+	}
+	if err := checkKeys(dt); err != nil {
+		return nil, err
 	}
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(dt))

@@ -189,29 +189,38 @@ func (l *Locker) resolve(ctx context.Context, c *Change, flavor string) (Entry, 
 }
 
 // extend keeps c's old entry and locks the platforms it lacks: the same
-// digest, read for them and checked as a resolution is.
+// digest, read for them and checked as a resolution is. The image is read
+// with its config for every platform c needs, those the entry holds too:
+// its version label must name the entry's version (a *BindingError if
+// not), and its manifest be the one the entry holds.
 func (l *Locker) extend(ctx context.Context, c *Change) (Entry, []string, error) {
 	e := *c.Old
 	e.Platforms = maps.Clone(c.Old.Platforms)
 	var added []string
 	for _, p := range c.Platforms {
 		k := PlatformKey(p)
-		if _, ok := e.Platforms[k]; ok {
-			continue
-		}
+		held, had := e.Platforms[k]
 		ref := e.Repository + "@" + e.Digest.String()
-		m, err := l.Resolver.ReadPinned(ctx, ref, p)
+		m, err := l.Resolver.ReadPinnedConfig(ctx, ref, p)
 		if errors.As(err, new(*resolver.ImageError)) {
 			return e, nil, err // not an SDK image
 		}
 		if err != nil {
 			return e, nil, fmt.Errorf("locked to %s, which cannot be resolved for %s: %w; to re-resolve it, run sdkfront lock --update %s", e.Version, k, resolver.Advise(err), c.Key.Ref)
 		}
+		if had && m.Image != held {
+			return e, nil, fmt.Errorf("locked to %s, whose manifest for %s is %s, not the lock's %s; to re-resolve it, run sdkfront lock --update %s", e.Version, k, m.Image, held, c.Key.Ref)
+		}
 		if err := resolver.CheckForeignURLs(ref, m.Descriptors(), l.AllowForeign); err != nil {
 			return e, nil, fmt.Errorf("for %s: %w", k, err)
 		}
-		e.Platforms[k] = m.Image
-		added = append(added, k)
+		if _, err := Bind(e.pinned(), m.Config); err != nil {
+			return e, nil, err
+		}
+		if !had {
+			e.Platforms[k] = m.Image
+			added = append(added, k)
+		}
 	}
 	return e, added, nil
 }

@@ -53,16 +53,49 @@ func checkLayers(ref string, layers []ocispecs.Descriptor) error {
 	return nil
 }
 
-// labelledDefault reads the version a default tag names.
-func labelledDefault(ref string, config []byte) (string, error) {
+// VersionLabel is the version an SDK image's config names, and the label
+// that names it.
+type VersionLabel struct {
+	Label   string // "org.oryx.version", "org.oryx.sdk.version"; "" if the image has neither
+	Version string
+}
+
+// LabelledVersion reads the version an image's config names, by the labels
+// a default tag names its version by, in the same order; the zero
+// VersionLabel if it has neither.
+func LabelledVersion(ref string, config []byte) (VersionLabel, error) {
 	img, err := parseConfig(ref, config)
 	if err != nil {
-		return "", err
+		return VersionLabel{}, err
 	}
 	for _, l := range defaultVersionLabels {
 		if v := img.Config.Labels[l]; v != "" {
-			return v, nil
+			return VersionLabel{Label: l, Version: v}, nil
 		}
+	}
+	return VersionLabel{}, nil
+}
+
+// Names reports whether the label names version: the same text, or the
+// same release spelled as tags spell it ("8.0.404" for "8.0.404_8.0.11").
+// A label naming a line ("1.23") names no release of it.
+func (l VersionLabel) Names(version string) bool {
+	if l.Version == version {
+		return true
+	}
+	c, err := ParseConstraint(l.Version)
+	if err != nil || c.Kind != Exact {
+		return false
+	}
+	v, err := ParseVersion(version)
+	return err == nil && c.Matches(v)
+}
+
+// labelledDefault reads the version a default tag names.
+func labelledDefault(ref string, config []byte) (string, error) {
+	l, err := LabelledVersion(ref, config)
+	if err != nil || l.Label != "" {
+		return l.Version, err
 	}
 	return "", &ImageError{Ref: ref, Reason: fmt.Sprintf("has neither label %s nor %s, so it does not say which version is the default", defaultVersionLabels[0], defaultVersionLabels[1])}
 }

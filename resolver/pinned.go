@@ -53,13 +53,24 @@ func (c Constraint) Admits(version string) bool {
 // of the Resolver's reads: it waits for a slot, and takes at most
 // ReadTimeout.
 func (r *Resolver) ReadPinned(ctx context.Context, pinned string, p ocispecs.Platform) (Manifest, error) {
+	return r.readPinned(ctx, pinned, p, false)
+}
+
+// ReadPinnedConfig is ReadPinned with the image's config read too (one
+// more request, in the same read): Config holds it, for the version its
+// label names (LabelledVersion).
+func (r *Resolver) ReadPinnedConfig(ctx context.Context, pinned string, p ocispecs.Platform) (Manifest, error) {
+	return r.readPinned(ctx, pinned, p, true)
+}
+
+func (r *Resolver) readPinned(ctx context.Context, pinned string, p ocispecs.Platform, config bool) (Manifest, error) {
 	mr := r.reg.Manifests
 	if mr == nil {
 		return Manifest{}, fmt.Errorf("cannot read %s: the resolver reads no manifests from registries", pinned)
 	}
 	var m Manifest
 	err := r.read(ctx, func(ctx context.Context) (err error) {
-		m, err = readManifest(ctx, mr, pinned, p, false)
+		m, err = readManifest(ctx, mr, pinned, p, config)
 		return err
 	})
 	if err != nil {

@@ -130,3 +130,67 @@ func TestReadPinned(t *testing.T) {
 		})
 	}
 }
+
+// ReadPinnedConfig reads the config with the manifest, in one read, and
+// LabelledVersion names the version it labels, by the default tag's labels.
+func TestReadPinnedConfig(t *testing.T) {
+	const ref = "reg.test/sdks/golang@sha256:1d"
+	amd64 := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	big := ocispecs.Descriptor{Digest: "sha256:b", Size: 1 << 20}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   VersionLabel
+	}{
+		{"org.oryx.version", map[string]string{"org.oryx.version": "1.22.10"}, VersionLabel{"org.oryx.version", "1.22.10"}},
+		{"org.oryx.sdk.version", map[string]string{"org.oryx.sdk.version": "3.12.7"}, VersionLabel{"org.oryx.sdk.version", "3.12.7"}},
+		{"both: as the default tag's", map[string]string{"org.oryx.sdk.version": "3.12.7", "org.oryx.version": "3.12.8"}, VersionLabel{"org.oryx.version", "3.12.8"}},
+		{"none", map[string]string{"org.opencontainers.image.version": "1.22.10"}, VersionLabel{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dt, _ := json.Marshal(ocispecs.Image{Config: ocispecs.ImageConfig{Labels: tc.labels},
+				RootFS: ocispecs.RootFS{Type: "layers", DiffIDs: []digest.Digest{"sha256:abc"}}})
+			mr := &pinnedManifests{ref: ref, layers: []ocispecs.Descriptor{big}, config: dt}
+			r := NewWithRegistry(nil, Registry{Manifests: mr})
+			m, err := r.ReadPinnedConfig(context.Background(), ref, amd64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mr.calls != 1 || string(m.Config) != string(dt) {
+				t.Fatalf("%d reads, config %q: want the config in one read", mr.calls, m.Config)
+			}
+			got, err := LabelledVersion(ref, m.Config)
+			if err != nil || got != tc.want {
+				t.Errorf("LabelledVersion = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := LabelledVersion(ref, []byte("{")); err == nil || !strings.Contains(err.Error(), ref+" has an unreadable image config") {
+		t.Errorf("LabelledVersion of a bad config: %v", err)
+	}
+}
+
+func TestVersionLabelNames(t *testing.T) {
+	for _, tc := range []struct {
+		label   string
+		yes, no []string
+	}{
+		{"1.23.4", []string{"1.23.4", "v1.23.4"}, []string{"1.22.10", "1.23.5", "1.23", "1.23.4-rc1"}},
+		{"8.0.404", []string{"8.0.404_8.0.11", "8.0.404"}, []string{"8.0.405_8.0.11"}},
+		{"3.13.0rc2", []string{"3.13.0rc2", "3.13.0-rc2"}, []string{"3.13.0"}},
+		{"1.23", []string{"1.23"}, []string{"1.23.0", "1.23.4"}},
+		{"1.2.3.4", []string{"1.2.3.4"}, []string{"1.2.3"}},
+	} {
+		l := VersionLabel{Label: "org.oryx.version", Version: tc.label}
+		for _, v := range tc.yes {
+			if !l.Names(v) {
+				t.Errorf("label %q does not name %q", tc.label, v)
+			}
+		}
+		for _, v := range tc.no {
+			if l.Names(v) {
+				t.Errorf("label %q names %q", tc.label, v)
+			}
+		}
+	}
+}

@@ -37,6 +37,9 @@ type Resolution struct {
 	Platforms map[string]digest.Digest `json:"platforms,omitempty"`
 	// Locked says the resolution came from the lockfile, not a registry.
 	Locked bool `json:"locked,omitempty"`
+	// Label is the version the pinned image's config labels, when it was
+	// read (a locked resolution's, to check that the image is of Version).
+	Label VersionLabel `json:"-"`
 	// Layers are the image's layers, and Image the digest of the platform's
 	// image manifest, when the registry was read directly
 	// (ManifestResolver); nil and "" when BuildKit resolved the tag.

@@ -4,22 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/containerd/platforms"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// check compares the lock with the Dockerfile, without the network. A
-// flavor to be detected from a registry's image is not known then: any
-// entry of the line's ref fits.
-func (l *locker) check() int {
+// check compares the lock with the Dockerfile, then (without --offline)
+// each entry the Dockerfile uses with its registry (verify). A flavor to
+// be detected from a registry's image is not read: any entry of the
+// line's ref fits.
+func (l *locker) check(ctx context.Context) int {
 	needs := l.needs(func(ua use) (string, string) {
 		def := l.settings.FlavorOf(ua.u)
 		switch {
 		case !detectable(ua.base):
 			return def, ""
 		case l.flavors.local(ua.base):
-			if d, err := l.flavors.codename(context.Background(), ua.base, ua.sp); err == nil && d != "" && d != def {
+			if d, err := l.flavors.codename(ctx, ua.base, ua.sp); err == nil && d != "" && d != def {
 				return d, def
 			} else if err == nil {
 				return def, ""
@@ -70,10 +78,68 @@ func (l *locker) check() int {
 	if st.Reformatted {
 		fmt.Fprintf(l.stderr, "%s: not written the way sdkfront lock writes it (sorted, indented, one trailing newline)\n", path)
 	}
+	if !l.o.offline {
+		switch bad, err := l.verify(ctx, st.Kept); {
+		case err != nil:
+			fmt.Fprintf(l.stderr, "sdkfront lock: %v; --check --offline checks the lock without its registries\n", err)
+			return exitError
+		case len(bad) > 0:
+			for _, err := range bad {
+				fmt.Fprintf(l.stderr, "%s: %v\n", path, err)
+			}
+			fmt.Fprintf(l.stderr, "%s is not a valid lock: the registry does not confirm the digests named above\n", path)
+			return exitInvalid
+		}
+	}
 	if !st.UpToDate() {
 		fmt.Fprintf(l.stderr, "%s is out of date: run %s\n", path, l.again())
 		return exitOutOfDate
 	}
 	fmt.Fprintf(l.stderr, "%s is up to date (%s)\n", path, plural(len(st.Kept), "SDK"))
 	return exitOK
+}
+
+// verify resolves each entry's tag again, for each platform it holds,
+// straight from its registry (lock.Entry.Verify): bad are the entries
+// whose tag no longer gives their digest, or whose image's version label
+// names another version; err is a registry that could not be read.
+func (l *locker) verify(ctx context.Context, entries []lock.Entry) (bad []error, err error) {
+	type job struct {
+		e   lock.Entry
+		p   ocispecs.Platform
+		err error
+	}
+	var jobs []*job
+	for _, e := range entries {
+		for _, k := range slices.Sorted(maps.Keys(e.Platforms)) {
+			p, err := platforms.Parse(k) // Parse checked it
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, &job{e: e, p: p})
+		}
+	}
+	var eg errgroup.Group
+	eg.SetLimit(4)
+	for _, j := range jobs {
+		eg.Go(func() error {
+			_, j.err = j.e.Verify(ctx, l.flavors.client, j.p)
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	reported := map[lock.Key]bool{} // an entry once, for its first platform
+	for _, j := range jobs {
+		switch {
+		case j.err == nil:
+		case errors.Is(j.err, lock.ErrInvalid):
+			if !reported[j.e.Key] {
+				reported[j.e.Key] = true
+				bad = append(bad, j.err)
+			}
+		default:
+			return nil, fmt.Errorf("SDK %s: cannot read the tag %s:%s for %s: %w", j.e.Ref, j.e.Repository, j.e.Tag, lock.PlatformKey(j.p), resolver.Advise(j.err))
+		}
+	}
+	return bad, nil
 }

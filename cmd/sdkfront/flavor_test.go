@@ -91,10 +91,10 @@ SDK golang@1.23
 	// --check does not read base images: any entry of the ref fits a line
 	// whose flavor comes from one.
 	reg.Close()
-	wantCode(t, must(sdkfront(t, "lock", "--check", "--platform", "linux/amd64,linux/arm64")), exitOK)
+	wantCode(t, must(sdkfront(t, "lock", "--check", "--offline", "--platform", "linux/amd64,linux/arm64")), exitOK)
 
 	// A flavor chosen for the build turns detection off.
-	code, _, stderr = sdkfront(t, "lock", "--check", "--platform", "linux/amd64", "--build-arg", "SDK_FLAVOR=bookworm")
+	code, _, stderr = sdkfront(t, "lock", "--check", "--offline", "--platform", "linux/amd64", "--build-arg", "SDK_FLAVOR=bookworm")
 	wantCode(t, code, exitOutOfDate)
 	wantLines(t, stderr, "Dockerfile.sdk.lock: golang@1.23 (bullseye) is locked, but no SDK line of Dockerfile uses it\n")
 	if strings.Contains(stderr, "reading the flavor") {
@@ -139,11 +139,11 @@ SDK golang@1.23
 	}
 	// Offline, a named context's flavor is known, and must match.
 	reg.Close()
-	wantCode(t, must(sdkfront(t, "lock", "--check", "--platform", "linux/amd64", "--build-context", "base=rootfs")), exitOK)
+	wantCode(t, must(sdkfront(t, "lock", "--check", "--offline", "--platform", "linux/amd64", "--build-context", "base=rootfs")), exitOK)
 	write(t, filepath.Join(dir, "rootfs", "usr", "lib", "os-release"), osReleaseFile("buster"))
 	// buster is not locked, but the default (bookworm) would be a fallback:
 	// neither is in the lock.
-	code, _, stderr = sdkfront(t, "lock", "--check", "--platform", "linux/amd64", "--build-context", "base=rootfs")
+	code, _, stderr = sdkfront(t, "lock", "--check", "--offline", "--platform", "linux/amd64", "--build-context", "base=rootfs")
 	wantCode(t, code, exitOutOfDate)
 	wantLines(t, stderr, "Dockerfile:3: golang@1.23 (buster) is not locked\n")
 }

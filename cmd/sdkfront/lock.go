@@ -17,7 +17,7 @@ import (
 	"github.com/sdkfront/sdkfront/lock"
 )
 
-const lockUsage = `Usage: sdkfront lock [-f Dockerfile] [--build-arg K=V ...] [--platform P1,P2] [--update [REF ...]] [--check]
+const lockUsage = `Usage: sdkfront lock [-f Dockerfile] [--build-arg K=V ...] [--platform P1,P2] [--update [REF ...]] [--check [--offline]]
 
 Resolves every SDK line of a Dockerfile and pins it by digest in the lock
 beside it: <Dockerfile>.sdk.lock (Dockerfile.sdk.lock, app.Dockerfile.sdk.lock).
@@ -27,18 +27,30 @@ args, sdk-* parser directives and defaults, expanded for each target platform.
 A line that names no flavor (and no # sdk-flavor= or SDK_FLAVOR) gets its base
 image's, as in the build: the VERSION_CODENAME of its os-release, read from the
 registry (layers from the top until it is found) or a --build-context directory;
-the default flavor if the SDK lacks it. --check reads no image.
+the default flavor if the SDK lacks it. --check reads no base image.
 
 Entries already locked are kept; lines without an entry (or without the
 platform) are resolved and added; entries no line uses any more are removed.
-The lock is written (atomically) only when its bytes change.
+The lock is written (atomically) only when its bytes change. A kept entry's
+image is read by digest with its config: if its version label
+(org.oryx.version, else org.oryx.sdk.version) names another version than the
+entry's, the entry pins another version's image, and locking fails (exit 4).
 
 The lock is data, checked as a build checks it: an entry whose repository or
 tag is not the one its source template (or full reference) gives, whose
 version is not one or does not satisfy its reference's constraint, or whose
 digests, flavor or platforms are malformed is invalid. Locking replaces an
 invalid entry a line uses (re-resolves it) and removes the others; --check
-fails on it. A lock larger than 1 MiB, or that does not parse, is refused.
+fails on it. A lock larger than 1 MiB, or that does not parse, is refused;
+so is a key that is not exactly a field's name ("DIGEST") or that is
+repeated in its object, which JSON readers would take loosely.
+
+An entry's digest is data too: a lock can keep an entry's version and tag
+and pin the digest of another version's image. --check resolves each entry's
+tag again and fails (exit 4) when it no longer gives the locked digest (the
+tag moved, or the digest is another image's), or the image's version label
+names another version. --check --offline reads no registry: it compares the
+lock with the Dockerfile only, and cannot see a swapped digest or a moved tag.
 
 Flags:
   -f, --file FILE        the Dockerfile (default "Dockerfile")
@@ -57,10 +69,12 @@ Flags:
                          A name is a reference as written after build-arg expansion
                          (golang@1.23) or an SDK platform (golang). Prints each change
                          as "golang@1.23: 1.23.4 -> 1.23.12".
-      --check            write nothing and resolve nothing (no network): exit 4 if the
-                         lock is not valid; exit 3 if it is missing, lacks an entry or a
-                         platform, holds entries no line uses, or is not byte for byte
+      --check            write nothing: exit 4 if the lock is not valid or an entry's tag
+                         no longer gives its digest (one manifest and one config read per
+                         entry and platform); exit 3 if it is missing, lacks an entry or
+                         a platform, holds entries no line uses, or is not byte for byte
                          what sdkfront lock writes.
+      --offline          with --check: read no registry (the tags are not resolved)
   -h, --help             show this help
 
 Registries: credentials come from the docker config ($DOCKER_CONFIG/config.json,
@@ -90,15 +104,17 @@ Exit codes:
   1  error: the Dockerfile, a version file or the lock cannot be read, an SDK
      line is invalid or does not resolve, a base image's flavor cannot be read,
      an SDK has foreign layer URLs that are not allowed, a registry fails or
-     refuses access or gives what a lock may not hold, or the lock cannot be
-     written
+     refuses access or gives what a lock may not hold (--check: cannot be
+     read), or the lock cannot be written
   2  usage: unknown flags, bad values, a stray argument, --check with --update,
-     --update naming no SDK of the Dockerfile
+     --offline without --check, --update naming no SDK of the Dockerfile
   3  --check: the lock is out of date
   4  the lock is not valid: it does not parse, is larger than 1 MiB or is of
      another version (without an --update naming no SDK, which replaces it),
      or, with --check, an entry is invalid (its repository, tag or version is
      not what its reference and source template give, or a field is malformed)
+     or (without --offline) its tag no longer gives its digest; an entry's
+     image is labelled with another version than the entry's
 `
 
 // lockOpts are the lock command's flags.
@@ -111,6 +127,7 @@ type lockOpts struct {
 	update    bool
 	names     []string // --update's arguments; none: everything
 	check     bool
+	offline   bool     // --offline: --check reads no registry
 	args      []string // as given, to suggest the command again
 }
 
@@ -193,7 +210,12 @@ func (p platformList) Set(s string) error {
 }
 
 func parseLockFlags(args []string) (lockOpts, error) {
-	o := lockOpts{buildArgs: map[string]string{}, named: map[string]string{}, args: args}
+	// --offline is left out of the command suggested again: only --check,
+	// which the suggestion drops, takes it.
+	o := lockOpts{buildArgs: map[string]string{}, named: map[string]string{}, args: slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		return strings.HasPrefix(a, "-") && name == "offline"
+	})}
 	fs := flag.NewFlagSet("sdkfront lock", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.file, "f", "Dockerfile", "")
@@ -204,6 +226,7 @@ func parseLockFlags(args []string) (lockOpts, error) {
 	fs.Var(platformList{&o.platforms}, "platform", "")
 	fs.BoolVar(&o.update, "update", false, "")
 	fs.BoolVar(&o.check, "check", false, "")
+	fs.BoolVar(&o.offline, "offline", false, "")
 
 	// Flags and --update's names may be interleaved; "--" ends the flags.
 	flags, rest := args, []string(nil)
@@ -235,6 +258,8 @@ func parseLockFlags(args []string) (lockOpts, error) {
 		return o, usageError{fmt.Sprintf("unexpected argument %q: SDKs to re-resolve follow --update", pos[0])}
 	case o.check && o.update:
 		return o, usageError{"--check and --update do not go together: --check changes nothing"}
+	case o.offline && !o.check:
+		return o, usageError{"--offline goes with --check: locking reads the registries"}
 	}
 	o.names = pos
 	if len(o.platforms) == 0 {

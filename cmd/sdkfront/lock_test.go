@@ -84,13 +84,18 @@ func TestLockGolden(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 
-	// The lock needs no registry to check.
-	reg.Close()
-	code, stdout, stderr = sdkfront(t, append(lockArgs(), "--check")...)
-	wantCode(t, code, exitOK)
-	wantLines(t, stderr, "Dockerfile.sdk.lock is up to date (4 SDKs)\n")
-	if stdout != "" {
-		t.Errorf("--check printed %q on stdout", stdout)
+	// --check resolves each entry's tag again; --offline needs no registry.
+	for _, offline := range []bool{false, true} {
+		args := append(lockArgs(), "--check")
+		if offline {
+			reg.Close()
+			args = append(args, "--offline")
+		}
+		code, stdout, stderr = sdkfront(t, args...)
+		wantCode(t, code, exitOK)
+		if stderr != "Dockerfile.sdk.lock is up to date (4 SDKs)\n" || stdout != "" {
+			t.Errorf("--check (offline: %v) printed %q on stdout, %q on stderr", offline, stdout, stderr)
+		}
 	}
 }
 

@@ -98,7 +98,7 @@ func TestLockPlatforms(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	reg := setup(t)
-	check := lockArgs("--check")
+	check := lockArgs("--check", "--offline")
 
 	// No lock.
 	code, _, stderr := sdkfront(t, check...)
@@ -107,7 +107,7 @@ func TestCheck(t *testing.T) {
 
 	wantCode(t, must(sdkfront(t, lockArgs()...)), exitOK)
 	good := read(t, "Dockerfile.sdk.lock")
-	reg.Close() // --check never needs the registry
+	reg.Close() // --check --offline never needs the registry
 	n := reg.Requests()
 	wantCode(t, must(sdkfront(t, check...)), exitOK)
 
@@ -120,7 +120,7 @@ func TestCheck(t *testing.T) {
 
 	// A build arg that changes a ref is a missing entry and a stale one.
 	write(t, "Dockerfile", df)
-	code, _, stderr = sdkfront(t, "lock", "--check", "--build-arg", "GO_VERSION=1.22", "--platform", "linux/amd64,linux/arm64")
+	code, _, stderr = sdkfront(t, "lock", "--check", "--offline", "--build-arg", "GO_VERSION=1.22", "--platform", "linux/amd64,linux/arm64")
 	wantCode(t, code, exitOutOfDate)
 	wantLines(t, stderr, "Dockerfile:6: golang@1.22 (bookworm) is not locked\n",
 		"Dockerfile.sdk.lock: golang@1.23 (bookworm) is locked, but no SDK line of Dockerfile uses it\n")
@@ -133,7 +133,7 @@ func TestCheck(t *testing.T) {
 	write(t, "Dockerfile", df)
 
 	// A platform the lock lacks.
-	code, _, stderr = sdkfront(t, "lock", "--check", "--build-arg", "GO_VERSION=1.23", "--platform", "linux/amd64,linux/arm64,linux/s390x")
+	code, _, stderr = sdkfront(t, "lock", "--check", "--offline", "--build-arg", "GO_VERSION=1.23", "--platform", "linux/amd64,linux/arm64,linux/s390x")
 	wantCode(t, code, exitOutOfDate)
 	wantLines(t, stderr, "Dockerfile:6: golang@1.23 (bookworm) is locked to 1.23.4 but not for linux/s390x\n",
 		"Dockerfile:7: nodejs@default (bookworm) is locked to 20.11.1 but not for linux/s390x\n",
@@ -161,7 +161,7 @@ func TestCheck(t *testing.T) {
 	write(t, "Dockerfile.sdk.lock", good)
 	wantCode(t, must(sdkfront(t, check...)), exitOK)
 	if reg.Requests() != n {
-		t.Errorf("--check made %d registry requests", reg.Requests()-n)
+		t.Errorf("--check --offline made %d registry requests", reg.Requests()-n)
 	}
 }
 

@@ -72,7 +72,7 @@ func (l *locker) run(ctx context.Context) int {
 		},
 	}
 	if l.o.check {
-		return l.check()
+		return l.check(ctx)
 	}
 	return l.lock(ctx)
 }

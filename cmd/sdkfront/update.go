@@ -81,11 +81,16 @@ func (l *locker) lock(ctx context.Context) int {
 		fmt.Fprintf(l.stderr, "%s not written\n", path)
 		return exitError
 	}
+	invalid := false // an entry's digest is another version's image
 	for _, c := range changes {
 		if c.Err == nil {
 			continue
 		}
 		msg := fmt.Sprintf("SDK %s: %v", c.Key.Ref, c.Err)
+		if be := (*lock.BindingError)(nil); errors.As(c.Err, &be) {
+			be.Lock = path
+			msg, invalid = "SDK "+be.Error(), true
+		}
 		if errors.Is(c.Err, resolver.ErrDenied) {
 			host, _, _ := strings.Cut(c.Want.Ref.SourceIn(c.Want.Source).Repository(c.Want.Ref.Platform), "/")
 			msg += fmt.Sprintf("; sdkfront lock logs in with the docker config's credentials ($DOCKER_CONFIG/config.json, else ~/.docker/config.json): try docker login %s", host)
@@ -98,6 +103,9 @@ func (l *locker) lock(ctx context.Context) int {
 		slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
 		l.printErrors(errs)
 		fmt.Fprintf(l.stderr, "%s not written\n", path)
+		if invalid {
+			return exitInvalid
+		}
 		return exitError
 	}
 	out, summary := l.report(old, bad, changes)

@@ -28,6 +28,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"lock", "--nope"}, exitUsage, "sdkfront lock: flag provided but not defined: -nope\nRun 'sdkfront lock --help' for usage.\n"},
 		{[]string{"lock", "golang"}, exitUsage, `unexpected argument "golang": SDKs to re-resolve follow --update`},
 		{[]string{"lock", "--check", "--update"}, exitUsage, "--check and --update do not go together"},
+		{[]string{"lock", "--offline"}, exitUsage, "--offline goes with --check"},
+		{[]string{"lock", "--help"}, exitOK, "--check --offline reads no registry: it compares the\nlock with the Dockerfile only, and cannot see a swapped digest or a moved tag.\n"},
 		{[]string{"lock", "--platform", "linux/amd64,bogus/x/y/z"}, exitUsage, `invalid value "linux/amd64,bogus/x/y/z" for flag -platform`},
 		{[]string{"lock", "--build-arg", "=x"}, exitUsage, `want K=V or K, not "=x"`},
 		{[]string{"lock", "-f", "-"}, exitUsage, "-f -: the Dockerfile must be a file"},
