@@ -29,7 +29,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"lock", "golang"}, exitUsage, `unexpected argument "golang": SDKs to re-resolve follow --update`},
 		{[]string{"lock", "--check", "--update"}, exitUsage, "--check and --update do not go together"},
 		{[]string{"lock", "--platform", "linux/amd64,bogus/x/y/z"}, exitUsage, `invalid value "linux/amd64,bogus/x/y/z" for flag -platform`},
-		{[]string{"lock", "--build-arg", "=x"}, exitUsage, `want K=V or K, not "=x"`},
+		{[]string{"lock", "--build-arg", "=x"}, exitUsage, "sdkfront lock: --build-arg: want K=V or K; a value without a name before = is not a build arg\n"},
 		{[]string{"lock", "-f", "-"}, exitUsage, "-f -: the Dockerfile must be a file"},
 	} {
 		var out, errb bytes.Buffer
