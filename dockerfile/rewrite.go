@@ -39,8 +39,9 @@ func (rw *Rewrite) UserLine(l int) int {
 // except for one ENV line added after a one-line SDK instruction; Lines
 // records that. A mount's flag is found where BuildKit's parser read it
 // (locateFlags), never by its text, which a comment line inside the RUN
-// may repeat; a flag that continues on another line is an error. The text it writes comes from emit.go alone, made of the
-// typed values of bind's Binding and of the use, checked again there.
+// may repeat; a flag that continues on another line is an error. The text
+// it writes comes from emit.go alone, made of the typed values of bind's
+// Binding and of the use, checked again there.
 func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 	in := strings.Split(string(f.Text), "\n")
 	repl := make(map[int][]string) // 0-based line -> replacement lines
