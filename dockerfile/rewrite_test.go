@@ -96,6 +96,7 @@ func TestRewriteEditsTheParsedFlag(t *testing.T) {
 	}{
 		{"backslash", "FROM a\nRUN \\\n# " + flag + " \\\n    " + flag + " \\\n    go version\n", 4},
 		{"backslash, indented comment", "FROM a\nRUN \\\n  \t# " + flag + "\n  " + flag + " go version\n", 4},
+		{"after a cache mount split over lines", "FROM a\nRUN --mount=type=cache,\\\n  # " + flag + "\ntarget=/c " + flag + " go version\n", 4},
 		{"backtick", "# escape=`\nFROM a\nRUN `\n  # " + flag + " `\n  " + flag + " `\n  go version\n", 5},
 		{"backtick, backslash is no continuation", "# escape=`\nFROM a\nRUN `\n# " + flag + " \\\n  " + flag + " C:\\go\\bin\\go version\n", 5},
 	} {
