@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -36,23 +37,40 @@ func (rw *Rewrite) UserLine(l int) int {
 // It starts from Text, so BuildKit sees its own directives. Every other
 // byte is kept, so the result lines up with the user's file line for line,
 // except for one ENV line added after a one-line SDK instruction; Lines
-// records that. The text it writes comes from emit.go alone, made of the
-// typed values of bind's Binding and of the use, checked again there.
+// records that. A mount's flag is found where BuildKit's parser read it
+// (locateFlags), never by its text, which a comment line inside the RUN
+// may repeat; a flag that continues on another line is an error. The text
+// it writes comes from emit.go alone, made of the typed values of bind's
+// Binding and of the use, checked again there.
 func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 	in := strings.Split(string(f.Text), "\n")
 	repl := make(map[int][]string) // 0-based line -> replacement lines
+	edits := make(map[int][]mountEdit)
+	flags := make(map[*parser.Node][]flagSpan)
+	escape := rune(parser.DefaultEscapeToken)
+	if f.AST != nil {
+		escape = f.AST.EscapeToken
+	}
 	rw := &Rewrite{}
 
 	for _, u := range uses {
 		b := bind(u)
 		n := u.Node
 		if u.Mount {
-			i, edited, gen, raw, err := editMountFlag(in, n, u, b)
+			spans, ok := flags[n]
+			if !ok {
+				var err error
+				if spans, err = locateFlags(in, n, escape); err != nil {
+					return nil, parser.WithLocation(errors.Wrap(err, "cannot locate the --mount=type=sdk flags"), n.Location())
+				}
+				flags[n] = spans
+			}
+			e, raw, err := editMountFlag(in, spans, u, b)
 			if err != nil {
 				return nil, parser.WithLocation(err, n.Location())
 			}
-			in[i] = edited
-			rw.Names = append(rw.Names, [2]string{gen, raw})
+			edits[e.line] = append(edits[e.line], e)
+			rw.Names = append(rw.Names, [2]string{e.text, raw})
 			continue
 		}
 		// The copy is made to unpack by sdkllb.Fuse once BuildKit's builder
@@ -78,6 +96,14 @@ func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 		rw.Names = append(rw.Names, [2]string{"COPY --from=" + b.Context.String() + " ", strings.TrimSpace(n.Original)})
 	}
 
+	for i, es := range edits {
+		l, err := applyEdits(in[i], es)
+		if err != nil {
+			return nil, parser.WithLocation(err, []parser.Range{{Start: parser.Position{Line: i + 1}, End: parser.Position{Line: i + 1}}})
+		}
+		in[i] = l
+	}
+
 	var out []string
 	for i, l := range in {
 		lines, ok := repl[i]
@@ -93,52 +119,44 @@ func (f *File) Rewrite(uses []*Use, bind func(*Use) Binding) (*Rewrite, error) {
 	return rw, nil
 }
 
-// editMountFlag finds the --mount=type=sdk flag of u in the instruction's
-// lines and replaces it with a bind mount of the SDK's context. It returns
-// the line index, the edited line, and the generated and original flag text.
-func editMountFlag(lines []string, n *parser.Node, u *Use, b Binding) (int, string, string, string, error) {
-	gen, err := bindMountFlag(b, u.Subpath)
-	if err != nil {
-		return 0, "", "", "", errors.Wrapf(err, "sdk mount ref=%s", u.RefText)
-	}
-	for i := n.StartLine - 1; i < n.EndLine && i < len(lines); i++ {
-		l := lines[i]
-		for off := 0; ; {
-			j := strings.Index(l[off:], "--mount=")
-			if j < 0 {
-				break
-			}
-			start := off + j
-			end, unq := flagToken(l, start)
-			if unq == u.Flag {
-				return i, l[:start] + gen + l[end:], gen, l[start:end], nil
-			}
-			off = end
-		}
-	}
-	return 0, "", "", "", errors.Errorf("cannot find %s on one line of the RUN instruction; keep each --mount=type=sdk flag on a single line", u.Flag)
+// mountEdit replaces the bytes [start, end) of the 0-based line line with
+// text.
+type mountEdit struct {
+	line, start, end int
+	text             string
 }
 
-// flagToken reads one flag starting at s[start], as BuildKit's parser splits
-// flags: it ends at unquoted white space, and quotes are removed.
-func flagToken(s string, start int) (end int, unquoted string) {
-	var b strings.Builder
-	var quote byte
-	i := start
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote != 0:
-			b.WriteByte(c)
-		case c == '"' || c == '\'':
-			quote = c
-		case c == ' ' || c == '\t':
-			return i, b.String()
-		default:
-			b.WriteByte(c)
-		}
+// editMountFlag is the edit that replaces u's --mount=type=sdk flag, found
+// at spans[u.flagIndex] by locateFlags, with a bind mount of the SDK's
+// context; raw is the flag as the user wrote it. It fails for a flag that
+// does not stand on one line: the edit is of the flag BuildKit's parser
+// read, or none.
+func editMountFlag(lines []string, spans []flagSpan, u *Use, b Binding) (e mountEdit, raw string, err error) {
+	gen, err := bindMountFlag(b, u.Subpath)
+	if err != nil {
+		return mountEdit{}, "", errors.Wrapf(err, "sdk mount ref=%s", u.RefText)
 	}
-	return i, b.String()
+	if u.flagIndex < 0 || u.flagIndex >= len(spans) || u.Node.Flags[u.flagIndex] != u.Flag {
+		return mountEdit{}, "", errors.Errorf("cannot locate %s among the flags of the RUN instruction", u.Flag)
+	}
+	sp := spans[u.flagIndex]
+	if sp.Split {
+		return mountEdit{}, "", errors.Errorf("%s continues on another line; keep each --mount=type=sdk flag on a single line", u.Flag)
+	}
+	return mountEdit{line: sp.Line, start: sp.Start, end: sp.End, text: gen}, lines[sp.Line][sp.Start:sp.End], nil
+}
+
+// applyEdits makes the edits of one line, from its end, so that each
+// edit's offsets hold. Edits that overlap are an error: each replaces a
+// flag of its own.
+func applyEdits(l string, es []mountEdit) (string, error) {
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b mountEdit) int { return b.start - a.start })
+	for i, e := range es {
+		if i > 0 && e.end > es[i-1].start {
+			return "", errors.Errorf("two sdk mounts edit the same bytes of line %d", e.line+1)
+		}
+		l = l[:e.start] + e.text + l[e.end:]
+	}
+	return l, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/pkg/errors"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -79,5 +80,84 @@ func TestRewriteGolden(t *testing.T) {
 				t.Errorf("line map has %d entries for %d lines", len(rw.Lines), n)
 			}
 		})
+	}
+}
+
+// TestRewriteEditsTheParsedFlag: the rewrite edits the flag BuildKit's
+// parser read, never a comment line of a continued RUN that repeats its
+// text, with either escape character; a flag that spans lines is an error
+// at the instruction's line.
+func TestRewriteEditsTheParsedFlag(t *testing.T) {
+	const flag = "--mount=type=sdk,ref=golang@1.23,target=/go"
+	for _, c := range []struct {
+		name string
+		df   string
+		line int // the 1-based line of the real flag
+	}{
+		{"backslash", "FROM a\nRUN \\\n# " + flag + " \\\n    " + flag + " \\\n    go version\n", 4},
+		{"backslash, indented comment", "FROM a\nRUN \\\n  \t# " + flag + "\n  " + flag + " go version\n", 4},
+		{"after a cache mount split over lines", "FROM a\nRUN --mount=type=cache,\\\n  # " + flag + "\ntarget=/c " + flag + " go version\n", 4},
+		{"backtick", "# escape=`\nFROM a\nRUN `\n  # " + flag + " `\n  " + flag + " `\n  go version\n", 5},
+		{"backtick, backslash is no continuation", "# escape=`\nFROM a\nRUN `\n# " + flag + " \\\n  " + flag + " C:\\go\\bin\\go version\n", 5},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := Read([]byte(c.df))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr, err := f.Scan(ScanOpts{Build: amd64, Target: amd64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sr.Uses) != 1 {
+				t.Fatalf("%d uses, want 1", len(sr.Uses))
+			}
+			rw, err := f.Rewrite(sr.Uses, fakeBind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRewrite(t, f, sr.Uses, fakeBind, rw)
+			in := strings.Split(c.df, "\n")
+			out := strings.Split(string(rw.Data), "\n")
+			if len(out) != len(in) {
+				t.Fatalf("%d lines, want %d:\n%s", len(out), len(in), rw.Data)
+			}
+			gen := wantMountFlag(sr.Uses[0], fakeBind(sr.Uses[0]))
+			for i := range in {
+				want := in[i]
+				if i+1 == c.line {
+					want = strings.Replace(in[i], flag, gen, 1)
+				}
+				if out[i] != want {
+					t.Errorf("line %d is %q, want %q", i+1, out[i], want)
+				}
+			}
+		})
+	}
+}
+
+// TestRewriteSplitFlag: a flag that continues on the next line is an error
+// at the instruction's lines, which says to keep it on one.
+func TestRewriteSplitFlag(t *testing.T) {
+	for _, df := range []string{
+		"FROM a\nRUN --mount=type=sdk,\\\nref=golang@1.23,target=/go go version\n",
+		"# escape=`\nFROM a\nRUN --mount=type=sdk,`\n# --mount=type=sdk,ref=golang@1.23,target=/go\nref=golang@1.23,target=/go go version\n",
+	} {
+		f, err := Read([]byte(df))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := f.Scan(ScanOpts{Build: amd64, Target: amd64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Rewrite(sr.Uses, fakeBind)
+		if err == nil || !splitFlag(err) {
+			t.Fatalf("%q: err = %v, want one that says to keep the flag on one line", df, err)
+		}
+		var le *parser.LocationError
+		if !errors.As(err, &le) || len(le.Locations) == 0 || le.Locations[0][0].Start.Line != sr.Uses[0].Line() {
+			t.Fatalf("%q: error %v is not at line %d", df, err, sr.Uses[0].Line())
+		}
 	}
 }

@@ -190,7 +190,7 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 			out.Uses = append(out.Uses, u)
 
 		case "run":
-			for _, fl := range n.Flags {
+			for i, fl := range n.Flags {
 				if !isSDKMount(fl) {
 					continue
 				}
@@ -207,7 +207,7 @@ func (f *File) Scan(o ScanOpts) (*Scan, error) {
 					out.Errors = append(out.Errors, loc(err))
 					u = &Use{Bad: true, Mount: true, Unpack: true, Flag: fl}
 				}
-				u.Stage, u.Node, u.Index = len(out.Stages)-1, n, len(out.Uses)
+				u.Stage, u.Node, u.Index, u.flagIndex = len(out.Stages)-1, n, len(out.Uses), i
 				out.Uses = append(out.Uses, u)
 			}
 		}

@@ -30,6 +30,9 @@ type Use struct {
 	Flag  string       // mounts: the --mount flag as the parser unquoted it
 	Index int          // position among the Dockerfile's SDK lines, the same for every platform
 	Bad   bool         // a Lenient scan's stand-in for a line that has an error
+	// flagIndex is Flag's index in Node.Flags, for the rewrite to edit the
+	// flag the parser read.
+	flagIndex int
 
 	// VersionFile is set for "<platform>@file:<path>": the constraint is
 	// read from that file, and FileConstraint holds it once SetConstraint

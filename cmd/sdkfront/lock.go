@@ -57,6 +57,7 @@ Flags:
       --build-arg K=V    a build arg, as given to the build (repeatable). K alone takes
                          the value of the environment variable K. Pass the same
                          SDK_SOURCE and SDK_FLAVOR as the build: they are part of the key.
+                         Advice to run sdkfront lock names build args, never their values.
       --context DIR      the build context, where "<platform>@file:<path>" references
                          read their version files (default "."; .dockerignore applies)
       --build-context NAME=DIR
@@ -123,12 +124,16 @@ type lockOpts struct {
 	context   string            // --context: the build context, for version files
 	named     map[string]string // --build-context NAME=DIR
 	buildArgs map[string]string
+	// argNames are the --build-arg names, in the order given, each once:
+	// advice names them and never repeats a value, which may be a secret.
+	argNames  []string
 	platforms []ocispecs.Platform
-	update    bool
-	names     []string // --update's arguments; none: everything
-	check     bool
-	offline   bool     // --offline: --check reads no registry
-	args      []string // as given, to suggest the command again
+	// platformsGiven is set when --platform was; else platforms is the host's.
+	platformsGiven bool
+	update         bool
+	names          []string // --update's arguments; none: everything
+	check          bool
+	offline        bool // --offline: --check reads no registry
 }
 
 // usageError is a bad flag or argument.
@@ -163,14 +168,25 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 }
 
 // buildArgs is --build-arg: K=V, or K alone for the environment's value.
-type buildArgs map[string]string
+// It keeps the names apart from the values, for advice; a flag without a
+// name is kept as unnamed, for parseLockFlags to report without its value
+// (the flag package's error for a failed Set would quote it).
+type buildArgs struct {
+	vals    map[string]string
+	names   *[]string
+	unnamed *bool
+}
 
 func (b buildArgs) String() string { return "" }
 
 func (b buildArgs) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if k == "" {
-		return fmt.Errorf("want K=V or K, not %q", s)
+		*b.unnamed = true
+		return nil
+	}
+	if !slices.Contains(*b.names, k) {
+		*b.names = append(*b.names, k)
 	}
 	if !ok {
 		env, set := os.LookupEnv(k)
@@ -179,7 +195,7 @@ func (b buildArgs) Set(s string) error {
 		}
 		v = env
 	}
-	b[k] = v
+	b.vals[k] = v
 	return nil
 }
 
@@ -210,17 +226,13 @@ func (p platformList) Set(s string) error {
 }
 
 func parseLockFlags(args []string) (lockOpts, error) {
-	// --offline is left out of the command suggested again: only --check,
-	// which the suggestion drops, takes it.
-	o := lockOpts{buildArgs: map[string]string{}, named: map[string]string{}, args: slices.DeleteFunc(slices.Clone(args), func(a string) bool {
-		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		return strings.HasPrefix(a, "-") && name == "offline"
-	})}
+	o := lockOpts{buildArgs: map[string]string{}, named: map[string]string{}}
+	unnamed := false
 	fs := flag.NewFlagSet("sdkfront lock", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.file, "f", "Dockerfile", "")
 	fs.StringVar(&o.file, "file", "Dockerfile", "")
-	fs.Var(buildArgs(o.buildArgs), "build-arg", "")
+	fs.Var(buildArgs{vals: o.buildArgs, names: &o.argNames, unnamed: &unnamed}, "build-arg", "")
 	fs.StringVar(&o.context, "context", ".", "")
 	fs.Var(namedContexts(o.named), "build-context", "")
 	fs.Var(platformList{&o.platforms}, "platform", "")
@@ -250,6 +262,8 @@ func parseLockFlags(args []string) (lockOpts, error) {
 	pos = append(pos, rest...)
 
 	switch {
+	case unnamed:
+		return o, usageError{"--build-arg: want K=V or K; a value without a name before = is not a build arg"}
 	case o.file == "":
 		return o, usageError{"-f: the Dockerfile must be named"}
 	case o.file == "-":
@@ -262,6 +276,7 @@ func parseLockFlags(args []string) (lockOpts, error) {
 		return o, usageError{"--offline goes with --check: locking reads the registries"}
 	}
 	o.names = pos
+	o.platformsGiven = len(o.platforms) > 0
 	if len(o.platforms) == 0 {
 		o.platforms = []ocispecs.Platform{hostPlatform()}
 	}

@@ -103,7 +103,7 @@ func TestCheck(t *testing.T) {
 	// No lock.
 	code, _, stderr := sdkfront(t, check...)
 	wantCode(t, code, exitOutOfDate)
-	wantLines(t, stderr, "Dockerfile.sdk.lock does not exist: run sdkfront lock --build-arg GO_VERSION=1.23 --platform linux/amd64,linux/arm64\n")
+	wantLines(t, stderr, "Dockerfile.sdk.lock does not exist: run sdkfront lock --platform linux/amd64,linux/arm64 with the same --build-arg flags (GO_VERSION)\n")
 
 	wantCode(t, must(sdkfront(t, lockArgs()...)), exitOK)
 	good := read(t, "Dockerfile.sdk.lock")
@@ -116,7 +116,7 @@ func TestCheck(t *testing.T) {
 	write(t, "Dockerfile", df+"SDK golang@1.22\n")
 	code, _, stderr = sdkfront(t, check...)
 	wantCode(t, code, exitOutOfDate)
-	wantLines(t, stderr, "Dockerfile:16: golang@1.22 (bookworm) is not locked\n", "Dockerfile.sdk.lock is out of date: run sdkfront lock")
+	wantLines(t, stderr, "Dockerfile:16: golang@1.22 (bookworm) is not locked\n", "Dockerfile.sdk.lock is out of date: run sdkfront lock --platform linux/amd64,linux/arm64 with the same --build-arg flags (GO_VERSION)\n")
 
 	// A build arg that changes a ref is a missing entry and a stale one.
 	write(t, "Dockerfile", df)

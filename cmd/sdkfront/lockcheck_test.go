@@ -62,7 +62,7 @@ func TestInvalidEntry(t *testing.T) {
 			code, stdout, stderr := sdkfront(t, lockArgs("--check")...)
 			wantCode(t, code, exitInvalid)
 			wantLines(t, stderr, key+tc.want+"\n",
-				"Dockerfile.sdk.lock is not a valid lock: run sdkfront lock --build-arg GO_VERSION=1.23 --platform linux/amd64,linux/arm64, which replaces its invalid entries\n")
+				"Dockerfile.sdk.lock is not a valid lock: run sdkfront lock --platform linux/amd64,linux/arm64 with the same --build-arg flags (GO_VERSION), which replaces its invalid entries\n")
 			if stdout != "" || strings.Count(stderr, "\n") != 2 {
 				t.Errorf("stdout %q; stderr has %d lines, want 2", stdout, strings.Count(stderr, "\n"))
 			}

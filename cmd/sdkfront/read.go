@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -214,13 +215,51 @@ func describe(k lock.Key) string {
 	return f
 }
 
-// again is the command line that brings the lock up to date.
+// again is the advice to run the lock again: the command line that brings
+// the lock up to date, made of the parsed flags. Build args are named, never
+// quoted, since their values may be secrets that would land in CI logs:
+//
+//	sdkfront lock -f app.Dockerfile --platform linux/amd64 with the same --build-arg flags (GO_VERSION, NPM_TOKEN)
 func (l *locker) again() string {
-	var args []string
-	for _, a := range l.o.args {
-		if a != "--check" && a != "-check" && !strings.HasPrefix(a, "--check=") && !strings.HasPrefix(a, "-check=") {
-			args = append(args, a)
+	o := l.o
+	args := []string{"sdkfront", "lock"}
+	if o.file != "Dockerfile" {
+		args = append(args, "-f", shellWord(o.file))
+	}
+	if o.context != "." {
+		args = append(args, "--context", shellWord(o.context))
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.named)) {
+		args = append(args, "--build-context", shellWord(name+"="+o.named[name]))
+	}
+	if o.platformsGiven {
+		var ps []string
+		for _, p := range o.platforms {
+			ps = append(ps, lock.PlatformKey(p))
+		}
+		args = append(args, "--platform", strings.Join(ps, ","))
+	}
+	if o.update {
+		args = append(args, "--update")
+		if len(o.names) > 0 {
+			args = append(args, "--")
+			for _, n := range o.names {
+				args = append(args, shellWord(n))
+			}
 		}
 	}
-	return strings.TrimSpace("sdkfront lock " + strings.Join(args, " "))
+	cmd := strings.Join(args, " ")
+	if len(o.argNames) > 0 {
+		cmd += " with the same --build-arg flags (" + strings.Join(o.argNames, ", ") + ")"
+	}
+	return cmd
+}
+
+// shellWord is s as one word of a POSIX shell: as it is when it holds no
+// character the shell would read, else single-quoted.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:,=@+%-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

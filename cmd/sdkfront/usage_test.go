@@ -31,7 +31,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"lock", "--offline"}, exitUsage, "--offline goes with --check"},
 		{[]string{"lock", "--help"}, exitOK, "--check --offline reads no registry: it compares the\nlock with the Dockerfile only, and cannot see a swapped digest or a moved tag.\n"},
 		{[]string{"lock", "--platform", "linux/amd64,bogus/x/y/z"}, exitUsage, `invalid value "linux/amd64,bogus/x/y/z" for flag -platform`},
-		{[]string{"lock", "--build-arg", "=x"}, exitUsage, `want K=V or K, not "=x"`},
+		{[]string{"lock", "--build-arg", "=x"}, exitUsage, "sdkfront lock: --build-arg: want K=V or K; a value without a name before = is not a build arg\n"},
 		{[]string{"lock", "-f", "-"}, exitUsage, "-f -: the Dockerfile must be a file"},
 	} {
 		var out, errb bytes.Buffer
