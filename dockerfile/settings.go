@@ -16,6 +16,11 @@ const (
 	ArgInsecure = "SDK_INSECURE_REGISTRIES"
 	ArgLock     = "SDK_LOCK"
 	ArgForeign  = "SDK_ALLOW_FOREIGN_URLS"
+	// ArgPrivateNetworks names the private networks (CIDR, comma- or
+	// space-separated) that a registry in one may reach in full, where a
+	// private registry otherwise reaches only its own /24 (IPv6: /64);
+	// resolver/registry's WithPrivateNetworks reads it.
+	ArgPrivateNetworks = "SDK_PRIVATE_NETWORKS"
 
 	DefaultFlavor = "bookworm"
 )

@@ -140,9 +140,15 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 		}
 		return nil, withSource(err, src.SourceMap)
 	}
+	// A private registry reaches, besides its own /24 (IPv6: /64), the
+	// private networks this build arg names.
+	networks, err := registry.ParsePrivateNetworks(bc.BuildArgs[dockerfile.ArgPrivateNetworks])
+	if err != nil {
+		return nil, errors.Wrapf(err, "build arg %s", dockerfile.ArgPrivateNetworks)
+	}
 	var reg resolver.Registry
 	if tags == nil {
-		reg = registry.New(registry.WithInsecureRegistries(set.Insecure)).Registry()
+		reg = registry.New(registry.WithInsecureRegistries(set.Insecure), registry.WithPrivateNetworks(networks)).Registry()
 	} else {
 		reg = resolver.RegistryOf(tags) // a test's
 	}

@@ -134,6 +134,27 @@ func TestLockModes(t *testing.T) {
 	}
 }
 
+// SDK_PRIVATE_NETWORKS names private networks only: anything else fails
+// the build, naming the build arg and each bad entry, before any read.
+func TestPrivateNetworksBuildArg(t *testing.T) {
+	s, tags := sdkStub(lockedDockerfile)
+	s.opts["build-arg:SDK_PRIVATE_NETWORKS"] = "10.20.0.0/16, 8.8.8.0/24 fd00:ec2::/32 nonsense"
+	_, err := build(context.Background(), s, tags)
+	for _, want := range []string{`build arg SDK_PRIVATE_NETWORKS: "8.8.8.0/24" is not within one private network`, `"nonsense" is not a network in CIDR notation`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to say %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "10.20.0.0/16") {
+		t.Errorf("error %v names a good network", err)
+	}
+	s, tags = sdkStub(lockedDockerfile)
+	s.opts["build-arg:SDK_PRIVATE_NETWORKS"] = "10.20.0.0/16, fd00:ec2::/32"
+	if _, err := build(context.Background(), s, tags); err != nil {
+		t.Fatalf("private networks: %v", err)
+	}
+}
+
 func TestBadLockfile(t *testing.T) {
 	s, tags := sdkStub(lockedDockerfile)
 	s.files = map[string]string{"Dockerfile.sdk.lock": `{"version": 9, "sdks": []}`}

@@ -321,4 +321,10 @@ func TestLockPrivateNetworks(t *testing.T) {
 	if strings.Contains(stderr, "SDK_PRIVATE_NETWORKS") {
 		t.Errorf("stderr %q names SDK_PRIVATE_NETWORKS", stderr)
 	}
+	// The build arg, as the frontend reads it, is checked the same way.
+	code, _, stderr = sdkfront(t, append(lockArgs(), "--build-arg", "SDK_PRIVATE_NETWORKS=192.168.0.0/16,1.1.1.1/32")...)
+	wantCode(t, code, exitError)
+	if want := `sdkfront lock: build arg SDK_PRIVATE_NETWORKS: "1.1.1.1/32" is not within one private network`; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want it to say %q", stderr, want)
+	}
 }

@@ -56,12 +56,19 @@ func (l *locker) run(ctx context.Context) int {
 	}
 	// Credentials go to token services on other hosts only where
 	// SDK_AUTH_REALMS names them; a private registry reaches other
-	// private networks only where SDK_PRIVATE_NETWORKS names them.
+	// private networks only where SDK_PRIVATE_NETWORKS names them: the
+	// environment's, and the build arg's, as the build reads it.
 	networks, err := registry.PrivateNetworksFromEnv()
 	if err != nil {
 		fmt.Fprintf(l.stderr, "sdkfront lock: %v\n", err)
 		return exitError
 	}
+	argNetworks, err := registry.ParsePrivateNetworks(l.o.buildArgs[dockerfile.ArgPrivateNetworks])
+	if err != nil {
+		fmt.Fprintf(l.stderr, "sdkfront lock: build arg %s: %v\n", dockerfile.ArgPrivateNetworks, err)
+		return exitError
+	}
+	networks = append(networks, argNetworks...)
 	client := registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure),
 		registry.WithCredentialRealms(registry.CredentialRealmsFromEnv()), registry.WithPrivateNetworks(networks))
 	l.flavors = &flavors{

@@ -30,7 +30,8 @@
 // reach loopback; a registry on a private address (RFC 1918, RFC 6598
 // CGNAT, RFC 4193) its own network, the /24 of an IPv4 address or the /64
 // of an IPv6 one, and each network WithPrivateNetworks names
-// (PrivateNetworksEnv, SDK_PRIVATE_NETWORKS, for sdkfront lock) that holds
+// (the build arg SDK_PRIVATE_NETWORKS; for sdkfront lock, also the
+// environment's, PrivateNetworksEnv) that holds
 // its address; a registry named by a link-local address the /24 or /64 of
 // it. So a registry on 192.168.1.10 reaches 192.168.1.0/24 but not
 // 10.0.0.1 or the docker bridge (172.17.0.1), and a public registry may
