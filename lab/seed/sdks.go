@@ -261,13 +261,17 @@ func seedSDKs(s *seeder, goVersions []string) error {
 	var jobs []func() error
 	add := func(f func() error) { jobs = append(jobs, f) }
 
-	// Real Go toolchains, seeds and Oryx layouts; the first version is the default.
+	// Real Go toolchains, seeds and Oryx layouts; the first version is the
+	// default. Each image's config labels its version, as a publisher's
+	// may: a lock entry's digest is then checked against its version (the
+	// unlabelled nodejs and python images get SDKLockUnbound instead).
 	arch := s.plat.Architecture
 	for i, v := range goVersions {
 		x := goSDK(v, arch)
 		first := i == 0
+		labels := map[string]string{"org.oryx.version": v}
 		add(func() error {
-			if err := s.push(x, layoutSeeds, "", nil); err != nil {
+			if err := s.push(x, layoutSeeds, "", labels); err != nil {
 				return err
 			}
 			if first {
@@ -275,7 +279,7 @@ func seedSDKs(s *seeder, goVersions []string) error {
 					return err
 				}
 			}
-			return s.push(x, layoutOryx, "", nil)
+			return s.push(x, layoutOryx, "", labels)
 		})
 	}
 
