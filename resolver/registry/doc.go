@@ -47,18 +47,25 @@
 // first request: from its address, or from one resolution of its name,
 // whose addresses its own connections then reuse; its name is never
 // resolved again, so a DNS server that answers a public address first and
-// 127.0.0.1 after cannot open loopback to it. A registry with any public
-// address is public (its owner chooses its DNS records, and a public one
-// that also named a private address would open that network to its
+// 127.0.0.1 after cannot open loopback to it. The addresses must agree on
+// one kind: all loopback, or all private within one /24 (and one /64); a
+// registry with any public or reserved address, loopback beside private
+// ones, or private addresses in two networks is public (its owner chooses
+// its DNS records, and would otherwise open whatever it lists to its
 // redirects); a name gets no link-local kind (the cloud metadata service).
-// A name that does not resolve is public until it does, and for good once
-// a request for it went through a proxy. Each registry has its own
+// A name that does not resolve is public until it does. A registry that
+// a request reaches through a proxy is public for good, whatever this
+// host resolves it to: the proxy resolves the name itself, and a DNS
+// server can answer this host with 127.0.0.1 and the proxy with its
+// owner's address (name the registry in NO_PROXY to reach it directly,
+// with its own kind). Each registry has its own
 // connection pool, so that a connection opened for a loopback registry is
 // never reused for a public one that redirects there.
 //
 // Behind an HTTP proxy (HTTP_PROXY, HTTPS_PROXY), the guard decides for
-// each request whether the proxy takes it, and checks its target then: the
-// addresses it resolves to here (the registry's as fixed). A name that
+// each request whether the proxy takes it. A request for the registry's
+// own host goes to the proxy (and makes the registry public, as above);
+// any other target is checked then: the addresses it resolves to here. A name that
 // resolves only at the proxy is the proxy's to police, but only where this
 // host cannot resolve the registry either: otherwise only the proxy's
 // network knows that name, and it is refused. Only the connection to the

@@ -215,29 +215,75 @@ func ownNetwork(a netip.Addr) netip.Prefix {
 type reach struct {
 	loopback bool
 	networks []netip.Prefix // private and link-local
+	// proxied: the registry is reached through a proxy, which resolves
+	// its name itself, so it reaches public addresses only.
+	proxied bool
 }
 
-// reachOf is the reach of a registry on addrs: none if any is public. A
-// registry named by a host name (not literal) gets no link-local network.
+// reachOf is the reach of a registry on addrs. Its owner chooses its DNS
+// records, so the addresses must agree on one kind, or the registry gets
+// the reach of a public one (none): all loopback reach loopback; all
+// private (for a literal link-local address, link-local) reach their
+// network, which must be one /24 for IPv4 and one /64 for IPv6, and each
+// network of named that holds every one of them of its family. A name
+// that also resolves to a public, reserved or loopback address, or to
+// private addresses in two networks, would otherwise add whatever its
+// owner lists to what its redirects may reach. A registry named by a host
+// name (not literal) gets no link-local network: a name with a link-local
+// address reaches what a public registry does.
 func reachOf(addrs []netip.Addr, literal bool, named []netip.Prefix) reach {
-	var r reach
+	var loopback bool
+	var local []netip.Addr // private, or link-local by literal
 	for _, a := range addrs {
 		switch classOf(a) {
-		case classPublic:
-			return reach{}
 		case classLoopback:
-			r.loopback = true
+			loopback = true
 		case classPrivate:
-			r.networks = append(r.networks, ownNetwork(a))
-			for _, n := range named {
-				if n.Contains(effective(a)) {
-					r.networks = append(r.networks, n)
-				}
-			}
+			local = append(local, a)
 		case classLinkLocal:
-			if literal {
-				r.networks = append(r.networks, ownNetwork(a))
+			if !literal {
+				return reach{}
 			}
+			local = append(local, a)
+		default:
+			return reach{}
+		}
+	}
+	switch {
+	case loopback && len(local) > 0:
+		return reach{}
+	case loopback:
+		return reach{loopback: true}
+	case len(local) == 0:
+		return reach{}
+	}
+	var r reach
+	var own [2]netip.Prefix // IPv4, IPv6
+	for _, a := range local {
+		n, f := ownNetwork(a), 1
+		if n.Addr().Is4() {
+			f = 0
+		}
+		switch {
+		case !own[f].IsValid():
+			own[f] = n
+			r.networks = append(r.networks, n)
+		case own[f] != n:
+			return reach{}
+		}
+	}
+	for _, n := range named {
+		holds, all := false, true
+		for _, a := range local {
+			e := effective(a)
+			if e.Is4() != n.Addr().Is4() {
+				continue
+			}
+			holds = true
+			all = all && n.Contains(e)
+		}
+		if holds && all {
+			r.networks = append(r.networks, n)
 		}
 	}
 	return r
@@ -283,6 +329,7 @@ type addressError struct {
 	class    addrClass
 	registry string
 	networks []netip.Prefix // the registry's, if it has any
+	proxied  bool           // the registry is reached through a proxy
 }
 
 func (e *addressError) Error() string {
@@ -297,6 +344,9 @@ func (e *addressError) Error() string {
 			nets[i] = n.String()
 		}
 		why = fmt.Sprintf("it is a %s address outside the registry's networks (%s)", e.class, strings.Join(nets, ", "))
+	}
+	if e.proxied && e.class != classOther {
+		why = fmt.Sprintf("it is a %s address, and the registry, reached through the proxy (which resolves its name itself), counts as public; name the registry in NO_PROXY to reach it directly", e.class)
 	}
 	return fmt.Sprintf("refusing to connect to %s for registry %s: %s", named, e.registry, why)
 }
@@ -400,12 +450,15 @@ func (g *netGuard) fix(ctx context.Context, o *origin) reach {
 	return o.reach
 }
 
-// fixPublic fixes o, if it is not yet, as public: a request for it goes
-// through a proxy while this host cannot resolve it.
-func (o *origin) fixPublic() {
+// fixProxied fixes o as public for good: a request for its own host goes
+// through a proxy, which resolves the name itself, so what this host
+// resolved says nothing of where the registry is (a DNS server can answer
+// this host with a loopback or private address and the proxy with its
+// owner's). Its addresses stay, for messages.
+func (o *origin) fixProxied() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.fixed = true
+	o.fixed, o.reach = true, reach{proxied: true}
 }
 
 // state is o's addresses and reach, and whether they are fixed.
@@ -452,7 +505,7 @@ func checkReach(r reach, registry, host string, addr netip.Addr) error {
 	if registry == "" {
 		registry = "(none)"
 	}
-	return &addressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks}
+	return &addressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks, proxied: r.proxied}
 }
 
 // route is how the guard sends one request: directly (proxy nil), every
@@ -568,8 +621,9 @@ func cmpErr(first, err error) error {
 
 // route fixes the kind of req's registry, then decides how req goes:
 // directly, if the environment's proxy (proxyOf) does not take it, or
-// else through the proxy, once the addresses this host resolves its
-// target to (the registry's as fixed, for its own host) pass the check. A
+// else through the proxy: a request for the registry's own host at once,
+// the registry then public for good (origin.fixProxied), and any other
+// once the addresses this host resolves its target to pass the check. A
 // name this host cannot resolve is left to the proxy only where this host
 // cannot resolve the registry either. The proxy is given the name, not
 // the checked address: it resolves it itself (see the package comment).
@@ -580,14 +634,15 @@ func (g *netGuard) route(req *http.Request, registry string, o *origin) (*route,
 	if u == nil || err != nil {
 		return &route{}, err
 	}
-	regAddrs, r, fixed := o.state()
-	if !fixed {
-		// This host cannot resolve the registry, which the proxy is about
-		// to reach: it is public for good.
-		o.fixPublic()
-		regAddrs, r, _ = o.state()
-	}
 	host := req.URL.Hostname()
+	if o.host != "" && hostname(host) == o.host {
+		// The proxy is about to reach the registry the caller named, at
+		// an address of its own resolution: the registry is public for
+		// good, and what this host resolved its name to says nothing.
+		o.fixProxied()
+		return &route{proxy: u, proxyAddr: proxyAddr(u)}, nil
+	}
+	regAddrs, r, _ := o.state()
 	addrs, err := g.addrsOf(ctx, o, host)
 	if err != nil {
 		// Behind a proxy, often only the proxy resolves names: what it

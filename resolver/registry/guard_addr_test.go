@@ -168,3 +168,50 @@ func TestPrivateNetworksFromEnv(t *testing.T) {
 		t.Errorf("PrivateNetworksFromEnv() error %v, want one naming %s", err, PrivateNetworksEnv)
 	}
 }
+
+// FuzzReachOf: whatever addresses a name resolves to, the registry reaches
+// loopback only if every one is loopback, and a private or link-local
+// address only if every one of the name's addresses is private, all of a
+// family in one /24 (/64), and the address is in that network or in a
+// named network that holds all of them.
+func FuzzReachOf(f *testing.F) {
+	f.Add([]byte{10, 0, 0, 4, 127, 0, 0, 1}, []byte{10, 0, 0, 9}, false)
+	f.Add([]byte{192, 168, 1, 50, 10, 1, 2, 3}, []byte{10, 1, 2, 200}, false)
+	f.Add([]byte{10, 0, 0, 4}, []byte{10, 0, 0, 200}, false)
+	f.Add([]byte{169, 254, 1, 1}, []byte{169, 254, 169, 254}, true)
+	f.Add([]byte{127, 0, 0, 1}, []byte{127, 0, 0, 2}, false)
+	named := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.0.0/16")}
+	f.Fuzz(func(t *testing.T, raw, target []byte, literal bool) {
+		var addrs []netip.Addr
+		for i := 0; i+4 <= len(raw) && len(addrs) < 8; i += 4 {
+			addrs = append(addrs, netip.AddrFrom4([4]byte(raw[i:i+4])))
+		}
+		if len(target) < 4 {
+			return
+		}
+		to := netip.AddrFrom4([4]byte(target[:4]))
+		r := reachOf(addrs, literal, named)
+		if !r.allows(to) || classOf(to) == classPublic {
+			return
+		}
+		for _, a := range addrs {
+			c := classOf(a)
+			switch classOf(to) {
+			case classLoopback:
+				if c != classLoopback {
+					t.Fatalf("%v reaches loopback %v though it resolves to %v (%s)", addrs, to, a, c)
+				}
+			default:
+				if c != classPrivate && !(literal && c == classLinkLocal) {
+					t.Fatalf("%v reaches %v though it resolves to %v (%s)", addrs, to, a, c)
+				}
+				if ownNetwork(a) != ownNetwork(addrs[0]) {
+					t.Fatalf("%v, in two networks, reaches %v", addrs, to)
+				}
+				if !ownNetwork(a).Contains(to) && !slices.ContainsFunc(named, func(n netip.Prefix) bool { return n.Contains(to) && n.Contains(a) }) {
+					t.Fatalf("%v reaches %v, outside its network and the named ones", addrs, to)
+				}
+			}
+		}
+	})
+}

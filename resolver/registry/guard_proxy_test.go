@@ -143,7 +143,39 @@ func TestGuardProxyUnresolvedStaysPublic(t *testing.T) {
 	}
 	n.rebind("proxied.test", "127.0.0.1")
 	_, err := c.ListTags(context.Background(), "proxied.test:5000/sdks/golang")
-	if want := "it is a loopback address, and the registry is not on one"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "it is a loopback address, and the registry, reached through the proxy (which resolves its name itself), counts as public; name the registry in NO_PROXY"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error %v, want one containing %q", err, want)
+	}
+}
+
+// TestGuardProxiedRegistryIsPublic: this host resolves evil.test to
+// 127.0.0.1 (or 10.0.0.7), the proxy resolves it to its owner's public
+// registry, which redirects to a loopback service. The registry is reached
+// through the proxy, so it counts as public whatever this host resolved,
+// and the redirect (which Go dials directly: it never proxies loopback) is
+// refused, with a message that names NO_PROXY.
+func TestGuardProxiedRegistryIsPublic(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1", "10.0.0.7"} {
+		t.Run(addr, func(t *testing.T) {
+			var hits atomic.Int32
+			secret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				hits.Add(1)
+				fmt.Fprint(w, `{"name":"sdks/golang","tags":["secret-1.0.0"]}`)
+			}))
+			t.Cleanup(secret.Close)
+			p := newTestProxy(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, secret.URL+"/v2/sdks/golang/tags/list", http.StatusTemporaryRedirect)
+			})
+			n := newFakeNet().host("evil.test", addr)
+			c := New(n.option(), p.option(), WithInsecureRegistries([]string{"evil.test"}), WithRetries(0, 0))
+			tags, err := c.ListTags(context.Background(), "evil.test/sdks/golang")
+			want := "refusing to connect to 127.0.0.1 for registry evil.test: it is a loopback address, and the registry, reached through the proxy (which resolves its name itself), counts as public; name the registry in NO_PROXY to reach it directly"
+			if err == nil || !strings.Contains(err.Error(), want) || hits.Load() != 0 {
+				t.Errorf("ListTags = %v, %v, %d requests to the loopback service; want %q", tags, err, hits.Load(), want)
+			}
+			if targets, _ := p.asked(); len(targets) == 0 {
+				t.Errorf("the proxy was not asked: the test proves nothing")
+			}
+		})
 	}
 }

@@ -80,7 +80,11 @@ func TestGuardCheck(t *testing.T) {
 		host("public.test", "93.184.216.34").
 		host("lan.test", "10.0.0.4").
 		host("split.test", "93.184.216.35", "192.168.0.9").
-		host("meta.test", "169.254.169.254")
+		host("meta.test", "169.254.169.254").
+		host("mixed.test", "10.0.0.4", "127.0.0.1").
+		host("lan2.test", "192.168.1.50", "10.1.2.3").
+		host("dual.test", "10.0.0.4", "fd00:ec2::4").
+		host("wide.test", "10.0.0.4", "10.0.0.9")
 	g := newNetGuard()
 	g.lookup = n.lookup
 	for _, tc := range []struct {
@@ -102,6 +106,17 @@ func TestGuardCheck(t *testing.T) {
 		{"split.test", "10.9.9.9", false},
 		{"split.test", "192.168.0.9", false},
 		{"split.test", "93.184.216.99", true},
+		// The addresses of a name must agree on one kind and one network,
+		// or the registry reaches what a public one does: its owner could
+		// otherwise list loopback, or a second network, beside its own.
+		{"mixed.test", "127.0.0.1", false},
+		{"mixed.test", "10.0.0.5", false},
+		{"lan2.test", "10.1.2.200", false},
+		{"lan2.test", "192.168.1.9", false},
+		{"dual.test", "10.0.0.77", true},
+		{"dual.test", "fd00:ec2::99", true},
+		{"dual.test", "10.0.1.1", false},
+		{"wide.test", "10.0.0.200", true},
 		{"localhost:5000", "127.0.0.1", true},
 		{"localhost:5000", "10.0.0.5", false},
 		{"127.0.0.1:5000", "::1", true},
