@@ -3,6 +3,7 @@ package resolver
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -78,10 +79,15 @@ func LabelledVersion(ref string, config []byte) (VersionLabel, error) {
 
 // Names reports whether the label names version: the same text, or the
 // same release spelled as tags spell it ("8.0.404" for "8.0.404_8.0.11").
-// A label naming a line ("1.23") names no release of it.
+// A label naming a line ("1.23") names no release of it. Where both carry
+// a part after "_" (dotnet's runtime, "8.0.404_8.0.11"), it must be the
+// same: "8.0.404_8.0.10" is another image of the same SDK band.
 func (l VersionLabel) Names(version string) bool {
 	if l.Version == version {
 		return true
+	}
+	if strings.Contains(l.Version, "_") && strings.Contains(version, "_") {
+		return strings.TrimPrefix(l.Version, "v") == strings.TrimPrefix(version, "v")
 	}
 	c, err := ParseConstraint(l.Version)
 	if err != nil || c.Kind != Exact {
