@@ -135,6 +135,12 @@ func TestResolverMemoryBounded(t *testing.T) {
 			return r
 		})
 		t.Logf("%d lines of 16 MiB listings: peak heap +%.1f MiB, retained +%.1f MiB", lines, mib(m.peak), mib(m.retained))
+		// The peak is what the reads in flight hold: at most
+		// MaxConcurrent listings, each about 16 MiB of tags, and the heap
+		// the collector lets grow over them (GOGC=100: up to twice).
+		if limit := uint64(min(lines, MaxConcurrent)) * 2 * 24 << 20; m.peak > limit {
+			t.Errorf("%d lines peak at +%.1f MiB; want at most %.0f MiB (%d listings in flight)", lines, mib(m.peak), mib(limit), min(lines, MaxConcurrent))
+		}
 		if lines == 1 {
 			one = m
 			continue
