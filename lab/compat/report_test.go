@@ -294,7 +294,9 @@ func TestCompareRunsOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 		if secs != "" {
-			os.WriteFile(filepath.Join(d, "duration_s"), []byte(secs), 0o644)
+			if err := os.WriteFile(filepath.Join(d, "duration_s"), []byte(secs), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return d
 	}
@@ -338,7 +340,9 @@ func TestRetry(t *testing.T) {
 	dir := t.TempDir()
 	write := func(run, content string) string {
 		d := filepath.Join(dir, run)
-		os.MkdirAll(d, 0o755)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(d, "results.txt"), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -169,7 +169,7 @@ func reset(_ *faultProxy, w http.ResponseWriter, _ *http.Request, _ http.Handler
 
 func abort(conn net.Conn) {
 	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0) // close sends RST
+		_ = tc.SetLinger(0) // close sends RST
 	}
 	conn.Close()
 }
@@ -284,7 +284,7 @@ func serveTags(repo string, tags []string, max int) fault {
 		}
 		end := min(start+n, len(tags))
 		var b bytes.Buffer
-		json.NewEncoder(&b).Encode(map[string]any{"name": repo, "tags": tags[start:end]})
+		_ = json.NewEncoder(&b).Encode(map[string]any{"name": repo, "tags": tags[start:end]})
 		pg := page{body: b.Bytes()}
 		if end < len(tags) {
 			q := url.Values{"n": {strconv.Itoa(n)}, "last": {tags[end-1]}}
