@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -357,7 +358,8 @@ func TestRetry(t *testing.T) {
 	retry := write("retry", "TestB\tPASS\t1\t\nTestC/env=x\tFAIL\t1\tboom again\nTestC/env=y\tPASS\t1\t\n")
 	out.Reset()
 	err := compareRuns(stock, sdk, retry, "", &out)
-	if e, ok := err.(*exitError); !ok || e.code != 1 {
+	var ee *exitError
+	if !asExit(err, &ee) || ee.code != 1 {
 		t.Fatalf("err = %v\n%s", err, out.String())
 	}
 	o := out.String()
@@ -369,9 +371,5 @@ func TestRetry(t *testing.T) {
 }
 
 func asExit(err error, target **exitError) bool {
-	e, ok := err.(*exitError)
-	if ok {
-		*target = e
-	}
-	return ok
+	return errors.As(err, target)
 }
