@@ -124,19 +124,13 @@ func (p *faultProxy) requests() []string {
 
 // Request matchers.
 var (
-	anyRequest = func(*http.Request) bool { return true }
-	tagsList   = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }
-	manifests  = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }
-	blobs      = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
-	catalog    = func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
+	tagsList  = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }
+	manifests = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }
+	blobs     = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
+	catalog   = func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
 )
 
 // Faults.
-
-// pass hands the request to the registry.
-func pass(_ *faultProxy, w http.ResponseWriter, r *http.Request, next http.Handler) {
-	next.ServeHTTP(w, r)
-}
 
 // status answers with code, the headers given as "Key: value" and body.
 func status(code int, body string, headers ...string) fault {
