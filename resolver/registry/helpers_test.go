@@ -34,7 +34,7 @@ type testRegistry struct {
 // middlewares (outermost first).
 func newRegistry(t *testing.T, wrap ...func(http.Handler) http.Handler) *testRegistry {
 	t.Helper()
-	var h http.Handler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	for i := len(wrap) - 1; i >= 0; i-- {
 		h = wrap[i](h)
 	}
