@@ -160,6 +160,14 @@ test-unit: ## go vet + go test -race of every package but e2e (no lab needed)
 		echo "test-unit: without -race (BuildKit's own race): $$tests"; \
 		$(GO) test -count=1 -run "^($$tests)$$" -v ./frontend/ | grep -E '^(--- |ok|FAIL|PASS)'; exit $${PIPESTATUS[0]}
 
+# golangci-lint of lab/tools/lint/go.mod, built once into $SDKFRONT_CACHE/tools
+# (minutes cold) and linked as .lab/bin/golangci-lint; .golangci.yml holds the
+# linters and depguard's rules for the house's one-way imports.
+.PHONY: lint
+lint: ## golangci-lint (pinned in lab/tools/lint) over every package and test, with depguard's house rules (.golangci.yml)
+	$(LAB) lint-tool
+	.lab/bin/golangci-lint run ./...
+
 # Every Fuzz* target of every package with a fuzz_test.go, one after the
 # other, each for FUZZTIME; seeds and regressions live in testdata/fuzz/.
 # FUZZFLAGS adds go test flags, e.g. FUZZFLAGS=-parallel=1 on a busy machine.

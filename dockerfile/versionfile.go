@@ -39,7 +39,7 @@ func ParseVersionFile(s string) (VersionFile, error) {
 	case v.Path == "" || clean == "/":
 		return v, fmt.Errorf("file: needs the path of a version file, e.g. python@file:.python-version")
 	case strings.HasPrefix(v.Path, "/"), strings.HasPrefix(v.Path, "../"), v.Path == "..", strings.Contains(v.Path, "/../"):
-		return v, fmt.Errorf("file:%s must be a path inside the context, without leading / or ..", s)
+		return v, fmt.Errorf("file:%s must be a path inside the context, without leading / or ..", s) //nolint:staticcheck // ST1005: ".." is a path, not punctuation
 	}
 	v.Path = strings.TrimPrefix(clean, "/")
 	if !knownVersionFile(path.Base(v.Path)) {

@@ -67,7 +67,7 @@ auth:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); _ = cmd.Wait() })
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {

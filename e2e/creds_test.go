@@ -99,11 +99,15 @@ func runEnv(t *testing.T, env []string, name string, args ...string) result {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		old[k] = os.Getenv(k)
-		os.Setenv(k, v)
+		if err := os.Setenv(k, v); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer func() {
 		for k, v := range old {
-			os.Setenv(k, v)
+			if err := os.Setenv(k, v); err != nil {
+				t.Error(err)
+			}
 		}
 	}()
 	return run(t, "", name, args...)

@@ -364,8 +364,12 @@ func TestGzipBomb(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tw.Close()
-	zw.Close()
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("the inner tarball is %d bytes for %d bytes of content", inner.Len(), size)
 	version := "1.0." + time.Now().Format("150405")
 	pushLayer(t, "sdks/bomb:bookworm-"+version, sdkLayer(t, inner.Bytes()))

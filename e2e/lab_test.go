@@ -67,7 +67,7 @@ func setup() error {
 	}
 	resp.Body.Close()
 	if out, err := exec.Command(bin("buildctl"), "--addr", lab.addr, "debug", "workers").CombinedOutput(); err != nil {
-		return fmt.Errorf("buildkitd at %s: %v: %s", lab.addr, err, out)
+		return fmt.Errorf("buildkitd at %s: %w: %s", lab.addr, err, out)
 	}
 	if _, err := os.Stat(registryLog()); err != nil {
 		return fmt.Errorf("registry access log: %w", err)

@@ -55,7 +55,7 @@ func daemon(t *testing.T, extraConfig ...string) string {
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
+		go func() { _ = cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(30 * time.Second):
@@ -63,7 +63,7 @@ func daemon(t *testing.T, extraConfig ...string) string {
 			<-done
 		}
 		logf.Close()
-		exec.Command("umount", "-R", filepath.Join(dir, "root")).Run()
+		_ = exec.Command("umount", "-R", filepath.Join(dir, "root")).Run()
 		os.RemoveAll(dir)
 	})
 	addr := "unix://" + sock

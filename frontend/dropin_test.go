@@ -188,7 +188,7 @@ func TestCheckReportsBadSDKLines(t *testing.T) {
 func TestOutlineAndTargetsSubrequests(t *testing.T) {
 	s := subrequestStub(outline.RequestSubrequestsOutline, nil)
 	var o outline.Outline
-	res := callSubrequest(t, s, &o)
+	callSubrequest(t, s, &o)
 	noSDKResolved(t, s)
 	args := map[string]int32{}
 	for _, a := range o.Args {
@@ -206,7 +206,7 @@ func TestOutlineAndTargetsSubrequests(t *testing.T) {
 
 	s = subrequestStub(targets.RequestTargets, nil)
 	var tl targets.List
-	res = callSubrequest(t, s, &tl)
+	res := callSubrequest(t, s, &tl)
 	noSDKResolved(t, s)
 	if len(tl.Targets) != 2 || tl.Targets[1].Name != "final" || tl.Targets[1].Location.Ranges[0].Start.Line != 8 {
 		t.Errorf("targets = %+v", tl.Targets)

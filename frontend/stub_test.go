@@ -246,7 +246,4 @@ func (f *fakeTags) ListTags(_ context.Context, repo string) ([]string, error) {
 	return tags, nil
 }
 
-var (
-	amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
-	arm64 = ocispecs.Platform{OS: "linux", Architecture: "arm64"}
-)
+var amd64 = ocispecs.Platform{OS: "linux", Architecture: "amd64"}

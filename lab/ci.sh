@@ -6,6 +6,8 @@
 #
 #   unit         make test-unit, in the background while the next three run
 #                (log: .lab/ci/unit.log)
+#   lint         make lint (golangci-lint, from $SDKFRONT_CACHE/tools when built
+#                before), in the background alongside unit (log: .lab/ci/lint.log)
 #   tools        make tools: buildkitd, buildctl, registry, docker-buildx, from
 #                $SDKFRONT_CACHE/tools when built before (lab/lab.sh)
 #   lab-up+seed  make lab-up seed: the registry, buildkitd and the seeded
@@ -60,7 +62,7 @@ done
 # ---------------------------------------------------------------------------
 # phase times
 
-PHASES=(unit tools lab-up+seed image e2e compat)
+PHASES=(unit lint tools lab-up+seed image e2e compat)
 declare -A START WALL STATUS BG_PID BG_KILL BG_NOTE
 T0=$SECONDS
 
@@ -167,7 +169,7 @@ bg_wait() {
 }
 
 # ---------------------------------------------------------------------------
-# The phases. unit runs alongside tools, lab-up+seed and image: linking is
+# The phases. unit and lint run alongside tools, lab-up+seed and image: linking is
 # single-threaded, and the lab's setup mostly waits on the disk and the
 # registry. compat runs alongside e2e (from the moment sdkfront:dev is
 # pushed): the suite's sandboxes mostly wait (its stock run took 3.8
@@ -178,6 +180,7 @@ bg_wait() {
 
 if [ "${CI_SERIAL:-}" = 1 ]; then
 	phase unit make --no-print-directory test-unit
+	phase lint make --no-print-directory lint
 	phase tools make --no-print-directory tools
 	LAB_STARTED=1
 	phase lab-up+seed make --no-print-directory lab-up seed
@@ -188,12 +191,14 @@ if [ "${CI_SERIAL:-}" = 1 ]; then
 fi
 
 bg_start unit group "alongside tools..image" make --no-print-directory test-unit
+bg_start lint group "alongside unit" make --no-print-directory lint
 phase tools make --no-print-directory tools
 LAB_STARTED=1
 phase lab-up+seed make --no-print-directory lab-up seed
 phase image make --no-print-directory image cli
 bg_start compat leader "alongside e2e" env CI= lab/compat/compat.sh
 bg_wait unit
+bg_wait lint
 e2e_rc=0
 phase e2e make --no-print-directory e2e-run || e2e_rc=$?
 compat_rc=0

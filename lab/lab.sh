@@ -9,6 +9,9 @@
 #                       docker-buildx carry lab/patches' x/net fix of
 #                       moby/buildkit#2950) and apt-get install runc,
 #                       busybox-static and curl if missing
+#   lab/lab.sh lint-tool
+#                       build .lab/bin/golangci-lint (make lint) the same way,
+#                       from its own module lab/tools/lint; no lab, no apt-get
 #   lab/lab.sh up       start registry + buildkitd (if not running), wait until ready,
 #                       create the buildx builder "sdkfront-lab"
 #   lab/lab.sh down     stop what `up` started (pid files in .lab/run)
@@ -71,6 +74,12 @@ TOOLS=(
 	"buildctl|$ROOT|github.com/moby/buildkit|github.com/moby/buildkit/cmd/buildctl"
 	"registry|$ROOT/lab/tools|github.com/distribution/distribution/v3|github.com/distribution/distribution/v3/cmd/registry"
 	"docker-buildx|$ROOT/lab/tools|github.com/docker/buildx|github.com/docker/buildx/cmd/buildx"
+)
+
+# The linter of make lint, pinned in a module of its own: its dependencies
+# would otherwise move those of the lab tools.
+LINT_TOOLS=(
+	"golangci-lint|$ROOT/lab/tools/lint|github.com/golangci/golangci-lint/v2|github.com/golangci/golangci-lint/v2/cmd/golangci-lint"
 )
 
 # version_ldflags MODULE VERSION [REVISION]: -X flags that stamp the version
@@ -229,6 +238,16 @@ cmd_tools() {
 	done
 	prune_tools
 	install_buildx_plugin
+}
+
+cmd_lint_tool() {
+	command -v go >/dev/null 2>&1 || die "go not found (looked in PATH and /usr/local/go/bin)"
+	mkdir -p "$BIN"
+	local t
+	for t in "${LINT_TOOLS[@]}"; do
+		IFS='|' read -r name dir mod pkg <<<"$t"
+		build_tool "$name" "$dir" "$mod" "$pkg"
+	done
 }
 
 # ---------------------------------------------------------------------------
@@ -551,6 +570,7 @@ setup_buildx() {
 
 case "${1:-}" in
 tools) cmd_tools ;;
+lint-tool) cmd_lint_tool ;;
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;

@@ -163,10 +163,18 @@ func TestLockDetectsFlavorFaults(t *testing.T) {
 	var bomb bytes.Buffer
 	zw := gzip.NewWriter(&bomb)
 	tw := tar.NewWriter(zw)
-	tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Typeflag: tar.TypeReg, Size: 16 << 20})
-	io.CopyN(tw, zeros{}, 16<<20)
-	tw.Close()
-	zw.Close()
+	if err := tw.WriteHeader(&tar.Header{Name: "zeros", Mode: 0o644, Typeflag: tar.TypeReg, Size: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(tw, zeros{}, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	reg.Push(t, "lab/bomb:1", baseImage(t, "trixie", "linux/amd64", testregistry.Blob(bomb.Bytes())))
 	stalled := baseImage(t, "bullseye", "linux/amd64")
 	reg.Push(t, "lab/stalled:1", stalled)

@@ -144,7 +144,9 @@ func TestCheck(t *testing.T) {
 
 	// The same content, written differently.
 	var doc any
-	json.Unmarshal([]byte(good), &doc)
+	if err := json.Unmarshal([]byte(good), &doc); err != nil {
+		t.Fatal(err)
+	}
 	compact, _ := json.Marshal(doc)
 	write(t, "Dockerfile.sdk.lock", string(compact))
 	code, _, stderr = sdkfront(t, check...)

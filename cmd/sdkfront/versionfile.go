@@ -119,14 +119,14 @@ func (c *contexts) constrain(u *dockerfile.Use) error {
 	}
 	dt, err := c.file(*vf)
 	if err != nil {
-		return fmt.Errorf("SDK %s: %v", u.RefText, err)
+		return fmt.Errorf("SDK %s: %v", u.RefText, err) //nolint:errorlint // a message: wrapping would let errors.As pick another exit code
 	}
 	constraint, err := vf.Constraint(u.Ref.Platform, dt)
 	if err == nil {
 		err = u.SetConstraint(constraint)
 	}
 	if err != nil {
-		return fmt.Errorf("SDK %s: %v", u.RefText, err)
+		return fmt.Errorf("SDK %s: %v", u.RefText, err) //nolint:errorlint // a message: wrapping would let errors.As pick another exit code
 	}
 	return nil
 }

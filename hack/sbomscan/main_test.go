@@ -42,12 +42,12 @@ func toolBinary(t *testing.T) string {
 		goTool.path = filepath.Join(dir, "imagepack")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: the fallback when go is not on PATH; the test runs where it was built
 		}
 		cmd := exec.Command(gobin, "build", "-trimpath", "-o", goTool.path, "../imagepack")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			goTool.err = fmt.Errorf("go build ../imagepack: %v\n%s", err, out)
+			goTool.err = fmt.Errorf("go build ../imagepack: %w\n%s", err, out)
 		}
 	})
 	if goTool.err != nil {

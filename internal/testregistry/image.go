@@ -46,7 +46,9 @@ func Tar(t testing.TB, entries ...Entry) []byte {
 			t.Fatal(err)
 		}
 		if h.Typeflag == tar.TypeReg {
-			io.WriteString(tw, e.Body)
+			if _, err := io.WriteString(tw, e.Body); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
@@ -60,7 +62,9 @@ func Gzip(t testing.TB, dt []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	zw.Write(dt)
+	if _, err := zw.Write(dt); err != nil {
+		t.Fatal(err)
+	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -65,10 +65,13 @@ func TestSplitV2(t *testing.T) {
 // The registry's access log lines are parsed into requests.
 func TestAccessLog(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "log")
-	os.WriteFile(f, []byte(`time="x" level=info msg="response completed"
+	err := os.WriteFile(f, []byte(`time="x" level=info msg="response completed"
 127.0.0.1 - - [30/Nov/2026:04:00:00 +0000] "GET /v2/big/golang/blobs/sha256:ab HTTP/1.1" 200 1234 "" "buildkit/v0.34.2"
 127.0.0.1 - - [30/Nov/2026:04:00:00 +0000] "HEAD /v2/sdkfront/manifests/dev HTTP/1.1" 200 0 "" "sdkfront"
 `), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rs := accessLog{path: f}.since(0)
 	if len(rs) != 2 || rs[0].bytes != 1234 || rs[0].method != "GET" || agentKind(rs[0].agent) != "buildkit" || agentKind(rs[1].agent) != "sdkfront" {
 		t.Fatalf("%+v", rs)

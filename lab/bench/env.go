@@ -66,7 +66,7 @@ func startProc(name, logPath string, env []string, bin string, args ...string) *
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	check(cmd.Start())
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); logf.Close(); close(p.done) }()
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
 	atExit(p.stop)
 	return p
 }
@@ -229,7 +229,7 @@ func unmountUnder(dir string) {
 	}
 	f.Close()
 	for i := len(mounts) - 1; i >= 0; i-- {
-		exec.Command("umount", "-l", mounts[i]).Run()
+		_ = exec.Command("umount", "-l", mounts[i]).Run()
 	}
 }
 

@@ -65,7 +65,7 @@ func runFloor(p floorPipe, url, inner, want string) float64 {
 	check(os.RemoveAll(dir))
 	check(os.MkdirAll(dir, 0o755))
 	defer os.RemoveAll(dir)
-	exec.Command("sync").Run()
+	_ = exec.Command("sync").Run()
 	cmd := p.cmd(url, inner, dir)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -149,7 +149,7 @@ func readahead(r io.Reader, n, size int) io.Reader {
 				return
 			}
 		}
-		pw.Close()
+		_ = pw.Close()
 	}()
 	return pr
 }

@@ -65,13 +65,12 @@ func copyImage(src, dst string) {
 
 // sdkImage is one single-layer SDK image as the registry holds it.
 type sdkImage struct {
-	repo     string // without host
-	tag      string
-	digest   string // manifest
-	layer    string // the one layer's digest
-	size     int64
-	inner    string // the tarball inside the layer; "" for a tree layer
-	platform string
+	repo   string // without host
+	tag    string
+	digest string // manifest
+	layer  string // the one layer's digest
+	size   int64
+	inner  string // the tarball inside the layer; "" for a tree layer
 }
 
 func getSDK(host, repo, tag string) sdkImage {

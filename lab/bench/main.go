@@ -240,7 +240,7 @@ func machine() string {
 	mem := ""
 	if dt, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb int64
-		fmt.Sscanf(strings.SplitN(string(dt), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		_, _ = fmt.Sscanf(strings.SplitN(string(dt), "\n", 2)[0], "MemTotal: %d kB", &kb) // 0 GiB if not
 		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
 	}
 	kernel, _ := exec.Command("uname", "-r").Output()

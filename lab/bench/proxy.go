@@ -135,7 +135,7 @@ func startProxy(target string, latency time.Duration, mbits float64, maxPage int
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	p.host = l.Addr().String()
-	go http.Serve(l, p)
+	go func() { _ = http.Serve(l, p) }()
 	return p
 }
 
@@ -209,7 +209,7 @@ func (p *proxy) serveTags(w http.ResponseWriter, r *http.Request, repo string, t
 		fmt.Fprintf(&b, "%q", t)
 	}
 	b.WriteString("]}")
-	io.WriteString(w, b.String())
+	_, _ = io.WriteString(w, b.String())
 }
 
 // hugeTags is a synthetic repository's 200,000 tags: four flavors ×
@@ -243,15 +243,20 @@ func startFileServer(dir string) *fileServer {
 	check(err)
 	fsrv.host = l.Addr().String()
 	h := http.FileServer(http.Dir(dir))
-	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { //nolint:errcheck // returns when the bench exits
 		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/pprof/") {
 			// Profiles from the profiled frontend (lab/bench/pprof).
 			out := filepath.Join(*benchDir, "out", "pprof", filepath.Base(r.URL.Path))
-			os.MkdirAll(filepath.Dir(out), 0o755)
-			f, err := os.Create(out)
+			err := os.MkdirAll(filepath.Dir(out), 0o755)
+			var f *os.File
+			if err == nil {
+				f, err = os.Create(out)
+			}
 			if err == nil {
 				_, err = io.Copy(f, r.Body)
-				f.Close()
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
 			}
 			if err != nil {
 				http.Error(w, err.Error(), 500)

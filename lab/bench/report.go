@@ -39,7 +39,7 @@ func (r *results) add(section, alt, scen string, s sample) {
 		for _, q := range s.reqList {
 			fmt.Fprintf(&b, "%s %s %d %d %q\n", q.method, q.path, q.status, q.bytes, q.agent)
 		}
-		os.WriteFile(filepath.Join(*benchDir, "out", "requests-"+strings.NewReplacer("|", "-", "/", "_", " ", "_").Replace(k)+".txt"), []byte(b.String()), 0o644)
+		check(os.WriteFile(filepath.Join(*benchDir, "out", "requests-"+strings.NewReplacer("|", "-", "/", "_", " ", "_").Replace(k)+".txt"), []byte(b.String()), 0o644))
 	}
 }
 

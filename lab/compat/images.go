@@ -371,9 +371,7 @@ func seedMirror(ctx context.Context, dir, busybox, regBin string, log io.Writer)
 		d, _ := imgs[m.image].Digest()
 		fmt.Fprintf(log, "compat: seeded %s (%s stand-in, %s)\n", m.ref, m.image, d)
 	}
-	if err := stop(); err != nil {
-		return err
-	}
+	stop()
 	return os.WriteFile(stamp, []byte(key+"\n"), 0o644)
 }
 
@@ -381,7 +379,7 @@ var listeningRE = regexp.MustCompile(`listening on 127\.0\.0\.1:(\d+)`)
 
 // startRegistry runs `regBin serve` on storage root with a random loopback
 // port (as the suite's integration.NewRegistry does) and returns its host.
-func startRegistry(ctx context.Context, regBin, root string) (host string, stop func() error, err error) {
+func startRegistry(ctx context.Context, regBin, root string) (host string, stop func(), err error) {
 	cfgDir, err := os.MkdirTemp("", "compat-registry")
 	if err != nil {
 		return "", nil, err
@@ -400,12 +398,12 @@ func startRegistry(ctx context.Context, regBin, root string) (host string, stop 
 		os.RemoveAll(cfgDir)
 		return "", nil, fmt.Errorf("start %s: %w", regBin, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); _ = pw.Close(); close(done) }()
 	stopped := false
-	stop = func() error {
+	stop = func() {
 		if stopped {
-			return nil
+			return
 		}
 		stopped = true
 		defer os.RemoveAll(cfgDir)
@@ -416,7 +414,6 @@ func startRegistry(ctx context.Context, regBin, root string) (host string, stop 
 			_ = cmd.Process.Kill()
 			<-done
 		}
-		return nil
 	}
 	found := make(chan string, 1)
 	go func() {

@@ -246,10 +246,14 @@ func TestExportImage(t *testing.T) {
 	for n, e := range files {
 		p := filepath.Join(dir, n)
 		if e.typeflag == tar.TypeDir {
-			os.MkdirAll(p, 0o755)
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte(e.body), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -294,7 +295,9 @@ func TestCompareRunsOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 		if secs != "" {
-			os.WriteFile(filepath.Join(d, "duration_s"), []byte(secs), 0o644)
+			if err := os.WriteFile(filepath.Join(d, "duration_s"), []byte(secs), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return d
 	}
@@ -338,7 +341,9 @@ func TestRetry(t *testing.T) {
 	dir := t.TempDir()
 	write := func(run, content string) string {
 		d := filepath.Join(dir, run)
-		os.MkdirAll(d, 0o755)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(d, "results.txt"), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +358,8 @@ func TestRetry(t *testing.T) {
 	retry := write("retry", "TestB\tPASS\t1\t\nTestC/env=x\tFAIL\t1\tboom again\nTestC/env=y\tPASS\t1\t\n")
 	out.Reset()
 	err := compareRuns(stock, sdk, retry, "", &out)
-	if e, ok := err.(*exitError); !ok || e.code != 1 {
+	var ee *exitError
+	if !asExit(err, &ee) || ee.code != 1 {
 		t.Fatalf("err = %v\n%s", err, out.String())
 	}
 	o := out.String()
@@ -365,9 +371,5 @@ func TestRetry(t *testing.T) {
 }
 
 func asExit(err error, target **exitError) bool {
-	e, ok := err.(*exitError)
-	if ok {
-		*target = e
-	}
-	return ok
+	return errors.As(err, target)
 }

@@ -201,7 +201,7 @@ func Prepare(patches []*Patch, dir string, mods Modules, outDir string) (string,
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go mod edit: %v: %s", err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("go mod edit: %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return modFile, nil
 }

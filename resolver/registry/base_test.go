@@ -44,7 +44,9 @@ func baseZstd(t *testing.T, dt []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zw.Write(dt)
+	if _, err := zw.Write(dt); err != nil {
+		t.Fatal(err)
+	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func hugeStringPages(key string, huge int, small [][]string) fault {
 	big := bytes.Repeat([]byte("a"), huge)
 	return func(_ *faultProxy, w http.ResponseWriter, r *http.Request, _ http.Handler) {
 		i := 0
-		fmt.Sscan(r.URL.Query().Get("page"), &i)
+		_, _ = fmt.Sscan(r.URL.Query().Get("page"), &i) // no page: the first
 		if i+1 < len(small) {
 			w.Header().Set("Link", fmt.Sprintf("<%s?page=%d>; rel=\"next\"", r.URL.Path, i+1))
 		}

@@ -124,19 +124,13 @@ func (p *faultProxy) requests() []string {
 
 // Request matchers.
 var (
-	anyRequest = func(*http.Request) bool { return true }
-	tagsList   = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }
-	manifests  = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }
-	blobs      = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
-	catalog    = func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
+	tagsList  = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/tags/list") }
+	manifests = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/manifests/") }
+	blobs     = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
+	catalog   = func(r *http.Request) bool { return r.URL.Path == "/v2/_catalog" }
 )
 
 // Faults.
-
-// pass hands the request to the registry.
-func pass(_ *faultProxy, w http.ResponseWriter, r *http.Request, next http.Handler) {
-	next.ServeHTTP(w, r)
-}
 
 // status answers with code, the headers given as "Key: value" and body.
 func status(code int, body string, headers ...string) fault {
@@ -169,7 +163,7 @@ func reset(_ *faultProxy, w http.ResponseWriter, _ *http.Request, _ http.Handler
 
 func abort(conn net.Conn) {
 	if tc, ok := conn.(*net.TCPConn); ok {
-		tc.SetLinger(0) // close sends RST
+		_ = tc.SetLinger(0) // close sends RST
 	}
 	conn.Close()
 }
@@ -284,7 +278,7 @@ func serveTags(repo string, tags []string, max int) fault {
 		}
 		end := min(start+n, len(tags))
 		var b bytes.Buffer
-		json.NewEncoder(&b).Encode(map[string]any{"name": repo, "tags": tags[start:end]})
+		_ = json.NewEncoder(&b).Encode(map[string]any{"name": repo, "tags": tags[start:end]})
 		pg := page{body: b.Bytes()}
 		if end < len(tags) {
 			q := url.Values{"n": {strconv.Itoa(n)}, "last": {tags[end-1]}}

@@ -39,7 +39,7 @@ type faultFixture struct {
 // proxy, and pushes a few SDK tags to it.
 func newFaultFixture(t *testing.T, wrap ...func(http.Handler) http.Handler) *faultFixture {
 	t.Helper()
-	var backend http.Handler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	backend := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	// Pushes go to the registry itself, past the faults and the wrappers.
 	pushSrv := httptest.NewServer(backend)
 	t.Cleanup(pushSrv.Close)

@@ -34,7 +34,7 @@ type testRegistry struct {
 // middlewares (outermost first).
 func newRegistry(t *testing.T, wrap ...func(http.Handler) http.Handler) *testRegistry {
 	t.Helper()
-	var h http.Handler = ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+	h := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	for i := len(wrap) - 1; i >= 0; i-- {
 		h = wrap[i](h)
 	}
@@ -159,7 +159,7 @@ func paged(size int, pages *atomic.Int32) func(http.Handler) http.Handler {
 				w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next.String()))
 			}
 			list.Tags = list.Tags[start:end]
-			json.NewEncoder(w).Encode(list)
+			_ = json.NewEncoder(w).Encode(list)
 		})
 	}
 }
@@ -177,16 +177,16 @@ func bearer(deny bool, tokens, authorized *atomic.Int32) func(http.Handler) http
 			case r.URL.Path == "/token":
 				if deny || r.URL.Query().Get("service") != "test-registry" {
 					w.WriteHeader(http.StatusUnauthorized)
-					io.WriteString(w, `{"errors":[{"code":"DENIED","message":"go away"}]}`)
+					_, _ = io.WriteString(w, `{"errors":[{"code":"DENIED","message":"go away"}]}`)
 					return
 				}
 				tokens.Add(1)
-				json.NewEncoder(w).Encode(map[string]string{"token": token})
+				_ = json.NewEncoder(w).Encode(map[string]string{"token": token})
 			case r.Header.Get("Authorization") != "Bearer "+token:
 				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test-registry",scope="repository:sdks/golang:pull"`, r.Host))
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusUnauthorized)
-				io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+				_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
 			default:
 				if r.Method == http.MethodGet && r.URL.Path != "/v2/" {
 					authorized.Add(1)

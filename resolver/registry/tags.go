@@ -51,7 +51,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 		}
 		seen[pageKey(u)] = true
 		before, listed := len(l.tags), l.listed
-		resp, err := l.page(ctx, s, u)
+		resp, err := l.page(ctx, s, u) //nolint:bodyclose // page reads and closes the body; resp is for its headers
 		var se *statusError
 		if len(seen) == 1 && c.o.pageSize > fallbackPageSize && errors.As(err, &se) && se.code == http.StatusBadRequest {
 			// A registry that refuses n this large (PAGINATION_NUMBER_INVALID)
@@ -59,7 +59,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 			q.Set("n", strconv.Itoa(fallbackPageSize))
 			u.RawQuery = q.Encode()
 			seen = map[string]bool{pageKey(u): true}
-			resp, err = l.page(ctx, s, u)
+			resp, err = l.page(ctx, s, u) //nolint:bodyclose // as above
 		}
 		if err != nil {
 			return nil, false, err
