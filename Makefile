@@ -208,8 +208,8 @@ compat: tools frontend-image seed-bin ## Run BuildKit's Dockerfile test suite on
 	lab/compat/compat.sh
 
 # make bench: where sdkfront stands against every other way of getting an SDK
-# into a build, the physical floor and internet latency (README.md,
-# "Performance"). It runs its own registry, buildkitd and proxies under
+# into a build, the physical floor and internet latency (docs/performance.md).
+# It runs its own registry, buildkitd and proxies under
 # .lab/bench and never prunes the lab's daemon. BENCH_RUNS: rounds of
 # cold/warm/edited builds; BENCH_WARM_RUNS: rounds of the warm-only sections;
 # BENCH_QUICK=1: a quick check of the harness (1 round, 3 warm, Go only);

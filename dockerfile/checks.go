@@ -9,8 +9,8 @@ import (
 )
 
 // DocsURL is where sdkfront's documentation lives; each check links to
-// its section of the README.
-const DocsURL = "https://github.com/sdkfront/sdkfront/blob/main/README.md"
+// its section of docs/checks.md.
+const DocsURL = "https://github.com/sdkfront/sdkfront/blob/main/docs/checks.md"
 
 // sdkfront's own checks, in BuildKit's lint format: "--call check" lists
 // them with BuildKit's, builds show them as warnings, and "# check=skip=",

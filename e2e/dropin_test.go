@@ -52,10 +52,10 @@ func TestCallSubrequests(t *testing.T) {
 	chk := buildx("check")
 	out := chk.String()
 	for _, want := range []string{
-		"WARNING: SDKDirectiveOrder - https://github.com/sdkfront/sdkfront/blob/main/README.md#sdkdirectiveorder",
+		"WARNING: SDKDirectiveOrder - https://github.com/sdkfront/sdkfront/blob/main/docs/checks.md#sdkdirectiveorder",
 		"the sdk-source directive stands before the syntax directive",
 		"Dockerfile:1\n",
-		"WARNING: SDKWithoutVersion - https://github.com/sdkfront/sdkfront/blob/main/README.md#sdkwithoutversion",
+		"WARNING: SDKWithoutVersion - https://github.com/sdkfront/sdkfront/blob/main/docs/checks.md#sdkwithoutversion",
 		"SDK nodejs names no version: it gets the default version",
 		"Dockerfile:6\n",
 		"   6 | >>> SDK nodejs --to=/opt/node",

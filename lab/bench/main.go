@@ -8,7 +8,7 @@
 // Payloads: the real Go toolchain (golang.org/toolchain) in Oryx's layout
 // (the layer holds a tarball) and as a tree layer; Node from the npm
 // registry, both layouts; big/golang, a repository of 2,004 tags over four
-// flavors. See README.md, "Performance", for what each section measures.
+// flavors. See docs/performance.md for what each section measures.
 //
 // The last line of the output is the summary:
 //
