@@ -198,6 +198,3 @@ func ParsePrivateNetworks(s string) ([]netip.Prefix, error) {
 	}
 	return nets, errors.Join(errs...)
 }
-
-// WithUserAgent sets the User-Agent (default "sdkfront").
-func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
