@@ -183,15 +183,16 @@ func TestInsecureRegistries(t *testing.T) {
 	named, private := "sdk-registry.test:"+port, "10.1.2.3:"+port
 
 	for _, tc := range []struct {
-		host string
-		opts []Option
-		msg  string // error wanted, if any
+		host  string
+		opts  []Option
+		msg   string // error wanted, if any
+		cause resolver.RegistryCause
 	}{
-		{named, nil, "server gave HTTP response to HTTPS client; if the registry is plain HTTP, configure it as insecure"},
+		{named, nil, "server gave HTTP response to HTTPS client; if the registry is plain HTTP, configure it as insecure", resolver.CausePlainHTTP},
 		// ggcr would fall back to plain HTTP for a private address.
-		{private, nil, "refusing plain HTTP to " + private},
-		{named, []Option{WithInsecureRegistries([]string{named})}, ""},
-		{private, []Option{WithInsecureRegistries([]string{"10.1.2.3"})}, ""},
+		{private, nil, "refusing plain HTTP to " + private, resolver.CauseNone},
+		{named, []Option{WithInsecureRegistries([]string{named})}, "", resolver.CauseNone},
+		{private, []Option{WithInsecureRegistries([]string{"10.1.2.3"})}, "", resolver.CauseNone},
 	} {
 		tags, err := New(append(tc.opts, dial, fast)...).ListTags(context.Background(), tc.host+"/sdks/golang")
 		switch {
@@ -199,6 +200,10 @@ func TestInsecureRegistries(t *testing.T) {
 			t.Errorf("%s %d options: %v, %v", tc.host, len(tc.opts), tags, err)
 		case tc.msg != "" && (!errors.Is(err, resolver.ErrUnreachable) || !strings.Contains(err.Error(), tc.msg)):
 			t.Errorf("%s: error %v\nwant ErrUnreachable containing %q", tc.host, err, tc.msg)
+		}
+		var re *resolver.RegistryError
+		if tc.msg != "" && (!errors.As(err, &re) || re.Cause != tc.cause) {
+			t.Errorf("%s: error %v (%T): want a RegistryError of cause %v", tc.host, err, err, tc.cause)
 		}
 	}
 }
