@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -261,6 +262,41 @@ func TestPlatformDigestsErrors(t *testing.T) {
 		_, err := New().PlatformDigests(context.Background(), tc.ref)
 		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("PlatformDigests(%s) error %q\nwant %v containing %q", tc.ref, err, tc.is, tc.msg)
+		}
+	}
+}
+
+// A registry that does not answer must be reachable from where the client
+// reads it: buildkitd's network for the frontend, this machine for
+// sdkfront lock. Both ways of not answering say so: connections refused on
+// every attempt, and no answer within the call timeout.
+func TestUnreachableNamesReader(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	stall := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(stall.Close)
+	stalled := strings.TrimPrefix(stall.URL, "http://")
+
+	for _, tc := range []struct {
+		reader Reader
+		opts   []Option
+		want   string
+	}{
+		{ReaderBuildkitd, nil, "reachable from buildkitd"},
+		{ReaderBuildkitd, []Option{WithReader(ReaderBuildkitd)}, "reachable from buildkitd"},
+		{ReaderLocal, []Option{WithReader(ReaderLocal)}, "reachable from this machine"},
+	} {
+		for _, host := range []string{refused, stalled} {
+			c := New(append(tc.opts, fast, WithTimeout(200*time.Millisecond))...)
+			_, err := c.ListTags(context.Background(), host+"/sdks/golang")
+			var re *resolver.RegistryError
+			if !errors.As(err, &re) || !errors.Is(err, resolver.ErrUnreachable) || !strings.HasSuffix(re.Hint, "check that it is up and "+tc.want+", or try again later") {
+				t.Errorf("%v, %s: %v", tc.reader, host, err)
+			}
 		}
 	}
 }

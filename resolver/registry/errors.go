@@ -238,7 +238,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Kind = resolver.ErrUnreachable
 		msg += fmt.Sprintf(": registry %s did not answer within %s", registry, c.o.timeout)
-		e.Hint = "check that it is up and reachable from buildkitd, or try again later"
+		e.Hint = "check that it is up and reachable from " + c.o.reader.String() + ", or try again later"
 	case errors.As(err, &te):
 		e.Kind, e.Err = resolver.ErrUnreachable, nil
 		msg += ": " + te.Error() + tries
@@ -288,7 +288,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 	case e.Kind == resolver.ErrUnreachable:
 		msg += fmt.Sprintf(": registry %s is unreachable%s", registry, tries)
 		if tries != "" {
-			e.Hint = "check that it is up and reachable from buildkitd, or try again later"
+			e.Hint = "check that it is up and reachable from " + c.o.reader.String() + ", or try again later"
 		}
 	case se != nil:
 		msg += fmt.Sprintf(": registry %s refused the request", registry)
