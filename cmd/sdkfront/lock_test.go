@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -326,5 +327,23 @@ func TestLockPrivateNetworks(t *testing.T) {
 	wantCode(t, code, exitError)
 	if want := `sdkfront lock: build arg SDK_PRIVATE_NETWORKS: "1.1.1.1/32" is not within one private network`; !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q, want it to say %q", stderr, want)
+	}
+}
+
+// sdkfront lock reads registries itself: a registry that does not answer
+// must be reachable from this machine, not from buildkitd.
+func TestLockUnreachableNamesThisMachine(t *testing.T) {
+	dir := isolate(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close()
+	write(t, filepath.Join(dir, "Dockerfile"), "# sdk-source="+host+"/sdks/{platform}:{flavor}-{version}\nFROM scratch\nSDK golang@1.23\n")
+	code, _, stderr := sdkfront(t, "lock")
+	wantCode(t, code, exitError)
+	if !strings.Contains(stderr, "reachable from this machine") || strings.Contains(stderr, "buildkitd") {
+		t.Errorf("stderr %q: want the advice to name this machine", stderr)
 	}
 }

@@ -70,7 +70,7 @@ func (l *locker) run(ctx context.Context) int {
 	}
 	networks = append(networks, argNetworks...)
 	client := registry.New(registry.WithDockerKeychain(), registry.WithInsecureRegistries(l.settings.Insecure),
-		registry.WithCredentialRealms(registry.CredentialRealmsFromEnv()), registry.WithPrivateNetworks(networks))
+		registry.WithCredentialRealms(registry.CredentialRealmsFromEnv()), registry.WithPrivateNetworks(networks), registry.WithReader(registry.ReaderLocal))
 	l.flavors = &flavors{
 		named:  l.o.named,
 		client: client,

@@ -257,26 +257,6 @@ func (c *capped) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// OpenBlob opens the blob desc of the repository ref names ("host/repo",
-// or an image reference in it) as a stream. The reader checks what it
-// reads against desc: more bytes than desc.Size, fewer, or content that
-// does not hash to desc.Digest fail the Read that finds it out, so a caller
-// that reads to io.EOF has the blob desc names.
-//
-// The request goes through the client's transport: credentials, retries,
-// TLS and redirect guards. Its response must start within the call timeout
-// (WithTimeout); then a Read fails when no byte of the body came for the
-// request timeout (WithRequestTimeout). Bounding the whole read is up to
-// the caller, through ctx.
-func (c *Client) OpenBlob(ctx context.Context, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
-	r, err := c.parseReference(ref)
-	if err != nil {
-		return nil, err
-	}
-	ctx, _ = withStats(withOrigin(ctx, r.Context().RegistryStr()))
-	return c.openBlob(ctx, ctx, c.session(r.Context()), ref, desc)
-}
-
 // blobError is a *resolver.RegistryError about blob d of s's repository,
 // with its own message.
 func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg string, err error, hint string) error {
@@ -286,8 +266,13 @@ func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg st
 	}
 }
 
-// openBlob is OpenBlob in a session. callCtx is the requests' context;
-// ctx carries the stats for error messages.
+// openBlob opens the blob desc of s's repository as a stream, for ref's
+// image. The reader checks what it reads against desc: more bytes than
+// desc.Size, fewer, or content that does not hash to desc.Digest fail the
+// Read that finds it out. The response must start within the call timeout
+// (WithTimeout); then a Read fails when no byte of the body came for the
+// request timeout (WithRequestTimeout). callCtx is the requests' context,
+// which bounds the whole read; ctx carries the stats for error messages.
 func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
 	host := s.repo.RegistryStr()
 	subject := fmt.Sprintf("layer %s of %s", excerpt([]byte(desc.Digest), 100), ref)

@@ -518,7 +518,8 @@ func layerSize(t *testing.T, l v1.Layer) int64 {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // Layers stream through redirects and bearer authentication, the way
-// registries serve them from blob storage; OpenBlob reads a blob whole.
+// registries serve them from blob storage; openBlob, ReadImageFile's
+// stream of a layer, reads a blob whole.
 func TestOpenBlob(t *testing.T) {
 	f := newBaseFixture(t)
 	layer := testregistry.GzipLayer(t, debianRoot("bookworm")...)
@@ -552,7 +553,7 @@ func TestOpenBlob(t *testing.T) {
 
 	c := New()
 	desc := ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageLayerGzip, Digest: layerDigest(t, layer), Size: int64(len(wantBytes))}
-	rc, err := c.OpenBlob(context.Background(), f.host+"/lab/debian", desc)
+	rc, err := openBlob(context.Background(), c, f.host+"/lab/debian", desc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +571,7 @@ func TestOpenBlob(t *testing.T) {
 
 	// Content that is not the digest's fails at the end.
 	desc.Digest = other
-	rc, err = c.OpenBlob(context.Background(), f.host+"/lab/debian", desc)
+	rc, err = openBlob(context.Background(), c, f.host+"/lab/debian", desc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,13 +581,13 @@ func TestOpenBlob(t *testing.T) {
 		t.Errorf("wrong digest: %v", err)
 	}
 	// A blob the registry does not have is not found.
-	_, err = c.OpenBlob(context.Background(), f.host+"/lab/debian", ocispecs.Descriptor{Digest: digest.FromString("missing"), Size: 1})
+	_, err = openBlob(context.Background(), c, f.host+"/lab/debian", ocispecs.Descriptor{Digest: digest.FromString("missing"), Size: 1})
 	if !errors.Is(err, resolver.ErrNotFound) || !strings.Contains(err.Error(), "cannot get layer "+string(digest.FromString("missing"))+" of "+f.host+"/lab/debian: registry "+f.host+" has no such blob") {
 		t.Errorf("missing blob: %v", err)
 	}
 	// A digest that is none fails before any request.
 	n := len(f.requested())
-	if _, err := c.OpenBlob(context.Background(), f.host+"/lab/debian", ocispecs.Descriptor{Digest: "sha256:abc", Size: 1}); err == nil || !errors.Is(err, resolver.ErrInvalidImage) || len(f.requested()) != n {
+	if _, err := openBlob(context.Background(), c, f.host+"/lab/debian", ocispecs.Descriptor{Digest: "sha256:abc", Size: 1}); err == nil || !errors.Is(err, resolver.ErrInvalidImage) || len(f.requested()) != n {
 		t.Errorf("invalid digest: %v", err)
 	}
 }
@@ -620,7 +621,7 @@ func TestReadImageFileTLSRule(t *testing.T) {
 	}
 }
 
-// OpenBlob goes through the network guard like every request: a public
+// A layer's stream goes through the network guard like every request: a public
 // registry cannot redirect a blob to loopback, and the server there is
 // never reached; a blob whose response does not start within the call
 // timeout fails as unreachable.
@@ -632,7 +633,7 @@ func TestOpenBlobGuarded(t *testing.T) {
 			t.Fatal(err)
 		}
 		read := func(c *Client) error {
-			rc, err := c.OpenBlob(context.Background(), g.repo, img.Layers[0])
+			rc, err := openBlob(context.Background(), c, g.repo, img.Layers[0])
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -183,15 +184,16 @@ func TestInsecureRegistries(t *testing.T) {
 	named, private := "sdk-registry.test:"+port, "10.1.2.3:"+port
 
 	for _, tc := range []struct {
-		host string
-		opts []Option
-		msg  string // error wanted, if any
+		host  string
+		opts  []Option
+		msg   string // error wanted, if any
+		cause resolver.RegistryCause
 	}{
-		{named, nil, "server gave HTTP response to HTTPS client; if the registry is plain HTTP, configure it as insecure"},
+		{named, nil, "server gave HTTP response to HTTPS client; if the registry is plain HTTP, configure it as insecure", resolver.CausePlainHTTP},
 		// ggcr would fall back to plain HTTP for a private address.
-		{private, nil, "refusing plain HTTP to " + private},
-		{named, []Option{WithInsecureRegistries([]string{named})}, ""},
-		{private, []Option{WithInsecureRegistries([]string{"10.1.2.3"})}, ""},
+		{private, nil, "refusing plain HTTP to " + private, resolver.CauseNone},
+		{named, []Option{WithInsecureRegistries([]string{named})}, "", resolver.CauseNone},
+		{private, []Option{WithInsecureRegistries([]string{"10.1.2.3"})}, "", resolver.CauseNone},
 	} {
 		tags, err := New(append(tc.opts, dial, fast)...).ListTags(context.Background(), tc.host+"/sdks/golang")
 		switch {
@@ -199,6 +201,10 @@ func TestInsecureRegistries(t *testing.T) {
 			t.Errorf("%s %d options: %v, %v", tc.host, len(tc.opts), tags, err)
 		case tc.msg != "" && (!errors.Is(err, resolver.ErrUnreachable) || !strings.Contains(err.Error(), tc.msg)):
 			t.Errorf("%s: error %v\nwant ErrUnreachable containing %q", tc.host, err, tc.msg)
+		}
+		var re *resolver.RegistryError
+		if tc.msg != "" && (!errors.As(err, &re) || re.Cause != tc.cause) {
+			t.Errorf("%s: error %v (%T): want a RegistryError of cause %v", tc.host, err, err, tc.cause)
 		}
 	}
 }
@@ -256,6 +262,41 @@ func TestPlatformDigestsErrors(t *testing.T) {
 		_, err := New().PlatformDigests(context.Background(), tc.ref)
 		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("PlatformDigests(%s) error %q\nwant %v containing %q", tc.ref, err, tc.is, tc.msg)
+		}
+	}
+}
+
+// A registry that does not answer must be reachable from where the client
+// reads it: buildkitd's network for the frontend, this machine for
+// sdkfront lock. Both ways of not answering say so: connections refused on
+// every attempt, and no answer within the call timeout.
+func TestUnreachableNamesReader(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	stall := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(stall.Close)
+	stalled := strings.TrimPrefix(stall.URL, "http://")
+
+	for _, tc := range []struct {
+		reader Reader
+		opts   []Option
+		want   string
+	}{
+		{ReaderBuildkitd, nil, "reachable from buildkitd"},
+		{ReaderBuildkitd, []Option{WithReader(ReaderBuildkitd)}, "reachable from buildkitd"},
+		{ReaderLocal, []Option{WithReader(ReaderLocal)}, "reachable from this machine"},
+	} {
+		for _, host := range []string{refused, stalled} {
+			c := New(append(tc.opts, fast, WithTimeout(200*time.Millisecond))...)
+			_, err := c.ListTags(context.Background(), host+"/sdks/golang")
+			var re *resolver.RegistryError
+			if !errors.As(err, &re) || !errors.Is(err, resolver.ErrUnreachable) || !strings.HasSuffix(re.Hint, "check that it is up and "+tc.want+", or try again later") {
+				t.Errorf("%v, %s: %v", tc.reader, host, err)
+			}
 		}
 	}
 }

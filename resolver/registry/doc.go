@@ -12,8 +12,7 @@
 //   - ResolveImage (resolver.ImageResolver) and ResolvePlatform resolve
 //     images without BuildKit, for sdkfront lock;
 //   - ReadImageFile reads a file (/etc/os-release) from an image's
-//     layers, for sdkfront lock's base images;
-//   - OpenBlob streams a blob, for code that reads images itself.
+//     layers, for sdkfront lock's base images, streaming each layer.
 //
 // Every request any of them makes, go-containerregistry's ping and token
 // requests included, and every redirect any request follows, goes through
@@ -124,12 +123,13 @@
 // With the defaults:
 //
 //   - Each call takes at most 30s (WithTimeout), paging, retries and
-//     waits included; OpenBlob until its response starts.
+//     waits included; a layer ReadImageFile streams until its response
+//     starts.
 //   - Each HTTP request attempt takes at most 8s (WithRequestTimeout), from
 //     sending it to the last byte of the body, so a registry that stalls,
 //     or drips its answer (even at a byte a second), fails the attempt
-//     within 8s. A blob OpenBlob streams is bounded by the caller's
-//     context instead; each read must bring something within 8s. Bodies
+//     within 8s. A layer ReadImageFile streams is bounded by its
+//     ReadLimits instead; each read must bring something within 8s. Bodies
 //     are read within the attempt: a page of tags or of the catalog is
 //     decoded as it arrives, up to 32 MiB of it as sent; a manifest is
 //     read up to 4 MiB, a config or token response up to 8 MiB; of an
@@ -180,9 +180,9 @@
 //     application/json with a manifest mediaType inside, agreeing with it),
 //     and its bytes must hash to the digest asked for (for a reference by
 //     digest) and to the registry's Docker-Content-Digest header (if it
-//     sends one). Config blobs must hash to their digest; a blob OpenBlob
-//     streams must be its size and hash to its digest, or its last read
-//     fails.
+//     sends one). Config blobs must hash to their digest; a layer
+//     ReadImageFile streams must be its size and hash to its digest, or
+//     its last read fails.
 //   - A tags list answered with a 404 that does not say the repository is
 //     unknown (NAME_UNKNOWN) means the registry does not list tags
 //     (resolver.CauseNoListing).

@@ -36,21 +36,29 @@ type statusError struct {
 
 func (e *statusError) Error() string {
 	s := fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
-	switch {
-	case e.cause != nil && len(e.cause.Errors) > 0:
-		s += ": " + diagnostics(e.cause.Errors)
-	case e.cause != nil:
-		// ggcr's message quotes the whole body: quote an excerpt of it.
-		msg := e.cause.Error()
-		if i := strings.Index(msg, http.StatusText(e.code)+": "); i >= 0 {
-			s += ": " + excerpt([]byte(msg[i+len(http.StatusText(e.code))+2:]), maxExcerpt)
-		}
-	case len(e.errors) > 0:
-		s += ": " + diagnostics(e.errors)
-	case e.body != "":
-		s += ": " + e.body
+	if d := e.detail(); d != "" {
+		s += ": " + d
 	}
 	return s
+}
+
+// detail is what the registry said besides its status: the errors of a
+// distribution error body, or an excerpt of another body; "" if nothing.
+func (e *statusError) detail() string {
+	switch {
+	case e.cause != nil && len(e.cause.Errors) > 0:
+		return diagnostics(e.cause.Errors)
+	case e.cause != nil:
+		// ggcr's message quotes the whole body, and ggcr keeps the body
+		// to itself: quote an excerpt of it.
+		msg := e.cause.Error()
+		if i := strings.Index(msg, http.StatusText(e.code)+": "); i >= 0 {
+			return excerpt([]byte(msg[i+len(http.StatusText(e.code))+2:]), maxExcerpt)
+		}
+	case len(e.errors) > 0:
+		return diagnostics(e.errors)
+	}
+	return e.body
 }
 
 // maxExcerpt bounds what an error quotes of a response.
@@ -230,7 +238,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Kind = resolver.ErrUnreachable
 		msg += fmt.Sprintf(": registry %s did not answer within %s", registry, c.o.timeout)
-		e.Hint = "check that it is up and reachable from buildkitd, or try again later"
+		e.Hint = "check that it is up and reachable from " + c.o.reader.String() + ", or try again later"
 	case errors.As(err, &te):
 		e.Kind, e.Err = resolver.ErrUnreachable, nil
 		msg += ": " + te.Error() + tries
@@ -246,9 +254,9 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 		// may not list tags at all (or not this repository's).
 		e.Kind, e.Cause = nil, resolver.CauseNoListing
 		msg = fmt.Sprintf("listing tags of %s failed with HTTP 404", subject)
-		e.Err = errors.New(strings.TrimPrefix(se.Error(), "HTTP 404 Not Found: "))
-		if e.Err.Error() == "HTTP 404 Not Found" {
-			e.Err = nil
+		e.Err = nil
+		if d := se.detail(); d != "" {
+			e.Err = errors.New(d)
 		}
 		e.Hint = "the registry lists no tags of this repository, or the repository does not exist"
 	case e.Kind == resolver.ErrRepositoryNotFound:
@@ -280,13 +288,13 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 	case e.Kind == resolver.ErrUnreachable:
 		msg += fmt.Sprintf(": registry %s is unreachable%s", registry, tries)
 		if tries != "" {
-			e.Hint = "check that it is up and reachable from buildkitd, or try again later"
+			e.Hint = "check that it is up and reachable from " + c.o.reader.String() + ", or try again later"
 		}
 	case se != nil:
 		msg += fmt.Sprintf(": registry %s refused the request", registry)
 		e.Hint = "check that " + subject + " is right and the registry implements the OCI distribution API"
 	}
-	if err != nil && strings.Contains(err.Error(), "HTTP response to HTTPS client") {
+	if plainHTTPAnswer(err) {
 		e.Cause = resolver.CausePlainHTTP
 		e.Hint = "if the registry is plain HTTP, configure it as insecure"
 	}

@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"syscall"
 	"testing"
@@ -92,11 +95,39 @@ func TestTemporary(t *testing.T) {
 		{&net.DNSError{Err: "server misbehaving", Name: "x", IsTemporary: true}, true},
 		{&plainHTTPError{"10.0.0.1"}, false},
 		{&badResponse{what: "x"}, false},
-		{errors.New("http: server gave HTTP response to HTTPS client"), false},
+		{fmt.Errorf("get: %w", http.ErrSchemeMismatch), false},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake", RecordHeader: [5]byte{'H', 'T', 'T', 'P', '/'}}, false},
 		{errors.New("something else"), false},
 	} {
 		if got := temporary(tc.err); got != tc.want {
 			t.Errorf("temporary(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// An HTTPS request to a plain HTTP server is told by its type, as an
+// http.Client and as a transport below one see it; an error that only says
+// so in words is not one.
+func TestPlainHTTPAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(srv.Close)
+	u := "https://" + srv.Listener.Addr().String() + "/v2/"
+
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	_, err := (&http.Client{Transport: tr}).Get(u)
+	if !errors.Is(err, http.ErrSchemeMismatch) || !plainHTTPAnswer(err) {
+		t.Errorf("through an http.Client: %v (%T), want http.ErrSchemeMismatch", err, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	_, err = tr.RoundTrip(req)
+	if !plainHTTPAnswer(err) || temporary(err) {
+		t.Errorf("through a transport: %v (%T): plain HTTP %v, temporary %v; want true, false", err, err, plainHTTPAnswer(err), temporary(err))
+	}
+	if plainHTTPAnswer(errors.New(http.ErrSchemeMismatch.Error())) {
+		t.Error("an error that only quotes http.ErrSchemeMismatch is taken for it")
+	}
+	if plainHTTPAnswer(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake", RecordHeader: [5]byte{0x15, 3, 1, 0, 2}}) {
+		t.Error("a TLS record header of a TLS alert is taken for plain HTTP")
 	}
 }

@@ -229,12 +229,6 @@ func (e *platformError) Error() string {
 
 func (e *platformError) Is(target error) bool { return target == resolver.ErrNotFound }
 
-// PlainHTTP reports whether the client reaches host ("host[:port]")
-// without TLS: loopback registries and those of WithInsecureRegistries.
-// Code that reads images by other means (sdkfront lock's base images)
-// follows the same rule.
-func (c *Client) PlainHTTP(host string) bool { return c.plainHTTP(host) }
-
 // Registry declares what the client does for the resolver: every way of
 // reading a registry it asks for.
 func (c *Client) Registry() resolver.Registry {

@@ -30,6 +30,7 @@ type options struct {
 	maxRetryAfter  time.Duration
 	realms         []string       // token realms trusted with credentials
 	networks       []netip.Prefix // private networks a registry in one may reach
+	reader         Reader
 	userAgent      string
 	pageSize       int
 	maxPages       int
@@ -199,5 +200,29 @@ func ParsePrivateNetworks(s string) ([]netip.Prefix, error) {
 	return nets, errors.Join(errs...)
 }
 
-// WithUserAgent sets the User-Agent (default "sdkfront").
-func WithUserAgent(ua string) Option { return func(o *options) { o.userAgent = ua } }
+// Reader is where a Client reads registries from, as its errors' advice
+// names it: a registry that does not answer must be reachable from there.
+type Reader int
+
+const (
+	// ReaderBuildkitd is the frontend, which reads registries from
+	// buildkitd's network in a build. It is the default.
+	ReaderBuildkitd Reader = iota
+	// ReaderLocal is sdkfront lock, which reads registries itself, from
+	// the machine it runs on.
+	ReaderLocal
+)
+
+func (r Reader) String() string {
+	switch r {
+	case ReaderBuildkitd:
+		return "buildkitd"
+	case ReaderLocal:
+		return "this machine"
+	}
+	return fmt.Sprintf("Reader(%d)", int(r))
+}
+
+// WithReader names where the client reads registries from, for its
+// advice (default ReaderBuildkitd).
+func WithReader(r Reader) Option { return func(o *options) { o.reader = r } }

@@ -279,7 +279,7 @@ func temporary(err error) bool {
 		return false // the caller's context: nothing left to try in
 	case errors.As(err, &br), errors.As(err, &ph), errors.As(err, &ae),
 		errors.As(err, &cert), errors.As(err, &rh), errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci),
-		strings.Contains(err.Error(), "HTTP response to HTTPS client"):
+		errors.Is(err, http.ErrSchemeMismatch):
 		return false
 	case errors.As(err, &dns):
 		return !dns.IsNotFound
@@ -426,6 +426,15 @@ type tlsGuard struct {
 }
 
 type plainHTTPError struct{ host string }
+
+// plainHTTPAnswer reports whether err is an HTTPS request that a server
+// answered in plain HTTP. An http.Client reports it as
+// http.ErrSchemeMismatch; below one, a transport sees the TLS record header
+// that net/http checks for it, one that starts "HTTP/".
+func plainHTTPAnswer(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/"
+}
 
 func (e *plainHTTPError) Error() string {
 	return fmt.Sprintf("refusing plain HTTP to %s: only loopback registries and those configured as insecure are used without TLS", e.host)
