@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +14,8 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/internal/heapmeasure"
 )
 
 // anyImages is an ImageResolver that answers every reference with one SDK
@@ -70,48 +71,6 @@ func resolveLines(r *Resolver, lines int) []error {
 	return errs
 }
 
-// heapFigures are what resolving took of the heap, above the heap before:
-// the peak sampled while it ran, and what stayed with the Resolver alive.
-type heapFigures struct{ peak, retained uint64 }
-
-// measureHeap runs f and measures the heap it takes: the peak HeapAlloc,
-// sampled, and HeapAlloc after GCs with f's result alive, both relative to
-// the heap after GCs before f.
-func measureHeap(f func() any) heapFigures {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	stop, done := make(chan struct{}), make(chan uint64)
-	go func() {
-		var peak uint64
-		var ms runtime.MemStats
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	res := f()
-	close(stop)
-	peak := <-done
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(res)
-	sub := func(a, b uint64) uint64 { return a - min(a, b) }
-	return heapFigures{peak: sub(peak, before.HeapAlloc), retained: sub(after.HeapAlloc, before.HeapAlloc)}
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
-
 // TestResolverMemoryBounded resolves 1 and 16 SDK lines, each from its own
 // repository, each listing about 16 MiB of valid tags, and bounds what the
 // Resolver keeps: a build keeps what a constraint can use of a listing,
@@ -123,10 +82,10 @@ func TestResolverMemoryBounded(t *testing.T) {
 	}
 	// 130,000 tags of 128 bytes, and 3 versions: 16 MiB.
 	tags := hostileTags{junk: (16 << 20) / 129, versions: 3}
-	var one heapFigures
+	var one heapmeasure.Figures
 	for _, lines := range []int{1, 16} {
 		r := New(anyImages{}, tags)
-		m := measureHeap(func() any {
+		m := heapmeasure.Run(func() any {
 			for i, err := range resolveLines(r, lines) {
 				if err != nil {
 					t.Errorf("p%d: %v", i, err)
@@ -134,19 +93,19 @@ func TestResolverMemoryBounded(t *testing.T) {
 			}
 			return r
 		})
-		t.Logf("%d lines of 16 MiB listings: peak heap +%.1f MiB, retained +%.1f MiB", lines, mib(m.peak), mib(m.retained))
+		t.Logf("%d lines of 16 MiB listings: peak heap +%.1f MiB, retained +%.1f MiB", lines, heapmeasure.MiB(m.Peak), heapmeasure.MiB(m.Retained))
 		// The peak is what the reads in flight hold: at most
 		// MaxConcurrent listings, each about 16 MiB of tags, and the heap
 		// the collector lets grow over them (GOGC=100: up to twice).
-		if limit := uint64(min(lines, MaxConcurrent)) * 2 * 24 << 20; m.peak > limit {
-			t.Errorf("%d lines peak at +%.1f MiB; want at most %.0f MiB (%d listings in flight)", lines, mib(m.peak), mib(limit), min(lines, MaxConcurrent))
+		if limit := uint64(min(lines, MaxConcurrent)) * 2 * 24 << 20; m.Peak > limit {
+			t.Errorf("%d lines peak at +%.1f MiB; want at most %.0f MiB (%d listings in flight)", lines, heapmeasure.MiB(m.Peak), heapmeasure.MiB(limit), min(lines, MaxConcurrent))
 		}
 		if lines == 1 {
 			one = m
 			continue
 		}
-		if m.retained > 8<<20 || m.retained > one.retained+4<<20 {
-			t.Errorf("%d lines retain +%.1f MiB, one +%.1f MiB; want at most 8 MiB, and at most 4 MiB more than one", lines, mib(m.retained), mib(one.retained))
+		if m.Retained > 8<<20 || m.Retained > one.Retained+4<<20 {
+			t.Errorf("%d lines retain +%.1f MiB, one +%.1f MiB; want at most 8 MiB, and at most 4 MiB more than one", lines, heapmeasure.MiB(m.Retained), heapmeasure.MiB(one.Retained))
 		}
 	}
 }
@@ -163,7 +122,7 @@ func TestResolverMemoryBoundedVersions(t *testing.T) {
 	tags := hostileTags{versions: MaxRepositoryVersions - 1000}
 	r := New(anyImages{}, tags)
 	var errs []error
-	m := measureHeap(func() any {
+	m := heapmeasure.Run(func() any {
 		errs = resolveLines(r, 16)
 		return r
 	})
@@ -181,9 +140,9 @@ func TestResolverMemoryBoundedVersions(t *testing.T) {
 		t.Errorf("%d lines resolved, want %d", ok, want)
 	}
 	t.Logf("16 lines of %d versions: %d resolved, peak heap +%.1f MiB, retained +%.1f MiB (%.0f bytes a version)",
-		tags.versions, ok, mib(m.peak), mib(m.retained), float64(m.retained)/float64(ok*tags.versions))
-	if m.retained > 40<<20 {
-		t.Errorf("retained +%.1f MiB, want at most 40 MiB", mib(m.retained))
+		tags.versions, ok, heapmeasure.MiB(m.Peak), heapmeasure.MiB(m.Retained), float64(m.Retained)/float64(ok*tags.versions))
+	if m.Retained > 40<<20 {
+		t.Errorf("retained +%.1f MiB, want at most 40 MiB", heapmeasure.MiB(m.Retained))
 	}
 }
 

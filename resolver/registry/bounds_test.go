@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/internal/heapmeasure"
 )
 
 // hugeStringPages serves pages of tags (or, with key "repositories", a
@@ -54,16 +56,16 @@ func TestHugeTagMemory(t *testing.T) {
 	small := [][]string{{"1.0.0"}, {"1.0.1"}, {"1.0.2"}, {"1.0.3"}}
 	p.always(tagsList, hugeStringPages("tags", 30<<20, small))
 	c := New(WithTimeout(10*time.Minute), WithRequestTimeout(2*time.Minute)) // work that must succeed, however busy the machine
-	m := measure(func() any {
+	m := heapmeasure.Run(func() any {
 		tags, err := c.ListTags(context.Background(), p.host+"/sdks/golang")
 		if err != nil || !slices.Equal(tags, []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3"}) {
 			t.Errorf("ListTags = %v, %v", tags, err)
 		}
 		return tags
 	})
-	t.Logf("4 pages of a 30 MiB tag: peak heap +%.1f MiB, retained +%.1f MiB, allocated %.1f MiB", mib(m.peak), mib(m.retained), mib(m.total))
-	if m.peak > 8<<20 || m.total > 16<<20 {
-		t.Errorf("peak +%.1f MiB (max 8), allocated %.1f MiB (max 16)", mib(m.peak), mib(m.total))
+	t.Logf("4 pages of a 30 MiB tag: peak heap +%.1f MiB, retained +%.1f MiB, allocated %.1f MiB", heapmeasure.MiB(m.Peak), heapmeasure.MiB(m.Retained), heapmeasure.MiB(m.Total))
+	if m.Peak > 8<<20 || m.Total > 16<<20 {
+		t.Errorf("peak +%.1f MiB (max 8), allocated %.1f MiB (max 16)", heapmeasure.MiB(m.Peak), heapmeasure.MiB(m.Total))
 	}
 }
 
@@ -78,7 +80,7 @@ func TestCatalogHugeName(t *testing.T) {
 	p.always(catalog, hugeStringPages("repositories", 8<<20, [][]string{append([]string{"sdks/golang", "UPPER/case", strings.Repeat("x", 256)}, many...)}))
 	c := New(WithTimeout(10*time.Minute), WithRequestTimeout(2*time.Minute)) // work that must succeed, however busy the machine
 	start := time.Now()
-	m := measure(func() any {
+	m := heapmeasure.Run(func() any {
 		repos, err := c.ListRepositories(context.Background(), p.host)
 		if err != nil {
 			t.Fatal(err)
@@ -89,9 +91,9 @@ func TestCatalogHugeName(t *testing.T) {
 		return repos
 	})
 	elapsed := time.Since(start)
-	t.Logf("a catalog with an 8 MiB name: %s, peak heap +%.1f MiB, allocated %.1f MiB", elapsed, mib(m.peak), mib(m.total))
-	if m.peak > 8<<20 {
-		t.Errorf("peak +%.1f MiB (max 8)", mib(m.peak))
+	t.Logf("a catalog with an 8 MiB name: %s, peak heap +%.1f MiB, allocated %.1f MiB", elapsed, heapmeasure.MiB(m.Peak), heapmeasure.MiB(m.Total))
+	if m.Peak > 8<<20 {
+		t.Errorf("peak +%.1f MiB (max 8)", heapmeasure.MiB(m.Peak))
 	}
 }
 

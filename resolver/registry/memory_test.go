@@ -3,10 +3,11 @@ package registry
 import (
 	"context"
 	"net/http"
-	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/sdkfront/sdkfront/internal/heapmeasure"
 )
 
 // TestListTagsMemory lists 200,000 tags, in 200 pages of 1,000 and in one
@@ -47,7 +48,7 @@ func TestListTagsMemory(t *testing.T) {
 			c := New(WithPageSize(tc.perPage%n), WithTimeout(10*time.Minute), WithRequestTimeout(2*time.Minute))
 
 			defer debug.SetGCPercent(debug.SetGCPercent(tc.gc))
-			m := measure(func() any {
+			m := heapmeasure.Run(func() any {
 				got, err := c.ListTags(context.Background(), p.host+"/sdks/golang")
 				if err != nil {
 					t.Fatal(err)
@@ -58,58 +59,10 @@ func TestListTagsMemory(t *testing.T) {
 				return got
 			})
 			t.Logf("%d tags, %s: peak heap +%.1f MiB, retained +%.1f MiB, allocated %.1f MiB in total, %d requests",
-				n, tc.name, mib(m.peak), mib(m.retained), mib(m.total), p.count(tagsList))
-			if m.peak > tc.maxPeak || m.retained > tc.maxAfter {
-				t.Errorf("peak +%.1f MiB (max %.1f), retained +%.1f MiB (max %.1f)", mib(m.peak), mib(tc.maxPeak), mib(m.retained), mib(tc.maxAfter))
+				n, tc.name, heapmeasure.MiB(m.Peak), heapmeasure.MiB(m.Retained), heapmeasure.MiB(m.Total), p.count(tagsList))
+			if m.Peak > tc.maxPeak || m.Retained > tc.maxAfter {
+				t.Errorf("peak +%.1f MiB (max %.1f), retained +%.1f MiB (max %.1f)", heapmeasure.MiB(m.Peak), heapmeasure.MiB(tc.maxPeak), heapmeasure.MiB(m.Retained), heapmeasure.MiB(tc.maxAfter))
 			}
 		})
 	}
 }
-
-type memFigures struct{ peak, retained, total uint64 }
-
-// measure runs f and samples the heap while it runs: the peak HeapAlloc,
-// the HeapAlloc after a GC with f's result alive, and the bytes allocated,
-// each relative to the heap after a GC before f.
-func measure(f func() any) memFigures {
-	var before, after runtime.MemStats
-	// Twice: sync.Pool keeps what a GC frees from it for one more cycle.
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	stop, done := make(chan struct{}), make(chan uint64)
-	go func() {
-		var peak uint64
-		var ms runtime.MemStats
-		tick := time.NewTicker(2 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapAlloc)
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	res := f()
-	close(stop)
-	peak := <-done
-	runtime.ReadMemStats(&after)
-	total := after.TotalAlloc - before.TotalAlloc
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(res)
-	sub := func(a, b uint64) uint64 {
-		if a < b {
-			return 0
-		}
-		return a - b
-	}
-	return memFigures{peak: sub(peak, before.HeapAlloc), retained: sub(after.HeapAlloc, before.HeapAlloc), total: total}
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
