@@ -159,41 +159,31 @@ type daemon struct {
 
 // startDaemon starts a buildkitd as e2e's second daemon does: its own root
 // and socket, the runc worker with overlayfs, host network, and plain HTTP
-// to the given registries. Its root is on the same filesystem as the floor's
-// output (.lab/bench).
+// to the given registries. Its configuration is the lab's own
+// (lab/lab.sh buildkitd-config, run from the repository root as make bench
+// does). Its root is on the same filesystem as the floor's output
+// (.lab/bench).
 func startDaemon(bin, dir string, insecure []string) *daemon {
 	unmountUnder(dir)
 	check(os.RemoveAll(dir))
 	check(os.MkdirAll(dir, 0o755))
-	runc, err := exec.LookPath("runc")
-	check(err)
 	d := &daemon{
 		addr:  "unix://" + filepath.Join(dir, "bk.sock"),
 		root:  filepath.Join(dir, "root"),
 		debug: fmt.Sprintf("127.0.0.1:%d", freePort()),
 	}
-	var regs strings.Builder
+	args := []string{"buildkitd-config", "--root", d.root, "--addr", d.addr, "--debug-address", d.debug}
 	for _, h := range insecure {
-		fmt.Fprintf(&regs, "[registry.%q]\n  http = true\n", h)
+		args = append(args, "--http", h)
+	}
+	gen := exec.Command(filepath.Join("lab", "lab.sh"), args...)
+	gen.Stderr = os.Stderr
+	toml, err := gen.Output()
+	if err != nil {
+		fail(fmt.Sprintf("lab/lab.sh buildkitd-config (run bench from the repository root): %v", err))
 	}
 	cfg := filepath.Join(dir, "buildkitd.toml")
-	check(os.WriteFile(cfg, []byte(fmt.Sprintf(`root = %q
-[grpc]
-  address = [%q]
-  debugAddress = %q
-[worker.oci]
-  enabled = true
-  snapshotter = "overlayfs"
-  binary = %q
-  networkMode = "host"
-  gc = true
-  reservedSpace = "2GB"
-  maxUsedSpace = "20GB"
-[worker.containerd]
-  enabled = false
-[cdi]
-  disabled = true
-%s`, d.root, d.addr, d.debug, runc, regs.String())), 0o644))
+	check(os.WriteFile(cfg, toml, 0o644))
 	logPath := filepath.Join(dir, "buildkitd.log")
 	p := startProc("buildkitd", logPath, nil, bin, "--config", cfg)
 	d.pid = p.cmd.Process.Pid

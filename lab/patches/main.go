@@ -9,7 +9,10 @@
 // the one MODULE_DIR's go.mod selects. The patched copies, go.mod (MODULE_DIR's
 // plus a replace directive per copy) and go.sum land in OUT_DIR, and the
 // path of that go.mod is printed. A patch that does not apply fails with the
-// patch's own preamble: why it exists and how to drop it.
+// patch's own preamble: why it exists and how to drop it. GNU patch applies
+// the diffs (see Patch.Apply); this command adds what patch(1) cannot: finding
+// the pinned module in the module cache, a writable copy of it, and the
+// go.mod that replaces the module with that copy.
 package main
 
 import (
@@ -170,21 +173,14 @@ func Prepare(patches []*Patch, dir string, mods Modules, outDir string) (string,
 			copies[p.Module] = dst
 		}
 		for _, f := range p.Files {
-			file := filepath.Join(dst, filepath.FromSlash(f.Path))
+			file := filepath.Join(dst, filepath.FromSlash(f))
 			if other, dup := changed[file]; dup {
-				return "", fmt.Errorf("lab/patches/%s: lab/patches/%s changes %s@%s's %s too; merge them", p.Name, other, p.Module, m.Version, f.Path)
-			}
-			src, err := os.ReadFile(file)
-			if err == nil {
-				src, err = f.Apply(src)
-			}
-			if err != nil {
-				return "", &ApplyError{Patch: p, Module: p.Module + "@" + m.Version, Err: err}
-			}
-			if err := os.WriteFile(file, src, 0o644); err != nil {
-				return "", err
+				return "", fmt.Errorf("lab/patches/%s: lab/patches/%s changes %s@%s's %s too; merge them", p.Name, other, p.Module, m.Version, f)
 			}
 			changed[file] = p.Name
+		}
+		if err := p.Apply(dst); err != nil {
+			return "", &ApplyError{Patch: p, Module: p.Module + "@" + m.Version, Err: err}
 		}
 	}
 	modFile := filepath.Join(outDir, "go.mod")

@@ -40,20 +40,20 @@ func TestPatchesApplyToThePinnedModules(t *testing.T) {
 				}
 				m, _ := mods(p.Module)
 				for _, f := range p.Files {
-					file := filepath.Join(out, p.Module+"@"+m.Version, filepath.FromSlash(f.Path))
+					file := filepath.Join(out, p.Module+"@"+m.Version, filepath.FromSlash(f))
 					src, err := os.ReadFile(file)
 					if err != nil {
 						t.Fatal(err)
 					}
 					if !strings.Contains(string(src), "lab/patches/"+p.Name) {
-						t.Errorf("the patched %s does not name lab/patches/%s in a comment", f.Path, p.Name)
+						t.Errorf("the patched %s does not name lab/patches/%s in a comment", f, p.Name)
 					}
 				}
 				// The patched packages compile, as the tool's build uses them
 				// (-trimpath: the build cache then outlives the temporary copy).
 				var pkgs []string
 				for _, f := range p.Files {
-					pkgs = append(pkgs, path.Join(p.Module, path.Dir(f.Path)))
+					pkgs = append(pkgs, path.Join(p.Module, path.Dir(f)))
 				}
 				cmd := exec.Command("go", append([]string{"build", "-trimpath", "-modfile=" + modFile}, pkgs...)...)
 				cmd.Dir = gomod
