@@ -114,6 +114,19 @@ func (f *sourceFix) err(err error) error {
 	return err
 }
 
+// sources replaces the rewritten Dockerfile among a subrequest's sources
+// with the user's, and reports which indexes it replaced.
+func (f *sourceFix) sources(srcs [][]byte) map[int32]bool {
+	mine := map[int32]bool{}
+	for i, s := range srcs {
+		if bytes.Equal(s, f.rw.Data) {
+			srcs[i] = f.orig
+			mine[int32(i)] = true
+		}
+	}
+	return mine
+}
+
 // lintLine is the "(line N)" that BuildKit's builder appends to a lint
 // warning (linter.LintFormatShort).
 var lintLine = regexp.MustCompile(`\(line (\d+)\)$`)

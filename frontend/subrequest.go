@@ -1,7 +1,6 @@
 package frontend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 
@@ -164,17 +163,4 @@ func placeholders(uses []*dockerfile.Use, tp ocispecs.Platform) *plan {
 		pl.contexts[b.Context.Option()] = inputPrefix + b.Context.String()
 	}
 	return pl
-}
-
-// sources replaces the rewritten Dockerfile among a subrequest's sources
-// with the user's, and reports which indexes it replaced.
-func (f *sourceFix) sources(srcs [][]byte) map[int32]bool {
-	mine := map[int32]bool{}
-	for i, s := range srcs {
-		if bytes.Equal(s, f.rw.Data) {
-			srcs[i] = f.orig
-			mine[int32(i)] = true
-		}
-	}
-	return mine
 }
