@@ -68,14 +68,15 @@ func recoverInto(err *error) {
 type run struct {
 	gw   client.Client     // the gateway's, as Build got it
 	c    client.Client     // the top of the stack so far (see stack)
-	bc   *dockerui.Client  // reads through c
+	bc   *dockerui.Client  // reads through the stack that does not resolve
 	src  *dockerui.Source  // the user's Dockerfile, as read
 	f    *dockerfile.File  // src, parsed
 	opts map[string]string // the build's options, as the gateway gave them
 }
 
-// stack assembles the gateway clients a build talks through, and only it
-// does. Each wraps the one below:
+// stack assembles the gateway clients a build talks through: every layer
+// but the top, which each delegation puts on anew (run.sdkClient). Each
+// wraps the one below:
 //
 //	sdkClient      BuildKit's builder's view: the rewritten Dockerfile, the SDK
 //	    |          states, the user's lines in all that comes back (sdkclient.go);
