@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
-	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
@@ -20,8 +19,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/frontend/subrequests"
-	"github.com/moby/buildkit/solver/errdefs"
-	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
 
@@ -66,53 +63,101 @@ func recoverInto(err *error) {
 	}
 }
 
+// run is one build: the gateway clients it talks through, the dockerui
+// client that reads the build's options and files, and the Dockerfile.
+type run struct {
+	gw   client.Client     // the gateway's, as Build got it
+	c    client.Client     // the top of the stack so far (see stack)
+	bc   *dockerui.Client  // reads through the stack that does not resolve
+	src  *dockerui.Source  // the user's Dockerfile, as read
+	f    *dockerfile.File  // src, parsed
+	opts map[string]string // the build's options, as the gateway gave them
+}
+
+// stack assembles the gateway clients a build talks through: every layer
+// but the top, which each delegation puts on anew (run.sdkClient). Each
+// wraps the one below:
+//
+//	sdkClient      BuildKit's builder's view: the rewritten Dockerfile, the SDK
+//	    |          states, the user's lines in all that comes back (sdkclient.go);
+//	    |          put on top of c by run.sdkClient, once per delegation
+//	resolveCache   each image resolved once per build (resolvecache.go); only
+//	    |          when resolving, so that BuildKit's builder alone resolves
+//	    |          for a subrequest or a Dockerfile without SDK lines
+//	capsClient     every solve checked against the daemon's capabilities
+//	    |          (caps.go), the Dockerfile's own read included
+//	gw             the gateway's client, as Build got it
+//
+// optsClient (lock.go) is no layer: readLock's one-off view of c that
+// reads the lock in the Dockerfile's place.
+func stack(gw client.Client, resolving bool) client.Client {
+	c := client.Client(&capsClient{Client: gw})
+	if resolving {
+		c = newResolveCache(c)
+	}
+	return c
+}
+
+// newRun reads the Dockerfile through a stack that does not resolve.
+func newRun(ctx context.Context, gw client.Client) (*run, error) {
+	r := &run{gw: gw, c: stack(gw, false)}
+	var err error
+	if r.bc, err = dockerui.NewClient(r.c); err != nil {
+		return nil, err
+	}
+	if r.src, err = r.bc.ReadEntrypoint(ctx, "Dockerfile"); err != nil {
+		return nil, err
+	}
+	if r.f, err = dockerfile.Read(r.src.Data); err != nil {
+		return nil, withSource(err, r.src.SourceMap)
+	}
+	r.opts = r.c.BuildOpts().Opts
+	return r, nil
+}
+
 // build is Build with the tag lister replaceable, for tests.
-func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*client.Result, error) {
-	c = withCapsCheck(c) // caps.go: every solve, sdkfront's and the builder's
-	bc, err := dockerui.NewClient(c)
+func build(ctx context.Context, gw client.Client, tags resolver.TagLister) (*client.Result, error) {
+	r, err := newRun(ctx, gw)
 	if err != nil {
 		return nil, err
 	}
-	src, err := bc.ReadEntrypoint(ctx, "Dockerfile")
-	if err != nil {
-		return nil, err
-	}
-	f, err := dockerfile.Read(src.Data)
-	if err != nil {
-		return nil, withSource(err, src.SourceMap)
-	}
-	opts := c.BuildOpts().Opts
-	if _, ok := opts[keyCmdline]; !ok {
+	if _, ok := r.opts[keyCmdline]; !ok {
 		// Not yet forwarded: a "# syntax=" line or BUILDKIT_SYNTAX picks
 		// the frontend, exactly as with the stock one.
-		_, byArg := opts[keySyntaxArg]
-		_, _, _, byLine := parser.DetectSyntax(f.Text)
+		_, byArg := r.opts[keySyntaxArg]
+		_, _, _, byLine := parser.DetectSyntax(r.f.Text)
 		if byArg || byLine {
-			if !f.Moved() {
-				return builder.Build(ctx, c)
+			if !r.f.Moved() {
+				return builder.Build(ctx, r.c)
 			}
-			return delegate(ctx, c, bc, src, f, identity(f), nil, true, nil)
+			return r.delegate(ctx, delegation{rw: identity(r.f), forward: true})
 		}
 	}
-	if f.Stock() {
+	if r.f.Stock() {
 		// No SDK line and nothing moved: the Dockerfile is BuildKit's.
-		return builder.Build(ctx, c)
+		return builder.Build(ctx, r.c)
 	}
-	if !f.HasSDK() {
+	if !r.f.HasSDK() {
 		// Only sdk-* directives moved out of BuildKit's way.
-		return delegate(ctx, c, bc, src, f, identity(f), nil, false, nil)
+		return r.delegate(ctx, delegation{rw: identity(r.f)})
 	}
-	if req, ok := opts[keyRequestID]; ok {
+	if req, ok := r.opts[keyRequestID]; ok {
 		switch {
 		case req == subrequests.RequestSubrequestsDescribe:
-			return builder.Build(ctx, c)
+			return builder.Build(ctx, r.c)
 		case isCheckRequest(req):
-			return subrequest(ctx, c, bc, src, f, req)
+			return subrequest(ctx, r, req)
 		}
 	}
+	return r.resolve(ctx, tags)
+}
 
+// resolve builds a Dockerfile with SDK lines: it resolves them, rewrites
+// them into plain Dockerfile and delegates.
+func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Result, error) {
 	// From here on every image is resolved once per build.
-	c = newResolveCache(c)
+	r.c = stack(r.gw, true)
+	c, bc, src, f := r.c, r.bc, r.src, r.f
 	targets, err := scanTargets(f, bc)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
@@ -152,11 +197,11 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	} else {
 		reg = resolver.RegistryOf(tags) // a test's
 	}
-	r := resolver.NewWithRegistry(gatewayImages{c}, reg)
+	rv := resolver.NewWithRegistry(gatewayImages{c}, reg)
 	mr := reg.Manifests
 	direct := mr != nil
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: r, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr, note: lr.note,
+		c: c, r: rv, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr, note: lr.note,
 	}, targets)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
@@ -165,7 +210,7 @@ func build(ctx context.Context, c client.Client, tags resolver.TagLister) (*clie
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	res, err := delegate(ctx, c, bc, src, f, rw, pl, false, lr)
+	res, err := r.delegate(ctx, delegation{rw: rw, plan: pl, lint: lr})
 	if err != nil {
 		return nil, err
 	}
@@ -182,40 +227,47 @@ func identity(f *dockerfile.File) *dockerfile.Rewrite {
 	return rw
 }
 
+// delegation is one hand-over of a run to BuildKit's builder.
+type delegation struct {
+	rw      *dockerfile.Rewrite // the Dockerfile the builder reads
+	plan    *plan               // the SDK states rw refers to; nil if none
+	forward bool                // the builder may forward to "# syntax=" again
+	lint    *lintRun            // sdkfront's checks, if they ran; nil if not
+}
+
 // delegate runs BuildKit's builder against the rewritten Dockerfile: given
 // as the "dockerfile" input (with the ignore patterns that applied to the
 // original), the SDK states as named contexts, and "cmdline" set so that
-// the builder does not forward again, unless forward asks it to. The
-// warnings of sdkfront's checks (lr, if they ran) show on the rewritten
+// the builder does not forward again, unless d.forward asks it to. The
+// warnings of sdkfront's checks (d.lint, if they ran) show on the rewritten
 // Dockerfile's vertex, with BuildKit's own, and a lint failure names both.
-func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, f *dockerfile.File,
-	rw *dockerfile.Rewrite, pl *plan, forward bool, lr *lintRun) (*client.Result, error) {
-	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, forward, lr)
+func (r *run) delegate(ctx context.Context, d delegation) (*client.Result, error) {
+	sc, err := r.sdkClient(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	if err := sc.deferChecks(ctx, src, lr.warnings()); err != nil {
+	if err := sc.deferChecks(ctx, r.src, d.lint.warnings()); err != nil {
 		return nil, err
 	}
 	res, err := builder.Build(ctx, sc)
-	if werr := sc.checks.flush(ctx, c); werr != nil && err == nil {
+	if werr := sc.checks.flush(ctx, r.c); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {
 		return nil, sc.fix.err(err)
 	}
 	// The builder's solves are lazy: nothing has been built yet.
-	if err := lr.err(); err != nil {
+	if err := d.lint.err(); err != nil {
 		return nil, err
 	}
-	if pl != nil && len(pl.refs) > 0 {
+	if pl := d.plan; pl != nil && len(pl.refs) > 0 {
 		// Solve here, not after returning, so that a failed SDK unpack can
 		// be explained: the daemon's own error names no SDK.
-		if err := res.EachRef(func(r client.Reference) error {
-			if r == nil {
+		if err := res.EachRef(func(ref client.Reference) error {
+			if ref == nil {
 				return nil
 			}
-			return r.Evaluate(ctx)
+			return ref.Evaluate(ctx)
 		}); err != nil {
 			return nil, sc.unpackError(err, pl)
 		}
@@ -223,23 +275,22 @@ func delegate(ctx context.Context, c client.Client, bc *dockerui.Client, src *do
 	return res, nil
 }
 
-// newSDKClient is the client BuildKit's builder gets; lr, if sdkfront's
-// checks ran, collects the builder's findings.
-func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source,
-	rw *dockerfile.Rewrite, pl *plan, forward bool, lr *lintRun) (*sdkClient, error) {
-	opts := maps.Clone(c.BuildOpts().Opts)
+// sdkClient is the client BuildKit's builder gets for d, on top of r.c;
+// d.lint, if sdkfront's checks ran, collects the builder's findings.
+func (r *run) sdkClient(ctx context.Context, d delegation) (*sdkClient, error) {
+	opts := maps.Clone(r.c.BuildOpts().Opts)
 	if opts == nil {
 		opts = map[string]string{}
 	}
 	delete(opts, keyDockerfile)
-	lr.builderOpts(opts)
-	if !forward {
+	d.lint.builderOpts(opts)
+	if !d.forward {
 		opts[keyCmdline] = Name
 	}
 	inputs := map[string]llb.State{}
-	if pl != nil {
-		maps.Copy(opts, pl.contexts)
-		maps.Copy(inputs, pl.inputs)
+	if d.plan != nil {
+		maps.Copy(opts, d.plan.contexts)
+		maps.Copy(inputs, d.plan.inputs)
 	}
 	// A git or HTTP context would make the builder read the Dockerfile from
 	// there; hand it over as the context input instead.
@@ -247,7 +298,7 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 		_, isGit, _ := dockerui.DetectGitContext(v, nil)
 		_, _, isHTTP := dockerui.DetectHTTPContext(v)
 		if isGit || isHTTP {
-			st, err := bc.MainContext(ctx)
+			st, err := r.bc.MainContext(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -256,51 +307,26 @@ func newSDKClient(ctx context.Context, c client.Client, bc *dockerui.Client, src
 		}
 	}
 
-	fn := src.Filename
-	ignore, err := bc.DockerIgnorePatterns(ctx)
+	fn := r.src.Filename
+	ignore, err := r.bc.DockerIgnorePatterns(ctx)
 	if err != nil {
 		return nil, err
 	}
 	fa := llb.Mkdir(path.Dir("/"+fn), 0o755, llb.WithParents(true)).
-		Mkfile("/"+fn, 0o644, rw.Data)
+		Mkfile("/"+fn, 0o644, d.rw.Data)
 	if len(ignore) > 0 {
 		fa = fa.Mkfile("/"+fn+".dockerignore", 0o644, []byte(strings.Join(ignore, "\n")+"\n"))
 	}
 	inputs[inputDockerfile] = llb.Scratch().File(fa, llb.WithCustomName(fmt.Sprintf("[sdk] %s: rewrite %s", version.String(), fn)))
 
-	fix := &sourceFix{orig: src.Data, rw: rw}
-	if src.SourceMap != nil && src.SourceMap.Definition != nil {
-		fix.origDef = src.SourceMap.Definition.ToPB()
+	fix := &sourceFix{orig: r.src.Data, rw: d.rw}
+	if r.src.SourceMap != nil && r.src.SourceMap.Definition != nil {
+		fix.origDef = r.src.SourceMap.Definition.ToPB()
 	}
-	sc := &sdkClient{Client: c, opts: opts, inputs: inputs, fix: fix, source: src.SourceMap, lint: lr,
+	sc := &sdkClient{Client: r.c, opts: opts, inputs: inputs, fix: fix, source: r.src.SourceMap, lint: d.lint,
 		unpacks: map[digest.Digest]string{}, trees: map[digest.Digest]string{}}
-	if pl != nil {
-		sc.pins = pl.pins
+	if d.plan != nil {
+		sc.pins = d.plan.pins
 	}
 	return sc, nil
-}
-
-// withSource attaches the user's Dockerfile to an error that carries
-// Dockerfile locations, so that it prints with the offending lines, the
-// same way BuildKit prints a Dockerfile syntax error.
-func withSource(err error, sm *llb.SourceMap) error {
-	var le *parser.LocationError
-	if sm == nil || !errors.As(err, &le) {
-		return err
-	}
-	return errdefs.WithSource(err, sourceAt(sm, slices.Concat(le.Locations...)))
-}
-
-// sourceAt is the user's Dockerfile, read as sm says, at ranges.
-func sourceAt(sm *llb.SourceMap, ranges []parser.Range) *errdefs.Source {
-	s := &errdefs.Source{Info: &pb.SourceInfo{
-		Data: sm.Data, Filename: sm.Filename, Language: sm.Language, Definition: sm.Definition.ToPB(),
-	}}
-	for _, r := range ranges {
-		s.Ranges = append(s.Ranges, &pb.Range{
-			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
-			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
-		})
-	}
-	return s
 }

@@ -27,8 +27,6 @@ import (
 // capsClient is the gateway client with every Solve checked by checkCaps.
 type capsClient struct{ client.Client }
 
-func withCapsCheck(c client.Client) client.Client { return &capsClient{Client: c} }
-
 func (c *capsClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
 	if req.Definition != nil {
 		caps := c.Client.BuildOpts().LLBCaps

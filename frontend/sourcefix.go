@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
@@ -114,6 +117,19 @@ func (f *sourceFix) err(err error) error {
 	return err
 }
 
+// sources replaces the rewritten Dockerfile among a subrequest's sources
+// with the user's, and reports which indexes it replaced.
+func (f *sourceFix) sources(srcs [][]byte) map[int32]bool {
+	mine := map[int32]bool{}
+	for i, s := range srcs {
+		if bytes.Equal(s, f.rw.Data) {
+			srcs[i] = f.orig
+			mine[int32(i)] = true
+		}
+	}
+	return mine
+}
+
 // lintLine is the "(line N)" that BuildKit's builder appends to a lint
 // warning (linter.LintFormatShort).
 var lintLine = regexp.MustCompile(`\(line (\d+)\)$`)
@@ -137,4 +153,29 @@ func (f *sourceFix) warn(msg string, opts client.WarnOpts) (string, client.WarnO
 		opts.Range = rs
 	}
 	return msg, opts
+}
+
+// withSource attaches the user's Dockerfile to an error that carries
+// Dockerfile locations, so that it prints with the offending lines, the
+// same way BuildKit prints a Dockerfile syntax error.
+func withSource(err error, sm *llb.SourceMap) error {
+	var le *parser.LocationError
+	if sm == nil || !errors.As(err, &le) {
+		return err
+	}
+	return errdefs.WithSource(err, sourceAt(sm, slices.Concat(le.Locations...)))
+}
+
+// sourceAt is the user's Dockerfile, read as sm says, at ranges.
+func sourceAt(sm *llb.SourceMap, ranges []parser.Range) *errdefs.Source {
+	s := &errdefs.Source{Info: &pb.SourceInfo{
+		Data: sm.Data, Filename: sm.Filename, Language: sm.Language, Definition: sm.Definition.ToPB(),
+	}}
+	for _, r := range ranges {
+		s.Ranges = append(s.Ranges, &pb.Range{
+			Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+			End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+		})
+	}
+	return s
 }

@@ -1,14 +1,12 @@
 package frontend
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/frontend/subrequests/lint"
 	"github.com/moby/buildkit/frontend/subrequests/outline"
@@ -35,7 +33,8 @@ func isCheckRequest(req string) bool {
 // line's build args visible to BuildKit's converter, BuildKit answers for
 // the rewritten Dockerfile, and the answer is mapped back onto the user's
 // lines, with sdkfront's own checks added to "check".
-func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *dockerui.Source, f *dockerfile.File, req string) (*client.Result, error) {
+func subrequest(ctx context.Context, r *run, req string) (*client.Result, error) {
+	bc, src, f := r.bc, r.src, r.f
 	build := bc.BuildPlatforms[0]
 	tp := build
 	if len(bc.TargetPlatforms) > 0 {
@@ -59,7 +58,7 @@ func subrequest(ctx context.Context, c client.Client, bc *dockerui.Client, src *
 			return nil, err
 		}
 	}
-	sc, err := newSDKClient(ctx, c, bc, src, rw, pl, false, lr)
+	sc, err := r.sdkClient(ctx, delegation{rw: rw, plan: pl, lint: lr})
 	if err != nil {
 		return nil, err
 	}
@@ -164,17 +163,4 @@ func placeholders(uses []*dockerfile.Use, tp ocispecs.Platform) *plan {
 		pl.contexts[b.Context.Option()] = inputPrefix + b.Context.String()
 	}
 	return pl
-}
-
-// sources replaces the rewritten Dockerfile among a subrequest's sources
-// with the user's, and reports which indexes it replaced.
-func (f *sourceFix) sources(srcs [][]byte) map[int32]bool {
-	mine := map[int32]bool{}
-	for i, s := range srcs {
-		if bytes.Equal(s, f.rw.Data) {
-			srcs[i] = f.orig
-			mine[int32(i)] = true
-		}
-	}
-	return mine
 }

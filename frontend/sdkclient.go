@@ -8,8 +8,10 @@ import (
 	"sync"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
@@ -87,6 +89,33 @@ func (c *sdkClient) Warn(ctx context.Context, dgst digest.Digest, msg string, op
 	msg, opts = c.fix.warn(msg, opts)
 	c.lint.builderWarned(msg, opts)
 	return c.Client.Warn(ctx, dgst, msg, opts)
+}
+
+// deferChecks arranges for the findings of sdkfront's checks to show as
+// BuildKit's builder shows its own: "Rule: message (line N)", with the
+// user's Dockerfile, on the vertex that loads the Dockerfile the builder
+// reads. Clients drop warnings of vertices they do not know yet, and the
+// progress of a solve may reach them after the solve returns, so they are
+// sent at the builder's next solve after that vertex, when it has converted
+// the Dockerfile and warned itself, or at the latest when it is done.
+func (c *sdkClient) deferChecks(ctx context.Context, src *dockerui.Source, ws []warning) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	def, err := c.inputs[inputDockerfile].Marshal(ctx, llb.WithCaps(c.Client.BuildOpts().Caps))
+	if err != nil {
+		return err
+	}
+	vtx, err := def.Head()
+	if err != nil {
+		return err
+	}
+	si := &pb.SourceInfo{Data: src.Data, Filename: src.Filename, Language: src.Language}
+	if src.Definition != nil {
+		si.Definition = src.Definition.ToPB()
+	}
+	c.checks = &pendingChecks{vertex: vtx, source: si, warnings: ws}
+	return nil
 }
 
 // unpackError explains an error of an op that unpacks an SDK, which the
