@@ -64,12 +64,7 @@ func TestLockedDigestBoundToVersion(t *testing.T) {
 				if err == nil || err.Error() != want {
 					t.Fatalf("error %v, want %q", err, want)
 				}
-				if src := sourceOf(t, err); src.Ranges[0].Start.Line != 3 {
-					t.Errorf("error at line %d, want 3", src.Ranges[0].Start.Line)
-				}
-				if builtSDKs(t, s) {
-					t.Error("the build ran")
-				}
+				wantRefusedAt(t, s, err, 3)
 				return
 			}
 			if err != nil {

@@ -226,12 +226,7 @@ func TestLockedLayersChecked(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "SDK golang@1.23: Dockerfile.sdk.lock pins 1.23.2 (reg.test/sdks/golang@sha256:") || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
 				}
-				if src := sourceOf(t, err); src.Ranges[0].Start.Line != 3 {
-					t.Errorf("error at line %d, want 3", src.Ranges[0].Start.Line)
-				}
-				if builtSDKs(t, s) {
-					t.Error("the build ran")
-				}
+				wantRefusedAt(t, s, err, 3)
 				return
 			}
 			if err != nil {
@@ -273,5 +268,17 @@ func TestLockedLayersWithoutRegistry(t *testing.T) {
 		if strings.HasPrefix(m, "SDKLayersUnchecked") {
 			t.Errorf("warning %q", m)
 		}
+	}
+}
+
+// wantRefusedAt checks that err, a build's error, points at line and that
+// no SDK was built before it.
+func wantRefusedAt(t *testing.T, s *stubClient, err error, line int32) {
+	t.Helper()
+	if src := sourceOf(t, err); src.Ranges[0].Start.Line != line {
+		t.Errorf("error at line %d, want %d", src.Ranges[0].Start.Line, line)
+	}
+	if builtSDKs(t, s) {
+		t.Error("the build ran")
 	}
 }
