@@ -198,10 +198,9 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 		reg = resolver.RegistryOf(tags) // a test's
 	}
 	rv := resolver.NewWithRegistry(gatewayImages{c}, reg)
-	mr := reg.Manifests
-	direct := mr != nil
+	direct := reg.Manifests != nil
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: rv, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, manifests: mr, note: lr.note,
+		c: c, r: rv, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, note: lr.note,
 	}, targets)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)

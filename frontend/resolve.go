@@ -109,13 +109,11 @@ type resolveEnv struct {
 	settings dockerfile.Settings
 	locks    *locks
 	flavors  *flavors
-	// checkLayers says whether an SDK whose layers are unknown deserves a
-	// warning: when the registry client could read them but did not.
+	// checkLayers says that the frontend reads registries itself (r has a
+	// ManifestResolver): a locked SDK's manifest and config are read to
+	// check them, and an SDK whose layers are unknown deserves a warning,
+	// since the registry client could read them but did not.
 	checkLayers bool
-	// manifests is r's ManifestResolver, with which r reads a locked
-	// SDK's manifest to check its layers; nil where the frontend reads no
-	// registry.
-	manifests resolver.ManifestResolver
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
 }
@@ -239,7 +237,7 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 		res, locked := pins[j.k].res, pins[j.k].locked
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
-			if locked && env.manifests != nil {
+			if locked && env.checkLayers {
 				// The lock is checked as a resolution is, for the layers
 				// that BuildKit will pull, and its digest against its
 				// version: two requests, the manifest and its config.
