@@ -234,21 +234,22 @@ ensure_packages() {
 cmd_tools() {
 	command -v go >/dev/null 2>&1 || die "go not found (looked in PATH and /usr/local/go/bin)"
 	ensure_packages
-	mkdir -p "$BIN"
-	local t
-	for t in "${TOOLS[@]}"; do
-		IFS='|' read -r name dir mod pkg <<<"$t"
-		build_tool "$name" "$dir" "$mod" "$pkg"
-	done
+	build_tools "${TOOLS[@]}"
 	prune_tools
 	install_buildx_plugin
 }
 
 cmd_lint_tool() {
 	command -v go >/dev/null 2>&1 || die "go not found (looked in PATH and /usr/local/go/bin)"
+	build_tools "${LINT_TOOLS[@]}"
+}
+
+# build_tools builds each tool of its arguments ("name|dir|module|package")
+# into $BIN.
+build_tools() {
 	mkdir -p "$BIN"
-	local t
-	for t in "${LINT_TOOLS[@]}"; do
+	local t name dir mod pkg
+	for t in "$@"; do
 		IFS='|' read -r name dir mod pkg <<<"$t"
 		build_tool "$name" "$dir" "$mod" "$pkg"
 	done
