@@ -216,10 +216,22 @@ func golangLike(host, repo, tag string, goTree string, goVersion string) string 
 		sort.Strings(missing)
 		logf("golang-like image: not installed on this host, left out: %s", strings.Join(missing, " "))
 	}
+	img, err := golangLikeImage(goVersion, layers...)
+	check(err)
+	check(remote.Write(ref(dst), img, remoteOpts...))
+	logf("pushed %s (%d layers, %s)", dst, len(layers), time.Since(start).Round(time.Second))
+	return dst
+}
+
+// golangLikeImage is the golang-like image of layers: golang:1.23-bookworm's
+// config, no history.
+func golangLikeImage(goVersion string, layers ...v1.Layer) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	cf, err := img.ConfigFile()
-	check(err)
+	if err != nil {
+		return nil, err
+	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Created = "linux", hostArch(), v1.Time{Time: epoch}
 	cf.Config = v1.Config{
@@ -228,16 +240,14 @@ func golangLike(host, repo, tag string, goTree string, goVersion string) string 
 		Cmd:        []string{"bash"},
 	}
 	img, err = mutate.ConfigFile(img, cf)
-	check(err)
+	if err != nil {
+		return nil, err
+	}
 	var adds []mutate.Addendum
 	for _, l := range layers {
 		adds = append(adds, mutate.Addendum{Layer: l, MediaType: types.OCILayer})
 	}
-	img, err = mutate.Append(img, adds...)
-	check(err)
-	check(remote.Write(ref(dst), img, remoteOpts...))
-	logf("pushed %s (%d layers, %s)", dst, len(layers), time.Since(start).Round(time.Second))
-	return dst
+	return mutate.Append(img, adds...)
 }
 
 var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
