@@ -1,7 +1,6 @@
 package main
 
 import (
-	"archive/tar"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -39,15 +38,8 @@ func TestGolangLikeDigestIsStable(t *testing.T) {
 		t.Fatal(err)
 	}
 	layers := []v1.Layer{
-		cachedLayer("go", func(tw *tar.Writer) error { return reprefix(tw, tgz, "usr/local/go/") }),
-		cachedLayer("gopath", func(tw *tar.Writer) error {
-			for _, d := range []string{"go/", "go/bin/", "go/src/"} {
-				if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o777, ModTime: ociimage.Epoch}); err != nil {
-					return err
-				}
-			}
-			return nil
-		}),
+		cachedLayer("go", ociimage.Reprefix(tgz, "usr/local/go/")),
+		cachedLayer("gopath", gopath),
 	}
 	img, err := golangLikeImage("1.23.4", layers...)
 	if err != nil {
