@@ -88,6 +88,7 @@ func (r *rootfs) add(e ociimage.Entry) {
 	r.entries = append(r.entries, e)
 }
 
+// textFile is a regular file of text (the stand-ins' /etc).
 func textFile(name string, mode int64, body string) ociimage.Entry {
 	return ociimage.File(name, mode, []byte(body))
 }
