@@ -8,7 +8,7 @@
 #                       $SDKFRONT_CACHE/tools and linked from there; buildctl and
 #                       docker-buildx carry lab/patches' x/net fix of
 #                       moby/buildkit#2950) and apt-get install runc,
-#                       busybox-static, curl and patch if missing
+#                       busybox-static, curl, patch and npm if missing
 #   lab/lab.sh lint-tool
 #                       build .lab/bin/golangci-lint (make lint) the same way,
 #                       from its own module lab/tools/lint; no lab, no apt-get
@@ -220,6 +220,7 @@ ensure_packages() {
 	command -v curl >/dev/null 2>&1 || pkgs+=(curl)
 	command -v patch >/dev/null 2>&1 || pkgs+=(patch) # lab/patches applies its diffs with it
 	command -v setsid >/dev/null 2>&1 || pkgs+=(util-linux)
+	command -v npm >/dev/null 2>&1 || pkgs+=(npm) # lab/seed bench packs Node with it (make bench)
 	if [ ${#pkgs[@]} -eq 0 ]; then
 		return
 	fi

@@ -1,8 +1,10 @@
-// Package ociimage builds small, reproducible single-platform OCI images
-// (tarball layers from entries in memory or cached on disk, a fixed Epoch)
-// and pushes them to a plain-HTTP registry, skipping tags that are already up
-// to date. The lab's seeder (lab/seed) and the release image packer
-// (hack/imagepack) share it.
+// Package ociimage is the house's one OCI image builder: tarball layers
+// from entries in memory, files or other tarballs (cached on disk when big),
+// image configs with labels and history, OCI manifests and indexes, a fixed
+// Epoch for reproducible digests, and pushing to a plain-HTTP registry,
+// skipping tags that are already up to date. lab/seed, lab/bench,
+// lab/compat, hack/imagepack and internal/testregistry build with it; each
+// keeps only which images it makes and what is in them.
 package ociimage
 
 import (
@@ -36,28 +38,35 @@ const cacheFormat = "v1"
 // TarFunc writes entries to a tar stream.
 type TarFunc func(tw *tar.Writer) error
 
-// Entry is one tar entry held in memory.
+// Entry is one tar entry held in memory. Dir, File, Symlink and Hardlink
+// make the usual ones; a literal Entry makes any other (a symlink with
+// another mode, say).
 type Entry struct {
-	name     string
-	typeflag byte
-	mode     int64
-	body     []byte
-	linkname string
+	Name string // a directory's ends in "/"
+	Type byte   // tar.TypeDir, TypeReg, TypeSymlink, TypeLink
+	Mode int64
+	Body []byte // a regular file's content
+	Link string // a link's target
 }
 
 // Dir is a directory entry; name gets its trailing slash.
 func Dir(name string, mode int64) Entry {
-	return Entry{name: name + "/", typeflag: tar.TypeDir, mode: mode}
+	return Entry{Name: name + "/", Type: tar.TypeDir, Mode: mode}
 }
 
 // File is a regular file entry.
 func File(name string, mode int64, body []byte) Entry {
-	return Entry{name: name, typeflag: tar.TypeReg, mode: mode, body: body}
+	return Entry{Name: name, Type: tar.TypeReg, Mode: mode, Body: body}
 }
 
 // Symlink is a symbolic link entry, name -> target.
 func Symlink(name, target string) Entry {
-	return Entry{name: name, typeflag: tar.TypeSymlink, mode: 0o777, linkname: target}
+	return Entry{Name: name, Type: tar.TypeSymlink, Mode: 0o777, Link: target}
+}
+
+// Hardlink is a hard link entry, name -> target (a path in the same tar).
+func Hardlink(name string, mode int64, target string) Entry {
+	return Entry{Name: name, Type: tar.TypeLink, Mode: mode, Link: target}
 }
 
 // Header is a tar header owned by root with the fixed Epoch as its time.
@@ -74,15 +83,25 @@ func Header(name string, typeflag byte, mode, size int64, linkname string) *tar.
 	}
 }
 
-// Entries returns a TarFunc writing es in order.
-func Entries(es ...Entry) TarFunc {
+// Entries returns a TarFunc writing es in order, each stamped Epoch.
+func Entries(es ...Entry) TarFunc { return EntriesAt(Epoch, es...) }
+
+// EntriesAt is Entries stamped at: images whose digests were fixed before
+// Epoch (lab/compat's stand-ins) keep their own time, and test fixtures
+// none (the zero time).
+func EntriesAt(at time.Time, es ...Entry) TarFunc {
 	return func(tw *tar.Writer) error {
 		for _, e := range es {
-			if err := tw.WriteHeader(Header(e.name, e.typeflag, e.mode, int64(len(e.body)), e.linkname)); err != nil {
+			h := Header(e.Name, e.Type, e.Mode, 0, e.Link)
+			h.ModTime = at
+			if e.Type == tar.TypeReg {
+				h.Size = int64(len(e.Body))
+			}
+			if err := tw.WriteHeader(h); err != nil {
 				return err
 			}
-			if len(e.body) > 0 {
-				if _, err := tw.Write(e.body); err != nil {
+			if h.Size > 0 {
+				if _, err := tw.Write(e.Body); err != nil {
 					return err
 				}
 			}
@@ -161,6 +180,16 @@ func (b *Blob) open() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(b.data)), nil
 }
 
+// NewBlob builds src into a gzipped tarball in memory.
+func NewBlob(src TarFunc) (*Blob, error) {
+	var buf bytes.Buffer
+	info, err := WriteTarGz(&buf, src)
+	if err != nil {
+		return nil, err
+	}
+	return &Blob{info: info, data: buf.Bytes()}, nil
+}
+
 // Layer returns b as an OCI gzip layer.
 func (b *Blob) Layer() v1.Layer { return &blobLayer{b: b} }
 
@@ -234,9 +263,7 @@ func (bs *Blobs) Get(key string, onDisk bool, src TarFunc) (*Blob, error) {
 		if onDisk {
 			o.b, o.err = bs.onDisk(key, src)
 		} else {
-			var buf bytes.Buffer
-			info, err := WriteTarGz(&buf, src)
-			o.b, o.err = &Blob{info: info, data: buf.Bytes()}, err
+			o.b, o.err = NewBlob(src)
 		}
 		if o.err != nil {
 			o.err = fmt.Errorf("building %s: %w", key, o.err)

@@ -11,41 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
-
-// NewImage returns a single-platform OCI image (OCI manifest and config
-// media types) with the given config and layers, each one history entry created by createdBy (the tool that packs it).
-func NewImage(plat v1.Platform, createdBy string, cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Created = v1.Time{Time: Epoch}
-	cf.OS = plat.OS
-	cf.Architecture = plat.Architecture
-	cf.Variant = plat.Variant
-	cf.Config = cfg
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return nil, err
-	}
-	adds := make([]mutate.Addendum, 0, len(layers))
-	for _, l := range layers {
-		adds = append(adds, mutate.Addendum{
-			Layer:     l,
-			MediaType: types.OCILayer,
-			History:   v1.History{Created: v1.Time{Time: Epoch}, CreatedBy: createdBy},
-		})
-	}
-	return mutate.Append(img, adds...)
-}
 
 // Pusher writes images to a plain-HTTP registry (the lab's), skipping tags
 // that already point at the exact manifest it would push. Pushed and Skipped

@@ -4,15 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"io"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
 // Image, Index and Layer are go-containerregistry's, named here so that
@@ -27,29 +26,27 @@ type (
 // (Hard) or a directory (Name ending in /).
 type Entry struct{ Name, Body, Link, Hard string }
 
-// Tar is an uncompressed tar of entries, in order.
+// Tar is an uncompressed tar of entries, in order: files 0644,
+// directories 0755, no time.
 func Tar(t testing.TB, entries ...Entry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	es := make([]ociimage.Entry, 0, len(entries))
 	for _, e := range entries {
-		h := &tar.Header{Name: e.Name, Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(e.Body))}
+		oe := ociimage.File(e.Name, 0o644, []byte(e.Body))
 		switch {
 		case e.Link != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.Link, 0
+			oe = ociimage.Entry{Name: e.Name, Type: tar.TypeSymlink, Mode: 0o644, Link: e.Link}
 		case e.Hard != "":
-			h.Typeflag, h.Linkname, h.Size = tar.TypeLink, e.Hard, 0
+			oe = ociimage.Hardlink(e.Name, 0o644, e.Hard)
 		case strings.HasSuffix(e.Name, "/"):
-			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+			oe = ociimage.Entry{Name: e.Name, Type: tar.TypeDir, Mode: 0o755}
 		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if _, err := io.WriteString(tw, e.Body); err != nil {
-				t.Fatal(err)
-			}
-		}
+		es = append(es, oe)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := ociimage.EntriesAt(time.Time{}, es...)(tw); err != nil {
+		t.Fatal(err)
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
@@ -78,48 +75,25 @@ func Blob(dt []byte) Layer { return static.NewLayer(dt, types.OCILayer) }
 // GzipLayer is a gzip-compressed tar of entries.
 func GzipLayer(t testing.TB, entries ...Entry) Layer { return Blob(Gzip(t, Tar(t, entries...))) }
 
-// foreign is a layer whose descriptor names URLs to fetch it from.
-type foreign struct {
-	Layer
-	urls []string
-}
-
 // WithURLs is l, its descriptor in a manifest naming urls (a foreign layer).
-func WithURLs(l Layer, urls ...string) Layer { return foreign{l, urls} }
+func WithURLs(l Layer, urls ...string) Layer { return ociimage.WithURLs(l, urls...) }
 
 // NewImage is a single-platform image of layers (bottom first) with OCI media
 // types and a config with platform ("linux/arm64/v8"; none if "") and
 // labels. The same arguments give the same digest.
 func NewImage(t testing.TB, platform string, labels map[string]string, layers ...Layer) Image {
 	t.Helper()
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	for _, l := range layers {
-		add := mutate.Addendum{Layer: l}
-		if f, ok := l.(foreign); ok {
-			add = mutate.Addendum{Layer: f.Layer, URLs: f.urls}
-		}
-		var err error
-		if img, err = mutate.Append(img, add); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if platform == "" && labels == nil {
-		return img
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg = cfg.DeepCopy()
+	var spec ociimage.Spec
 	if platform != "" {
 		p, err := v1.ParsePlatform(platform)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
+		spec.Platform = *p
 	}
-	cfg.Config.Labels = labels
-	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+	spec.Config.Labels = labels
+	img, err := spec.Image(layers...)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return img
@@ -128,13 +102,9 @@ func NewImage(t testing.TB, platform string, labels map[string]string, layers ..
 // NewIndex is an OCI index of images, each under the platform of its config.
 func NewIndex(t testing.TB, images ...Image) Index {
 	t.Helper()
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, img := range images {
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: cfg.Platform()}})
+	idx, err := ociimage.Index(images...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return idx
 }

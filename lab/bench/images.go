@@ -2,16 +2,12 @@ package main
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"hash"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,10 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
 var remoteOpts = []remote.Option{remote.WithAuth(authn.Anonymous)}
@@ -43,24 +37,23 @@ func exists(s string) bool {
 	return err == nil
 }
 
-// copyImage copies an image or index from one registry to another, unless
-// the destination already has the same digest.
-func copyImage(src, dst string) {
+// copyImage copies an image or index to host as repoTag, unless host
+// already has the same digest there.
+func copyImage(src, host, repoTag string) {
 	desc, err := remote.Get(ref(src), remoteOpts...)
 	check(err)
-	if d, err := remote.Head(ref(dst), remoteOpts...); err == nil && d.Digest == desc.Digest {
-		return
-	}
+	p := ociimage.NewPusher(context.Background(), host, false)
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		check(err)
-		check(remote.WriteIndex(ref(dst), idx, remoteOpts...))
+		_, err = p.Index(repoTag, idx)
+		check(err)
 	} else {
 		img, err := desc.Image()
 		check(err)
-		check(remote.Write(ref(dst), img, remoteOpts...))
+		_, err = p.Image(repoTag, img)
+		check(err)
 	}
-	logf("copied %s -> %s", src, dst)
 }
 
 // sdkImage is one single-layer SDK image as the registry holds it.
@@ -132,7 +125,7 @@ func stockFrontend(host, bkVersion, workDir string) string {
 		return dst
 	}
 	if lab := os.Getenv("LAB_REGISTRY"); lab != "" && exists(lab+"/dockerfile-stock:"+bkVersion) {
-		copyImage(lab+"/dockerfile-stock:"+bkVersion, dst)
+		copyImage(lab+"/dockerfile-stock:"+bkVersion, host, "dockerfile-stock:"+bkVersion)
 		return dst
 	}
 	bin := filepath.Join(workDir, "dockerfile-frontend")
@@ -198,54 +191,38 @@ func golangLike(host, repo, tag string, goTree string, goVersion string) string 
 		for _, p := range pk.closure(g.pkgs, done, &missing) {
 			paths = append(paths, pk.files(p)...)
 		}
-		l := cachedLayer("golanglike-"+g.name, func(tw *tar.Writer) error { return hostFiles(tw, paths, seen) })
+		l := cachedLayer("golanglike-"+g.name, ociimage.HostFiles(paths, seen))
 		layers = append(layers, l)
 	}
-	layers = append(layers, cachedLayer("golanglike-go-"+goVersion, func(tw *tar.Writer) error {
-		return reprefix(tw, goTree, "usr/local/go/")
-	}))
-	layers = append(layers, cachedLayer("golanglike-gopath", func(tw *tar.Writer) error {
-		for _, d := range []string{"go/", "go/bin/", "go/src/"} {
-			if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o777, ModTime: epoch}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	layers = append(layers, cachedLayer("golanglike-go-"+goVersion, ociimage.Reprefix(goTree, "usr/local/go/")))
+	layers = append(layers, cachedLayer("golanglike-gopath", gopath))
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		logf("golang-like image: not installed on this host, left out: %s", strings.Join(missing, " "))
 	}
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cf, err := img.ConfigFile()
+	img, err := golangLikeImage(goVersion, layers...)
 	check(err)
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture, cf.Created = "linux", hostArch(), v1.Time{Time: epoch}
-	cf.Config = v1.Config{
-		Env:        []string{"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOLANG_VERSION=" + goVersion, "GOPATH=/go"},
-		WorkingDir: "/go",
-		Cmd:        []string{"bash"},
-	}
-	img, err = mutate.ConfigFile(img, cf)
+	_, err = ociimage.NewPusher(context.Background(), host, false).Image(repo+":"+tag, img)
 	check(err)
-	var adds []mutate.Addendum
-	for _, l := range layers {
-		adds = append(adds, mutate.Addendum{Layer: l, MediaType: types.OCILayer})
-	}
-	img, err = mutate.Append(img, adds...)
-	check(err)
-	check(remote.Write(ref(dst), img, remoteOpts...))
-	logf("pushed %s (%d layers, %s)", dst, len(layers), time.Since(start).Round(time.Second))
+	logf("built %s (%d layers, %s)", dst, len(layers), time.Since(start).Round(time.Second))
 	return dst
 }
 
-var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+// gopath is the golang image's empty GOPATH.
+var gopath = ociimage.Entries(ociimage.Dir("go", 0o777), ociimage.Dir("go/bin", 0o777), ociimage.Dir("go/src", 0o777))
 
-func hostArch() string {
-	out, err := exec.Command("go", "env", "GOARCH").Output()
-	check(err)
-	return strings.TrimSpace(string(out))
+// golangLikeImage is the golang-like image of layers: golang:1.23-bookworm's
+// config, no history.
+func golangLikeImage(goVersion string, layers ...v1.Layer) (v1.Image, error) {
+	return ociimage.Spec{
+		Platform: ociimage.HostPlatform(),
+		Created:  ociimage.Epoch,
+		Config: v1.Config{
+			Env:        []string{"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOLANG_VERSION=" + goVersion, "GOPATH=/go"},
+			WorkingDir: "/go",
+			Cmd:        []string{"bash"},
+		},
+	}.Image(layers...)
 }
 
 // dpkg is the host's installed packages.
@@ -365,164 +342,12 @@ func (d *dpkg) files(pkg string) []string {
 	return paths
 }
 
-// hostFiles writes the host's files at paths (and their parent
-// directories) that seen does not have yet, in sorted order.
-func hostFiles(tw *tar.Writer, paths []string, seen map[string]bool) error {
-	sort.Strings(paths)
-	var add func(p string) error
-	add = func(p string) error {
-		rel := strings.TrimPrefix(p, "/")
-		if rel == "" || seen[rel] {
-			return nil
-		}
-		if err := add(filepath.Dir(p)); err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return nil // diverted or removed since
-		}
-		seen[rel] = true
-		h := &tar.Header{Name: rel, Mode: int64(fi.Mode().Perm()), ModTime: epoch}
-		switch {
-		case fi.IsDir():
-			h.Typeflag, h.Name = tar.TypeDir, rel+"/"
-			return tw.WriteHeader(h)
-		case fi.Mode()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			h.Typeflag, h.Linkname = tar.TypeSymlink, t
-			return tw.WriteHeader(h)
-		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return nil
-			}
-			defer f.Close()
-			h.Typeflag, h.Size = tar.TypeReg, fi.Size()
-			if err := tw.WriteHeader(h); err != nil {
-				return err
-			}
-			_, err = io.CopyN(tw, f, fi.Size())
-			return err
-		}
-		return nil
-	}
-	for _, p := range paths {
-		if err := add(p); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// reprefix copies a gzipped tarball's entries under prefix.
-func reprefix(tw *tar.Writer, tgz, prefix string) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return err
-	}
-	parts := strings.Split(strings.TrimSuffix(prefix, "/"), "/")
-	for i := range parts {
-		if err := tw.WriteHeader(&tar.Header{Name: strings.Join(parts[:i+1], "/") + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: epoch}); err != nil {
-			return err
-		}
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		h.Name = prefix + h.Name
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
-}
-
-// cachedLayer builds a gzip layer once into the cache directory.
-func cachedLayer(key string, src func(*tar.Writer) error) v1.Layer {
-	dir := filepath.Join(*benchDir, "cache")
-	check(os.MkdirAll(dir, 0o755))
-	path, meta := filepath.Join(dir, key+".tar.gz"), filepath.Join(dir, key+".json")
-	var l fileLayer
-	if dt, err := os.ReadFile(meta); err == nil && json.Unmarshal(dt, &l) == nil && fileExists(path) {
-		l.Path = path
-		return &l
-	}
-	start := time.Now()
-	f, err := os.Create(path + ".tmp")
+// cachedLayer builds a gzip layer once into the bench's cache directory,
+// where it outlives the run.
+func cachedLayer(key string, src ociimage.TarFunc) v1.Layer {
+	b, err := ociimage.NewBlobs(filepath.Join(*benchDir, "cache")).Get(key, true, src)
 	check(err)
-	ch, uh := sha256.New(), sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, ch)}
-	zw, _ := gzip.NewWriterLevel(cw, gzip.BestSpeed)
-	tw := tar.NewWriter(io.MultiWriter(zw, uh))
-	check(src(tw))
-	check(tw.Close())
-	check(zw.Close())
-	check(f.Close())
-	check(os.Rename(path+".tmp", path))
-	l = fileLayer{Path: path, D: sum(ch), Diff: sum(uh), N: cw.n}
-	dt, _ := json.Marshal(l)
-	check(os.WriteFile(meta, dt, 0o644))
-	logf("built layer %s (%.1f MiB, %s)", key, float64(cw.n)/(1<<20), time.Since(start).Round(time.Second))
-	return &l
-}
-
-func sum(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// fileLayer is a gzip layer in a file, with its digests known.
-type fileLayer struct {
-	Path string `json:"-"`
-	D    string `json:"digest"`
-	Diff string `json:"diffID"`
-	N    int64  `json:"size"`
-}
-
-func (l *fileLayer) Digest() (v1.Hash, error)            { return v1.NewHash(l.D) }
-func (l *fileLayer) DiffID() (v1.Hash, error)            { return v1.NewHash(l.Diff) }
-func (l *fileLayer) Size() (int64, error)                { return l.N, nil }
-func (l *fileLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.Path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
-	f, err := os.Open(l.Path)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{zr, f}, nil
+	return b.Layer()
 }
 
 // manifestLayers lists an image's layer digests and sizes.
@@ -535,5 +360,3 @@ func manifestLayers(s string) ([]v1.Descriptor, string) {
 	check(err)
 	return m.Layers, d.String()
 }
-
-var _ = bytes.MinRead

@@ -180,7 +180,7 @@ func setup() *bench {
 	if *labRegistry == "" {
 		fail("no lab registry to copy sdkfront:dev from: run through make bench (LAB_REGISTRY)")
 	}
-	copyImage(*labRegistry+"/sdkfront:dev", b.reg+"/sdkfront:dev")
+	copyImage(*labRegistry+"/sdkfront:dev", b.reg, "sdkfront:dev")
 	b.sdkImg = "sdkfront:dev"
 	_, b.sdkDigest = manifestLayers(b.reg + "/sdkfront:dev")
 	if v, err := exec.Command(filepath.Join(*labDir, "sdkfront"), "--version").Output(); err == nil {

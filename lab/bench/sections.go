@@ -14,6 +14,7 @@ import (
 
 	digest "github.com/opencontainers/go-digest"
 
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 	"github.com/sdkfront/sdkfront/lock"
 )
 
@@ -236,17 +237,17 @@ func (b *bench) wanSection() {
 		Key:     lock.Key{Ref: "golang@" + partial, Flavor: "bookworm", Source: W + "/big/{platform}:{flavor}-{version}"},
 		Version: strings.TrimPrefix(newest, "bookworm-"), Repository: W + "/big/golang", Tag: newest,
 		Digest:    digest.Digest(locked.digest),
-		Platforms: map[string]digest.Digest{"linux/" + hostArch(): digest.Digest(locked.digest)},
+		Platforms: map[string]digest.Digest{"linux/" + ociimage.HostPlatform().Architecture: digest.Digest(locked.digest)},
 	}}}
 	fan5 := head + "SDK golang@" + *goVersion + " --to=/usr/local/go\nSDK golang@1.22.4 --to=/opt/go122\nSDK golang@1.21.4 --to=/opt/go121\n" +
 		"SDK golang@1.20.4 --to=/opt/go120\nSDK nodejs@" + *nodeVersion + " --to=/opt/node\n" + tail
 	plat := "# syntax=" + W + "/" + b.sdkImg + "\n# sdk-source=" + W + "/multi/{platform}:{flavor}-{version}\n" +
 		"FROM scratch AS s\nSDK tool@1.0.0 --to=/sdk\nFROM scratch\nCOPY --from=s /sdk/bin/tool /v\n"
 	other := "arm64"
-	if hostArch() == "arm64" {
+	if ociimage.HostPlatform().Architecture == "arm64" {
 		other = "amd64"
 	}
-	host := "linux/" + hostArch()
+	host := "linux/" + ociimage.HostPlatform().Architecture
 	goV := wantV("go version go" + *goVersion + " ")
 	cases := []struct {
 		key   string

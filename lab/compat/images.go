@@ -14,7 +14,6 @@ package main
 // its group, so all of them are seeded.
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -37,11 +36,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
 // standins are POSIX-sh adduser/addgroup/deluser/delgroup: Debian's
@@ -72,35 +68,18 @@ var mirrored = []struct{ ref, image string }{
 	{"amd64/debian:bullseye-20230109-slim", "busybox"},
 }
 
-// fsEntry is one tar entry of a stand-in root file system.
-type fsEntry struct {
-	name     string // relative, no leading "./"
-	typeflag byte
-	mode     int64
-	body     []byte
-	linkname string
-}
-
-func dir(name string, mode int64) fsEntry {
-	return fsEntry{name: name + "/", typeflag: tar.TypeDir, mode: mode}
-}
-
-func file(name string, mode int64, body string) fsEntry {
-	return fsEntry{name: name, typeflag: tar.TypeReg, mode: mode, body: []byte(body)}
-}
-
 // rootfs builds file systems, adding missing parent directories.
 type rootfs struct {
-	entries []fsEntry
+	entries []ociimage.Entry
 	seen    map[string]bool
 }
 
 func newRootfs() *rootfs { return &rootfs{seen: map[string]bool{}} }
 
-func (r *rootfs) add(e fsEntry) {
-	clean := strings.TrimSuffix(e.name, "/")
+func (r *rootfs) add(e ociimage.Entry) {
+	clean := strings.TrimSuffix(e.Name, "/")
 	if parent := path.Dir(clean); parent != "." && !r.seen[parent] {
-		r.add(dir(parent, 0o755))
+		r.add(ociimage.Dir(parent, 0o755))
 	}
 	if r.seen[clean] {
 		return // first one wins (explicit modes before implicit parents)
@@ -109,30 +88,9 @@ func (r *rootfs) add(e fsEntry) {
 	r.entries = append(r.entries, e)
 }
 
-func (r *rootfs) tar() ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range r.entries {
-		h := &tar.Header{
-			Name: e.name, Typeflag: e.typeflag, Mode: e.mode, Size: int64(len(e.body)),
-			Linkname: e.linkname, ModTime: standinTime, Format: tar.FormatPAX,
-		}
-		if e.typeflag != tar.TypeReg {
-			h.Size = 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-		if h.Size > 0 {
-			if _, err := tw.Write(e.body); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+// textFile is a regular file of text (the stand-ins' /etc).
+func textFile(name string, mode int64, body string) ociimage.Entry {
+	return ociimage.File(name, mode, []byte(body))
 }
 
 // busyboxApplets runs `busybox --list-full`: paths such as "bin/ls", "usr/bin/awk".
@@ -185,11 +143,11 @@ func sortedKeys[V any](m map[string]V) []string {
 func busyboxRootfs(bin []byte, applets []string, scripts map[string][]byte) *rootfs {
 	r := newRootfs()
 	for _, d := range []string{"bin", "dev", "etc", "home", "usr/sbin", "var/spool/mail", "var/www"} {
-		r.add(dir(d, 0o755))
+		r.add(ociimage.Dir(d, 0o755))
 	}
-	r.add(dir("root", 0o700))
-	r.add(dir("tmp", 0o1777))
-	r.add(fsEntry{name: "bin/busybox", typeflag: tar.TypeReg, mode: 0o755, body: bin})
+	r.add(ociimage.Dir("root", 0o700))
+	r.add(ociimage.Dir("tmp", 0o1777))
+	r.add(ociimage.File("bin/busybox", 0o755, bin))
 	names := map[string]bool{}
 	for _, p := range applets {
 		names[path.Base(p)] = true
@@ -198,15 +156,15 @@ func busyboxRootfs(bin []byte, applets []string, scripts map[string][]byte) *roo
 		if _, ok := scripts[a]; ok || a == "busybox" {
 			continue
 		}
-		r.add(fsEntry{name: "bin/" + a, typeflag: tar.TypeLink, mode: 0o755, linkname: "bin/busybox"})
+		r.add(ociimage.Hardlink("bin/"+a, 0o755, "bin/busybox"))
 	}
 	for _, s := range sortedKeys(scripts) {
-		r.add(fsEntry{name: "bin/" + s, typeflag: tar.TypeReg, mode: 0o755, body: scripts[s]})
+		r.add(ociimage.File("bin/"+s, 0o755, scripts[s]))
 	}
-	r.add(file("etc/passwd", 0o644, busyboxPasswd))
-	r.add(file("etc/group", 0o644, busyboxGroup))
-	r.add(file("etc/shadow", 0o600, shadowOf(busyboxPasswd, "*:10933:0:99999:7:::", "root::10933:0:99999:7:::")))
-	r.add(file("etc/nsswitch.conf", 0o644, "hosts: files dns\nnetworks: files\n"))
+	r.add(textFile("etc/passwd", 0o644, busyboxPasswd))
+	r.add(textFile("etc/group", 0o644, busyboxGroup))
+	r.add(textFile("etc/shadow", 0o600, shadowOf(busyboxPasswd, "*:10933:0:99999:7:::", "root::10933:0:99999:7:::")))
+	r.add(textFile("etc/nsswitch.conf", 0o644, "hosts: files dns\nnetworks: files\n"))
 	return r
 }
 
@@ -219,33 +177,33 @@ func alpineRootfs(bin []byte, applets []string, scripts map[string][]byte) *root
 		"mnt", "opt", "proc", "run", "sbin", "srv", "sys", "usr/bin", "usr/sbin", "usr/lib", "usr/local/bin",
 		"usr/local/lib", "usr/local/share", "usr/share", "var/cache", "var/empty", "var/lib", "var/local",
 		"var/lock", "var/log", "var/mail", "var/opt", "var/run", "var/spool"} {
-		r.add(dir(d, 0o755))
+		r.add(ociimage.Dir(d, 0o755))
 	}
-	r.add(dir("root", 0o700))
-	r.add(dir("tmp", 0o1777))
-	r.add(dir("var/tmp", 0o1777))
-	r.add(fsEntry{name: "bin/busybox", typeflag: tar.TypeReg, mode: 0o755, body: bin})
+	r.add(ociimage.Dir("root", 0o700))
+	r.add(ociimage.Dir("tmp", 0o1777))
+	r.add(ociimage.Dir("var/tmp", 0o1777))
+	r.add(ociimage.File("bin/busybox", 0o755, bin))
 	for _, p := range applets {
 		if _, ok := scripts[path.Base(p)]; ok {
 			continue
 		}
-		r.add(fsEntry{name: p, typeflag: tar.TypeSymlink, mode: 0o777, linkname: "/bin/busybox"})
+		r.add(ociimage.Symlink(p, "/bin/busybox"))
 	}
 	for _, s := range sortedKeys(scripts) {
-		r.add(fsEntry{name: "usr/sbin/" + s, typeflag: tar.TypeReg, mode: 0o755, body: scripts[s]})
+		r.add(ociimage.File("usr/sbin/"+s, 0o755, scripts[s]))
 	}
-	r.add(file("etc/alpine-release", 0o644, "3.18.4\n"))
-	r.add(file("etc/os-release", 0o644, `NAME="Alpine Linux"
+	r.add(textFile("etc/alpine-release", 0o644, "3.18.4\n"))
+	r.add(textFile("etc/os-release", 0o644, `NAME="Alpine Linux"
 ID=alpine
 VERSION_ID=3.18.4
 PRETTY_NAME="Alpine Linux v3.18 (offline stand-in built from busybox-static)"
 `))
-	r.add(file("etc/apk/arch", 0o644, "x86_64\n"))
-	r.add(file("etc/passwd", 0o644, alpinePasswd))
-	r.add(file("etc/group", 0o644, alpineGroup))
-	r.add(file("etc/shadow", 0o640, shadowOf(alpinePasswd, "!::0:::::", "root:*::0:::::")))
-	r.add(file("etc/hostname", 0o644, "localhost\n"))
-	r.add(file("etc/shells", 0o644, "/bin/sh\n/bin/ash\n"))
+	r.add(textFile("etc/apk/arch", 0o644, "x86_64\n"))
+	r.add(textFile("etc/passwd", 0o644, alpinePasswd))
+	r.add(textFile("etc/group", 0o644, alpineGroup))
+	r.add(textFile("etc/shadow", 0o640, shadowOf(alpinePasswd, "!::0:::::", "root:*::0:::::")))
+	r.add(textFile("etc/hostname", 0o644, "localhost\n"))
+	r.add(textFile("etc/shells", 0o644, "/bin/sh\n/bin/ash\n"))
 	return r
 }
 
@@ -263,37 +221,14 @@ func shadowOf(passwd, rest, rootLine string) string {
 	return b.String()
 }
 
-// standinImage is a one-layer OCI image of r.
+// standinImage is a one-layer OCI image of r, stamped standinTime.
 func standinImage(r *rootfs, cfg v1.Config, comment string) (v1.Image, error) {
-	data, err := r.tar()
+	layer, err := ociimage.NewBlob(ociimage.EntriesAt(standinTime, r.entries...))
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithMediaType(types.OCILayer))
-	if err != nil {
-		return nil, err
-	}
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Created = v1.Time{Time: standinTime}
-	cf.OS = "linux"
-	cf.Architecture = runtime.GOARCH
-	cf.Config = cfg
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		return nil, err
-	}
-	return mutate.Append(img, mutate.Addendum{
-		Layer:     layer,
-		MediaType: types.OCILayer,
-		History:   v1.History{Created: v1.Time{Time: standinTime}, CreatedBy: comment},
-	})
+	spec := ociimage.Spec{Platform: ociimage.HostPlatform(), Created: standinTime, CreatedBy: comment, Config: cfg}
+	return spec.Image(layer.Layer())
 }
 
 // standinImages builds the busybox and alpine stand-ins from a static busybox.

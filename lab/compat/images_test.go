@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -270,5 +271,27 @@ func TestExportImage(t *testing.T) {
 		t.Errorf("layers: %v %v", ls, err)
 	} else if _, err := ls[0].Compressed(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestStandinDigestsAreStable pins the stand-ins' digests for a fixed
+// busybox, as built before internal/ociimage built them: a mirror seeded
+// under imagesFormat holds these bytes, so a change must bump it.
+func TestStandinDigestsAreStable(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the pinned digests are linux/amd64's (the config names the architecture)")
+	}
+	imgs, _, err := standinImages(fakeBusybox(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"busybox": "sha256:b4b65d97851ce8fad32a14c5e37d604d30cc856aee87d44d71e5454c6bbc52b5",
+		"alpine":  "sha256:6dce37f397de516d46d89d54f7a80301fdcd80fa44e662c2ee957196a0d35df2",
+	}
+	for name, img := range imgs {
+		if d, err := img.Digest(); err != nil || d.String() != want[name] {
+			t.Errorf("%s: digest %s (%v), want %s", name, d, err, want[name])
+		}
 	}
 }

@@ -14,9 +14,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
@@ -103,7 +100,7 @@ func benchMain(ctx context.Context, registry string, args []string, stderr io.Wr
 // synthetic SDK (tree layout) for two architectures, for the fan-out over
 // target platforms: only one architecture's Go toolchain can be had here.
 func benchMulti(s *seeder, archs ...string) error {
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	var imgs []v1.Image
 	for _, arch := range archs {
 		plat := v1.Platform{OS: "linux", Architecture: arch}
 		x := scriptSDK("tool", "bookworm", "1.0.0-"+arch, "tool", "tool 1.0.0 linux/"+arch)
@@ -115,9 +112,13 @@ func benchMulti(s *seeder, archs ...string) error {
 		if err != nil {
 			return err
 		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &plat}})
+		imgs = append(imgs, img)
 	}
-	_, err := s.p.Index("multi/tool:bookworm-1.0.0", idx)
+	idx, err := ociimage.Index(imgs...)
+	if err != nil {
+		return err
+	}
+	_, err = s.p.Index("multi/tool:bookworm-1.0.0", idx)
 	return err
 }
 
@@ -269,7 +270,7 @@ func npmPack(pkg, out string) error {
 	cmd.Stderr = os.Stderr
 	outName, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("npm pack %s: %w (is npm installed? apt-get install npm)", pkg, err)
+		return fmt.Errorf("npm pack %s: %w (is npm installed? lab/lab.sh tools installs it)", pkg, err)
 	}
 	return os.Rename(filepath.Join(dir, strings.TrimSpace(string(outName))), out)
 }

@@ -14,9 +14,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sdkfront/sdkfront/internal/ociimage"
 )
 
@@ -374,7 +371,7 @@ func seedBroken(s *seeder) error {
 // and a linux/arm64 image, each a tree-layout SDK whose bin/multi prints its
 // platform.
 func seedMulti(s *seeder) error {
-	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	var imgs []v1.Image
 	for _, arch := range []string{"amd64", "arm64"} {
 		plat := v1.Platform{OS: "linux", Architecture: arch}
 		x := scriptSDK("multi", "bookworm", "1.0.0-"+arch, "multi", "multi 1.0.0 linux/"+arch)
@@ -386,12 +383,13 @@ func seedMulti(s *seeder) error {
 		if err != nil {
 			return err
 		}
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{
-			Add:        img,
-			Descriptor: v1.Descriptor{Platform: &plat},
-		})
+		imgs = append(imgs, img)
 	}
-	_, err := s.p.Index("sdks/multi:bookworm-1.0.0", idx)
+	idx, err := ociimage.Index(imgs...)
+	if err != nil {
+		return err
+	}
+	_, err = s.p.Index("sdks/multi:bookworm-1.0.0", idx)
 	return err
 }
 
