@@ -58,7 +58,7 @@ help: ## Show this list of targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 .PHONY: tools
-tools: ## Build .lab/bin/{buildkitd,buildctl,registry,docker-buildx} and apt-get install runc, busybox-static, npm (if missing)
+tools: ## Build .lab/bin/{buildkitd,buildctl,registry,docker-buildx} and apt-get install runc, busybox-static (if missing)
 	$(LAB) tools
 
 .PHONY: lab-up
@@ -215,14 +215,18 @@ compat: tools frontend-image seed-bin ## Run BuildKit's Dockerfile test suite on
 # BENCH_QUICK=1: a quick check of the harness (1 round, 3 warm, Go only);
 # BENCH_PPROF=1: also profile the frontend; BENCH_FLAGS: more flags (go run
 # ./lab/bench -h). Node comes from the npm registry with npm, which lab.sh
-# tools (lab-up's) installs: bench only runs benchmarks.
+# bench-tools installs: bench itself only runs benchmarks.
 BENCH_RUNS      ?= 3
 BENCH_WARM_RUNS ?= 7
 BENCH_QUICK     ?=
 BENCH_PPROF     ?=
 BENCH_FLAGS     ?=
+.PHONY: bench-tools
+bench-tools:
+	$(LAB) bench-tools
+
 .PHONY: bench
-bench: lab-up seed-bin frontend-image ## Benchmark sdkfront against every alternative, the physical floor and WAN latency (BENCH_RUNS, BENCH_QUICK=1, BENCH_PPROF=1)
+bench: lab-up bench-tools seed-bin frontend-image ## Benchmark sdkfront against every alternative, the physical floor and WAN latency (BENCH_RUNS, BENCH_QUICK=1, BENCH_PPROF=1)
 	$(LAB_ENV); $(GO) run ./lab/bench -runs $(BENCH_RUNS) -warm-runs $(BENCH_WARM_RUNS) \
 		$(if $(BENCH_QUICK),-quick) $(if $(BENCH_PPROF),-pprof) $(BENCH_FLAGS)
 

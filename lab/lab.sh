@@ -8,7 +8,10 @@
 #                       $SDKFRONT_CACHE/tools and linked from there; buildctl and
 #                       docker-buildx carry lab/patches' x/net fix of
 #                       moby/buildkit#2950) and apt-get install runc,
-#                       busybox-static, curl, patch and npm if missing
+#                       busybox-static, curl and patch if missing
+#   lab/lab.sh bench-tools
+#                       apt-get install npm if missing (make bench packs Node
+#                       with it; nothing else needs it, so CI does not install it)
 #   lab/lab.sh lint-tool
 #                       build .lab/bin/golangci-lint (make lint) the same way,
 #                       from its own module lab/tools/lint; no lab, no apt-get
@@ -213,14 +216,18 @@ busybox_static_ok() {
 	[ -x /bin/busybox ] && dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
 }
 
+# ensure_packages installs what the lab needs, and the commands named as
+# arguments (a command that is its package's name), if missing.
 ensure_packages() {
-	local pkgs=()
+	local pkgs=() c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || pkgs+=("$c")
+	done
 	command -v runc >/dev/null 2>&1 || pkgs+=(runc)
 	busybox_static_ok || pkgs+=(busybox-static)
 	command -v curl >/dev/null 2>&1 || pkgs+=(curl)
 	command -v patch >/dev/null 2>&1 || pkgs+=(patch) # lab/patches applies its diffs with it
 	command -v setsid >/dev/null 2>&1 || pkgs+=(util-linux)
-	command -v npm >/dev/null 2>&1 || pkgs+=(npm) # lab/seed bench packs Node with it (make bench)
 	if [ ${#pkgs[@]} -eq 0 ]; then
 		return
 	fi
@@ -622,6 +629,7 @@ setup_buildx() {
 
 case "${1:-}" in
 tools) cmd_tools ;;
+bench-tools) ensure_packages npm ;;
 lint-tool) cmd_lint_tool ;;
 up) cmd_up ;;
 down) cmd_down ;;

@@ -270,7 +270,7 @@ func npmPack(pkg, out string) error {
 	cmd.Stderr = os.Stderr
 	outName, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("npm pack %s: %w (is npm installed? lab/lab.sh tools installs it)", pkg, err)
+		return fmt.Errorf("npm pack %s: %w (is npm installed? lab/lab.sh bench-tools installs it)", pkg, err)
 	}
 	return os.Rename(filepath.Join(dir, strings.TrimSpace(string(outName))), out)
 }
