@@ -450,7 +450,7 @@ write_buildkitd_config() {
 		buildkitd_config --root "$BUILDKITD_ROOT" --addr "$ADDR" \
 			--debug "$([ -n "${LAB_DEBUG:-}" ] && echo true || echo false)" \
 			--debug-address "$DEBUG_ADDR" --snapshotter "$SNAPSHOTTER" \
-			--http "$REG" --mirror "$REG"
+			--http "$REG" --http "$REFREG" --mirror "$REG"
 	} >"$BUILDKITD_CONFIG.tmp"
 	mv -f "$BUILDKITD_CONFIG.tmp" "$BUILDKITD_CONFIG"
 }
