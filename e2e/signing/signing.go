@@ -355,3 +355,58 @@ func writeJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, b, 0o644)
 }
+
+// Set is a signed image and its negative cases, all in one repository: what
+// an e2e test of verification needs.
+type Set struct {
+	// Good carries one notation signature (MCR's shape) and one cosign
+	// bundle, made for it.
+	Good name.Digest
+	// Notation and Cosign are Good's signature manifests.
+	Notation, Cosign name.Digest
+	// OtherDigest carries copies of Good's two signatures, re-pointed at it:
+	// signatures over another digest, and nothing else.
+	OtherDigest name.Digest
+	// Tampered carries its own two signatures, each with one bit of its
+	// signature flipped, and nothing else (they are made in the repository
+	// <repo>-scratch and copied).
+	Tampered name.Digest
+}
+
+// SignSet signs good with both signers and gives other and tampered their
+// bad signatures (see Set). The three must be distinct images in one
+// repository that carry no signatures yet.
+func (f *Fixture) SignSet(ctx context.Context, good, other, tampered name.Digest) (Set, error) {
+	s := Set{Good: good, OtherDigest: other, Tampered: tampered}
+	var err error
+	if s.Notation, err = f.NotationSign(ctx, good); err != nil {
+		return Set{}, err
+	}
+	if s.Cosign, err = f.CosignSign(ctx, good); err != nil {
+		return Set{}, err
+	}
+	for _, sig := range []name.Digest{s.Notation, s.Cosign} {
+		if _, err := Attach(ctx, sig, other, false); err != nil {
+			return Set{}, err
+		}
+	}
+	repo := tampered.Context()
+	scratch, err := CopyImage(ctx, tampered, repo.Registry.Repo(repo.RepositoryStr()+"-scratch"))
+	if err != nil {
+		return Set{}, err
+	}
+	nsig, err := f.NotationSign(ctx, scratch)
+	if err != nil {
+		return Set{}, err
+	}
+	csig, err := f.CosignSign(ctx, scratch)
+	if err != nil {
+		return Set{}, err
+	}
+	for _, sig := range []name.Digest{nsig, csig} {
+		if _, err := Attach(ctx, sig, tampered, true); err != nil {
+			return Set{}, err
+		}
+	}
+	return s, nil
+}

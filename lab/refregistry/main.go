@@ -53,7 +53,7 @@ func main() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
 		<-sig
-		srv.Close()
+		_ = srv.Close()
 	}()
 	log.Printf("serving the referrers API on http://%s", ln.Addr())
 	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
