@@ -8,7 +8,8 @@
 #                (log: .lab/ci/unit.log)
 #   lint         make lint (golangci-lint, from $SDKFRONT_CACHE/tools when built
 #                before), in the background alongside unit (log: .lab/ci/lint.log)
-#   tools        make tools: buildkitd, buildctl, registry, docker-buildx, from
+#   tools        make tools: buildkitd, buildctl, registry, docker-buildx,
+#                notation, cosign (e2e/signing's signers), from
 #                $SDKFRONT_CACHE/tools when built before (lab/lab.sh)
 #   lab-up+seed  make lab-up seed: the registry, buildkitd and the seeded
 #                images (seed's tarballs are cached in $SDKFRONT_CACHE/seed)

@@ -2,7 +2,8 @@
 # lab.sh: the sdkfront lab, a loopback OCI registry plus a rootful buildkitd
 # (runc worker) plus a docker buildx "remote" builder pointing at it.
 #
-#   lab/lab.sh tools    build .lab/bin/{buildkitd,buildctl,registry,docker-buildx}
+#   lab/lab.sh tools    build .lab/bin/{buildkitd,buildctl,registry,docker-buildx,
+#                       notation,cosign}
 #                       (if missing or if the pinned module version, Go or a
 #                       lab/patches/*.patch changed; built once per version into
 #                       $SDKFRONT_CACHE/tools and linked from there; buildctl and
@@ -15,8 +16,10 @@
 #   lab/lab.sh lint-tool
 #                       build .lab/bin/golangci-lint (make lint) the same way,
 #                       from its own module lab/tools/lint; no lab, no apt-get
-#   lab/lab.sh up       start registry + buildkitd (if not running), wait until ready,
-#                       create the buildx builder "sdkfront-lab"
+#   lab/lab.sh up       start registry + refregistry + buildkitd (if not running),
+#                       wait until ready, create the buildx builder "sdkfront-lab";
+#                       refregistry (lab/refregistry, built from the tree) is the
+#                       second registry, the one that serves the OCI referrers API
 #   lab/lab.sh down     stop what `up` started (pid files in .lab/run)
 #   lab/lab.sh status   show what is running
 #   lab/lab.sh env      print shell exports: eval "$(lab/lab.sh env)"
@@ -25,7 +28,8 @@
 #                       lab/matrix.sh's, lab/bench's); options at buildkitd_config
 #
 # Everything lives in <repo>/.lab and listens on loopback only.
-# Knobs (environment): LAB_REGISTRY_PORT (5000), LAB_SNAPSHOTTER (overlayfs),
+# Knobs (environment): LAB_REGISTRY_PORT (5000), LAB_REFERRERS_PORT (5001: refregistry),
+# LAB_SNAPSHOTTER (overlayfs),
 # LAB_UP_TIMEOUT (seconds, 90), LAB_BUILDER (sdkfront-lab), LAB_DEBUG=1 (buildkitd --debug),
 # LAB_BUILDKITD_DEBUG_PORT (6060: buildkitd's pprof on 127.0.0.1),
 # SDKFRONT_CACHE (~/.cache/sdkfront: what outlives a clone, keyed by version),
@@ -41,6 +45,10 @@ RUN="$LAB/run"
 LOGS="$LAB/logs"
 PORT="${LAB_REGISTRY_PORT:-5000}"
 REG="127.0.0.1:$PORT"
+# The referrers registry: distribution v3.1.2 has no referrers API (signatures
+# pushed there use the sha256-<hex> tag schema), lab/refregistry has one.
+REF_PORT="${LAB_REFERRERS_PORT:-5001}"
+REFREG="127.0.0.1:$REF_PORT"
 SOCK="$RUN/buildkitd.sock"
 ADDR="unix://$SOCK"
 BUILDER="${LAB_BUILDER:-sdkfront-lab}"
@@ -80,6 +88,10 @@ TOOLS=(
 	"buildctl|$ROOT|github.com/moby/buildkit|github.com/moby/buildkit/cmd/buildctl"
 	"registry|$ROOT/lab/tools|github.com/distribution/distribution/v3|github.com/distribution/distribution/v3/cmd/registry"
 	"docker-buildx|$ROOT/lab/tools|github.com/docker/buildx|github.com/docker/buildx/cmd/buildx"
+	# The signers of e2e's signature fixtures (e2e/signing), each in a module of
+	# its own: their dependency graphs would otherwise move the lab's pins.
+	"notation|$ROOT/lab/tools/notation|github.com/notaryproject/notation|github.com/notaryproject/notation/cmd/notation"
+	"cosign|$ROOT/lab/tools/cosign|github.com/sigstore/cosign/v3|github.com/sigstore/cosign/v3/cmd/cosign"
 )
 
 # The linter of make lint, pinned in a module of its own: its dependencies
@@ -97,6 +109,8 @@ version_ldflags() {
 	github.com/moby/buildkit) echo "-X github.com/moby/buildkit/version.Version=$2 -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit$rev" ;;
 	github.com/docker/buildx) echo "-X github.com/docker/buildx/version.Version=$2 -X github.com/docker/buildx/version.Package=github.com/docker/buildx$rev" ;;
 	github.com/distribution/distribution/v3) echo "-X github.com/distribution/distribution/v3/version.version=$2" ;;
+	github.com/notaryproject/notation) echo "-X github.com/notaryproject/notation/internal/version.BuildMetadata=" ;;
+	github.com/sigstore/cosign/v3) echo "-X sigs.k8s.io/release-utils/version.gitVersion=$2" ;;
 	esac
 }
 
@@ -320,8 +334,9 @@ wait_ready() {
 	done
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/${1:-$PORT}") 2>/dev/null; }
 registry_ok() { curl -fsS -o /dev/null --max-time 2 "http://$REG/v2/"; }
+refregistry_ok() { curl -fsS -o /dev/null --max-time 2 "http://$REFREG/v2/"; }
 buildkitd_ok() { "$BIN/buildctl" --addr "$ADDR" debug workers; }
 
 write_registry_config() {
@@ -443,7 +458,7 @@ write_buildkitd_config() {
 		buildkitd_config --root "$BUILDKITD_ROOT" --addr "$ADDR" \
 			--debug "$([ -n "${LAB_DEBUG:-}" ] && echo true || echo false)" \
 			--debug-address "$DEBUG_ADDR" --snapshotter "$SNAPSHOTTER" \
-			--http "$REG" --mirror "$REG"
+			--http "$REG" --http "$REFREG" --mirror "$REG"
 	} >"$BUILDKITD_CONFIG.tmp"
 	mv -f "$BUILDKITD_CONFIG.tmp" "$BUILDKITD_CONFIG"
 }
@@ -478,6 +493,19 @@ cmd_up() {
 			-- serve "$REGISTRY_CONFIG"
 		wait_ready registry "$LOGS/registry.log" registry_ok
 		log "registry: up on http://$REG (pid $(cat "$RUN/registry.pid"), log $LOGS/registry.log)"
+	fi
+
+	if pid=$(pid_of refregistry); then
+		log "refregistry: already running (pid $pid) on $REFREG"
+	else
+		if port_busy "$REF_PORT"; then
+			die "127.0.0.1:$REF_PORT is already in use by a process the lab did not start; stop it or set LAB_REFERRERS_PORT"
+		fi
+		# From the tree, like seed: seconds, and always the checkout's own.
+		(cd "$ROOT" && go build -o "$BIN/refregistry" ./lab/refregistry) || die "go build ./lab/refregistry failed"
+		start refregistry "$LOGS/refregistry.log" -- -addr "$REFREG"
+		wait_ready refregistry "$LOGS/refregistry.log" refregistry_ok
+		log "refregistry: up on http://$REFREG (pid $(cat "$RUN/refregistry.pid"), log $LOGS/refregistry.log; in memory)"
 	fi
 
 	if pid=$(pid_of buildkitd); then
@@ -520,6 +548,7 @@ stop() {
 cmd_down() {
 	stop buildkitd
 	rm -f "$SOCK"
+	stop refregistry
 	stop registry
 	local m
 	m=$(awk -v p="$LAB/" -v r="$BUILDKITD_ROOT/" 'index($2, p) == 1 || index($2, r) == 1 { print $2 }' /proc/mounts 2>/dev/null || true)
@@ -538,6 +567,15 @@ cmd_status() {
 		fi
 	else
 		echo "registry:  stopped"
+		rc=1
+	fi
+	if pid=$(pid_of refregistry); then
+		if refregistry_ok 2>/dev/null; then echo "refregistry: running (pid $pid) http://$REFREG"; else
+			echo "refregistry: running (pid $pid) but http://$REFREG/v2/ does not answer"
+			rc=1
+		fi
+	else
+		echo "refregistry: stopped"
 		rc=1
 	fi
 	if pid=$(pid_of buildkitd); then
@@ -566,6 +604,7 @@ export LAB_DIR='$LAB'
 export LAB_REGISTRY='$REG'
 export LAB_REGISTRY_PORT='$PORT'
 export LAB_REGISTRY_LOG='$LOGS/registry.log'
+export LAB_REFERRERS_REGISTRY='$REFREG'
 export LAB_BUILDKITD_LOG='$LOGS/buildkitd.log'
 export LAB_CACHE='$SEED_CACHE'
 export LAB_BUILDX_BUILDER='$BUILDER'
