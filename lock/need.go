@@ -112,3 +112,11 @@ func (n *Need) Missing(e Entry) []string {
 	}
 	return out
 }
+
+// FallsBack reports whether a resolution that failed with err is tried
+// again with the fallback flavor: the SDK lacks the flavor detected from
+// the base image, and the line has one to fall back to. A build and
+// sdkfront lock both fall back by it.
+func FallsBack(fallback string, err error) bool {
+	return fallback != "" && resolver.FlavorMissing(err)
+}

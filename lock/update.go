@@ -121,7 +121,7 @@ func (l *Locker) lock(ctx context.Context, old *File, bad *InvalidEntriesError, 
 		return
 	}
 	c.Entry, c.Err = l.resolve(ctx, c, c.Key.Flavor)
-	if c.Err == nil || c.Fallback == "" || !resolver.FlavorMissing(c.Err) {
+	if c.Err == nil || !FallsBack(c.Fallback, c.Err) {
 		return
 	}
 	// The SDK lacks the base image's flavor: the default, as the
