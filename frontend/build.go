@@ -23,6 +23,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
+	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 	"github.com/sdkfront/sdkfront/version"
@@ -158,29 +159,33 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 	// From here on every image is resolved once per build.
 	r.c = stack(r.gw, true)
 	c, bc, src, f := r.c, r.bc, r.src, r.f
-	targets, err := scanTargets(f, bc)
-	if err != nil {
-		return nil, withSource(err, src.SourceMap)
+	// The settings' error waits for the lint run's, as it always has; a
+	// plan read with them is not used then.
+	set, setErr := f.Settings(bc.BuildArgs)
+	host := gatewayHost{c: c, bc: bc}
+	build := bc.BuildPlatforms[0]
+	pl0, errs := sdkplan.Read(ctx, host, f, sdkplan.Options{
+		BuildArgs: bc.BuildArgs, Build: build, Targets: bc.TargetPlatforms, TargetStage: bc.Target, Settings: set,
+	})
+	if len(errs) > 0 {
+		return nil, withSource(planErr(errs), src.SourceMap)
 	}
-	if err := readVersionFiles(ctx, c, bc, targets); err != nil {
-		return nil, withSource(err, src.SourceMap)
-	}
+	targets := pl0.Targets
 	// With "# check=error=true" a violation fails the build only after
 	// BuildKit's builder has checked too (see lintRun).
 	lr, err := newLintRun(f, bc)
 	if err != nil {
 		return nil, err
 	}
-	f.Check(lr.lint, targets[0].scan.Uses)
+	f.Check(lr.lint, targets[0].Scan.Uses)
 
-	set, err := f.Settings(bc.BuildArgs)
-	if err != nil {
-		return nil, withSource(err, src.SourceMap)
+	if setErr != nil {
+		return nil, withSource(setErr, src.SourceMap)
 	}
 	locked, err := readLock(ctx, c, src.Filename, set.Lock)
 	if err != nil {
 		// At the first line that would be pinned from the lock.
-		if uses := targets[0].scan.Uses; len(uses) > 0 {
+		if uses := targets[0].Scan.Uses; len(uses) > 0 {
 			err = parser.WithLocation(err, uses[0].Location())
 		}
 		return nil, withSource(err, src.SourceMap)
@@ -200,12 +205,12 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 	rv := resolver.NewWithRegistry(gatewayImages{c}, reg)
 	direct := reg.Manifests != nil
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: rv, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, note: lr.note,
-	}, targets)
+		c: c, r: rv, settings: set, locks: locked, host: host, checkLayers: direct, note: lr.note,
+	}, pl0)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}
-	rw, err := f.Rewrite(targets[0].scan.Uses, pl.binding)
+	rw, err := f.Rewrite(targets[0].Scan.Uses, pl.binding)
 	if err != nil {
 		return nil, withSource(err, src.SourceMap)
 	}

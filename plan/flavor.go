@@ -35,6 +35,9 @@ type detected struct {
 // a few at a time, and the flavor it falls back to (Fallback). A base
 // that cannot be read is an error at the lines built on it.
 func (p *Plan) Detect(ctx context.Context, h Host) []error {
+	if len(p.platformErrs) > 0 {
+		return p.platformErrs[:1]
+	}
 	var keys []baseKey
 	plats := map[baseKey]ocispecs.Platform{}
 	for _, n := range p.Needs {
@@ -49,10 +52,20 @@ func (p *Plan) Detect(ctx context.Context, h Host) []error {
 	}
 	found := map[baseKey]detected{}
 	var mu sync.Mutex
+	var panicked any
 	var eg errgroup.Group
 	eg.SetLimit(4)
 	for _, k := range keys {
 		eg.Go(func() error {
+			// A host's panic goes on in the caller's goroutine, where its
+			// entry point turns it into an error.
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					panicked = r
+					mu.Unlock()
+				}
+			}()
 			var d detected
 			dt, err := h.OSRelease(ctx, k.base, plats[k])
 			switch {
@@ -69,6 +82,9 @@ func (p *Plan) Detect(ctx context.Context, h Host) []error {
 		})
 	}
 	_ = eg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 
 	var errs []error
 	for i := range p.Needs {

@@ -60,6 +60,9 @@ type Plan struct {
 
 	opts     Options
 	verified verified
+	// platformErrs are the stages whose platform is bad, which a build
+	// reports in Detect.
+	platformErrs []error
 }
 
 // LineError is a mistake at a Dockerfile line; Err carries its location.
@@ -149,14 +152,12 @@ func Read(ctx context.Context, h Host, f *dockerfile.File, o Options) (*Plan, []
 		}
 	}
 	if !o.Lenient {
-		// A build reads every version file before it looks at a stage's
-		// platform.
+		// A build looks at a stage's platform only once it has read the
+		// lock (Detect), after every version file.
 		if len(fileErrs) > 0 {
 			return nil, fileErrs[:1]
 		}
-		if len(platformErrs) > 0 {
-			return nil, platformErrs[:1]
-		}
+		p.platformErrs = platformErrs
 		return p, nil
 	}
 	errs = append(append(errs, platformErrs...), fileErrs...)
