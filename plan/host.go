@@ -13,15 +13,20 @@ import (
 
 // Host is what planning reads, each entry point its own way.
 type Host interface {
-	// ReadFile reads a version file from the build context, or the named
-	// context vf.Context. A failure to read the file itself is a
-	// *FileError, so that every host says it in the same words.
-	ReadFile(ctx context.Context, vf dockerfile.VersionFile) ([]byte, error)
+	Files
 	// OSRelease reads base's os-release for platform p: nil if it has
 	// none. ErrNotRead says that the host does not read it, and the
 	// flavor is not known (sdkfront lock --check reads no registry); any
 	// other error fails the lines built on base.
 	OSRelease(ctx context.Context, base string, p ocispecs.Platform) ([]byte, error)
+}
+
+// Files is what Read reads: the version files.
+type Files interface {
+	// ReadFile reads a version file from the build context, or the named
+	// context vf.Context. A failure to read the file itself is a
+	// *FileError, so that every host says it in the same words.
+	ReadFile(ctx context.Context, vf dockerfile.VersionFile) ([]byte, error)
 }
 
 // ErrNotRead is a base image the host does not read.

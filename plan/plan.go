@@ -90,7 +90,7 @@ func Make(ctx context.Context, h Host, f *dockerfile.File, o Options) (*Plan, []
 // lines name, each once. The needs' flavors are the lines' own or the
 // build's until Detect. Errors are *LineErrors: the first, or every one
 // sorted by line when Lenient.
-func Read(ctx context.Context, h Host, f *dockerfile.File, o Options) (*Plan, []error) {
+func Read(ctx context.Context, h Files, f *dockerfile.File, o Options) (*Plan, []error) {
 	p := &Plan{opts: o}
 	ps := o.Targets
 	if len(ps) == 0 {

@@ -10,7 +10,7 @@ import (
 // versionFiles reads version files ("python@file:.python-version") through
 // a host, each once.
 type versionFiles struct {
-	h    Host
+	h    Files
 	read map[dockerfile.VersionFile]fileResult
 }
 
