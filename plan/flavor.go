@@ -94,7 +94,7 @@ func (p *Plan) Detect(ctx context.Context, h Host) []error {
 		}
 		d := found[baseKey{n.Base, n.PlatformKey()}]
 		if d.err != nil {
-			errs = append(errs, &LineError{Line: n.Line, Err: fmt.Errorf("cannot read the flavor of the base image %s for %s: %v; name the flavor (--flavor=, # sdk-flavor= or --build-arg %s=) to lock without reading it", //nolint:errorlint // a message, as the line's
+			errs = append(errs, &LineError{Line: n.Line, Err: fmt.Errorf("cannot read the flavor of the base image %s for %s: %w; name the flavor (--flavor=, # sdk-flavor= or --build-arg %s=) to lock without reading it",
 				n.Base, n.PlatformKey(), d.err, dockerfile.ArgFlavor)})
 			continue
 		}

@@ -28,9 +28,6 @@ type flavors struct {
 	progress func(base string, p ocispecs.Platform)
 }
 
-// local reports whether base is a named context, read without the network.
-func (fl *flavors) local(base string) bool { _, ok := fl.named[base]; return ok }
-
 // OSRelease reads base's os-release for platform p; plan reads each base
 // once per platform.
 func (fl *flavors) OSRelease(ctx context.Context, base string, p ocispecs.Platform) ([]byte, error) {
