@@ -163,10 +163,7 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 	// plan read with them is not used then.
 	set, setErr := f.Settings(bc.BuildArgs)
 	host := gatewayHost{c: c, bc: bc}
-	build := bc.BuildPlatforms[0]
-	pl0, errs := sdkplan.Read(ctx, host, f, sdkplan.Options{
-		BuildArgs: bc.BuildArgs, Build: build, Targets: bc.TargetPlatforms, TargetStage: bc.Target, Settings: set,
-	})
+	pl0, errs := sdkplan.Read(ctx, host, f, planOptions(bc, set))
 	if len(errs) > 0 {
 		return nil, withSource(planErr(errs), src.SourceMap)
 	}

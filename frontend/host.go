@@ -26,15 +26,36 @@ type gatewayHost struct {
 
 var _ sdkplan.Host = gatewayHost{}
 
-// NewHost is the plan.Host of a build run by c: version files come from
-// its build context (local, git or HTTP) or named contexts, base images
-// through its solver.
-func NewHost(c client.Client) (sdkplan.Host, error) {
-	bc, err := dockerui.NewClient(c)
+// planOptions are what a build plans its SDK lines with: its build args,
+// platforms and --target, and its sdk-* settings.
+func planOptions(bc *dockerui.Client, set dockerfile.Settings) sdkplan.Options {
+	return sdkplan.Options{
+		BuildArgs: bc.BuildArgs, Build: bc.BuildPlatforms[0], Targets: bc.TargetPlatforms, TargetStage: bc.Target, Settings: set,
+	}
+}
+
+// Plan plans the SDK lines of the build that c runs as Build does, through
+// the gateway, and resolves nothing: sdkfront lock's tests hold its plan
+// against the build's. The error is the one Build would fail with.
+func Plan(ctx context.Context, c client.Client) (*sdkplan.Plan, error) {
+	r, err := newRun(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return gatewayHost{c: c, bc: bc}, nil
+	r.c = stack(r.gw, true)
+	set, err := r.f.Settings(r.bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	host := gatewayHost{c: r.c, bc: r.bc}
+	p, errs := sdkplan.Read(ctx, host, r.f, planOptions(r.bc, set))
+	if len(errs) == 0 {
+		errs = p.Detect(ctx, host)
+	}
+	if len(errs) > 0 {
+		return nil, planErr(errs)
+	}
+	return p, nil
 }
 
 // ReadFile reads one file of a build context.
