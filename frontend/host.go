@@ -26,11 +26,17 @@ type gatewayHost struct {
 
 var _ sdkplan.Host = gatewayHost{}
 
+// verifySDK is what a build checks each SDK with before it pins it
+// (plan.Options.Verify): nothing yet. Signature verification plugs in here
+// and in cmd/sdkfront's verifySDK, and plan.Plan.Verify calls it.
+var verifySDK func(ctx context.Context, res resolver.Resolution) error
+
 // planOptions are what a build plans its SDK lines with: its build args,
 // platforms and --target, and its sdk-* settings.
 func planOptions(bc *dockerui.Client, set dockerfile.Settings) sdkplan.Options {
 	return sdkplan.Options{
 		BuildArgs: bc.BuildArgs, Build: bc.BuildPlatforms[0], Targets: bc.TargetPlatforms, TargetStage: bc.Target, Settings: set,
+		Verify: verifySDK,
 	}
 }
 

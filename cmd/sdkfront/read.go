@@ -18,6 +18,7 @@ import (
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/plan"
+	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 )
 
@@ -98,6 +99,7 @@ func (l *locker) read() []lineError {
 
 	p, errs := plan.Read(context.Background(), l.ctx, f, plan.Options{
 		BuildArgs: l.o.buildArgs, Build: hostPlatform(), Targets: l.o.platforms, Settings: s, Lenient: true,
+		Verify: verifySDK,
 	})
 	if len(errs) > 0 {
 		return lineErrors(errs)
@@ -105,6 +107,11 @@ func (l *locker) read() []lineError {
 	l.plan = p
 	return nil
 }
+
+// verifySDK is what sdkfront lock checks each SDK with before it locks it
+// (plan.Options.Verify): nothing yet. Signature verification plugs in here
+// and in the frontend's verifySDK, and plan.Plan.Verify calls it.
+var verifySDK func(ctx context.Context, res resolver.Resolution) error
 
 // detect gives each line whose flavor comes from its base image that
 // image's (plan.Detect): read from the registry, or a --build-context
