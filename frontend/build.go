@@ -1,6 +1,7 @@
 // Package frontend is sdkfront's gateway glue: it reads the Dockerfile,
-// resolves its SDK lines, rewrites them into plain Dockerfile, and
-// delegates everything else to BuildKit's own Dockerfile builder in-process.
+// plans its SDK lines (package plan, reading through BuildKit: host.go),
+// resolves them, rewrites them into plain Dockerfile, and delegates
+// everything else to BuildKit's own Dockerfile builder in-process.
 package frontend
 
 import (

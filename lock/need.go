@@ -29,8 +29,8 @@ func (w Want) Key(flavor string) Key {
 	return k
 }
 
-// Use is an SDK line of a Dockerfile expanded for one target platform, as
-// locking sees it.
+// Use is what locking sees of an SDK line on one target platform: the
+// locking part of a plan.Need, which a build and sdkfront lock both make.
 type Use struct {
 	Want
 	// Flavor is the flavor the line gets: its own, the build's, or its
