@@ -56,7 +56,7 @@ func (l *locker) lock(ctx context.Context) int {
 	}
 
 	client := l.flavors.client
-	imgs := &images{c: client, manifests: map[string]registry.PlatformImage{}}
+	imgs := &images{c: client, manifests: map[imageKey]registry.PlatformImage{}}
 	lk := &lock.Locker{
 		Resolver: resolver.NewWithRegistry(imgs, client.Registry()), Platform: imgs.platform,
 		AllowForeign: l.settings.AllowForeign, Update: l.updating, Verify: l.plan.Verify,
