@@ -41,6 +41,11 @@ func TestVerifyBeforePinning(t *testing.T) {
 		t.Fatalf("error %v, want nodejs refused", err)
 	}
 	wantRefusedAt(t, s, err, 6)
+	for d, n := range seen {
+		if n != 1 {
+			t.Errorf("%s verified %d times, want once", d, n)
+		}
+	}
 
 	seen = recordVerify(t)
 	s, tags = sdkStub("# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang@1.23\nSDK golang@1.23.4 --to=/go2\n")
