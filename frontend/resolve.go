@@ -59,6 +59,8 @@ type plan struct {
 	mountAt map[string][]parser.Range
 	// refs maps an SDK's LLB identifier to the reference the user wrote.
 	refs map[string]string
+	// targets are the build's target platforms, with their SDK lines.
+	targets []sdkplan.Target
 }
 
 func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u.Index] }
@@ -278,7 +280,7 @@ func announceAll(ctx context.Context, env resolveEnv, jobs []sdkplan.Need, out r
 // the SDK behind its context may differ.
 func makePlan(jobs []sdkplan.Need, results map[key]resolver.Resolution, targets []sdkplan.Target) (*plan, error) {
 	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{},
-		mountAt: map[string][]parser.Range{}, refs: map[string]string{}}
+		mountAt: map[string][]parser.Range{}, refs: map[string]string{}, targets: targets}
 	recorded := map[key]bool{}
 	first := map[int]sdkplan.Need{} // the first target's job of each use
 	for _, j := range jobs {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sdkfront/sdkfront/frontend"
 	"github.com/sdkfront/sdkfront/internal/testregistry"
+	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
@@ -38,6 +39,7 @@ import (
 func TestPlanParity(t *testing.T) {
 	dir := isolate(t)
 	reg := testregistry.New(t)
+	seed(t, reg)
 	reg.Push(t, "lab/debian:bullseye", baseImage(t, "bullseye", "linux/amd64"))
 	reg.Push(t, "lab/debian:trixie", baseImage(t, "trixie", "linux/amd64"))
 	reg.Push(t, "lab/debian:mixed", testregistry.NewIndex(t, baseImage(t, "bookworm", "linux/amd64"), baseImage(t, "bullseye", "linux/arm64")))
@@ -53,8 +55,10 @@ func TestPlanParity(t *testing.T) {
 		platforms []string
 		wantErr   string // at wantLine
 		wantLine  int
+		resolve   bool // from the registry, unlocked and then locked
 	}{
-		{name: "build args, two platforms", platforms: both, args: map[string]string{"GO_VERSION": "1.23"}, df: `ARG GO_VERSION=1.22
+		{name: "build args, two platforms", platforms: both, args: map[string]string{"GO_VERSION": "1.23"}, resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+ARG GO_VERSION=1.22
 FROM scratch
 ARG GO_VERSION
 SDK golang@${GO_VERSION}
@@ -62,7 +66,8 @@ RUN --mount=type=sdk,ref=nodejs@${NODE:-20},target=/n true
 FROM --platform=linux/amd64 scratch AS tools
 SDK python@3.11 --flavor=bullseye
 `},
-		{name: "flavors detected and falling back", platforms: both, df: `FROM REGISTRY/lab/debian:bullseye AS old
+		{name: "flavors detected and falling back", platforms: both, resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM REGISTRY/lab/debian:bullseye AS old
 SDK golang@1.23
 FROM old
 RUN --mount=type=sdk,ref=golang@1.23,flavor=bookworm,target=/go true
@@ -71,7 +76,12 @@ SDK golang@1.23
 FROM scratch
 SDK golang@1.23
 FROM REGISTRY/lab/debian:mixed
-SDK golang@1.23
+SDK golang@1.23 --to=/opt/go
+`},
+		{name: "version files, resolved", resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM REGISTRY/lab/debian:bullseye
+SDK python@file:.python-version
+SDK golang@file:go.mod
 `},
 		{name: "the build's flavor", df: `# sdk-flavor=bullseye
 FROM REGISTRY/lab/debian:trixie
@@ -117,7 +127,56 @@ SDK golang@${GO_VERSION}
 			if tc.wantErr == "" && len(build) == 0 {
 				t.Error("no needs")
 			}
+			if tc.resolve {
+				resolveParity(t, reg, dir, df, tc.args, ps)
+			}
 		})
+	}
+}
+
+// resolveParity resolves the Dockerfile as a build does and locks it as
+// sdkfront lock does: the same SDKs (ref, flavor, version, tag, digest)
+// for the same stage platforms; then the build resolves them all from the
+// lock that sdkfront lock wrote, to the same digests.
+func resolveParity(t *testing.T, reg *testregistry.Registry, dir, df string, args map[string]string, ps []string) {
+	t.Helper()
+	os.Remove(filepath.Join(dir, "Dockerfile.sdk.lock"))
+	built := func(wantLocked bool) []string {
+		t.Helper()
+		gw := newParityGateway(dir, df, args, ps)
+		rs, err := frontend.Resolve(context.Background(), gw)
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		var out []string
+		for _, r := range rs {
+			if r.Locked != wantLocked {
+				t.Errorf("build: %s resolved with Locked %v, want %v", r.Ref, r.Locked, wantLocked)
+			}
+			out = append(out, fmt.Sprintf("%s %s %s %s %s@%s for %s", r.Ref, r.Flavor, r.Version, r.Tag, r.Repository, r.Digest, lock.PlatformKey(r.Target)))
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	unlocked := built(false)
+
+	flags := []string{"lock", "--platform", strings.Join(ps, ",")}
+	for k, v := range args {
+		flags = append(flags, "--build-arg", k+"="+v)
+	}
+	wantCode(t, must(sdkfront(t, flags...)), exitOK)
+	var locked []string
+	for _, e := range lockFile(t).SDKs {
+		for p := range e.Platforms {
+			locked = append(locked, fmt.Sprintf("%s %s %s %s %s@%s for %s", e.Ref, e.Flavor, e.Version, e.Tag, e.Repository, e.Digest, p))
+		}
+	}
+	slices.Sort(locked)
+	if !slices.Equal(unlocked, locked) {
+		t.Errorf("resolutions differ:\nbuild:\n  %s\nsdkfront lock:\n  %s", strings.Join(unlocked, "\n  "), strings.Join(locked, "\n  "))
+	}
+	if fromLock := built(true); !slices.Equal(fromLock, locked) {
+		t.Errorf("the build resolves from the lock:\n  %s\nwhich holds:\n  %s", strings.Join(fromLock, "\n  "), strings.Join(locked, "\n  "))
 	}
 }
 
@@ -135,12 +194,7 @@ func describeNeeds(p *plan.Plan) []string {
 // buildNeeds plans the Dockerfile as a build does, through the gateway.
 func buildNeeds(t *testing.T, reg *testregistry.Registry, dir, df string, args map[string]string, ps []string) ([]string, string) {
 	t.Helper()
-	opts := map[string]string{"platform": strings.Join(ps, ",")}
-	for k, v := range args {
-		opts["build-arg:"+k] = v
-	}
-	gw := &parityGateway{opts: opts, dockerfile: df, dir: dir, reg: registry.New(registry.WithReader(registry.ReaderLocal))}
-	p, err := frontend.Plan(context.Background(), gw)
+	p, err := frontend.Plan(context.Background(), newParityGateway(dir, df, args, ps))
 	if err != nil {
 		line := 0
 		var le *parser.LocationError
@@ -189,6 +243,18 @@ type parityGateway struct {
 
 var _ client.Client = (*parityGateway)(nil)
 
+func newParityGateway(dir, df string, args map[string]string, ps []string) *parityGateway {
+	opts := map[string]string{"platform": strings.Join(ps, ",")}
+	for k, v := range args {
+		opts["build-arg:"+k] = v
+	}
+	return &parityGateway{opts: opts, dockerfile: df, dir: dir, reg: registry.New(registry.WithReader(registry.ReaderLocal))}
+}
+
+func (g *parityGateway) Warn(context.Context, digest.Digest, string, client.WarnOpts) error {
+	return nil
+}
+
 func (g *parityGateway) BuildOpts() client.BuildOpts {
 	return client.BuildOpts{
 		Opts:    g.opts,
@@ -199,8 +265,13 @@ func (g *parityGateway) BuildOpts() client.BuildOpts {
 	}
 }
 
+// Inputs is the Dockerfile, and its lock if the directory has one.
 func (g *parityGateway) Inputs(context.Context) (map[string]llb.State, error) {
-	return map[string]llb.State{"dockerfile": llb.Scratch().File(llb.Mkfile("/Dockerfile", 0o644, []byte(g.dockerfile)))}, nil
+	fa := llb.Mkfile("/Dockerfile", 0o644, []byte(g.dockerfile))
+	if dt, err := os.ReadFile(filepath.Join(g.dir, "Dockerfile.sdk.lock")); err == nil {
+		fa = fa.Mkfile("/Dockerfile.sdk.lock", 0o644, dt)
+	}
+	return map[string]llb.State{"dockerfile": llb.Scratch().File(fa)}, nil
 }
 
 func (g *parityGateway) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
