@@ -53,11 +53,7 @@ func Plan(ctx context.Context, c client.Client) (*sdkplan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	host := gatewayHost{c: r.c, bc: r.bc}
-	p, errs := sdkplan.Read(ctx, host, r.f, planOptions(r.bc, set))
-	if len(errs) == 0 {
-		errs = p.Detect(ctx, host)
-	}
+	p, errs := sdkplan.Make(ctx, gatewayHost{c: r.c, bc: r.bc}, r.f, planOptions(r.bc, set))
 	if len(errs) > 0 {
 		return nil, planErr(errs)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// Detectable reports whether base has a flavor to detect at all.
-func Detectable(base string) bool { return base != "" && !strings.EqualFold(base, "scratch") }
+// detectable reports whether base has a flavor to detect at all.
+func detectable(base string) bool { return base != "" && !strings.EqualFold(base, "scratch") }
 
 // baseKey is a base image on a platform: its flavor is read once.
 type baseKey struct {
@@ -33,7 +33,9 @@ type detected struct {
 // Detect gives every need whose flavor comes from its base image that
 // image's flavor (VERSION_CODENAME), reading each base once per platform,
 // a few at a time, and the flavor it falls back to (Fallback). A base
-// that cannot be read is an error at the lines built on it.
+// that cannot be read is an error at the lines built on it. A build's
+// first bad stage platform, which Read left for later, is Detect's error:
+// a build looks at platforms only once it has read its lock.
 func (p *Plan) Detect(ctx context.Context, h Host) []error {
 	if len(p.platformErrs) > 0 {
 		return p.platformErrs[:1]
@@ -41,7 +43,7 @@ func (p *Plan) Detect(ctx context.Context, h Host) []error {
 	var keys []baseKey
 	plats := map[baseKey]ocispecs.Platform{}
 	for _, n := range p.Needs {
-		if !Detectable(n.Base) {
+		if !detectable(n.Base) {
 			continue
 		}
 		k := baseKey{n.Base, n.PlatformKey()}
@@ -89,7 +91,7 @@ func (p *Plan) Detect(ctx context.Context, h Host) []error {
 	var errs []error
 	for i := range p.Needs {
 		n := &p.Needs[i]
-		if !Detectable(n.Base) {
+		if !detectable(n.Base) {
 			continue
 		}
 		d := found[baseKey{n.Base, n.PlatformKey()}]
