@@ -1,6 +1,7 @@
 // Package frontend is sdkfront's gateway glue: it reads the Dockerfile,
-// resolves its SDK lines, rewrites them into plain Dockerfile, and
-// delegates everything else to BuildKit's own Dockerfile builder in-process.
+// plans its SDK lines (package plan, reading through BuildKit: host.go),
+// resolves them, rewrites them into plain Dockerfile, and delegates
+// everything else to BuildKit's own Dockerfile builder in-process.
 package frontend
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
+	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 	"github.com/sdkfront/sdkfront/version"
@@ -155,41 +157,77 @@ func build(ctx context.Context, gw client.Client, tags resolver.TagLister) (*cli
 // resolve builds a Dockerfile with SDK lines: it resolves them, rewrites
 // them into plain Dockerfile and delegates.
 func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Result, error) {
+	pl, lr, err := r.resolveSDKs(ctx, tags)
+	if err != nil {
+		return nil, err
+	}
+	rw, err := r.f.Rewrite(pl.targets[0].Scan.Uses, pl.binding)
+	if err != nil {
+		return nil, withSource(err, r.src.SourceMap)
+	}
+	res, err := r.delegate(ctx, delegation{rw: rw, plan: pl, lint: lr})
+	if err != nil {
+		return nil, err
+	}
+	if dt, err := json.Marshal(pl.resolved); err == nil {
+		res.AddMeta(MetaResolved, dt)
+	}
+	return res, nil
+}
+
+// Resolve resolves the SDK lines of the build that c runs as Build does,
+// and builds nothing: sdkfront lock's tests hold what it locks against
+// what a build resolves. The error is the one Build would fail with.
+func Resolve(ctx context.Context, c client.Client) ([]resolver.Resolution, error) {
+	r, err := newRun(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	pl, _, err := r.resolveSDKs(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return pl.resolved, nil
+}
+
+// resolveSDKs plans and resolves the SDK lines, and runs sdkfront's checks.
+func (r *run) resolveSDKs(ctx context.Context, tags resolver.TagLister) (*plan, *lintRun, error) {
 	// From here on every image is resolved once per build.
 	r.c = stack(r.gw, true)
 	c, bc, src, f := r.c, r.bc, r.src, r.f
-	targets, err := scanTargets(f, bc)
-	if err != nil {
-		return nil, withSource(err, src.SourceMap)
+	// The settings' error waits for the lint run's, as it always has; a
+	// plan read with them is not used then.
+	set, setErr := f.Settings(bc.BuildArgs)
+	host := gatewayHost{c: c, bc: bc}
+	pl0, errs := sdkplan.Read(ctx, host, f, planOptions(bc, set))
+	if len(errs) > 0 {
+		return nil, nil, withSource(planErr(errs), src.SourceMap)
 	}
-	if err := readVersionFiles(ctx, c, bc, targets); err != nil {
-		return nil, withSource(err, src.SourceMap)
-	}
+	targets := pl0.Targets
 	// With "# check=error=true" a violation fails the build only after
 	// BuildKit's builder has checked too (see lintRun).
 	lr, err := newLintRun(f, bc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	f.Check(lr.lint, targets[0].scan.Uses)
+	f.Check(lr.lint, targets[0].Scan.Uses)
 
-	set, err := f.Settings(bc.BuildArgs)
-	if err != nil {
-		return nil, withSource(err, src.SourceMap)
+	if setErr != nil {
+		return nil, nil, withSource(setErr, src.SourceMap)
 	}
 	locked, err := readLock(ctx, c, src.Filename, set.Lock)
 	if err != nil {
 		// At the first line that would be pinned from the lock.
-		if uses := targets[0].scan.Uses; len(uses) > 0 {
+		if uses := targets[0].Scan.Uses; len(uses) > 0 {
 			err = parser.WithLocation(err, uses[0].Location())
 		}
-		return nil, withSource(err, src.SourceMap)
+		return nil, nil, withSource(err, src.SourceMap)
 	}
 	// A private registry reaches, besides its own /24 (IPv6: /64), the
 	// private networks this build arg names.
 	networks, err := registry.ParsePrivateNetworks(bc.BuildArgs[dockerfile.ArgPrivateNetworks])
 	if err != nil {
-		return nil, errors.Wrapf(err, "build arg %s", dockerfile.ArgPrivateNetworks)
+		return nil, nil, errors.Wrapf(err, "build arg %s", dockerfile.ArgPrivateNetworks)
 	}
 	var reg resolver.Registry
 	if tags == nil {
@@ -200,23 +238,12 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 	rv := resolver.NewWithRegistry(gatewayImages{c}, reg)
 	direct := reg.Manifests != nil
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: rv, settings: set, locks: locked, flavors: newFlavors(c, bc), checkLayers: direct, note: lr.note,
-	}, targets)
+		c: c, r: rv, settings: set, locks: locked, host: host, checkLayers: direct, note: lr.note,
+	}, pl0)
 	if err != nil {
-		return nil, withSource(err, src.SourceMap)
+		return nil, nil, withSource(err, src.SourceMap)
 	}
-	rw, err := f.Rewrite(targets[0].scan.Uses, pl.binding)
-	if err != nil {
-		return nil, withSource(err, src.SourceMap)
-	}
-	res, err := r.delegate(ctx, delegation{rw: rw, plan: pl, lint: lr})
-	if err != nil {
-		return nil, err
-	}
-	if dt, err := json.Marshal(pl.resolved); err == nil {
-		res.AddMeta(MetaResolved, dt)
-	}
-	return res, nil
+	return pl, lr, nil
 }
 
 // identity is the rewrite that changes no SDK line: Text, for a Dockerfile

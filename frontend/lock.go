@@ -17,6 +17,7 @@ import (
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
+	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -33,11 +34,6 @@ type locks struct {
 
 	mu         sync.Mutex
 	unreadable map[string]string // registry host -> why check could not read it
-}
-
-// key is the lock key of a use resolved for a flavor.
-func (l *locks) key(u *dockerfile.Use, s dockerfile.Settings, flavor string) lock.Key {
-	return lock.Want{Ref: u.Ref, Source: s.Source, FromFile: u.VersionFile != nil}.Key(flavor)
 }
 
 // optsClient is c with some build options replaced.
@@ -90,14 +86,15 @@ func notExist(err error) bool {
 	return errors.Is(err, os.ErrNotExist) || strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not found")
 }
 
-// pin resolves u for stage platform p from the lock. If it cannot, why
+// pin resolves n for its stage's platform from the lock, with a flavor. If it cannot, why
 // says so in words that follow "SDK <ref>". An invalid entry for u is an
 // error at u's line: nothing is pinned from it.
-func (l *locks) pin(u *dockerfile.Use, s dockerfile.Settings, flavor string, p ocispecs.Platform) (res resolver.Resolution, ok bool, why string, err error) {
+func (l *locks) pin(n sdkplan.Need, flavor string) (res resolver.Resolution, ok bool, why string, err error) {
+	u, p := n.SDK, n.Platform
 	if l.file == nil {
 		return res, false, "is not locked: there is no " + l.name, nil
 	}
-	k := l.key(u, s, flavor)
+	k := n.Want.Key(flavor)
 	if ee, bad := l.bad.Of(k); bad {
 		l.reported = append(l.reported, k)
 		return res, false, "", parser.WithLocation(errors.Errorf("SDK %s: %s: %s; fix or remove the entry, or run `sdkfront lock`, which replaces it", u.RefText, l.name, ee), u.Location())

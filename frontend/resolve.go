@@ -11,7 +11,6 @@ import (
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,6 +20,7 @@ import (
 	"github.com/sdkfront/sdkfront/dockerfile"
 	sdkllb "github.com/sdkfront/sdkfront/llb"
 	"github.com/sdkfront/sdkfront/lock"
+	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -37,53 +37,14 @@ func (g gatewayImages) ResolveImage(ctx context.Context, ref string, p ocispecs.
 	return dgst, cfg, err
 }
 
-// target is one target platform of the build, with the Dockerfile's SDK
-// lines expanded for it.
-type target struct {
-	platform ocispecs.Platform
-	scan     *dockerfile.Scan
-}
-
-// scanTargets expands the SDK lines once per target platform, with the
-// automatic args BuildKit sets for that platform. Every scan has the same
-// uses in the same order: they come from the same lines.
-func scanTargets(f *dockerfile.File, bc *dockerui.Client) ([]target, error) {
-	build := bc.BuildPlatforms[0]
-	ps := bc.TargetPlatforms
-	if len(ps) == 0 {
-		ps = []ocispecs.Platform{build}
-	}
-	var out []target
-	for _, p := range ps {
-		s, err := f.Scan(dockerfile.ScanOpts{BuildArgs: bc.BuildArgs, Build: build, Target: p, TargetStage: bc.Target})
-		if err != nil {
-			if len(ps) > 1 {
-				err = errors.Wrapf(err, "for %s", platforms.Format(p))
-			}
-			return nil, err
-		}
-		out = append(out, target{platform: p, scan: s})
-	}
-	return out, nil
-}
-
-// key identifies one resolution: the same reference, flavor and platform
-// resolve once per build however often they are used.
+// key identifies one resolution: the same lock key on the same stage
+// platform resolves once per build however often it is used.
 type key struct {
-	ref, flavor string
-	platform    string
+	lock.Key
+	platform string // lock.PlatformKey
 }
 
-// job is one use for one target platform.
-type job struct {
-	u  *dockerfile.Use
-	t  int // index into targets
-	k  key
-	sp ocispecs.Platform // the platform of the use's stage
-	// base and fallback are set when the flavor k.flavor was detected
-	// from the base image: the flavor to use if the SDK lacks it.
-	base, fallback string
-}
+func keyOf(n sdkplan.Need) key { return key{n.Key(), n.PlatformKey()} }
 
 // plan is every SDK of a build, resolved, and how the rewrite names them.
 type plan struct {
@@ -98,6 +59,8 @@ type plan struct {
 	mountAt map[string][]parser.Range
 	// refs maps an SDK's LLB identifier to the reference the user wrote.
 	refs map[string]string
+	// targets are the build's target platforms, with their SDK lines.
+	targets []sdkplan.Target
 }
 
 func (pl *plan) binding(u *dockerfile.Use) dockerfile.Binding { return pl.bind[u.Index] }
@@ -108,7 +71,7 @@ type resolveEnv struct {
 	r        *resolver.Resolver
 	settings dockerfile.Settings
 	locks    *locks
-	flavors  *flavors
+	host     sdkplan.Host
 	// checkLayers says that the frontend reads registries itself (r has a
 	// ManifestResolver): a locked SDK's manifest and config are read to
 	// check them, and an SDK whose layers are unknown deserves a warning,
@@ -118,58 +81,33 @@ type resolveEnv struct {
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
 }
 
-// resolveAll resolves every use for every target platform, concurrently,
-// and builds the states the rewritten Dockerfile refers to: it reads the
-// jobs (jobsFor), what the lock pins (pinAll), resolves the rest
-// (resolveJobs), reports them (announceAll) and plans the rewrite
+// resolveAll resolves every need of the plan, concurrently, and builds
+// the states the rewritten Dockerfile refers to: it detects the needs'
+// flavors (plan.Detect), reads what the lock pins (pinAll), resolves the
+// rest (resolveJobs), reports them (announceAll) and plans the rewrite
 // (makePlan).
 //
 // A use the lock pins resolves from its entry, which Parse has checked;
 // where the frontend reads registries, its manifest is read by digest to
 // check its layers as a resolution's are. A use without a flavor gets its
 // base image's, if the SDK has it.
-func resolveAll(ctx context.Context, env resolveEnv, targets []target) (*plan, error) {
-	jobs, err := jobsFor(ctx, env, targets)
-	if err != nil {
-		return nil, err
+func resolveAll(ctx context.Context, env resolveEnv, p *sdkplan.Plan) (*plan, error) {
+	if errs := p.Detect(ctx, env.host); len(errs) > 0 {
+		return nil, planErr(errs)
 	}
+	jobs := p.Needs
 	pins, order, err := pinAll(env, jobs)
 	if err != nil {
 		return nil, err
 	}
-	out, err := resolveJobs(ctx, env, order, pins)
+	out, err := resolveJobs(ctx, env, p, order, pins)
 	if err != nil {
 		return nil, err
 	}
 	if err := announceAll(ctx, env, jobs, out); err != nil {
 		return nil, err
 	}
-	return makePlan(jobs, out.results, targets)
-}
-
-// jobsFor is every use of every target platform, with the flavor it is
-// resolved for.
-func jobsFor(ctx context.Context, env resolveEnv, targets []target) ([]job, error) {
-	s := env.settings
-	var jobs []job
-	for ti, t := range targets {
-		for _, u := range t.scan.Uses {
-			sp, err := t.scan.StagePlatform(u.Stage)
-			if err != nil {
-				return nil, parser.WithLocation(err, u.Location())
-			}
-			j := job{u: u, t: ti, sp: sp, k: key{u.RefText, s.FlavorOf(u), platforms.FormatAll(sp)}}
-			if s.DetectsFlavor(u) {
-				j.base = t.scan.BaseImage(u.Stage)
-				if d := env.flavors.codename(ctx, j.base, sp); d != "" && d != j.k.flavor {
-					j.k.flavor, j.fallback = d, j.k.flavor
-				}
-			}
-			jobs = append(jobs, j)
-		}
-	}
-
-	return jobs, nil
+	return makePlan(jobs, out.results, p.Targets)
 }
 
 // pinned is what the lock pins for one key.
@@ -181,18 +119,18 @@ type pinned struct {
 // pinAll reads what the lock pins, before anything is resolved: an
 // invalid entry fails the build, at the line it would pin if there is one.
 // order is the first job of each key.
-func pinAll(env resolveEnv, jobs []job) (pins map[key]pinned, order []job, err error) {
-	s, l := env.settings, env.locks
+func pinAll(env resolveEnv, jobs []sdkplan.Need) (pins map[key]pinned, order []sdkplan.Need, err error) {
+	l := env.locks
 	pins = map[key]pinned{}
 	for _, j := range jobs {
-		if _, ok := pins[j.k]; ok {
+		if _, ok := pins[keyOf(j)]; ok {
 			continue
 		}
-		res, locked, why, err := l.pin(j.u, s, j.k.flavor, j.sp)
-		if err == nil && !locked && j.fallback != "" {
+		res, locked, why, err := l.pin(j, j.Flavor)
+		if err == nil && !locked && j.Fallback != "" {
 			var fres resolver.Resolution
 			var ok bool
-			if fres, ok, _, err = l.pin(j.u, s, j.fallback, j.sp); ok {
+			if fres, ok, _, err = l.pin(j, j.Fallback); ok {
 				res, locked = fres, true
 			}
 		}
@@ -201,11 +139,11 @@ func pinAll(env resolveEnv, jobs []job) (pins map[key]pinned, order []job, err e
 			return nil, nil, err
 		case locked:
 		case l.mode == dockerfile.LockFrozen:
-			return nil, nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.u.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.u.Location())
+			return nil, nil, parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", j.SDK.RefText, why, dockerfile.ArgLock, l.mode, l.name), j.SDK.Location())
 		case l.file != nil:
-			env.note(j.u, &dockerfile.RuleSDKNotLocked, dockerfile.RuleSDKNotLocked.Format(j.u.RefText, l.name, why))
+			env.note(j.SDK, &dockerfile.RuleSDKNotLocked, dockerfile.RuleSDKNotLocked.Format(j.SDK.RefText, l.name, why))
 		}
-		pins[j.k] = pinned{res, locked}
+		pins[keyOf(j)] = pinned{res, locked}
 		order = append(order, j)
 	}
 	if err := l.unusedBad(); err != nil {
@@ -221,20 +159,20 @@ func pinAll(env resolveEnv, jobs []job) (pins map[key]pinned, order []job, err e
 // version to check the lock's against.
 type resolved struct {
 	results   map[key]resolver.Resolution
-	fellBack  []job
+	fellBack  []sdkplan.Need
 	unchecked map[*dockerfile.Use]string
 	unbound   map[*dockerfile.Use]bool
 }
 
 // resolveJobs resolves the keys the lock does not pin, concurrently, and
 // checks the layers of those it does where the registry can be read.
-func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]pinned) (resolved, error) {
+func resolveJobs(ctx context.Context, env resolveEnv, p *sdkplan.Plan, order []sdkplan.Need, pins map[key]pinned) (resolved, error) {
 	s, l := env.settings, env.locks
 	var mu sync.Mutex
 	out := resolved{results: map[key]resolver.Resolution{}, unchecked: map[*dockerfile.Use]string{}, unbound: map[*dockerfile.Use]bool{}}
 	eg, ectx := errgroup.WithContext(ctx)
 	for _, j := range order {
-		res, locked := pins[j.k].res, pins[j.k].locked
+		res, locked := pins[keyOf(j)].res, pins[keyOf(j)].locked
 		eg.Go(func() (err error) {
 			defer recoverInto(&err)
 			if locked && env.checkLayers {
@@ -242,21 +180,21 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 				// that BuildKit will pull, and its digest against its
 				// version: two requests, the manifest and its config.
 				var why string
-				res.Label, why, err = l.check(ectx, env.r, res, j.sp, s.AllowForeign)
+				res.Label, why, err = l.check(ectx, env.r, res, j.Platform, s.AllowForeign)
 				mu.Lock()
 				switch {
 				case why != "":
-					out.unchecked[j.u] = why
+					out.unchecked[j.SDK] = why
 				case err == nil && res.Label.Label == "":
-					out.unbound[j.u] = true
+					out.unbound[j.SDK] = true
 				}
 				mu.Unlock()
 			}
 			if !locked {
-				req := resolver.Request{Ref: j.u.Ref, Flavor: j.k.flavor, Source: s.Source, Target: j.sp}
+				req := resolver.Request{Ref: j.SDK.Ref, Flavor: j.Flavor, Source: s.Source, Target: j.Platform}
 				res, err = env.r.Resolve(ectx, req)
-				if err != nil && j.fallback != "" && resolver.FlavorMissing(err) {
-					req.Flavor = j.fallback
+				if err != nil && lock.FallsBack(j.Fallback, err) {
+					req.Flavor = j.Fallback
 					if res, err = env.r.Resolve(ectx, req); err == nil {
 						mu.Lock()
 						out.fellBack = append(out.fellBack, j)
@@ -271,12 +209,16 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 					err = resolver.CheckForeignURLs(res.Pinned(), res.Descriptors(), s.AllowForeign)
 				} else if env.checkLayers {
 					mu.Lock()
-					out.unchecked[j.u] = "it was resolved through BuildKit, as the frontend cannot read its registry"
+					out.unchecked[j.SDK] = "it was resolved through BuildKit, as the frontend cannot read its registry"
 					mu.Unlock()
 				}
 			}
+			if err == nil {
+				// Before it is pinned: the lock's and the registry's alike.
+				err = p.Verify(ectx, res)
+			}
 			if be := (*lock.BindingError)(nil); errors.As(err, &be) {
-				return parser.WithLocation(errors.Errorf("SDK %s", be), j.u.Location())
+				return parser.WithLocation(errors.Errorf("SDK %s", be), j.SDK.Location())
 			}
 			if err != nil {
 				hint := ""
@@ -286,10 +228,10 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 				// Flattened to text on purpose: an error that wraps a gRPC
 				// status (any gateway call's) reaches the user as that
 				// status's message alone, without what sdkfront adds.
-				return parser.WithLocation(errors.Errorf("SDK %s: %s%s", j.u.RefText, err, hint), j.u.Location())
+				return parser.WithLocation(errors.Errorf("SDK %s: %s%s", j.SDK.RefText, err, hint), j.SDK.Location())
 			}
 			mu.Lock()
-			out.results[j.k] = res
+			out.results[keyOf(j)] = res
 			mu.Unlock()
 			return nil
 		})
@@ -300,11 +242,11 @@ func resolveJobs(ctx context.Context, env resolveEnv, order []job, pins map[key]
 
 // announceAll shows each distinct resolution in the build's progress, and
 // reports the uses whose layers went unchecked or whose flavor fell back.
-func announceAll(ctx context.Context, env resolveEnv, jobs []job, out resolved) error {
+func announceAll(ctx context.Context, env resolveEnv, jobs []sdkplan.Need, out resolved) error {
 	results, unchecked := out.results, out.unchecked
 	var announced []resolver.Resolution
 	for _, j := range jobs {
-		if res, ok := results[j.k]; ok && !slices.ContainsFunc(announced, func(r resolver.Resolution) bool {
+		if res, ok := results[keyOf(j)]; ok && !slices.ContainsFunc(announced, func(r resolver.Resolution) bool {
 			return r.Pinned() == res.Pinned() && r.Ref == res.Ref && r.Locked == res.Locked
 		}) {
 			announced = append(announced, res)
@@ -314,20 +256,20 @@ func announceAll(ctx context.Context, env resolveEnv, jobs []job, out resolved) 
 		return err
 	}
 	for _, j := range jobs {
-		if why, ok := unchecked[j.u]; ok {
-			delete(unchecked, j.u)
-			env.note(j.u, &dockerfile.RuleSDKLayersUnchecked, dockerfile.RuleSDKLayersUnchecked.Format(j.u.RefText, results[j.k].Pinned(), why))
+		if why, ok := unchecked[j.SDK]; ok {
+			delete(unchecked, j.SDK)
+			env.note(j.SDK, &dockerfile.RuleSDKLayersUnchecked, dockerfile.RuleSDKLayersUnchecked.Format(j.SDK.RefText, results[keyOf(j)].Pinned(), why))
 		}
 	}
 	for _, j := range jobs {
-		if out.unbound[j.u] {
-			delete(out.unbound, j.u)
-			res := results[j.k]
-			env.note(j.u, &dockerfile.RuleSDKLockUnbound, dockerfile.RuleSDKLockUnbound.Format(j.u.RefText, res.Version, res.Pinned()))
+		if out.unbound[j.SDK] {
+			delete(out.unbound, j.SDK)
+			res := results[keyOf(j)]
+			env.note(j.SDK, &dockerfile.RuleSDKLockUnbound, dockerfile.RuleSDKLockUnbound.Format(j.SDK.RefText, res.Version, res.Pinned()))
 		}
 	}
 	for _, j := range out.fellBack {
-		env.note(j.u, &dockerfile.RuleSDKFlavorFallback, dockerfile.RuleSDKFlavorFallback.Format(j.u.RefText, j.base, j.k.flavor, j.fallback))
+		env.note(j.SDK, &dockerfile.RuleSDKFlavorFallback, dockerfile.RuleSDKFlavorFallback.Format(j.SDK.RefText, j.Base, j.Flavor, j.Fallback))
 	}
 	return nil
 }
@@ -336,54 +278,54 @@ func announceAll(ctx context.Context, env resolveEnv, jobs []job, out resolved) 
 // behind those names. A use must rewrite to the same text for every
 // platform, since BuildKit converts one Dockerfile for all of them; only
 // the SDK behind its context may differ.
-func makePlan(jobs []job, results map[key]resolver.Resolution, targets []target) (*plan, error) {
+func makePlan(jobs []sdkplan.Need, results map[key]resolver.Resolution, targets []sdkplan.Target) (*plan, error) {
 	pl := &plan{bind: map[int]dockerfile.Binding{}, inputs: map[string]llb.State{}, contexts: map[string]string{}, pins: sdkllb.Pins{},
-		mountAt: map[string][]parser.Range{}, refs: map[string]string{}}
+		mountAt: map[string][]parser.Range{}, refs: map[string]string{}, targets: targets}
 	recorded := map[key]bool{}
-	first := map[int]job{} // the first target's job of each use
+	first := map[int]sdkplan.Need{} // the first target's job of each use
 	for _, j := range jobs {
-		res := results[j.k]
-		if !recorded[j.k] {
-			recorded[j.k] = true
+		res := results[keyOf(j)]
+		if !recorded[keyOf(j)] {
+			recorded[keyOf(j)] = true
 			pl.resolved = append(pl.resolved, res)
 		}
 		from := "the registry"
 		if res.Locked {
 			from = "the lockfile"
 		}
-		b, err := dockerfile.Bind(j.u, res.Platform, res.Version, from)
+		b, err := dockerfile.Bind(j.SDK, res.Platform, res.Version, from)
 		if err != nil {
 			return nil, err
 		}
-		if prev, ok := pl.bind[j.u.Index]; !ok {
-			pl.bind[j.u.Index], first[j.u.Index] = b, j
-		} else if err := sameRewrite(first[j.u.Index], j, prev, b, targets); err != nil {
-			return nil, parser.WithLocation(err, j.u.Location())
+		if prev, ok := pl.bind[j.SDK.Index]; !ok {
+			pl.bind[j.SDK.Index], first[j.SDK.Index] = b, j
+		} else if err := sameRewrite(first[j.SDK.Index], j, prev, b, targets); err != nil {
+			return nil, parser.WithLocation(err, j.SDK.Location())
 		}
 
 		id := sdkllb.ImageID(res)
 		if _, ok := pl.refs[id]; !ok {
-			pl.refs[id] = j.u.RefText
+			pl.refs[id] = j.SDK.RefText
 		}
-		input := b.Context.Input(j.t)
+		input := b.Context.Input(j.Target)
 		switch {
-		case j.u.Mount && j.u.Unpack:
+		case j.SDK.Mount && j.SDK.Unpack:
 			// Pinned so that Fuse keys the tree's copy by the image's
 			// digest, and reports it; the layer limit keeps it from fusing
 			// anything.
 			pl.pins.Add(res)
 			if pl.mountAt[id] == nil {
-				pl.mountAt[id] = j.u.Location()
+				pl.mountAt[id] = j.SDK.Location()
 			}
-			pl.inputs[input] = sdkllb.Tree(res, j.sp)
-		case j.u.Mount:
-			pl.inputs[input] = sdkllb.Layer(res, j.sp)
+			pl.inputs[input] = sdkllb.Tree(res, j.Platform)
+		case j.SDK.Mount:
+			pl.inputs[input] = sdkllb.Layer(res, j.Platform)
 		default:
-			pl.inputs[input] = sdkllb.UnpackSource(res, j.sp)
+			pl.inputs[input] = sdkllb.UnpackSource(res, j.Platform)
 			pl.pins.Add(res)
 		}
-		pl.contexts[b.Context.PlatformOption(targets[j.t].platform)] = inputPrefix + input
-		if j.t == 0 {
+		pl.contexts[b.Context.PlatformOption(targets[j.Target].Platform)] = inputPrefix + input
+		if j.Target == 0 {
 			pl.contexts[b.Context.Option()] = inputPrefix + input
 		}
 	}
@@ -393,22 +335,22 @@ func makePlan(jobs []job, results map[key]resolver.Resolution, targets []target)
 // sameRewrite checks that a use rewrites to the same line for two target
 // platforms: one rewritten Dockerfile serves them all, and only the SDK
 // behind its named context may differ.
-func sameRewrite(a, b job, ba, bb dockerfile.Binding, targets []target) error {
-	pa, pb := platforms.Format(targets[a.t].platform), platforms.Format(targets[b.t].platform)
-	what := "SDK " + a.u.RefText
-	if a.u.RefText != b.u.RefText {
-		what = fmt.Sprintf("SDK %s (%s) / %s (%s)", a.u.RefText, pa, b.u.RefText, pb)
+func sameRewrite(a, b sdkplan.Need, ba, bb dockerfile.Binding, targets []sdkplan.Target) error {
+	pa, pb := platforms.Format(targets[a.Target].Platform), platforms.Format(targets[b.Target].Platform)
+	what := "SDK " + a.SDK.RefText
+	if a.SDK.RefText != b.SDK.RefText {
+		what = fmt.Sprintf("SDK %s (%s) / %s (%s)", a.SDK.RefText, pa, b.SDK.RefText, pb)
 	}
 	const why = "sdkfront rewrites each line once for every target platform"
 	switch {
 	case ba.Context != bb.Context:
 		return errors.Errorf("%s: the mount is unpacked for %s but not for %s; %s, so unpack= must not depend on the platform", what, pa, pb, why)
-	case ba.Dest != bb.Dest && a.u.Dest.IsZero() && b.u.Dest.IsZero():
+	case ba.Dest != bb.Dest && a.SDK.Dest.IsZero() && b.SDK.Dest.IsZero():
 		return errors.Errorf("%s: installs into %s for %s but into %s for %s; %s, so give the directory with --to=DIR", what, ba.Dest, pa, bb.Dest, pb, why)
 	case ba.Dest != bb.Dest:
 		return errors.Errorf("%s: the directory is %s for %s but %s for %s; %s, so it must not depend on the platform", what, ba.Dest, pa, bb.Dest, pb, why)
-	case a.u.Subpath != b.u.Subpath:
-		return errors.Errorf("%s: source= is %s for %s but %s for %s; %s, so it must not depend on the platform", what, a.u.Subpath, pa, b.u.Subpath, pb, why)
+	case a.SDK.Subpath != b.SDK.Subpath:
+		return errors.Errorf("%s: source= is %s for %s but %s for %s; %s, so it must not depend on the platform", what, a.SDK.Subpath, pa, b.SDK.Subpath, pb, why)
 	}
 	return nil
 }

@@ -29,8 +29,8 @@ func (w Want) Key(flavor string) Key {
 	return k
 }
 
-// Use is an SDK line of a Dockerfile expanded for one target platform, as
-// locking sees it.
+// Use is what locking sees of an SDK line on one target platform: the
+// locking part of a plan.Need, which a build and sdkfront lock both make.
 type Use struct {
 	Want
 	// Flavor is the flavor the line gets: its own, the build's, or its
@@ -111,4 +111,12 @@ func (n *Need) Missing(e Entry) []string {
 		}
 	}
 	return out
+}
+
+// FallsBack reports whether a resolution that failed with err is tried
+// again with the fallback flavor: the SDK lacks the flavor detected from
+// the base image, and the line has one to fall back to. A build and
+// sdkfront lock both fall back by it.
+func FallsBack(fallback string, err error) bool {
+	return fallback != "" && resolver.FlavorMissing(err)
 }

@@ -34,6 +34,16 @@ type Locker struct {
 	// Update says whether a need is re-resolved although it is locked
 	// (sdkfront lock --update).
 	Update func(*Need) bool
+	// Verify checks each digest before it is locked, kept or resolved
+	// (plan.Plan.Verify); nil checks nothing.
+	Verify func(ctx context.Context, res resolver.Resolution) error
+}
+
+func (l *Locker) verify(ctx context.Context, res resolver.Resolution) error {
+	if l.Verify == nil {
+		return nil
+	}
+	return l.Verify(ctx, res)
 }
 
 // Change is what locking does to one need's entry.
@@ -121,7 +131,7 @@ func (l *Locker) lock(ctx context.Context, old *File, bad *InvalidEntriesError, 
 		return
 	}
 	c.Entry, c.Err = l.resolve(ctx, c, c.Key.Flavor)
-	if c.Err == nil || c.Fallback == "" || !resolver.FlavorMissing(c.Err) {
+	if c.Err == nil || !FallsBack(c.Fallback, c.Err) {
 		return
 	}
 	// The SDK lacks the base image's flavor: the default, as the
@@ -174,6 +184,9 @@ func (l *Locker) resolve(ctx context.Context, c *Change, flavor string) (Entry, 
 			return Entry{}, fmt.Errorf("for %s: %w", PlatformKey(p), err)
 		}
 		if i == 0 {
+			if err := l.verify(ctx, res); err != nil {
+				return Entry{}, err
+			}
 			e = FromResolution(res, c.Key.Source, p, m)
 			e.Key = c.Key
 			e.Flavor = flavor
@@ -221,6 +234,9 @@ func (l *Locker) extend(ctx context.Context, c *Change) (Entry, []string, error)
 			e.Platforms[k] = m.Image
 			added = append(added, k)
 		}
+	}
+	if err := l.verify(ctx, e.pinned()); err != nil {
+		return e, nil, err
 	}
 	return e, added, nil
 }

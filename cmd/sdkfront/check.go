@@ -21,20 +21,11 @@ import (
 // be detected from a registry's image is not read: any entry of the
 // line's ref fits.
 func (l *locker) check(ctx context.Context) int {
-	needs := l.needs(func(ua use) (string, string) {
-		def := l.settings.FlavorOf(ua.u)
-		switch {
-		case !detectable(ua.base):
-			return def, ""
-		case l.flavors.local(ua.base):
-			if d, err := l.flavors.codename(ctx, ua.base, ua.sp); err == nil && d != "" && d != def {
-				return d, def
-			} else if err == nil {
-				return def, ""
-			}
-		}
-		return "", def
-	})
+	if errs := l.detect(ctx, offlineFlavors{l.flavors}); len(errs) > 0 {
+		l.printErrors(errs)
+		return exitError
+	}
+	needs := l.needs()
 	path := l.lockPath()
 	old, dt, bad, err := l.readLock()
 	switch {

@@ -7,70 +7,55 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/containerd/platforms"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 )
 
-// flavors detects the flavor of a stage as the frontend does: the
-// VERSION_CODENAME of its base image's os-release ("bookworm"). The
-// frontend reads it through BuildKit; sdkfront lock reads the image from
-// its registry through the client that resolves the SDKs (the layers from
-// the top until os-release is found: registry.ReadImageFile), or a named
-// context's directory. scratch, and a base without a codename, have none.
+// flavors reads the os-release a stage's flavor is detected from, as the
+// frontend does (the VERSION_CODENAME, "bookworm"): the plan.Host's
+// OSRelease. The frontend reads it through BuildKit; sdkfront lock reads
+// the image from its registry through the client that resolves the SDKs
+// (the layers from the top until os-release is found:
+// registry.ReadImageFile), or a named context's directory.
 type flavors struct {
 	named    map[string]string // --build-context NAME=DIR
 	client   *registry.Client
 	progress func(base string, p ocispecs.Platform)
-
-	mu    sync.Mutex
-	known map[string]*codename // base|platform
 }
 
-type codename struct {
-	once sync.Once
-	name string
-	err  error
-}
-
-// detectable reports whether base has a flavor to detect at all.
-func detectable(base string) bool { return base != "" && !strings.EqualFold(base, "scratch") }
-
-// local reports whether base is a named context, read without the network.
-func (fl *flavors) local(base string) bool { _, ok := fl.named[base]; return ok }
-
-// codename is base's VERSION_CODENAME for platform p, read once.
-func (fl *flavors) codename(ctx context.Context, base string, p ocispecs.Platform) (string, error) {
-	if !detectable(base) {
-		return "", nil
+// OSRelease reads base's os-release for platform p; plan reads each base
+// once per platform.
+func (fl *flavors) OSRelease(ctx context.Context, base string, p ocispecs.Platform) ([]byte, error) {
+	p = platforms.Normalize(p)
+	if dir, ok := fl.named[base]; ok {
+		return osReleaseDir(dir)
 	}
-	key := base + "|" + platforms.FormatAll(p)
-	fl.mu.Lock()
-	c, ok := fl.known[key]
+	if fl.progress != nil {
+		fl.progress(base, p)
+	}
+	return fl.osReleaseImage(ctx, base, p)
+}
+
+// offlineFlavors is flavors for --check, which reads no registry: a
+// registry's base image is not read, and its flavor is not known, nor is
+// that of a named context that cannot be read.
+type offlineFlavors struct{ *flavors }
+
+func (fl offlineFlavors) OSRelease(_ context.Context, base string, _ ocispecs.Platform) ([]byte, error) {
+	dir, ok := fl.named[base]
 	if !ok {
-		c = &codename{}
-		fl.known[key] = c
+		return nil, plan.ErrNotRead
 	}
-	fl.mu.Unlock()
-	c.once.Do(func() {
-		var dt []byte
-		if dir, ok := fl.named[base]; ok {
-			dt, c.err = osReleaseDir(dir)
-		} else {
-			if fl.progress != nil {
-				fl.progress(base, p)
-			}
-			dt, c.err = fl.osReleaseImage(ctx, base, p)
-		}
-		if c.err == nil {
-			c.name = resolver.FlavorFromOSRelease(dt)
-		}
-	})
-	return c.name, c.err
+	dt, err := osReleaseDir(dir)
+	if err != nil {
+		return nil, plan.ErrNotRead
+	}
+	return dt, nil
 }
 
 // osReleaseDir reads the os-release of a directory holding a root

@@ -20,7 +20,13 @@ import (
 type images struct {
 	c         *registry.Client
 	mu        sync.Mutex
-	manifests map[string]registry.PlatformImage // "<digest> <platform>" -> image
+	manifests map[imageKey]registry.PlatformImage
+}
+
+// imageKey is what a resolution chose: a digest, for one platform.
+type imageKey struct {
+	digest   digest.Digest
+	platform string // lock.PlatformKey
 }
 
 func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platform, _ string) (digest.Digest, []byte, error) {
@@ -29,7 +35,7 @@ func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platfo
 		return "", nil, err
 	}
 	i.mu.Lock()
-	i.manifests[img.Digest.String()+" "+lock.PlatformKey(p)] = img
+	i.manifests[imageKey{img.Digest, lock.PlatformKey(p)}] = img
 	i.mu.Unlock()
 	return img.Digest, img.Config, nil
 }
@@ -39,7 +45,7 @@ func (i *images) ResolveImage(ctx context.Context, ref string, p ocispecs.Platfo
 // layers.
 func (i *images) platform(ctx context.Context, repo string, d digest.Digest, p ocispecs.Platform) (digest.Digest, []ocispecs.Descriptor, error) {
 	i.mu.Lock()
-	img, ok := i.manifests[d.String()+" "+lock.PlatformKey(p)]
+	img, ok := i.manifests[imageKey{d, lock.PlatformKey(p)}]
 	i.mu.Unlock()
 	if !ok {
 		var err error

@@ -17,6 +17,8 @@ import (
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/plan"
+	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 )
 
@@ -29,16 +31,8 @@ type locker struct {
 	f        *dockerfile.File
 	settings dockerfile.Settings
 	ctx      *contexts
-	uses     []use
+	plan     *plan.Plan // the SDK lines on each platform
 	flavors  *flavors
-}
-
-// use is an SDK line expanded for one target platform.
-type use struct {
-	u    *dockerfile.Use
-	sp   ocispecs.Platform // its stage's platform
-	line int               // the user's line
-	base string            // the base image its flavor is detected from; "" if it is not
 }
 
 // lineError is an error at a line of the Dockerfile (0: no line).
@@ -74,7 +68,6 @@ func (l *locker) run(ctx context.Context) int {
 	l.flavors = &flavors{
 		named:  l.o.named,
 		client: client,
-		known:  map[string]*codename{},
 		progress: func(base string, p ocispecs.Platform) {
 			fmt.Fprintf(l.stderr, "reading the flavor of %s for %s\n", base, lock.PlatformKey(p))
 		},
@@ -104,52 +97,62 @@ func (l *locker) read() []lineError {
 	}
 	l.f, l.settings = f, s
 
-	var errs []lineError
-	build := hostPlatform()
-	for _, p := range l.o.platforms {
-		scan, err := f.Scan(dockerfile.ScanOpts{BuildArgs: l.o.buildArgs, Build: build, Target: p, Lenient: true})
-		if err != nil {
-			errs = append(errs, at(err))
-			continue
-		}
-		for _, err := range scan.Errors {
-			errs = append(errs, at(err))
-		}
-		for _, u := range scan.Uses {
-			if u.Bad {
-				continue
-			}
-			sp, err := scan.StagePlatform(u.Stage)
-			if err != nil {
-				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
-				continue
-			}
-			if err := l.ctx.constrain(u); err != nil {
-				errs = append(errs, lineError{f.UserLine(u.Line()), err.Error()})
-				continue
-			}
-			ua := use{u: u, sp: platforms.Normalize(sp), line: f.UserLine(u.Line())}
-			if s.DetectsFlavor(u) {
-				ua.base = scan.BaseImage(u.Stage)
-			}
-			l.uses = append(l.uses, ua)
-		}
+	p, errs := plan.Read(context.Background(), l.ctx, f, plan.Options{
+		BuildArgs: l.o.buildArgs, Build: hostPlatform(), Targets: l.o.platforms, Settings: s, Lenient: true,
+		Verify: verifySDK,
+	})
+	if len(errs) > 0 {
+		return lineErrors(errs)
 	}
-	// The same bad line fails for every platform: report it once.
-	slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
-	return slices.Compact(errs)
+	l.plan = p
+	return nil
 }
 
-// needs is what the Dockerfile needs locked. flavor gives a use's flavor
-// and the one to fall back to.
-func (l *locker) needs(flavor func(use) (string, string)) []*lock.Need {
+// verifySDK is what sdkfront lock checks each SDK with before it locks it
+// (plan.Options.Verify): nothing yet. Signature verification plugs in here
+// and in the frontend's verifySDK, and plan.Plan.Verify calls it.
+var verifySDK func(ctx context.Context, res resolver.Resolution) error
+
+// detect gives each line whose flavor comes from its base image that
+// image's (plan.Detect): read from the registry, or a --build-context
+// directory. A base that cannot be read is an error at the lines built
+// on it: the frontend would use the default flavor then, but the lock
+// must not change for a registry's hiccup.
+func (l *locker) detect(ctx context.Context, fl flavorReader) []lineError {
+	return lineErrors(l.plan.Detect(ctx, diskHost{l.ctx, fl}))
+}
+
+// diskHost is the plan.Host of sdkfront lock: the disk and the registry.
+type diskHost struct {
+	*contexts
+	flavorReader
+}
+
+type flavorReader interface {
+	OSRelease(ctx context.Context, base string, p ocispecs.Platform) ([]byte, error)
+}
+
+// lineErrors are a plan's errors, at their lines.
+func lineErrors(errs []error) []lineError {
+	var out []lineError
+	for _, err := range errs {
+		var le *plan.LineError
+		if errors.As(err, &le) {
+			out = append(out, lineError{le.Line, err.Error()})
+		} else {
+			out = append(out, lineError{msg: err.Error()})
+		}
+	}
+	return out
+}
+
+// needs is what the Dockerfile needs locked.
+func (l *locker) needs() []*lock.Need {
 	var uses []lock.Use
-	for _, ua := range l.uses {
-		fl, fallback := flavor(ua)
-		uses = append(uses, lock.Use{
-			Want:   lock.Want{Ref: ua.u.Ref, Source: l.settings.Source, FromFile: ua.u.VersionFile != nil},
-			Flavor: fl, Fallback: fallback, Base: ua.base, Platform: ua.sp, Line: ua.line,
-		})
+	for _, n := range l.plan.Needs {
+		u := n.Use
+		u.Platform = platforms.Normalize(u.Platform) // as the lock spells it
+		uses = append(uses, u)
 	}
 	return lock.Needs(uses)
 }

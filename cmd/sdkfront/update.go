@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
 )
@@ -22,11 +19,11 @@ import (
 func (l *locker) lock(ctx context.Context) int {
 	path := l.lockPath()
 	for _, name := range l.o.names {
-		if !slices.ContainsFunc(l.uses, func(ua use) bool { return matchesRef(ua.u.Ref, ua.u.RefText, name) }) {
+		if !slices.ContainsFunc(l.plan.Needs, func(n plan.Need) bool { return matchesRef(n.SDK.Ref, n.SDK.RefText, name) }) {
 			var have []string
-			for _, ua := range l.uses {
-				if !slices.Contains(have, ua.u.RefText) {
-					have = append(have, ua.u.RefText)
+			for _, n := range l.plan.Needs {
+				if !slices.Contains(have, n.SDK.RefText) {
+					have = append(have, n.SDK.RefText)
 				}
 			}
 			fmt.Fprintf(l.stderr, "sdkfront lock: --update %s: no SDK line of %s is %s (its SDKs: %s)\n", name, l.o.file, name, strings.Join(have, ", "))
@@ -46,29 +43,23 @@ func (l *locker) lock(ctx context.Context) int {
 		fmt.Fprintf(l.stderr, "%v; --update replaces it\n", err)
 		old = nil
 	}
-	detected, errs := l.detect(ctx)
+	errs := l.detect(ctx, l.flavors)
 	if len(errs) > 0 {
 		l.printErrors(errs)
 		fmt.Fprintf(l.stderr, "%s not written\n", path)
 		return exitError
 	}
-	needs := l.needs(func(ua use) (string, string) {
-		def := l.settings.FlavorOf(ua.u)
-		if d := detected[ua.base+"|"+lock.PlatformKey(ua.sp)]; d != "" && d != def && detectable(ua.base) {
-			return d, def
-		}
-		return def, ""
-	})
+	needs := l.needs()
 	if old == nil && len(needs) == 0 {
 		fmt.Fprintf(l.stderr, "%s has no SDK lines: nothing to lock\n", l.o.file)
 		return exitOK
 	}
 
 	client := l.flavors.client
-	imgs := &images{c: client, manifests: map[string]registry.PlatformImage{}}
+	imgs := &images{c: client, manifests: map[imageKey]registry.PlatformImage{}}
 	lk := &lock.Locker{
 		Resolver: resolver.NewWithRegistry(imgs, client.Registry()), Platform: imgs.platform,
-		AllowForeign: l.settings.AllowForeign, Update: l.updating,
+		AllowForeign: l.settings.AllowForeign, Update: l.updating, Verify: l.plan.Verify,
 	}
 	changes := lk.Plan(old, bad, needs)
 	if todo := len(slices.DeleteFunc(slices.Clone(changes), func(c *lock.Change) bool { return !lk.Resolves(c) })); todo > 0 {
@@ -217,56 +208,4 @@ func (l *locker) updating(n *lock.Need) bool {
 // written, by its SDK platform, or by its repository.
 func matchesRef(r resolver.Ref, text, name string) bool {
 	return name == text || name == r.Platform || (r.Repository != "" && name == r.Repository)
-}
-
-// detect reads the flavor of every base image a line without a flavor is
-// built on, for each platform, concurrently. A base that cannot be read is
-// an error at the lines built on it: the frontend would use the default
-// flavor then, but the lock must not change for a registry's hiccup.
-func (l *locker) detect(ctx context.Context) (map[string]string, []lineError) {
-	type job struct {
-		base  string
-		p     ocispecs.Platform
-		lines []int
-	}
-	var jobs []*job
-	byKey := map[string]*job{}
-	for _, ua := range l.uses {
-		if !detectable(ua.base) {
-			continue
-		}
-		k := ua.base + "|" + lock.PlatformKey(ua.sp)
-		j := byKey[k]
-		if j == nil {
-			j = &job{base: ua.base, p: ua.sp}
-			byKey[k] = j
-			jobs = append(jobs, j)
-		}
-		if !slices.Contains(j.lines, ua.line) {
-			j.lines = append(j.lines, ua.line)
-		}
-	}
-	out := map[string]string{}
-	var errs []lineError
-	var mu sync.Mutex
-	var eg errgroup.Group
-	eg.SetLimit(4)
-	for _, j := range jobs {
-		eg.Go(func() error {
-			d, err := l.flavors.codename(ctx, j.base, j.p)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				for _, line := range j.lines {
-					errs = append(errs, lineError{line, fmt.Sprintf("cannot read the flavor of the base image %s for %s: %v; name the flavor (--flavor=, # sdk-flavor= or --build-arg %s=) to lock without reading it",
-						j.base, lock.PlatformKey(j.p), err, dockerfile.ArgFlavor)})
-				}
-			}
-			out[j.base+"|"+lock.PlatformKey(j.p)] = d
-			return nil
-		})
-	}
-	_ = eg.Wait()
-	slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
-	return out, slices.Compact(errs)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,37 +13,24 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
+	"github.com/sdkfront/sdkfront/plan"
 )
 
 // contexts reads version files ("python@file:.python-version") from the
 // build context and named contexts, which sdkfront lock takes as local
-// directories, as the build client sends them.
+// directories, as the build client sends them: the plan.Host's ReadFile.
 type contexts struct {
 	main       string            // --context
 	named      map[string]string // --build-context NAME=DIR
 	dockerfile string            // for <Dockerfile>.dockerignore
 
-	read   map[dockerfile.VersionFile]fileResult
 	ignore *patternmatcher.PatternMatcher // of the main context; nil: none
 	loaded bool
 }
 
-type fileResult struct {
-	data []byte
-	err  error
-}
-
-// file reads a version file once.
-func (c *contexts) file(vf dockerfile.VersionFile) ([]byte, error) {
-	if c.read == nil {
-		c.read = map[dockerfile.VersionFile]fileResult{}
-	}
-	if r, ok := c.read[vf]; ok {
-		return r.data, r.err
-	}
-	dt, err := c.load(vf)
-	c.read[vf] = fileResult{dt, err}
-	return dt, err
+// ReadFile reads a version file; plan reads each once.
+func (c *contexts) ReadFile(_ context.Context, vf dockerfile.VersionFile) ([]byte, error) {
+	return c.load(vf)
 }
 
 func (c *contexts) load(vf dockerfile.VersionFile) ([]byte, error) {
@@ -59,7 +47,7 @@ func (c *contexts) load(vf dockerfile.VersionFile) ([]byte, error) {
 			return nil, err
 		}
 		if ignored {
-			return nil, fmt.Errorf("%s is not in %s (or .dockerignore excludes it)", vf.Path, where)
+			return nil, &plan.FileError{Path: vf.Path, Where: where, Err: fs.ErrNotExist}
 		}
 	}
 	// Within the context only, as BuildKit sends it: a symlink that
@@ -70,11 +58,8 @@ func (c *contexts) load(vf dockerfile.VersionFile) ([]byte, error) {
 	}
 	defer root.Close()
 	dt, err := root.ReadFile(filepath.FromSlash(vf.Path))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%s is not in %s (or .dockerignore excludes it)", vf.Path, where)
-	case err != nil:
-		return nil, fmt.Errorf("reading %s from %s: %w", vf.Path, where, err)
+	if err != nil {
+		return nil, &plan.FileError{Path: vf.Path, Where: where, Err: err}
 	}
 	return dt, nil
 }
@@ -108,27 +93,6 @@ func (c *contexts) ignored(p string) (bool, error) {
 		return false, nil
 	}
 	return c.ignore.MatchesOrParentMatches(p)
-}
-
-// constrain gives a use whose version comes from a file the constraint the
-// file holds, as the frontend does.
-func (c *contexts) constrain(u *dockerfile.Use) error {
-	vf := u.VersionFile
-	if vf == nil {
-		return nil
-	}
-	dt, err := c.file(*vf)
-	if err != nil {
-		return fmt.Errorf("SDK %s: %v", u.RefText, err) //nolint:errorlint // a message: wrapping would let errors.As pick another exit code
-	}
-	constraint, err := vf.Constraint(u.Ref.Platform, dt)
-	if err == nil {
-		err = u.SetConstraint(constraint)
-	}
-	if err != nil {
-		return fmt.Errorf("SDK %s: %v", u.RefText, err) //nolint:errorlint // a message: wrapping would let errors.As pick another exit code
-	}
-	return nil
 }
 
 // namedContexts is --build-context NAME=DIR, repeatable.

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	fstypes "github.com/tonistiigi/fsutil/types"
+
+	"github.com/sdkfront/sdkfront/frontend"
+	"github.com/sdkfront/sdkfront/internal/testregistry"
+	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/plan"
+	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry"
+)
+
+// The build and sdkfront lock plan the same Dockerfile alike: the same
+// needs (keys, flavors detected and their fallbacks, constraints from
+// version files, stage platforms, lines), or the same error at the same
+// line. The build reads through its gateway host (a stub BuildKit that
+// pulls base images from the test registry and sends the context
+// directory), sdkfront lock through its own (the disk, the registry).
+func TestPlanParity(t *testing.T) {
+	dir := isolate(t)
+	reg := testregistry.New(t)
+	seed(t, reg)
+	reg.Push(t, "lab/debian:bullseye", baseImage(t, "bullseye", "linux/amd64"))
+	reg.Push(t, "lab/debian:trixie", baseImage(t, "trixie", "linux/amd64"))
+	reg.Push(t, "lab/debian:mixed", testregistry.NewIndex(t, baseImage(t, "bookworm", "linux/amd64"), baseImage(t, "bullseye", "linux/arm64")))
+	write(t, filepath.Join(dir, ".python-version"), "3.12\n")
+	write(t, filepath.Join(dir, "go.mod"), "module x\n\ngo 1.23.4\n")
+	write(t, filepath.Join(dir, "bad", ".python-version"), "3.12; rm -rf /\n")
+
+	both := []string{"linux/amd64", "linux/arm64"}
+	for _, tc := range []struct {
+		name      string
+		df        string
+		args      map[string]string
+		platforms []string
+		wantErr   string // at wantLine
+		wantLine  int
+		resolve   bool // from the registry, unlocked and then locked
+	}{
+		{name: "build args, two platforms", platforms: both, args: map[string]string{"GO_VERSION": "1.23"}, resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+ARG GO_VERSION=1.22
+FROM scratch
+ARG GO_VERSION
+SDK golang@${GO_VERSION}
+RUN --mount=type=sdk,ref=nodejs@${NODE:-20},target=/n true
+FROM --platform=linux/amd64 scratch AS tools
+SDK python@3.11 --flavor=bullseye
+`},
+		{name: "flavors detected and falling back", platforms: both, resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM REGISTRY/lab/debian:bullseye AS old
+SDK golang@1.23
+FROM old
+RUN --mount=type=sdk,ref=golang@1.23,flavor=bookworm,target=/go true
+FROM REGISTRY/lab/debian:trixie
+SDK golang@1.23
+FROM scratch
+SDK golang@1.23
+FROM REGISTRY/lab/debian:mixed
+SDK golang@1.23 --to=/opt/go
+`},
+		{name: "version files, resolved", resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM REGISTRY/lab/debian:bullseye
+SDK python@file:.python-version
+SDK golang@file:go.mod
+`},
+		{name: "the build's flavor", df: `# sdk-flavor=bullseye
+FROM REGISTRY/lab/debian:trixie
+SDK golang@1.23
+`},
+		{name: "version files", platforms: both, df: `FROM REGISTRY/lab/debian:bullseye
+SDK python@file:.python-version
+SDK golang@file:go.mod
+`},
+		{name: "a bad version file", df: `FROM scratch
+SDK golang@1.23
+SDK python@file:bad/.python-version
+`, wantErr: `SDK python@file:bad/.python-version: bad/.python-version: "3.12;" is not a version or range sdkfront understands`, wantLine: 3},
+		{name: "an empty build arg", df: `FROM scratch
+ARG GO_VERSION
+SDK golang@${GO_VERSION}
+`, wantErr: `SDK reference "golang@" has an empty version`, wantLine: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			df := strings.ReplaceAll(tc.df, "REGISTRY", reg.Host)
+			write(t, filepath.Join(dir, "Dockerfile"), df)
+			ps := tc.platforms
+			if ps == nil {
+				ps = []string{"linux/amd64"}
+			}
+			build, buildErr := buildNeeds(t, reg, dir, df, tc.args, ps)
+			locked, lockErr := lockNeeds(t, tc.args, ps)
+			if tc.wantErr != "" {
+				for side, err := range map[string]string{"build": buildErr, "sdkfront lock": lockErr} {
+					if !strings.Contains(err, tc.wantErr) || !strings.HasPrefix(err, fmt.Sprintf("%d: ", tc.wantLine)) {
+						t.Errorf("%s: error %q, want %q at line %d", side, err, tc.wantErr, tc.wantLine)
+					}
+				}
+			} else if buildErr != "" || lockErr != "" {
+				t.Fatalf("build: %s; sdkfront lock: %s", buildErr, lockErr)
+			}
+			if buildErr != lockErr {
+				t.Errorf("the build fails with %q, sdkfront lock with %q", buildErr, lockErr)
+			}
+			if !slices.Equal(build, locked) {
+				t.Errorf("needs differ:\nbuild:\n  %s\nsdkfront lock:\n  %s", strings.Join(build, "\n  "), strings.Join(locked, "\n  "))
+			}
+			if tc.wantErr == "" && len(build) == 0 {
+				t.Error("no needs")
+			}
+			if tc.resolve {
+				resolveParity(t, reg, dir, df, tc.args, ps)
+			}
+		})
+	}
+}
+
+// resolveParity resolves the Dockerfile as a build does and locks it as
+// sdkfront lock does: the same SDKs (ref, flavor, version, tag, digest)
+// for the same stage platforms; then the build resolves them all from the
+// lock that sdkfront lock wrote, to the same digests.
+func resolveParity(t *testing.T, reg *testregistry.Registry, dir, df string, args map[string]string, ps []string) {
+	t.Helper()
+	os.Remove(filepath.Join(dir, "Dockerfile.sdk.lock"))
+	built := func(wantLocked bool) []string {
+		t.Helper()
+		gw := newParityGateway(dir, df, args, ps)
+		rs, err := frontend.Resolve(context.Background(), gw)
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		var out []string
+		for _, r := range rs {
+			if r.Locked != wantLocked {
+				t.Errorf("build: %s resolved with Locked %v, want %v", r.Ref, r.Locked, wantLocked)
+			}
+			out = append(out, fmt.Sprintf("%s %s %s %s %s@%s for %s", r.Ref, r.Flavor, r.Version, r.Tag, r.Repository, r.Digest, lock.PlatformKey(r.Target)))
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	unlocked := built(false)
+
+	flags := []string{"lock", "--platform", strings.Join(ps, ",")}
+	for k, v := range args {
+		flags = append(flags, "--build-arg", k+"="+v)
+	}
+	wantCode(t, must(sdkfront(t, flags...)), exitOK)
+	var locked []string
+	for _, e := range lockFile(t).SDKs {
+		for p := range e.Platforms {
+			locked = append(locked, fmt.Sprintf("%s %s %s %s %s@%s for %s", e.Ref, e.Flavor, e.Version, e.Tag, e.Repository, e.Digest, p))
+		}
+	}
+	slices.Sort(locked)
+	if !slices.Equal(unlocked, locked) {
+		t.Errorf("resolutions differ:\nbuild:\n  %s\nsdkfront lock:\n  %s", strings.Join(unlocked, "\n  "), strings.Join(locked, "\n  "))
+	}
+	if fromLock := built(true); !slices.Equal(fromLock, locked) {
+		t.Errorf("the build resolves from the lock:\n  %s\nwhich holds:\n  %s", strings.Join(fromLock, "\n  "), strings.Join(locked, "\n  "))
+	}
+}
+
+// describeNeeds is what the parity holds equal, a line a need.
+func describeNeeds(p *plan.Plan) []string {
+	var out []string
+	for _, n := range p.Needs {
+		k := n.Key()
+		out = append(out, fmt.Sprintf("%s line %d: %s key=(%s, %s, %s, %q) fallback=%q base=%q stage=%s",
+			platforms.Format(p.Targets[n.Target].Platform), n.Line, n.SDK.RefText, k.Ref, k.Flavor, k.Source, k.Constraint, n.Fallback, n.Base, n.PlatformKey()))
+	}
+	return out
+}
+
+// buildNeeds plans the Dockerfile as a build does, through the gateway.
+func buildNeeds(t *testing.T, reg *testregistry.Registry, dir, df string, args map[string]string, ps []string) ([]string, string) {
+	t.Helper()
+	p, err := frontend.Plan(context.Background(), newParityGateway(dir, df, args, ps))
+	if err != nil {
+		line := 0
+		var le *parser.LocationError
+		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+			line = le.Locations[0][0].Start.Line
+		}
+		return nil, fmt.Sprintf("%d: %v", line, err)
+	}
+	return describeNeeds(p), ""
+}
+
+// lockNeeds plans the Dockerfile as sdkfront lock does: its first error,
+// as it prints errors (by line).
+func lockNeeds(t *testing.T, args map[string]string, ps []string) ([]string, string) {
+	t.Helper()
+	flags := []string{"--platform", strings.Join(ps, ",")}
+	for k, v := range args {
+		flags = append(flags, "--build-arg", k+"="+v)
+	}
+	o, err := parseLockFlags(flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &locker{o: o, ctx: &contexts{main: o.context, named: o.named, dockerfile: o.file}}
+	errs := l.read()
+	if len(errs) == 0 {
+		l.flavors = &flavors{named: o.named, client: registry.New(registry.WithReader(registry.ReaderLocal))}
+		errs = l.detect(context.Background(), l.flavors)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Sprintf("%d: %s", errs[0].line, errs[0].msg)
+	}
+	return describeNeeds(l.plan), ""
+}
+
+// parityGateway is a gateway with a stub BuildKit behind it: it serves
+// the Dockerfile as the "dockerfile" input, the directory as the local
+// build context, and pulls images from their registry.
+type parityGateway struct {
+	client.Client // nil: a call the plan does not make fails loudly
+	opts          map[string]string
+	dockerfile    string
+	dir           string
+	reg           *registry.Client
+}
+
+var _ client.Client = (*parityGateway)(nil)
+
+func newParityGateway(dir, df string, args map[string]string, ps []string) *parityGateway {
+	opts := map[string]string{"platform": strings.Join(ps, ",")}
+	for k, v := range args {
+		opts["build-arg:"+k] = v
+	}
+	return &parityGateway{opts: opts, dockerfile: df, dir: dir, reg: registry.New(registry.WithReader(registry.ReaderLocal))}
+}
+
+func (g *parityGateway) Warn(context.Context, digest.Digest, string, client.WarnOpts) error {
+	return nil
+}
+
+func (g *parityGateway) BuildOpts() client.BuildOpts {
+	return client.BuildOpts{
+		Opts:    g.opts,
+		Workers: []client.WorkerInfo{{ID: "stub", Platforms: []ocispecs.Platform{hostPlatform()}}},
+		Product: "stub",
+		LLBCaps: pb.Caps.CapSet(pb.Caps.All()),
+		Caps:    gwpb.Caps.CapSet(gwpb.Caps.All()),
+	}
+}
+
+// Inputs is the Dockerfile, and its lock if the directory has one.
+func (g *parityGateway) Inputs(context.Context) (map[string]llb.State, error) {
+	fa := llb.Mkfile("/Dockerfile", 0o644, []byte(g.dockerfile))
+	if dt, err := os.ReadFile(filepath.Join(g.dir, "Dockerfile.sdk.lock")); err == nil {
+		fa = fa.Mkfile("/Dockerfile.sdk.lock", 0o644, dt)
+	}
+	return map[string]llb.State{"dockerfile": llb.Scratch().File(fa)}, nil
+}
+
+func (g *parityGateway) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	img, err := g.reg.ResolvePlatform(ctx, ref, *opt.ImageOpt.Platform)
+	return ref, img.Digest, img.Config, err
+}
+
+func (g *parityGateway) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
+	ref := &parityRef{files: map[string][]byte{}}
+	for _, dt := range req.Definition.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			return nil, err
+		}
+		if f := op.GetFile(); f != nil {
+			for _, a := range f.Actions {
+				if mk := a.GetMkfile(); mk != nil {
+					ref.files[path.Clean("/"+mk.Path)] = mk.Data
+				}
+			}
+		}
+		id := op.GetSource().GetIdentifier()
+		switch {
+		case id == "local://context":
+			ref.dir = g.dir
+		case strings.HasPrefix(id, "docker-image://"):
+			p := ocispecs.Platform{OS: op.Platform.OS, Architecture: op.Platform.Architecture, Variant: op.Platform.Variant}
+			image := strings.TrimPrefix(id, "docker-image://")
+			if dt, err := g.reg.ReadImageFile(ctx, image, p, resolver.OSReleasePaths, registry.ReadLimits{}); err == nil && dt != nil {
+				for _, f := range resolver.OSReleasePaths {
+					ref.files[f] = dt
+				}
+			}
+		}
+	}
+	res := client.NewResult()
+	res.SetRef(ref)
+	return res, nil
+}
+
+type parityRef struct {
+	client.Reference
+	files map[string][]byte
+	dir   string // the build context's, if it was solved
+}
+
+func (r *parityRef) ReadFile(_ context.Context, req client.ReadRequest) ([]byte, error) {
+	if dt, ok := r.files[path.Clean("/"+req.Filename)]; ok {
+		return dt, nil
+	}
+	if r.dir != "" {
+		return os.ReadFile(filepath.Join(r.dir, filepath.FromSlash(req.Filename)))
+	}
+	return nil, fmt.Errorf("open %s: %w", req.Filename, os.ErrNotExist)
+}
+
+func (r *parityRef) StatFile(context.Context, client.StatRequest) (*fstypes.Stat, error) {
+	return nil, errors.New("stub: no stat")
+}
