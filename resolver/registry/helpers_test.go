@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // testRegistry is an in-process registry. Its host is on 127.0.0.1, so it
@@ -197,15 +195,4 @@ func bearer(deny bool, tokens, authorized *atomic.Int32) func(http.Handler) http
 			}
 		})
 	}
-}
-
-// openBlob opens the blob desc of the repository ref names ("host/repo")
-// as ReadImageFile streams a layer, in a session of its own.
-func openBlob(ctx context.Context, c *Client, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
-	r, err := c.parseReference(ref)
-	if err != nil {
-		return nil, err
-	}
-	ctx, _ = withStats(withOrigin(ctx, r.Context().RegistryStr()))
-	return c.openBlob(ctx, ctx, c.session(r.Context()), ref, desc)
 }

@@ -93,6 +93,10 @@ func defaults() options {
 // anonymously.
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
+// WithDockerKeychain looks credentials up as docker does: in
+// $DOCKER_CONFIG/config.json and the credential helpers it names.
+func WithDockerKeychain() Option { return WithKeychain(authn.DefaultKeychain) }
+
 // WithInsecureRegistries allows plain HTTP to the given registries ("host"
 // or "host:port"), in addition to loopback ones.
 func WithInsecureRegistries(hosts []string) Option {

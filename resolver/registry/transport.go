@@ -75,7 +75,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // attempt sends req once, under the request timeout, and reads the body:
 // in full, into memory, unless a bodyReader of the context takes it (a
 // page of tags or repositories, decoded as it arrives), or the context
-// streams (a blob, base.go's streamAttempt: the body is handed over
+// streams (a blob, stream.go's streamAttempt: the body is handed over
 // unread; the request timeout then bounds each wait for more of it, not
 // the whole).
 func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
