@@ -42,8 +42,8 @@ func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg st
 // Read that finds it out. The response must start within the call timeout
 // (WithTimeout); then a Read fails when no byte of the body came for the
 // request timeout (WithRequestTimeout). callCtx is the requests' context,
-// which bounds the whole read; ctx carries the stats for error messages.
-func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
+// which bounds the whole read; ctx is the caller's, for error messages.
+func (c *Client) openBlob(callCtx, ctx context.Context, cl *call, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
 	host := s.repo.RegistryStr()
 	subject := fmt.Sprintf("layer %s of %s", excerpt([]byte(desc.Digest), 100), ref)
 	if desc.Digest.Validate() != nil || !desc.Digest.Algorithm().Available() || desc.Size < 0 {
@@ -54,15 +54,15 @@ func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, 
 		Host:   host,
 		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), desc.Digest),
 	}
-	reqCtx, cancel := context.WithCancel(withStreaming(callCtx))
+	reqCtx, cancel := context.WithCancel(callCtx)
 	late := time.AfterFunc(c.o.timeout, cancel)
-	resp, err := s.get(reqCtx, u, "")
+	resp, err := s.get(reqCtx, cl.streamed(), u, "")
 	if !late.Stop() && callCtx.Err() == nil {
 		if err == nil {
 			resp.Body.Close()
 		}
 		cancel()
-		return nil, c.wrap(ctx, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, context.DeadlineExceeded)
+		return nil, c.wrap(ctx, cl, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, context.DeadlineExceeded)
 	}
 	var se *statusError
 	switch {
@@ -71,7 +71,7 @@ func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, 
 		return nil, c.blobError(s, desc, resolver.ErrNotFound, fmt.Sprintf("cannot get %s: registry %s has no such blob", subject, host), err, "")
 	case err != nil:
 		cancel()
-		return nil, c.wrap(ctx, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, err)
+		return nil, c.wrap(ctx, cl, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, err)
 	}
 	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
 		resp.Body.Close()

@@ -26,8 +26,7 @@ func openBlob(ctx context.Context, c *Client, ref string, desc ocispecs.Descript
 	if err != nil {
 		return nil, err
 	}
-	ctx, _ = withStats(withOrigin(ctx, r.Context().RegistryStr()))
-	return c.openBlob(ctx, ctx, c.session(r.Context()), ref, desc)
+	return c.openBlob(ctx, ctx, newCall(r.Context().RegistryStr()), c.session(r.Context()), ref, desc)
 }
 
 // Layers stream through redirects and bearer authentication, the way

@@ -33,7 +33,7 @@ func (c *Client) ListRepositories(ctx context.Context, registry string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, reg.RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, reg.RegistryStr())
 	defer cancel()
 	s := c.catalogSession(reg)
 	var out []string
@@ -44,9 +44,9 @@ func (c *Client) ListRepositories(ctx context.Context, registry string) ([]strin
 			q.Set("last", last)
 		}
 		u := &url.URL{Scheme: reg.Scheme(), Host: reg.RegistryStr(), Path: "/v2/_catalog", RawQuery: q.Encode()}
-		p, err := c.catalogPage(callCtx, s, u)
+		p, err := c.catalogPage(callCtx, cl, s, u)
 		if err != nil {
-			return nil, c.wrap(ctx, opCatalog, reg.RegistryStr(), reg.RegistryStr(), nil, err)
+			return nil, c.wrap(ctx, cl, opCatalog, reg.RegistryStr(), reg.RegistryStr(), nil, err)
 		}
 		for _, r := range p.names {
 			if len(out) == maxCatalogNames {
@@ -71,7 +71,7 @@ type catalogList struct {
 
 // catalogPage GETs one page of the catalog, decoding it as it arrives. It
 // stops at maxCatalogNames names, valid or not.
-func (c *Client) catalogPage(ctx context.Context, s *session, u *url.URL) (*catalogList, error) {
+func (c *Client) catalogPage(ctx context.Context, cl *call, s *session, u *url.URL) (*catalogList, error) {
 	var p catalogList
 	reset := func() { p = catalogList{names: p.names[:0]} }
 	add := func(r string) error {
@@ -96,7 +96,7 @@ func (c *Client) catalogPage(ctx context.Context, s *session, u *url.URL) (*cata
 		}
 		return nil
 	}}
-	resp, err := s.get(withReader(ctx, rd), u, "application/json")
+	resp, err := s.get(ctx, cl.reading(rd), u, "application/json")
 	if err != nil {
 		return nil, err
 	}

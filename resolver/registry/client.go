@@ -51,13 +51,12 @@ func New(opts ...Option) *Client {
 	return c
 }
 
-// call starts a call on registry ("host[:port]"): ctx with the call's
-// stats, for error messages, and its registry, for the network guard;
-// callCtx is ctx under the call's time limit.
-func (c *Client) call(ctx context.Context, registry string) (callCtx, statsCtx context.Context, cancel context.CancelFunc) {
-	ctx, _ = withStats(withOrigin(ctx, registry))
+// call starts a call on registry ("host[:port]"): its per-call state
+// (the registry, for the network guard; stats, for error messages), and
+// callCtx, ctx under the call's time limit.
+func (c *Client) call(ctx context.Context, registry string) (callCtx context.Context, cl *call, cancel context.CancelFunc) {
 	callCtx, cancel = context.WithTimeout(ctx, c.o.timeout)
-	return callCtx, ctx, cancel
+	return callCtx, newCall(registry), cancel
 }
 
 // ListTags lists every tag of repository ("host/path"), following Link
@@ -67,11 +66,11 @@ func (c *Client) ListTags(ctx context.Context, repository string) ([]string, err
 	if err != nil {
 		return nil, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, repo.RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
 	defer cancel()
-	tags, _, err := c.listTags(callCtx, repo, "")
+	tags, _, err := c.listTags(callCtx, cl, repo, "")
 	if err != nil {
-		return nil, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+		return nil, c.wrap(ctx, cl, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
 	}
 	return tags, nil
 }
@@ -84,11 +83,11 @@ func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix stri
 	if err != nil {
 		return nil, false, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, repo.RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
 	defer cancel()
-	tags, all, err := c.listTags(callCtx, repo, prefix)
+	tags, all, err := c.listTags(callCtx, cl, repo, prefix)
 	if err != nil {
-		return nil, false, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+		return nil, false, c.wrap(ctx, cl, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
 	}
 	return tags, all, nil
 }
@@ -149,8 +148,8 @@ func (s *session) client() (*http.Client, bool) {
 // challenge, once: with the credentials of the keychain, if any, unless
 // the challenge sends them to a token realm the client does not trust
 // with them (trustsRealm); then anonymously.
-func (s *session) authenticate(ctx context.Context) error {
-	ctx = withoutBodyHandling(ctx)
+func (s *session) authenticate(ctx context.Context, cl *call) error {
+	ctx = cl.inMemory().bind(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.authed != nil {
@@ -169,7 +168,7 @@ func (s *session) authenticate(ctx context.Context) error {
 	}
 	if realm := pr.Parameters["realm"]; auth != authn.Anonymous && strings.EqualFold(pr.Scheme, "bearer") && !s.c.trustsRealm(s.reg.RegistryStr(), realm) {
 		auth, s.withheld = authn.Anonymous, realm
-		statsFrom(ctx).withhold(realm)
+		cl.stats.withhold(realm)
 	}
 	tr, err := authTransport(ctx, s.reg, auth, s.c.transport, s.scope, pr)
 	if err != nil {
@@ -234,10 +233,11 @@ func (c *Client) trustsRealm(registry, realm string) bool {
 // auth.docker.io.
 var dockerHubHosts = map[string]bool{"index.docker.io": true, "registry-1.docker.io": true, "docker.io": true}
 
-// get GETs u, following redirects, authenticating if the registry asks
-// to. Any status but 200 is a *statusError. The body is in memory (see
-// retryTransport), unless a bodyReader of ctx took it or ctx streams.
-func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
+// get GETs u for cl, following redirects, authenticating if the registry
+// asks to. Any status but 200 is a *statusError. The body is in memory
+// (see retryTransport), unless cl's bodyReader took it or cl streams.
+func (s *session) get(ctx context.Context, cl *call, u *url.URL, accept string) (*http.Response, error) {
+	ctx = cl.bind(ctx)
 	do := func() (*http.Response, bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
@@ -256,7 +256,7 @@ func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Res
 	}
 	if resp.StatusCode == http.StatusUnauthorized && !authed {
 		resp.Body.Close()
-		if err := s.authenticate(ctx); err != nil {
+		if err := s.authenticate(ctx, cl); err != nil {
 			return nil, err
 		}
 		if resp, _, err = do(); err != nil {
@@ -267,7 +267,7 @@ func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Res
 		defer resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			s.mu.Lock()
-			statsFrom(ctx).withhold(s.withheld)
+			cl.stats.withhold(s.withheld)
 			s.mu.Unlock()
 		}
 		return nil, newStatusError(resp)

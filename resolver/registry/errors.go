@@ -203,14 +203,14 @@ func (e *limitError) Error() string { return e.msg }
 // wrap explains err from an operation (opList, ...) on subject, a
 // repository or reference in registry, as a *resolver.RegistryError: what
 // failed, of which kind and cause, and what to do in registry terms. ctx
-// is the caller's context; notFound is what a 404 without a more specific
-// error code means for the operation.
-func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, subject string, notFound, err error) error {
+// is the caller's context, cl the call that failed; notFound is what a 404
+// without a more specific error code means for the operation.
+func (c *Client) wrap(ctx context.Context, cl *call, op resolver.RegistryOp, registry, subject string, notFound, err error) error {
 	if ctx.Err() != nil {
 		// The caller gave up: not the registry's fault.
 		return fmt.Errorf("cannot %s %s: %w", op, subject, err)
 	}
-	attempts, refusedWait := statsFrom(ctx).get()
+	attempts, refusedWait := cl.stats.get()
 	tries := ""
 	if attempts > 1 {
 		tries = fmt.Sprintf(" (%d attempts)", attempts)
@@ -270,7 +270,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 		if ch := describeChallenge(se); ch != "" {
 			msg += " (" + ch + ")"
 		}
-		switch realm := statsFrom(ctx).realmWithheld(); {
+		switch realm := cl.stats.realmWithheld(); {
 		case realm != "":
 			e.Cause, e.Realm = resolver.CauseCredentialsWithheld, excerpt([]byte(realm), maxExcerpt)
 			e.Hint = fmt.Sprintf("the credentials for %s were not sent to the token service it names, %s, as that is on another host", registry, e.Realm)

@@ -14,8 +14,8 @@ import (
 )
 
 // The network guard: every connection the client opens is to an address
-// the registry it works for may send it to. A call (ListTags, ...) puts
-// its registry in the context of its requests (withOrigin), which picks
+// the registry it works for may send it to. A call (ListTags, ...) names
+// its registry in the *call its requests carry (call.go), which picks
 // that registry's transport; its dialer resolves each host itself, checks
 // every address it is about to connect to, and connects to that very
 // address, so that a host name cannot resolve to one address when checked
@@ -50,8 +50,8 @@ import (
 // fixed). A name this host cannot resolve is refused if this host
 // resolves the registry, and left to the proxy otherwise. Only the
 // connection the transport opens to the proxy for a request it proxies is
-// dialed unchecked (the decision travels with the request, in its
-// context); every direct connection is checked, one to the proxy's own
+// dialed unchecked (the decision travels with the request, as its call's
+// route); every direct connection is checked, one to the proxy's own
 // address included. The proxy is given the target's name and resolves it
 // itself: that it resolves as this host does is trusted, as the user's
 // proxy. Naming the checked address instead is not sound: an HTTPS tunnel
@@ -359,18 +359,6 @@ func (e *unresolvedError) Error() string {
 	return fmt.Sprintf("refusing to send a request for registry %s to %s through the proxy: this host cannot resolve %s, though it resolves the registry, so only the proxy's network knows it", e.registry, e.host, e.host)
 }
 
-type originKey struct{}
-
-// withOrigin marks ctx's requests as made for registry ("host[:port]").
-func withOrigin(ctx context.Context, registry string) context.Context {
-	return context.WithValue(ctx, originKey{}, registry)
-}
-
-func originFrom(ctx context.Context) string {
-	s, _ := ctx.Value(originKey{}).(string)
-	return s
-}
-
 // netGuard resolves and checks addresses. lookup and dial are the
 // network: net.DefaultResolver and a net.Dialer, or a test's; proxyOf is
 // the proxy of a request, http.ProxyFromEnvironment or a test's.
@@ -516,21 +504,18 @@ type route struct {
 	proxyAddr string
 }
 
-type routeKey struct{}
-
-func routeFrom(ctx context.Context) *route {
-	rt, _ := ctx.Value(routeKey{}).(*route)
-	return rt
-}
-
-// RoundTrip sends req through the transport of its registry (withOrigin),
-// the way g.route decides, once that registry's kind is fixed. Each
+// RoundTrip sends req through the transport of its call's registry, the
+// way g.route decides, once that registry's kind is fixed. Each
 // registry has its own transport, and so its own idle connections: a
 // connection opened for a loopback registry is never reused for a public
 // one that redirects there.
 func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	registry := strings.ToLower(originFrom(ctx))
+	cl, err := callOf(req)
+	if err != nil {
+		return nil, err
+	}
+	registry := strings.ToLower(cl.registry)
 	o := g.originOf(registry)
 	g.mu.Lock()
 	t, ok := g.transports[registry]
@@ -543,7 +528,7 @@ func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.RoundTrip(req.WithContext(context.WithValue(ctx, routeKey{}, rt)))
+	resp, err := t.RoundTrip(req.WithContext(cl.routed(rt).bind(ctx)))
 	if resp != nil {
 		resp.Request = req
 	}
@@ -552,19 +537,19 @@ func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // newTransport is remote.DefaultTransport's settings, dialing through the
 // guard for registry. Its Proxy and DialContext only carry out the route
-// RoundTrip put in the request's context: the dial to the proxy of a
+// RoundTrip put in the request's call: the dial to the proxy of a
 // proxied request is the one left unchecked, and a request without a
 // route goes directly, checked.
 func (g *netGuard) newTransport(registry string, o *origin) *http.Transport {
 	return &http.Transport{
 		Proxy: func(req *http.Request) (*url.URL, error) {
-			if rt := routeFrom(req.Context()); rt != nil {
-				return rt.proxy, nil
+			if cl, ok := callFrom(req.Context()); ok && cl.route != nil {
+				return cl.route.proxy, nil
 			}
 			return nil, nil
 		},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if rt := routeFrom(ctx); rt != nil && rt.proxy != nil && addr == rt.proxyAddr {
+			if cl, ok := callFrom(ctx); ok && cl.route != nil && cl.route.proxy != nil && addr == cl.route.proxyAddr {
 				return g.dial(ctx, network, addr)
 			}
 			return g.dialContext(ctx, registry, o, network, addr)

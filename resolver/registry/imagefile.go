@@ -92,10 +92,10 @@ func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispec
 		return nil, err
 	}
 	host := r.Context().RegistryStr()
-	ctx, _ = withStats(withOrigin(ctx, host))
+	cl := newCall(host)
 	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
-	dt, err := c.readImageFile(callCtx, ctx, r, ref, platform, paths, lim)
+	dt, err := c.readImageFile(callCtx, ctx, cl, r, ref, platform, paths, lim)
 	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
 		return nil, &resolver.RegistryError{
 			Op: opBlob, Registry: host, Subject: ref, Kind: resolver.ErrUnreachable, Anonymous: c.o.keychain == nil,
@@ -107,9 +107,9 @@ func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispec
 	return dt, err
 }
 
-func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
+func (c *Client) readImageFile(callCtx, ctx context.Context, cl *call, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
 	mctx, mcancel := context.WithTimeout(callCtx, c.o.timeout)
-	_, im, s, err := c.platformManifest(mctx, ctx, r, ref, platform)
+	_, im, s, err := c.platformManifest(mctx, ctx, cl, r, ref, platform)
 	mcancel()
 	if err != nil {
 		return nil, err
@@ -121,7 +121,7 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, r
 	layers := descriptors(im.Layers)
 	left := lim.MaxBytes
 	for i := len(layers) - 1; i >= 0; i-- {
-		n, err := c.readLayer(callCtx, ctx, s, ref, layers[i], ov, lim, left)
+		n, err := c.readLayer(callCtx, ctx, cl, s, ref, layers[i], ov, lim, left)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +137,7 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, r
 // readLayer reads one layer into ov, decompressing at most what lim and
 // left (of the overall bound) allow, and returns the bytes decompressed.
 // It reads the layer to its end, so that its digest and size are checked.
-func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
+func (c *Client) readLayer(callCtx, ctx context.Context, cl *call, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
 	var blob io.ReadCloser
 	fail := func(err error) error {
 		kind := resolver.ErrInvalidImage
@@ -164,7 +164,7 @@ func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string,
 	if d.Size > lim.MaxLayerBytes {
 		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, size(lim.MaxLayerBytes))})
 	}
-	blob, err := c.openBlob(callCtx, ctx, s, ref, d)
+	blob, err := c.openBlob(callCtx, ctx, cl, s, ref, d)
 	if err != nil {
 		return 0, err
 	}

@@ -28,11 +28,11 @@ func (c *Client) PlatformDigests(ctx context.Context, ref string) (map[string]di
 	if err != nil {
 		return nil, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, r.Context().RegistryStr())
 	defer cancel()
-	m, err := c.session(r.Context()).manifest(callCtx, r, c.o.maxManifest)
+	m, err := c.session(r.Context()).manifest(callCtx, cl, r, c.o.maxManifest)
 	if err != nil {
-		return nil, c.wrap(ctx, opManifest, r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
+		return nil, c.wrap(ctx, cl, opManifest, r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
 	}
 	switch mt := m.mediaType; {
 	case mt.IsImage():
@@ -113,13 +113,13 @@ var manifestAccept = func() string {
 }()
 
 // manifest GETs the manifest ref names and verifies it (verifyManifest).
-func (s *session) manifest(ctx context.Context, ref name.Reference, limit int64) (*manifest, error) {
+func (s *session) manifest(ctx context.Context, cl *call, ref name.Reference, limit int64) (*manifest, error) {
 	u := &url.URL{
 		Scheme: ref.Context().Scheme(),
 		Host:   ref.Context().RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/manifests/%s", ref.Context().RepositoryStr(), ref.Identifier()),
 	}
-	resp, err := s.get(ctx, u, manifestAccept)
+	resp, err := s.get(ctx, cl, u, manifestAccept)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func knownManifest(mt types.MediaType) bool {
 
 // blob GETs a blob of the session's repository, following redirects (to
 // blob storage, typically), and verifies its digest.
-func (s *session) blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, error) {
+func (s *session) blob(ctx context.Context, cl *call, d v1.Hash, limit int64) ([]byte, error) {
 	want, err := digest.Parse(d.String())
 	if err != nil || !want.Algorithm().Available() {
 		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a manifest naming a blob by the unusable digest %q", excerpt([]byte(d.String()), 100))}
@@ -233,7 +233,7 @@ func (s *session) blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, err
 		Host:   s.repo.RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), want),
 	}
-	resp, err := s.get(ctx, u, "")
+	resp, err := s.get(ctx, cl, u, "")
 	if err != nil {
 		return nil, err
 	}

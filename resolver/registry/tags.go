@@ -27,7 +27,7 @@ import (
 // lexically) and stops past them, and only those tags are returned. A
 // registry that does not honour last is listed in full, and then all the
 // tags are returned, with all set.
-func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix string) (tags []string, all bool, err error) {
+func (c *Client) listTags(ctx context.Context, cl *call, repo name.Repository, prefix string) (tags []string, all bool, err error) {
 	s := c.session(repo)
 	u := &url.URL{
 		Scheme: repo.Scheme(),
@@ -51,7 +51,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 		}
 		seen[pageKey(u)] = true
 		before, listed := len(l.tags), l.listed
-		resp, err := l.page(ctx, s, u) //nolint:bodyclose // page reads and closes the body; resp is for its headers
+		resp, err := l.page(ctx, cl, s, u) //nolint:bodyclose // page reads and closes the body; resp is for its headers
 		var se *statusError
 		if len(seen) == 1 && c.o.pageSize > fallbackPageSize && errors.As(err, &se) && se.code == http.StatusBadRequest {
 			// A registry that refuses n this large (PAGINATION_NUMBER_INVALID)
@@ -59,7 +59,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 			q.Set("n", strconv.Itoa(fallbackPageSize))
 			u.RawQuery = q.Encode()
 			seen = map[string]bool{pageKey(u): true}
-			resp, err = l.page(ctx, s, u) //nolint:bodyclose // as above
+			resp, err = l.page(ctx, cl, s, u) //nolint:bodyclose // as above
 		}
 		if err != nil {
 			return nil, false, err
@@ -116,7 +116,7 @@ type tagList struct {
 
 // page GETs one page of tags at u and adds its tags, decoding the page as
 // it arrives (or from memory, when a redirect took the response elsewhere).
-func (l *tagList) page(ctx context.Context, s *session, u *url.URL) (*http.Response, error) {
+func (l *tagList) page(ctx context.Context, cl *call, s *session, u *url.URL) (*http.Response, error) {
 	// Only counts: a copy of the slice would keep its backing array alive.
 	n, listed, bytes, invalid := len(l.tags), l.listed, l.bytes, l.invalid
 	restart := func() { l.tags, l.listed, l.bytes, l.invalid = l.tags[:n], listed, bytes, invalid }
@@ -129,7 +129,7 @@ func (l *tagList) page(ctx context.Context, s *session, u *url.URL) (*http.Respo
 		}
 		return err
 	}}
-	resp, err := s.get(withReader(ctx, rd), u, "application/json")
+	resp, err := s.get(ctx, cl.reading(rd), u, "application/json")
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,11 @@ type retryTransport struct {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	st := statsFrom(ctx)
+	cl, err := callOf(req)
+	if err != nil {
+		return nil, err
+	}
+	st := cl.stats
 	if t.o.userAgent != "" {
 		req = req.Clone(ctx)
 		req.Header.Set("User-Agent", t.o.userAgent)
@@ -45,7 +49,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Requests with a body (token POSTs) go once: it cannot be sent again.
 	idempotent := (req.Method == http.MethodGet || req.Method == http.MethodHead) && req.Body == nil
 	for attempt := 1; ; attempt++ {
-		resp, err := t.attempt(req)
+		resp, err := t.attempt(req, cl)
 		wait, temporary := t.retryable(resp, err, attempt)
 		last := !idempotent || !temporary || attempt > t.o.retries
 		if !last && wait > t.o.maxRetryAfter {
@@ -73,13 +77,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempt sends req once, under the request timeout, and reads the body:
-// in full, into memory, unless a bodyReader of the context takes it (a
-// page of tags or repositories, decoded as it arrives), or the context
+// in full, into memory, unless the bodyReader of its call takes it (a
+// page of tags or repositories, decoded as it arrives), or the call
 // streams (a blob, stream.go's streamAttempt: the body is handed over
 // unread; the request timeout then bounds each wait for more of it, not
 // the whole).
-func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
-	if streaming(req.Context()) {
+func (t *retryTransport) attempt(req *http.Request, cl *call) (*http.Response, error) {
+	if cl.streaming {
 		return t.streamAttempt(req)
 	}
 	ctx, cancel := context.WithCancel(req.Context())
@@ -97,7 +101,7 @@ func (t *retryTransport) attempt(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	ok := resp.StatusCode == http.StatusOK
-	if rd := readerFrom(req.Context()); ok && rd != nil && rd.takes(req) {
+	if rd := cl.reader; ok && rd != nil && rd.takes(req) {
 		return t.readInto(rd, req, resp, timedOut)
 	}
 	limit, truncate := t.o.maxBodyBytes, false
@@ -162,8 +166,8 @@ func (t *retryTransport) readInto(rd *bodyReader, req *http.Request, resp *http.
 }
 
 // bodyReader decodes the body of a 200 response to a request whose path
-// ends in suffix, as it arrives, for the call that put it in the context
-// (withReader). read starts afresh for each attempt; done is set once it
+// ends in suffix, as it arrives, for the call that reads with it
+// (call.reading). read starts afresh for each attempt; done is set once it
 // succeeded. A response it does not take (one redirected elsewhere) comes
 // back in memory.
 type bodyReader struct {
@@ -175,33 +179,6 @@ type bodyReader struct {
 
 func (rd *bodyReader) takes(req *http.Request) bool {
 	return req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, rd.suffix)
-}
-
-type readerKey struct{}
-
-func withReader(ctx context.Context, rd *bodyReader) context.Context {
-	return context.WithValue(ctx, readerKey{}, rd)
-}
-
-func readerFrom(ctx context.Context) *bodyReader {
-	rd, _ := ctx.Value(readerKey{}).(*bodyReader)
-	return rd
-}
-
-type streamKey struct{}
-
-// withStreaming hands the bodies of ctx's 200 responses over unread.
-func withStreaming(ctx context.Context) context.Context {
-	return context.WithValue(ctx, streamKey{}, true)
-}
-
-func streaming(ctx context.Context) bool { return ctx.Value(streamKey{}) != nil }
-
-// withoutBodyHandling is ctx for the requests of authentication (ping,
-// token), which are read in memory whatever the call's own requests do.
-func withoutBodyHandling(ctx context.Context) context.Context {
-	ctx = context.WithValue(ctx, readerKey{}, (*bodyReader)(nil))
-	return context.WithValue(ctx, streamKey{}, nil)
 }
 
 // countingReader reads at most left bytes of r; more is errTooLarge. It
@@ -351,25 +328,12 @@ func (e *timeoutError) Error() string {
 }
 
 // stats is what the requests of one call went through, for its error
-// message. The retry transport finds it in the request's context.
+// message. The retry transport finds it in the request's call.
 type stats struct {
 	mu         sync.Mutex
 	attempts   int           // of the last request that failed temporarily
 	retryAfter time.Duration // the last wait asked for that was too long
 	withheld   string        // a token realm not sent the credentials
-}
-
-type statsKey struct{}
-
-// withStats returns ctx with a new stats.
-func withStats(ctx context.Context) (context.Context, *stats) {
-	st := &stats{}
-	return context.WithValue(ctx, statsKey{}, st), st
-}
-
-func statsFrom(ctx context.Context) *stats {
-	st, _ := ctx.Value(statsKey{}).(*stats)
-	return st
 }
 
 func (st *stats) done(attempts int, temporary bool) {
