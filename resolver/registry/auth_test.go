@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 )
 
 // tokenServer issues bearer tokens and records the Authorization header
@@ -48,10 +50,10 @@ func (ts *tokenServer) requests() []string {
 // tokenRegistry is a registry holding sdks/golang that wants a bearer
 // token from realm(host), host being its own "127.0.0.1:port"; it serves
 // /token itself with ts.
-func tokenRegistry(t *testing.T, ts *tokenServer, realm func(host string) string) *testRegistry {
+func tokenRegistry(t *testing.T, ts *tokenServer, realm func(host string) string) *testregistry.Registry {
 	t.Helper()
 	var armed atomic.Bool // once the image is pushed
-	reg := newRegistry(t, func(next http.Handler) http.Handler {
+	reg := testregistry.New(t, testregistry.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case !armed.Load():
@@ -66,8 +68,8 @@ func tokenRegistry(t *testing.T, ts *tokenServer, realm func(host string) string
 				next.ServeHTTP(w, r)
 			}
 		})
-	})
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
+	}))
+	reg.Push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
 	armed.Store(true)
 	return reg
 }
@@ -108,10 +110,10 @@ func TestCredentialRealms(t *testing.T) {
 			for _, r := range tc.realms {
 				realms = append(realms, strings.ReplaceAll(r, "{port}", port))
 			}
-			keychain := staticKeychain{reg.host: {Username: "dev", Password: "pw"}}
+			keychain := staticKeychain{reg.Host: {Username: "dev", Password: "pw"}}
 			c := New(WithCredentialRealms(realms), WithKeychain(keychain), fast)
-			tags, err := c.ListTags(context.Background(), reg.host+"/sdks/golang")
-			msg := strings.NewReplacer("{registry}", reg.host, "{port}", port).Replace(tc.msg)
+			tags, err := c.ListTags(context.Background(), reg.Host+"/sdks/golang")
+			msg := strings.NewReplacer("{registry}", reg.Host, "{port}", port).Replace(tc.msg)
 			switch {
 			case msg == "" && (err != nil || !slices.Equal(tags, []string{"bookworm-1.23.4"})):
 				t.Fatalf("ListTags = %v, %v", tags, err)

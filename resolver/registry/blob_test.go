@@ -35,7 +35,7 @@ func openBlob(ctx context.Context, c *Client, ref string, desc ocispecs.Descript
 func TestOpenBlob(t *testing.T) {
 	f := newBaseFixture(t)
 	layer := testregistry.GzipLayer(t, debianRoot("bookworm")...)
-	f.push(t, "lab/debian:1", testregistry.NewImage(t, "linux/amd64", nil, layer))
+	f.Push(t, "lab/debian:1", testregistry.NewImage(t, "linux/amd64", nil, layer))
 	want, _ := layer.Compressed()
 	wantBytes, _ := io.ReadAll(want)
 
@@ -46,7 +46,7 @@ func TestOpenBlob(t *testing.T) {
 	}))
 	t.Cleanup(storage.Close)
 	var tokens, authorized atomic.Int32
-	auth := bearer(false, &tokens, &authorized)
+	auth := testregistry.TokenService(false, &tokens, &authorized)
 	f.mu.Lock()
 	f.gate = auth
 	f.mu.Unlock()
@@ -65,7 +65,7 @@ func TestOpenBlob(t *testing.T) {
 
 	c := New()
 	desc := ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageLayerGzip, Digest: layerDigest(t, layer), Size: int64(len(wantBytes))}
-	rc, err := openBlob(context.Background(), c, f.host+"/lab/debian", desc)
+	rc, err := openBlob(context.Background(), c, f.Host+"/lab/debian", desc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,13 +77,13 @@ func TestOpenBlob(t *testing.T) {
 	if tokens.Load() != 1 || authorized.Load() != 1 || storageHits.Load() != 1 {
 		t.Errorf("tokens %d, authorized GETs %d, storage hits %d; want 1 each", tokens.Load(), authorized.Load(), storageHits.Load())
 	}
-	if cd, _, err := readCodename(context.Background(), c, f.host+"/lab/debian:1", amd64, ReadLimits{}); err != nil || cd != "bookworm" {
+	if cd, _, err := readCodename(context.Background(), c, f.Host+"/lab/debian:1", amd64, ReadLimits{}); err != nil || cd != "bookworm" {
 		t.Errorf("through redirect and token: %q, %v", cd, err)
 	}
 
 	// Content that is not the digest's fails at the end.
 	desc.Digest = other
-	rc, err = openBlob(context.Background(), c, f.host+"/lab/debian", desc)
+	rc, err = openBlob(context.Background(), c, f.Host+"/lab/debian", desc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +93,13 @@ func TestOpenBlob(t *testing.T) {
 		t.Errorf("wrong digest: %v", err)
 	}
 	// A blob the registry does not have is not found.
-	_, err = openBlob(context.Background(), c, f.host+"/lab/debian", ocispecs.Descriptor{Digest: digest.FromString("missing"), Size: 1})
-	if !errors.Is(err, resolver.ErrNotFound) || !strings.Contains(err.Error(), "cannot get layer "+string(digest.FromString("missing"))+" of "+f.host+"/lab/debian: registry "+f.host+" has no such blob") {
+	_, err = openBlob(context.Background(), c, f.Host+"/lab/debian", ocispecs.Descriptor{Digest: digest.FromString("missing"), Size: 1})
+	if !errors.Is(err, resolver.ErrNotFound) || !strings.Contains(err.Error(), "cannot get layer "+string(digest.FromString("missing"))+" of "+f.Host+"/lab/debian: registry "+f.Host+" has no such blob") {
 		t.Errorf("missing blob: %v", err)
 	}
 	// A digest that is none fails before any request.
 	n := len(f.requested())
-	if _, err := openBlob(context.Background(), c, f.host+"/lab/debian", ocispecs.Descriptor{Digest: "sha256:abc", Size: 1}); err == nil || !errors.Is(err, resolver.ErrInvalidImage) || len(f.requested()) != n {
+	if _, err := openBlob(context.Background(), c, f.Host+"/lab/debian", ocispecs.Descriptor{Digest: "sha256:abc", Size: 1}); err == nil || !errors.Is(err, resolver.ErrInvalidImage) || len(f.requested()) != n {
 		t.Errorf("invalid digest: %v", err)
 	}
 }
