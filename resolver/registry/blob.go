@@ -14,6 +14,8 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // Blobs are read as streams: they go through the client's transport like
@@ -31,7 +33,7 @@ func (e *blobError) Error() string { return e.msg }
 // with its own message.
 func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg string, err error, hint string) error {
 	return &resolver.RegistryError{
-		Op: opBlob, Registry: s.repo.RegistryStr(), Subject: s.repo.Name() + "@" + excerpt([]byte(d.Digest), 100),
+		Op: opBlob, Registry: s.repo.RegistryStr(), Subject: s.repo.Name() + "@" + transport.Excerpt([]byte(d.Digest), 100),
 		Kind: kind, Anonymous: c.o.keychain == nil, Msg: msg, Err: err, Hint: hint,
 	}
 }
@@ -43,11 +45,11 @@ func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg st
 // (WithTimeout); then a Read fails when no byte of the body came for the
 // request timeout (WithRequestTimeout). callCtx is the requests' context,
 // which bounds the whole read; ctx is the caller's, for error messages.
-func (c *Client) openBlob(callCtx, ctx context.Context, cl *call, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
+func (c *Client) openBlob(callCtx, ctx context.Context, cl *transport.Call, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
 	host := s.repo.RegistryStr()
-	subject := fmt.Sprintf("layer %s of %s", excerpt([]byte(desc.Digest), 100), ref)
+	subject := fmt.Sprintf("layer %s of %s", transport.Excerpt([]byte(desc.Digest), 100), ref)
 	if desc.Digest.Validate() != nil || !desc.Digest.Algorithm().Available() || desc.Size < 0 {
-		return nil, c.blobError(s, desc, resolver.ErrInvalidImage, fmt.Sprintf("cannot get %s: its manifest names it by the unusable digest %q or size %d", subject, excerpt([]byte(desc.Digest), 100), desc.Size), nil, "")
+		return nil, c.blobError(s, desc, resolver.ErrInvalidImage, fmt.Sprintf("cannot get %s: its manifest names it by the unusable digest %q or size %d", subject, transport.Excerpt([]byte(desc.Digest), 100), desc.Size), nil, "")
 	}
 	u := &url.URL{
 		Scheme: s.repo.Scheme(),
@@ -56,7 +58,7 @@ func (c *Client) openBlob(callCtx, ctx context.Context, cl *call, s *session, re
 	}
 	reqCtx, cancel := context.WithCancel(callCtx)
 	late := time.AfterFunc(c.o.timeout, cancel)
-	resp, err := s.get(reqCtx, cl.streamed(), u, "")
+	resp, err := s.get(reqCtx, cl.Streamed(), u, "")
 	if !late.Stop() && callCtx.Err() == nil {
 		if err == nil {
 			resp.Body.Close()

@@ -17,6 +17,8 @@ import (
 
 	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // openBlob opens the blob desc of the repository ref names ("host/repo")
@@ -26,7 +28,7 @@ func openBlob(ctx context.Context, c *Client, ref string, desc ocispecs.Descript
 	if err != nil {
 		return nil, err
 	}
-	return c.openBlob(ctx, ctx, newCall(r.Context().RegistryStr()), c.session(r.Context()), ref, desc)
+	return c.openBlob(ctx, ctx, transport.NewCall(r.Context().RegistryStr()), c.session(r.Context()), ref, desc)
 }
 
 // Layers stream through redirects and bearer authentication, the way

@@ -12,9 +12,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // Client talks to OCI registries. It is safe for concurrent use.
@@ -35,28 +37,22 @@ func New(opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	g := newNetGuard()
-	if o.lookup != nil {
-		g.lookup = o.lookup
-	}
-	if o.dial != nil {
-		g.dial = o.dial
-	}
-	if o.proxy != nil {
-		g.proxyOf = o.proxy
-	}
-	g.named = o.networks
 	c := &Client{o: o, sessions: map[string]*session{}}
-	c.transport = &retryTransport{next: tlsGuard{next: g, plainHTTP: c.plainHTTP}, o: &c.o}
+	c.transport = transport.New(transport.Options{
+		UserAgent: o.userAgent, RequestTimeout: o.requestTimeout,
+		Retries: o.retries, Backoff: o.backoff, MaxBackoff: o.maxBackoff, MaxRetryAfter: o.maxRetryAfter,
+		MaxBodyBytes: o.maxBodyBytes, PlainHTTP: c.plainHTTP, PrivateNetworks: o.networks,
+		Lookup: o.lookup, Dial: o.dial, Proxy: o.proxy,
+	})
 	return c
 }
 
 // call starts a call on registry ("host[:port]"): its per-call state
 // (the registry, for the network guard; stats, for error messages), and
 // callCtx, ctx under the call's time limit.
-func (c *Client) call(ctx context.Context, registry string) (callCtx context.Context, cl *call, cancel context.CancelFunc) {
+func (c *Client) call(ctx context.Context, registry string) (callCtx context.Context, cl *transport.Call, cancel context.CancelFunc) {
 	callCtx, cancel = context.WithTimeout(ctx, c.o.timeout)
-	return callCtx, newCall(registry), cancel
+	return callCtx, transport.NewCall(registry), cancel
 }
 
 // ListTags lists every tag of repository ("host/path"), following Link
@@ -111,7 +107,7 @@ type session struct {
 // session returns the repository's session.
 func (c *Client) session(repo name.Repository) *session {
 	return c.sessionFor("repository "+repo.Name(), func() *session {
-		return &session{c: c, reg: repo.Registry, resource: repo, scope: repo.Scope(transport.PullScope), repo: repo}
+		return &session{c: c, reg: repo.Registry, resource: repo, scope: repo.Scope(ggcrtransport.PullScope), repo: repo}
 	})
 }
 
@@ -141,15 +137,15 @@ func (s *session) client() (*http.Client, bool) {
 	if !authed {
 		tr = s.c.transport
 	}
-	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}, authed
+	return &http.Client{Transport: tr, CheckRedirect: transport.CheckRedirect}, authed
 }
 
 // authenticate pings the registry and answers its authentication
 // challenge, once: with the credentials of the keychain, if any, unless
 // the challenge sends them to a token realm the client does not trust
 // with them (trustsRealm); then anonymously.
-func (s *session) authenticate(ctx context.Context, cl *call) error {
-	ctx = cl.inMemory().bind(ctx)
+func (s *session) authenticate(ctx context.Context, cl *transport.Call) error {
+	ctx = cl.InMemory().Bind(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.authed != nil {
@@ -162,13 +158,13 @@ func (s *session) authenticate(ctx context.Context, cl *call) error {
 			return err
 		}
 	}
-	pr, err := transport.Ping(ctx, s.reg, s.c.transport)
+	pr, err := ggcrtransport.Ping(ctx, s.reg, s.c.transport)
 	if err != nil {
 		return err
 	}
 	if realm := pr.Parameters["realm"]; auth != authn.Anonymous && strings.EqualFold(pr.Scheme, "bearer") && !s.c.trustsRealm(s.reg.RegistryStr(), realm) {
 		auth, s.withheld = authn.Anonymous, realm
-		cl.stats.withhold(realm)
+		cl.Withhold(realm)
 	}
 	tr, err := authTransport(ctx, s.reg, auth, s.c.transport, s.scope, pr)
 	if err != nil {
@@ -181,22 +177,22 @@ func (s *session) authenticate(ctx context.Context, cl *call) error {
 // authTransport is go-containerregistry's authenticating transport for a
 // challenge the client got (and checked) itself: Basic credentials for the
 // registry, or a bearer token from the challenge's realm.
-func authTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, t http.RoundTripper, scope string, pr *transport.Challenge) (http.RoundTripper, error) {
+func authTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, t http.RoundTripper, scope string, pr *ggcrtransport.Challenge) (http.RoundTripper, error) {
 	if !strings.EqualFold(pr.Scheme, "bearer") {
-		return transport.FromToken(reg, auth, t, pr, &transport.Token{})
+		return ggcrtransport.FromToken(reg, auth, t, pr, &ggcrtransport.Token{})
 	}
 	cfg, err := authn.Authorization(ctx, auth)
 	if err != nil {
 		return nil, err
 	}
-	tok := &transport.Token{Token: cfg.RegistryToken}
+	tok := &ggcrtransport.Token{Token: cfg.RegistryToken}
 	if tok.Token == "" {
-		if tok, err = transport.Exchange(ctx, reg, auth, t, []string{scope}, pr); err != nil {
+		if tok, err = ggcrtransport.Exchange(ctx, reg, auth, t, []string{scope}, pr); err != nil {
 			return nil, err
 		}
 		tok.Token = cmp.Or(tok.Token, tok.AccessToken)
 	}
-	return transport.FromToken(reg, auth, t, pr, tok)
+	return ggcrtransport.FromToken(reg, auth, t, pr, tok)
 }
 
 // trustsRealm reports whether the keychain's credentials for registry
@@ -218,7 +214,7 @@ func (c *Client) trustsRealm(registry, realm string) bool {
 		return false
 	}
 	host := strings.ToLower(u.Hostname())
-	if host == hostname(registry) {
+	if host == transport.Hostname(registry) {
 		return true
 	}
 	for _, h := range c.o.realms {
@@ -226,7 +222,7 @@ func (c *Client) trustsRealm(registry, realm string) bool {
 			return true
 		}
 	}
-	return dockerHubHosts[hostname(registry)] && host == "auth.docker.io"
+	return dockerHubHosts[transport.Hostname(registry)] && host == "auth.docker.io"
 }
 
 // dockerHubHosts are Docker Hub's registry hosts, whose token realm is
@@ -236,8 +232,8 @@ var dockerHubHosts = map[string]bool{"index.docker.io": true, "registry-1.docker
 // get GETs u for cl, following redirects, authenticating if the registry
 // asks to. Any status but 200 is a *statusError. The body is in memory
 // (see retryTransport), unless cl's bodyReader took it or cl streams.
-func (s *session) get(ctx context.Context, cl *call, u *url.URL, accept string) (*http.Response, error) {
-	ctx = cl.bind(ctx)
+func (s *session) get(ctx context.Context, cl *transport.Call, u *url.URL, accept string) (*http.Response, error) {
+	ctx = cl.Bind(ctx)
 	do := func() (*http.Response, bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
@@ -267,7 +263,7 @@ func (s *session) get(ctx context.Context, cl *call, u *url.URL, accept string) 
 		defer resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			s.mu.Lock()
-			cl.stats.withhold(s.withheld)
+			cl.Withhold(s.withheld)
 			s.mu.Unlock()
 		}
 		return nil, newStatusError(resp)

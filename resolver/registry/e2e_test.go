@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -36,7 +36,7 @@ func (remoteImages) ResolveImage(ctx context.Context, ref string, p ocispecs.Pla
 	}
 	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}))
 	if err != nil {
-		var terr *transport.Error
+		var terr *ggcrtransport.Error
 		if errors.As(err, &terr) && terr.StatusCode == 404 {
 			return "", nil, fmt.Errorf("%s: %w", ref, resolver.ErrNotFound)
 		}

@@ -13,6 +13,8 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // maxIndexDepth bounds how deep image indexes may nest.
@@ -119,7 +121,7 @@ func descriptor(d v1.Descriptor) ocispecs.Descriptor {
 // platformManifest fetches ref's manifest and, through indexes, the image
 // manifest for platform, for cl. callCtx bounds the requests; ctx is the
 // caller's, for error messages.
-func (c *Client) platformManifest(callCtx, ctx context.Context, cl *call, r name.Reference, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
+func (c *Client) platformManifest(callCtx, ctx context.Context, cl *transport.Call, r name.Reference, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
 	registry := r.Context().RegistryStr()
 	s := c.session(r.Context())
 	m, err := s.manifest(callCtx, cl, r, c.o.maxManifest)
@@ -217,7 +219,7 @@ func (e *platformError) Error() string {
 	if len(e.have) > 0 {
 		var hs []string
 		for _, h := range e.have[:min(len(e.have), maxQuotedPlatforms)] {
-			hs = append(hs, excerpt([]byte(h), 100))
+			hs = append(hs, transport.Excerpt([]byte(h), 100))
 		}
 		if n := len(e.have) - maxQuotedPlatforms; n > 0 {
 			hs = append(hs, fmt.Sprintf("and %d more", n))

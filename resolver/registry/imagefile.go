@@ -20,6 +20,8 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // ReadImageFile reads files out of an image's layers: sdkfront lock
@@ -92,7 +94,7 @@ func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispec
 		return nil, err
 	}
 	host := r.Context().RegistryStr()
-	cl := newCall(host)
+	cl := transport.NewCall(host)
 	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
 	dt, err := c.readImageFile(callCtx, ctx, cl, r, ref, platform, paths, lim)
@@ -107,7 +109,7 @@ func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispec
 	return dt, err
 }
 
-func (c *Client) readImageFile(callCtx, ctx context.Context, cl *call, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
+func (c *Client) readImageFile(callCtx, ctx context.Context, cl *transport.Call, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
 	mctx, mcancel := context.WithTimeout(callCtx, c.o.timeout)
 	_, im, s, err := c.platformManifest(mctx, ctx, cl, r, ref, platform)
 	mcancel()
@@ -137,12 +139,12 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, cl *call, r name.Re
 // readLayer reads one layer into ov, decompressing at most what lim and
 // left (of the overall bound) allow, and returns the bytes decompressed.
 // It reads the layer to its end, so that its digest and size are checked.
-func (c *Client) readLayer(callCtx, ctx context.Context, cl *call, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
+func (c *Client) readLayer(callCtx, ctx context.Context, cl *transport.Call, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
 	var blob io.ReadCloser
 	fail := func(err error) error {
 		kind := resolver.ErrInvalidImage
 		var (
-			se *stallError
+			se *transport.StallError
 			be *blobError
 		)
 		switch {
@@ -162,7 +164,7 @@ func (c *Client) readLayer(callCtx, ctx context.Context, cl *call, s *session, r
 		return c.blobError(s, d, kind, fmt.Sprintf("cannot read layer %s of %s", d.Digest, ref), err, "")
 	}
 	if d.Size > lim.MaxLayerBytes {
-		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, size(lim.MaxLayerBytes))})
+		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, transport.Size(lim.MaxLayerBytes))})
 	}
 	blob, err := c.openBlob(callCtx, ctx, cl, s, ref, d)
 	if err != nil {
@@ -170,9 +172,9 @@ func (c *Client) readLayer(callCtx, ctx context.Context, cl *call, s *session, r
 	}
 	defer blob.Close()
 	un := &capped{limit: min(lim.MaxLayerBytes, left)}
-	un.err = &blobError{fmt.Sprintf("it holds more than %s decompressed, more than sdkfront reads of a layer", size(lim.MaxLayerBytes))}
+	un.err = &blobError{fmt.Sprintf("it holds more than %s decompressed, more than sdkfront reads of a layer", transport.Size(lim.MaxLayerBytes))}
 	if un.limit < lim.MaxLayerBytes {
-		un.err = &blobError{fmt.Sprintf("the layers read hold more than %s decompressed, more than sdkfront reads of an image", size(lim.MaxBytes))}
+		un.err = &blobError{fmt.Sprintf("the layers read hold more than %s decompressed, more than sdkfront reads of an image", transport.Size(lim.MaxBytes))}
 	}
 	dec, closeDec, err := decompress(blob)
 	if err != nil {
@@ -335,8 +337,8 @@ func (ov *overlay) scan(r io.Reader) error {
 			st.kind = noFile
 		}
 		if st.kind == regularFile && ov.open(p) {
-			dt, err := readAll(tr, maxImageFile)
-			if errors.Is(err, errTooLarge) {
+			dt, err := transport.ReadAll(tr, maxImageFile)
+			if errors.Is(err, transport.ErrTooLarge) {
 				return &blobError{fmt.Sprintf("/%s is larger than %d KiB", p, maxImageFile>>10)}
 			}
 			if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // listTags lists repo's tags page by page. It follows a page's Link to
@@ -27,7 +29,7 @@ import (
 // lexically) and stops past them, and only those tags are returned. A
 // registry that does not honour last is listed in full, and then all the
 // tags are returned, with all set.
-func (c *Client) listTags(ctx context.Context, cl *call, repo name.Repository, prefix string) (tags []string, all bool, err error) {
+func (c *Client) listTags(ctx context.Context, cl *transport.Call, repo name.Repository, prefix string) (tags []string, all bool, err error) {
 	s := c.session(repo)
 	u := &url.URL{
 		Scheme: repo.Scheme(),
@@ -116,11 +118,11 @@ type tagList struct {
 
 // page GETs one page of tags at u and adds its tags, decoding the page as
 // it arrives (or from memory, when a redirect took the response elsewhere).
-func (l *tagList) page(ctx context.Context, cl *call, s *session, u *url.URL) (*http.Response, error) {
+func (l *tagList) page(ctx context.Context, cl *transport.Call, s *session, u *url.URL) (*http.Response, error) {
 	// Only counts: a copy of the slice would keep its backing array alive.
 	n, listed, bytes, invalid := len(l.tags), l.listed, l.bytes, l.invalid
 	restart := func() { l.tags, l.listed, l.bytes, l.invalid = l.tags[:n], listed, bytes, invalid }
-	rd := &bodyReader{suffix: "/tags/list", limit: l.pageBytes, read: func(r io.Reader) error {
+	rd := &transport.BodyReader{Suffix: "/tags/list", Limit: l.pageBytes, Decode: func(r io.Reader) error {
 		restart()
 		err := decodeList(r, "tags", l.add, restart)
 		var le *limitError
@@ -129,13 +131,13 @@ func (l *tagList) page(ctx context.Context, cl *call, s *session, u *url.URL) (*
 		}
 		return err
 	}}
-	resp, err := s.get(ctx, cl.reading(rd), u, "application/json")
+	resp, err := s.get(ctx, cl.Reading(rd), u, "application/json")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if !rd.done {
-		if err := rd.read(resp.Body); err != nil {
+	if !rd.Done {
+		if err := rd.Decode(resp.Body); err != nil {
 			return nil, err
 		}
 	}
@@ -151,7 +153,7 @@ func (l *tagList) add(tag string) error {
 	case l.listed > l.maxTags:
 		return &limitError{fmt.Sprintf("lists more than %d tags", l.maxTags)}
 	case l.bytes > l.maxBytes:
-		return &limitError{fmt.Sprintf("lists more than %s of tags", size(l.maxBytes))}
+		return &limitError{fmt.Sprintf("lists more than %s of tags", transport.Size(l.maxBytes))}
 	case !validTag(tag):
 		l.invalid++
 		return nil

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -18,9 +18,9 @@ func TestRequestOutsideCall(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	t.Cleanup(srv.Close)
-	c := New()
-	g := c.transport.(*retryTransport).next.(tlsGuard).next.(*netGuard)
-	for name, rt := range map[string]http.RoundTripper{"client": c.transport, "guard": g} {
+	tr := New(Options{PlainHTTP: func(string) bool { return true }})
+	g := tr.(*retryTransport).next.(tlsGuard).next.(*netGuard)
+	for name, rt := range map[string]http.RoundTripper{"transport": tr, "guard": g} {
 		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/v2/", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -29,7 +29,7 @@ func TestRequestOutsideCall(t *testing.T) {
 		if resp != nil {
 			resp.Body.Close()
 		}
-		var nc *noCallError
+		var nc *NoCallError
 		if resp != nil || !errors.As(err, &nc) || !strings.Contains(err.Error(), "registry client bug: GET "+srv.URL+"/v2/ was sent outside any call") {
 			t.Errorf("%s: %v, %v; want the bug named", name, resp, err)
 		}
@@ -38,11 +38,11 @@ func TestRequestOutsideCall(t *testing.T) {
 		t.Errorf("the server got %d requests sent outside any call", n)
 	}
 
-	req, err := http.NewRequestWithContext(newCall(mustHost(t, srv.URL)).bind(context.Background()), http.MethodGet, srv.URL+"/v2/", nil)
+	req, err := http.NewRequestWithContext(NewCall(srv.Listener.Addr().String()).Bind(context.Background()), http.MethodGet, srv.URL+"/v2/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.transport.RoundTrip(req)
+	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"bytes"
@@ -22,14 +22,14 @@ import (
 // full, as attempt reads them.
 func (t *retryTransport) streamAttempt(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
-	idle := newIdleTimer(t.o.requestTimeout, cancel)
+	idle := newIdleTimer(t.o.RequestTimeout, cancel)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if !idle.stop() {
 		if err == nil {
 			resp.Body.Close()
 		}
 		cancel()
-		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout}
+		return nil, &TimeoutError{host: req.URL.Host, after: t.o.RequestTimeout}
 	}
 	if err != nil {
 		cancel()
@@ -42,22 +42,22 @@ func (t *retryTransport) streamAttempt(req *http.Request) (*http.Response, error
 	defer cancel()
 	idle.start()
 	var body []byte
-	limit := t.o.maxBodyBytes
+	limit := t.o.MaxBodyBytes
 	if resp.StatusCode/100 != 2 {
 		// Error bodies: only the start is of use, as in attempt.
 		limit = maxErrorBody
 		body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
 	} else {
-		body, err = readAll(resp.Body, limit)
+		body, err = ReadAll(resp.Body, limit)
 	}
 	resp.Body.Close()
 	switch timedOut := !idle.stop(); {
 	case timedOut:
-		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
-	case errors.Is(err, errTooLarge):
-		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), excerpt([]byte(req.URL.Path), 100))}
+		return nil, &TimeoutError{host: req.URL.Host, after: t.o.RequestTimeout, body: true, got: len(body), want: resp.ContentLength}
+	case errors.Is(err, ErrTooLarge):
+		return nil, &TooLargeError{What: fmt.Sprintf("a response larger than %s to GET %s", Size(limit), Excerpt([]byte(req.URL.Path), 100))}
 	case err != nil:
-		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), err)
+		return nil, fmt.Errorf("reading the response to GET %s: %w", Excerpt([]byte(req.URL.Path), 100), err)
 	}
 	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
 	resp.ContentLength = int64(len(body))
@@ -111,7 +111,7 @@ func (b *streamBody) Read(p []byte) (int, error) {
 	stalled := !b.idle.stop()
 	b.got += int64(n)
 	if err != nil && err != io.EOF && stalled {
-		err = &stallError{host: b.host, idle: b.idle.d, got: b.got, want: b.want}
+		err = &StallError{host: b.host, idle: b.idle.d, got: b.got, want: b.want}
 	}
 	return n, err
 }
@@ -122,14 +122,14 @@ func (b *streamBody) Close() error {
 	return b.body.Close()
 }
 
-// stallError is a streamed body that stopped coming.
-type stallError struct {
+// StallError is a streamed body that stopped coming.
+type StallError struct {
 	host      string
 	idle      time.Duration
 	got, want int64
 }
 
-func (e *stallError) Error() string {
+func (e *StallError) Error() string {
 	of := ""
 	if e.want >= 0 {
 		of = fmt.Sprintf(" of %d", e.want)

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 // The network guard: every connection the client opens is to an address
 // the registry it works for may send it to. A call (ListTags, ...) names
-// its registry in the *call its requests carry (call.go), which picks
+// its registry in the *Call its requests carry (call.go), which picks
 // that registry's transport; its dialer resolves each host itself, checks
 // every address it is about to connect to, and connects to that very
 // address, so that a host name cannot resolve to one address when checked
@@ -307,9 +307,9 @@ func (r reach) allows(a netip.Addr) bool {
 	return false
 }
 
-// privateNetwork reports whether p lies within one private block, as a
+// PrivateNetwork reports whether p lies within one private block, as a
 // network WithPrivateNetworks names must.
-func privateNetwork(p netip.Prefix) bool {
+func PrivateNetwork(p netip.Prefix) bool {
 	if !p.IsValid() || p.Addr().Zone() != "" {
 		return false
 	}
@@ -322,8 +322,8 @@ func privateNetwork(p netip.Prefix) bool {
 	return false
 }
 
-// addressError is a connection the guard refused.
-type addressError struct {
+// AddressError is a connection the guard refused.
+type AddressError struct {
 	host     string // as named: "localhost"
 	addr     netip.Addr
 	class    addrClass
@@ -332,7 +332,7 @@ type addressError struct {
 	proxied  bool           // the registry is reached through a proxy
 }
 
-func (e *addressError) Error() string {
+func (e *AddressError) Error() string {
 	named := e.addr.String()
 	if e.host != named {
 		named = fmt.Sprintf("%s (%s)", e.host, e.addr)
@@ -401,7 +401,7 @@ type origin struct {
 
 // originOf returns registry's origin ("host[:port]"), one per host.
 func (g *netGuard) originOf(registry string) *origin {
-	host := hostname(registry)
+	host := Hostname(registry)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	o, ok := g.origins[host]
@@ -471,7 +471,7 @@ func (g *netGuard) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 // addrsOf returns host's addresses for o's registry: o's fixed ones if
 // host is the registry's, else a resolution of its own.
 func (g *netGuard) addrsOf(ctx context.Context, o *origin, host string) ([]netip.Addr, error) {
-	if o.host != "" && hostname(host) == o.host {
+	if o.host != "" && Hostname(host) == o.host {
 		if addrs, _, fixed := o.state(); fixed && addrs != nil {
 			return addrs, nil
 		}
@@ -493,7 +493,7 @@ func checkReach(r reach, registry, host string, addr netip.Addr) error {
 	if registry == "" {
 		registry = "(none)"
 	}
-	return &addressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks, proxied: r.proxied}
+	return &AddressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks, proxied: r.proxied}
 }
 
 // route is how the guard sends one request: directly (proxy nil), every
@@ -528,7 +528,7 @@ func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.RoundTrip(req.WithContext(cl.routed(rt).bind(ctx)))
+	resp, err := t.RoundTrip(req.WithContext(cl.routed(rt).Bind(ctx)))
 	if resp != nil {
 		resp.Request = req
 	}
@@ -597,7 +597,7 @@ func (g *netGuard) dialContext(ctx context.Context, registry string, o *origin, 
 // cmpErr keeps the first error, but a refused address over a failed dial:
 // that is what the user needs to know.
 func cmpErr(first, err error) error {
-	var ae *addressError
+	var ae *AddressError
 	if first == nil || (errors.As(err, &ae) && !errors.As(first, &ae)) {
 		return err
 	}
@@ -620,7 +620,7 @@ func (g *netGuard) route(req *http.Request, registry string, o *origin) (*route,
 		return &route{}, err
 	}
 	host := req.URL.Hostname()
-	if o.host != "" && hostname(host) == o.host {
+	if o.host != "" && Hostname(host) == o.host {
 		// The proxy is about to reach the registry the caller named, at
 		// an address of its own resolution: the registry is public for
 		// good, and what this host resolved its name to says nothing.
@@ -657,8 +657,8 @@ func proxyAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// hostname is the host of "host[:port]", lower case, without brackets.
-func hostname(hostport string) string {
+// Hostname is the host of "host[:port]", lower case, without brackets.
+func Hostname(hostport string) string {
 	h := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		h = hh

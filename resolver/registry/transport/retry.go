@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ import (
 // other, and the caller gets the response with the body in memory.
 type retryTransport struct {
 	next http.RoundTripper
-	o    *options
+	o    *Options
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -42,17 +42,17 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	st := cl.stats
-	if t.o.userAgent != "" {
+	if t.o.UserAgent != "" {
 		req = req.Clone(ctx)
-		req.Header.Set("User-Agent", t.o.userAgent)
+		req.Header.Set("User-Agent", t.o.UserAgent)
 	}
 	// Requests with a body (token POSTs) go once: it cannot be sent again.
 	idempotent := (req.Method == http.MethodGet || req.Method == http.MethodHead) && req.Body == nil
 	for attempt := 1; ; attempt++ {
 		resp, err := t.attempt(req, cl)
 		wait, temporary := t.retryable(resp, err, attempt)
-		last := !idempotent || !temporary || attempt > t.o.retries
-		if !last && wait > t.o.maxRetryAfter {
+		last := !idempotent || !temporary || attempt > t.o.Retries
+		if !last && wait > t.o.MaxRetryAfter {
 			st.refusedWait(wait)
 			last = true
 		}
@@ -82,13 +82,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // streams (a blob, stream.go's streamAttempt: the body is handed over
 // unread; the request timeout then bounds each wait for more of it, not
 // the whole).
-func (t *retryTransport) attempt(req *http.Request, cl *call) (*http.Response, error) {
+func (t *retryTransport) attempt(req *http.Request, cl *Call) (*http.Response, error) {
 	if cl.streaming {
 		return t.streamAttempt(req)
 	}
 	ctx, cancel := context.WithCancel(req.Context())
-	if t.o.requestTimeout > 0 {
-		ctx, cancel = context.WithTimeout(req.Context(), t.o.requestTimeout)
+	if t.o.RequestTimeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), t.o.RequestTimeout)
 	}
 	defer cancel()
 	timedOut := func() bool { return ctx.Err() != nil && req.Context().Err() == nil }
@@ -96,7 +96,7 @@ func (t *retryTransport) attempt(req *http.Request, cl *call) (*http.Response, e
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		if timedOut() {
-			return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout}
+			return nil, &TimeoutError{host: req.URL.Host, after: t.o.RequestTimeout}
 		}
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (t *retryTransport) attempt(req *http.Request, cl *call) (*http.Response, e
 	if rd := cl.reader; ok && rd != nil && rd.takes(req) {
 		return t.readInto(rd, req, resp, timedOut)
 	}
-	limit, truncate := t.o.maxBodyBytes, false
+	limit, truncate := t.o.MaxBodyBytes, false
 	if resp.StatusCode/100 != 2 || req.URL.Path == "/v2/" {
 		// Error bodies and pings: only the start is of use.
 		limit, truncate = maxErrorBody, true
@@ -113,22 +113,36 @@ func (t *retryTransport) attempt(req *http.Request, cl *call) (*http.Response, e
 	if truncate {
 		body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
 	} else {
-		body, err = readAll(resp.Body, limit)
+		body, err = ReadAll(resp.Body, limit)
 	}
 	resp.Body.Close()
 	switch {
 	case err == nil:
-	case errors.Is(err, errTooLarge):
-		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), excerpt([]byte(req.URL.Path), 100))}
+	case errors.Is(err, ErrTooLarge):
+		return nil, &TooLargeError{What: fmt.Sprintf("a response larger than %s to GET %s", Size(limit), Excerpt([]byte(req.URL.Path), 100))}
 	case timedOut():
-		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
+		return nil, &TimeoutError{host: req.URL.Host, after: t.o.RequestTimeout, body: true, got: len(body), want: resp.ContentLength}
 	default:
-		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), err)
+		return nil, fmt.Errorf("reading the response to GET %s: %w", Excerpt([]byte(req.URL.Path), 100), err)
 	}
 	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
 	resp.ContentLength = int64(len(body))
 	return resp, nil
 }
+
+// decodeError is a body its BodyReader refused: sending the request again
+// would bring the same body.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// TooLargeError is a response larger than the transport reads of one.
+type TooLargeError struct {
+	What string // "a response larger than 8 MiB to GET /v2/…"
+}
+
+func (e *TooLargeError) Error() string { return "sent " + e.What }
 
 // memBody is a response body read in full.
 type memBody struct {
@@ -144,44 +158,44 @@ const maxErrorBody = 64 << 10
 // readInto has rd decode resp's body within the attempt. A failure to
 // read the body (a reset, a timeout) fails the attempt like any other, so
 // that it is retried; a body that does not decode does not.
-func (t *retryTransport) readInto(rd *bodyReader, req *http.Request, resp *http.Response, timedOut func() bool) (*http.Response, error) {
-	body := &countingReader{r: resp.Body, left: rd.limit}
-	err := rd.read(body)
+func (t *retryTransport) readInto(rd *BodyReader, req *http.Request, resp *http.Response, timedOut func() bool) (*http.Response, error) {
+	body := &countingReader{r: resp.Body, left: rd.Limit}
+	err := rd.Decode(body)
 	resp.Body.Close()
 	switch {
-	case body.err != nil && body.err != io.EOF && !errors.Is(body.err, errTooLarge):
+	case body.err != nil && body.err != io.EOF && !errors.Is(body.err, ErrTooLarge):
 		if timedOut() {
-			return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: int(body.n), want: resp.ContentLength}
+			return nil, &TimeoutError{host: req.URL.Host, after: t.o.RequestTimeout, body: true, got: int(body.n), want: resp.ContentLength}
 		}
-		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), body.err)
-	case errors.Is(body.err, errTooLarge):
-		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(rd.limit), excerpt([]byte(req.URL.Path), 100))}
+		return nil, fmt.Errorf("reading the response to GET %s: %w", Excerpt([]byte(req.URL.Path), 100), body.err)
+	case errors.Is(body.err, ErrTooLarge):
+		return nil, &TooLargeError{What: fmt.Sprintf("a response larger than %s to GET %s", Size(rd.Limit), Excerpt([]byte(req.URL.Path), 100))}
 	case err != nil:
-		return nil, err
+		return nil, &decodeError{err}
 	}
-	rd.done = true
+	rd.Done = true
 	resp.Body = &memBody{Reader: bytes.NewReader(nil)}
 	resp.ContentLength = 0
 	return resp, nil
 }
 
-// bodyReader decodes the body of a 200 response to a request whose path
+// BodyReader decodes the body of a 200 response to a request whose path
 // ends in suffix, as it arrives, for the call that reads with it
 // (call.reading). read starts afresh for each attempt; done is set once it
 // succeeded. A response it does not take (one redirected elsewhere) comes
 // back in memory.
-type bodyReader struct {
-	suffix string
-	limit  int64 // bytes of one response
-	read   func(io.Reader) error
-	done   bool
+type BodyReader struct {
+	Suffix string
+	Limit  int64 // bytes of one response
+	Decode func(io.Reader) error
+	Done   bool
 }
 
-func (rd *bodyReader) takes(req *http.Request) bool {
-	return req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, rd.suffix)
+func (rd *BodyReader) takes(req *http.Request) bool {
+	return req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, rd.Suffix)
 }
 
-// countingReader reads at most left bytes of r; more is errTooLarge. It
+// countingReader reads at most left bytes of r; more is ErrTooLarge. It
 // keeps the error r returned.
 type countingReader struct {
 	r    io.Reader
@@ -202,7 +216,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	if c.left < 0 {
 		n += int(c.left)
-		c.err = errTooLarge
+		c.err = ErrTooLarge
 		return n, c.err
 	}
 	if err != nil {
@@ -214,14 +228,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // retryable reports whether an attempt's outcome is worth another attempt,
 // and after how long.
 func (t *retryTransport) retryable(resp *http.Response, err error, attempt int) (time.Duration, bool) {
-	backoff := t.o.backoff << (attempt - 1)
-	if backoff <= 0 || backoff > t.o.maxBackoff {
-		backoff = t.o.maxBackoff
+	backoff := t.o.Backoff << (attempt - 1)
+	if backoff <= 0 || backoff > t.o.MaxBackoff {
+		backoff = t.o.MaxBackoff
 	}
 	// Equal jitter: between half the backoff and all of it.
 	backoff = backoff/2 + rand.N(backoff/2+1)
 	if err != nil {
-		return backoff, temporary(err)
+		return backoff, Temporary(err)
 	}
 	switch c := resp.StatusCode; {
 	case c == http.StatusRequestTimeout, c == http.StatusTooManyRequests,
@@ -234,14 +248,15 @@ func (t *retryTransport) retryable(resp *http.Response, err error, attempt int) 
 	return 0, false
 }
 
-// temporary reports whether a failed attempt may succeed when repeated.
-func temporary(err error) bool {
+// Temporary reports whether a failed attempt may succeed when repeated.
+func Temporary(err error) bool {
 	var (
-		te   *timeoutError
+		te   *TimeoutError
 		dns  *net.DNSError
-		br   *badResponse
-		ph   *plainHTTPError
-		ae   *addressError
+		tl   *TooLargeError
+		de   *decodeError
+		ph   *PlainHTTPError
+		ae   *AddressError
 		cert *tls.CertificateVerificationError
 		rh   tls.RecordHeaderError
 		ua   x509.UnknownAuthorityError
@@ -254,7 +269,7 @@ func temporary(err error) bool {
 		return true
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false // the caller's context: nothing left to try in
-	case errors.As(err, &br), errors.As(err, &ph), errors.As(err, &ae),
+	case errors.As(err, &tl), errors.As(err, &de), errors.As(err, &ph), errors.As(err, &ae),
 		errors.As(err, &cert), errors.As(err, &rh), errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci),
 		errors.Is(err, http.ErrSchemeMismatch):
 		return false
@@ -289,26 +304,28 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-var errTooLarge = errors.New("response too large")
+// ErrTooLarge is a body longer than its reader allows (ReadAll).
+var ErrTooLarge = errors.New("response too large")
 
-// readAll reads r up to limit bytes; more is errTooLarge.
-func readAll(r io.Reader, limit int64) ([]byte, error) {
+// ReadAll reads r up to limit bytes; more is ErrTooLarge.
+func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err == nil && int64(len(b)) > limit {
-		return nil, errTooLarge
+		return nil, ErrTooLarge
 	}
 	return b, err
 }
 
-func size(n int64) string {
+// Size is n bytes as an error message gives a limit: "8 MiB", "100 bytes".
+func Size(n int64) string {
 	if n >= 1<<20 && n%(1<<20) == 0 {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// timeoutError is an attempt that took longer than the request timeout.
-type timeoutError struct {
+// TimeoutError is an attempt that took longer than the request timeout.
+type TimeoutError struct {
 	host  string
 	after time.Duration
 	body  bool  // the headers came, the body did not
@@ -316,7 +333,7 @@ type timeoutError struct {
 	want  int64 // Content-Length, or -1
 }
 
-func (e *timeoutError) Error() string {
+func (e *TimeoutError) Error() string {
 	if !e.body {
 		return fmt.Sprintf("registry %s did not answer within %s", e.host, e.after)
 	}
@@ -389,37 +406,25 @@ type tlsGuard struct {
 	plainHTTP func(host string) bool
 }
 
-type plainHTTPError struct{ host string }
+// PlainHTTPError is a plain-HTTP request to a host that must use TLS.
+type PlainHTTPError struct{ host string }
 
-// plainHTTPAnswer reports whether err is an HTTPS request that a server
+// PlainHTTPAnswer reports whether err is an HTTPS request that a server
 // answered in plain HTTP. An http.Client reports it as
 // http.ErrSchemeMismatch; below one, a transport sees the TLS record header
 // that net/http checks for it, one that starts "HTTP/".
-func plainHTTPAnswer(err error) bool {
+func PlainHTTPAnswer(err error) bool {
 	var rh tls.RecordHeaderError
 	return errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/"
 }
 
-func (e *plainHTTPError) Error() string {
+func (e *PlainHTTPError) Error() string {
 	return fmt.Sprintf("refusing plain HTTP to %s: only loopback registries and those configured as insecure are used without TLS", e.host)
 }
 
 func (g tlsGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !g.plainHTTP(req.URL.Host) {
-		return nil, &plainHTTPError{req.URL.Host}
+		return nil, &PlainHTTPError{req.URL.Host}
 	}
 	return g.next.RoundTrip(req)
-}
-
-// maxRedirects bounds the redirects one request follows.
-const maxRedirects = 5
-
-// checkRedirect follows redirects, as to blob storage, up to
-// maxRedirects. Where they lead is the network guard's to check, for
-// every request: those of go-containerregistry's own clients too.
-func checkRedirect(_ *http.Request, via []*http.Request) error {
-	if len(via) >= maxRedirects {
-		return fmt.Errorf("stopped after %d redirects", maxRedirects)
-	}
-	return nil
 }
