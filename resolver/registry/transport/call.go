@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -104,3 +105,57 @@ func (cl *Call) RealmWithheld() string { return cl.stats.realmWithheld() }
 // Attempts is how often the call's last request that failed temporarily
 // was sent, and the last wait a registry asked for that was too long.
 func (cl *Call) Attempts() (attempts int, refusedWait time.Duration) { return cl.stats.get() }
+
+// stats is what the requests of one call went through, for its error
+// message. The retry transport finds it in the request's call.
+type stats struct {
+	mu         sync.Mutex
+	attempts   int           // of the last request that failed temporarily
+	retryAfter time.Duration // the last wait asked for that was too long
+	withheld   string        // a token realm not sent the credentials
+}
+
+func (st *stats) done(attempts int, temporary bool) {
+	if st == nil || !temporary {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.attempts = attempts
+}
+
+func (st *stats) refusedWait(d time.Duration) {
+	if st == nil {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.retryAfter = d
+}
+
+func (st *stats) withhold(realm string) {
+	if st == nil || realm == "" {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.withheld = realm
+}
+
+func (st *stats) realmWithheld() string {
+	if st == nil {
+		return ""
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.withheld
+}
+
+func (st *stats) get() (attempts int, retryAfter time.Duration) {
+	if st == nil {
+		return 0, 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.attempts, st.retryAfter
+}

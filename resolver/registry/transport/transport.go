@@ -1,7 +1,8 @@
 // Package transport is the HTTP transport of sdkfront's registry client,
 // every request of a call goes through, go-containerregistry's ping and
-// token requests included: retries and the request timeout (retry.go), a
-// streamed body's idle timeout (stream.go), the TLS rule, and the network
+// token requests included: retries (retry.go), each attempt under the
+// request timeout with its body read within it (attempt.go) or streamed
+// under an idle timeout (stream.go), the TLS rule (tls.go), and the network
 // guard (guard.go), which checks every connection against what the call's
 // registry may reach. A request carries its call (call.go) in its
 // context, the one value it carries; package registry holds the operations
