@@ -15,9 +15,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/internal/testregistry"
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
 // tokenServer issues bearer tokens and records the Authorization header

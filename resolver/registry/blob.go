@@ -14,7 +14,6 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 

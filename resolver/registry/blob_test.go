@@ -17,7 +17,6 @@ import (
 
 	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 

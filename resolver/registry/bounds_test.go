@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/internal/heapmeasure"
-
+	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 

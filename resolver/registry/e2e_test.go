@@ -19,9 +19,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/internal/testregistry"
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
 // remoteImages is an ImageResolver reading the registry directly, standing

@@ -12,7 +12,6 @@ import (
 	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 

@@ -17,9 +17,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/internal/testregistry"
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
 // faultFixture is a registry holding sdks/golang behind a fault proxy.

@@ -15,9 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/internal/testregistry"
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
 var (

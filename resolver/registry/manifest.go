@@ -17,7 +17,6 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 

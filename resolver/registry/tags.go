@@ -12,8 +12,42 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
+
+// ListTags lists every tag of repository ("host/path"), following Link
+// pagination.
+func (c *Client) ListTags(ctx context.Context, repository string) ([]string, error) {
+	repo, err := c.parseRepository(repository)
+	if err != nil {
+		return nil, err
+	}
+	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
+	defer cancel()
+	tags, _, err := c.listTags(callCtx, cl, repo, "")
+	if err != nil {
+		return nil, c.wrap(ctx, cl, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+	}
+	return tags, nil
+}
+
+// ListTagsWithPrefix implements resolver.PrefixLister: the tags of
+// repository that start with prefix, in as few pages as the registry
+// allows (see listTags).
+func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix string) ([]string, bool, error) {
+	repo, err := c.parseRepository(repository)
+	if err != nil {
+		return nil, false, err
+	}
+	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
+	defer cancel()
+	tags, all, err := c.listTags(callCtx, cl, repo, prefix)
+	if err != nil {
+		return nil, false, c.wrap(ctx, cl, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+	}
+	return tags, all, nil
+}
 
 // listTags lists repo's tags page by page. It follows a page's Link to
 // the next page only on the registry's own host (a relative Link resolved
