@@ -136,44 +136,6 @@ func TestCredentialRealms(t *testing.T) {
 	}
 }
 
-func TestTrustsRealm(t *testing.T) {
-	c := New(WithCredentialRealms([]string{"auth.example.com", "login.example.org:8443"}))
-	for _, tc := range []struct {
-		registry, realm string
-		want            bool
-	}{
-		{"ghcr.io", "https://ghcr.io/token", true},
-		{"ghcr.io", "https://GHCR.io:443/token", true},
-		{"reg.example:5000", "https://reg.example/token", true},
-		{"reg.example:5000", "https://evil.example/token", false},
-		{"reg.example", "https://reg.example.evil.example/token", false},
-		{"reg.example", "https://auth.example.com/token", true},
-		{"reg.example", "https://auth.example.com:9000/token", true},
-		{"reg.example", "https://login.example.org:8443/token", true},
-		{"reg.example", "https://login.example.org/token", false},
-		{"index.docker.io", "https://auth.docker.io/token", true},
-		{"registry-1.docker.io", "https://auth.docker.io/token", true},
-		{"quay.io", "https://auth.docker.io/token", false},
-		{"reg.example", "not a url", false},
-		{"reg.example", "", false},
-		// Never in clear text, but to a host reached without TLS anyway.
-		{"ghcr.io", "http://ghcr.io/token", false},
-		{"reg.example", "http://auth.example.com/token", false},
-		{"reg.example", "ftp://reg.example/token", false},
-		{"127.0.0.1:5000", "http://127.0.0.1:5000/token", true},
-		{"insecure.example:5000", "http://insecure.example:5000/token", true},
-		{"insecure.example:5000", "http://insecure.example:8080/token", false},
-	} {
-		c := c
-		if strings.HasPrefix(tc.registry, "insecure.example") {
-			c = New(WithInsecureRegistries([]string{"insecure.example:5000"}))
-		}
-		if got := c.trustsRealm(tc.registry, tc.realm); got != tc.want {
-			t.Errorf("trustsRealm(%q, %q) = %v, want %v", tc.registry, tc.realm, got, tc.want)
-		}
-	}
-}
-
 func TestCredentialRealmsFromEnv(t *testing.T) {
 	t.Setenv(CredentialRealmsEnv, " auth.example.com, login.example.org:8443  other.example ")
 	want := []string{"auth.example.com", "login.example.org:8443", "other.example"}
@@ -183,3 +145,18 @@ func TestCredentialRealmsFromEnv(t *testing.T) {
 }
 
 var _ authn.Keychain = staticKeychain{}
+
+// The client's realms follow its own rules: those it names, and its TLS
+// rule (WithInsecureRegistries) for realms in clear text.
+func TestClientRealms(t *testing.T) {
+	const registry, realm = "insecure.example:5000", "http://insecure.example:5000/token"
+	if New().realms().Trusts(registry, realm) {
+		t.Errorf("a realm in clear text is trusted on a registry not configured as insecure")
+	}
+	if !New(WithInsecureRegistries([]string{registry})).realms().Trusts(registry, realm) {
+		t.Errorf("a realm on an insecure registry's host is not trusted")
+	}
+	if !New(WithCredentialRealms([]string{"auth.example.com"})).realms().Trusts("reg.example", "https://auth.example.com/token") {
+		t.Errorf("a realm WithCredentialRealms names is not trusted")
+	}
+}

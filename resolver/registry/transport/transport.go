@@ -4,9 +4,11 @@
 // request timeout with its body read within it (attempt.go) or streamed
 // under an idle timeout (stream.go), the TLS rule (tls.go), and the network
 // guard (guard.go), which checks every connection against what the call's
-// registry may reach. A request carries its call (call.go) in its
-// context, the one value it carries; package registry holds the operations
-// and the authentication (see its doc.go for the whole of the rules).
+// registry may reach; and the answer to an authentication challenge
+// (auth.go: where credentials may go, the token). A request carries its
+// call (call.go) in its context, the one value it carries. Package
+// registry holds the operations and the sessions that authenticate once
+// per repository (see its doc.go for the whole of the rules).
 package transport
 
 import (
