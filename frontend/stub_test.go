@@ -16,9 +16,12 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	fstypes "github.com/tonistiigi/fsutil/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
@@ -95,7 +98,9 @@ func (s *stubClient) image(ref string) (stubImage, error) {
 		return img, nil
 	}
 	if strings.Contains(ref, "/sdks/") || strings.Contains(ref, "oryx/") {
-		return stubImage{}, fmt.Errorf("%s: not found", ref)
+		// As buildkitd's gateway sends containerd's not found: a gRPC
+		// status of codes.Unknown, only its message kept.
+		return stubImage{}, grpcerrors.FromGRPC(status.Error(codes.Unknown, ref+": not found"))
 	}
 	// Any other image is a plain base image.
 	dt, _ := json.Marshal(ocispecs.Image{Platform: amd64, Config: ocispecs.ImageConfig{

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Sentinel errors. Every error returned by this package that falls into one
@@ -20,8 +22,8 @@ var (
 	// ErrInvalidSource: a source template is malformed.
 	ErrInvalidSource = errors.New("invalid SDK source")
 	// ErrNotFound: an image or tag does not exist. ImageResolver
-	// implementations may wrap it; messages containing "not found" are
-	// treated alike, because BuildKit flattens errors crossing gRPC.
+	// implementations may wrap it; IsNotFound also knows containerd's, and
+	// BuildKit's over gRPC.
 	ErrNotFound = errors.New("not found")
 	// ErrRepositoryNotFound: the SDK repository does not exist.
 	ErrRepositoryNotFound = errors.New("SDK repository not found")
@@ -147,14 +149,40 @@ func (e *ImageError) Error() string        { return e.Ref + " " + e.Reason }
 func (e *ImageError) Is(target error) bool { return target == ErrInvalidImage }
 
 // IsNotFound reports whether err means an image, tag or repository does not
-// exist. Errors from BuildKit arrive flattened to strings over gRPC, so a
-// message containing "not found" counts too.
+// exist: ErrNotFound, ErrRepositoryNotFound or containerd's
+// errdefs.ErrNotFound, or such an error as BuildKit's gateway sends it over
+// gRPC (grpcNotFound).
 func IsNotFound(err error) bool {
 	if err == nil {
 		return false
 	}
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrRepositoryNotFound) ||
-		errdefs.IsNotFound(err) || strings.Contains(strings.ToLower(err.Error()), "not found")
+		errdefs.IsNotFound(err) || grpcNotFound(err)
+}
+
+// grpcNotFound reports whether err is a gRPC status that says not found.
+// BuildKit's gateway (v0.34.2: ResolveImageConfig, ResolveSourceMetadata)
+// answers a missing image, tag or platform with containerd's remotes
+// error, "<ref>: not found" wrapping errdefs.ErrNotFound; that has no gRPC
+// code of its own, so grpcerrors.ToGRPC sends it as codes.Unknown, and
+// grpcerrors.FromGRPC gives back a status error with only the message. A
+// status of codes.NotFound is one; of codes.Unknown, one whose message ends
+// with errdefs.ErrNotFound's, as every errdefs wrap in containerd's
+// resolver does. Any other error, whatever its text, is not.
+func grpcNotFound(err error) bool {
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
+		return false
+	}
+	st := se.GRPCStatus()
+	switch st.Code() {
+	case codes.NotFound:
+		return true
+	case codes.Unknown:
+		msg, sentinel := st.Message(), errdefs.ErrNotFound.Error()
+		return len(msg) >= len(sentinel) && strings.EqualFold(msg[len(msg)-len(sentinel):], sentinel)
+	}
+	return false
 }
 
 // FlavorMissing reports whether resolving failed for want of the flavor:

@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // fakeImages is an ImageResolver over a map of "repo:tag" to image. Missing
-// images fail the way BuildKit reports them over gRPC: a flat string.
+// images fail the way BuildKit's gateway client reports them: a gRPC
+// status of codes.Unknown whose message says not found (gatewayError).
 type fakeImages struct {
 	mu     sync.Mutex
 	images map[string]fakeImage
@@ -33,9 +37,16 @@ func (f *fakeImages) ResolveImage(ctx context.Context, ref string, _ ocispecs.Pl
 	}
 	img, ok := f.images[ref]
 	if !ok {
-		return "", nil, fmt.Errorf("failed to resolve source metadata for %s: %s: not found", ref, ref)
+		return "", nil, fmt.Errorf("failed to resolve source metadata for %s: %w", ref, gatewayError(ref+": not found"))
 	}
 	return img.digest, img.config, nil
+}
+
+// gatewayError is an error of buildkitd's as BuildKit's gateway client
+// returns it: containerd's errdefs errors have no gRPC code, so they cross
+// as codes.Unknown, and only their message comes back.
+func gatewayError(msg string) error {
+	return grpcerrors.FromGRPC(status.Error(codes.Unknown, msg))
 }
 
 // add adds an SDK image whose config has the given layers (diff IDs) and labels.

@@ -9,8 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/errdefs"
+	"github.com/moby/buildkit/util/grpcerrors"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 const testRegistry = "127.0.0.1:5000/sdks/"
@@ -178,7 +182,7 @@ func TestResolveErrors(t *testing.T) {
 		}, msg: `cannot resolve SDK image 127.0.0.1:5000/sdks/golang:bookworm-1.23.4 for "golang@1.23.4": pull access denied`},
 		{ref: "golang@1.23.4", setup: func(fi *fakeImages, _ *fakeTags) {
 			// The tag exists but not for the target platform.
-			fi.errs = map[string]error{testRegistry + "golang:bookworm-1.23.4": errors.New("no match for platform in manifest: not found")}
+			fi.errs = map[string]error{testRegistry + "golang:bookworm-1.23.4": gatewayError("no match for platform in manifest: not found")}
 		}, msg: `bookworm-1.23.4 for "golang@1.23.4": no match for platform in manifest: not found`},
 		{ref: "golang", setup: func(fi *fakeImages, _ *fakeTags) {
 			fi.errs = map[string]error{testRegistry + "golang:bookworm-default": errors.New("connection reset")}
@@ -330,7 +334,16 @@ func TestIsNotFound(t *testing.T) {
 		{errors.New("boom"), false},
 		{fmt.Errorf("x: %w", ErrNotFound), true},
 		{&RepositoryNotFoundError{Repository: "r"}, true},
-		{errors.New("rpc error: code = Unknown desc = docker.io/x:y: Not Found"), true},
+		{gatewayError("docker.io/x:y: not found"), true},
+		{fmt.Errorf("failed to resolve source metadata for docker.io/x:y: %w", gatewayError("docker.io/x:y: Not Found")), true},
+		{gatewayError("no match for platform in manifest: not found"), true},
+		{grpcerrors.FromGRPC(status.Error(codes.NotFound, "docker.io/x:y")), true},
+		{fmt.Errorf("x: %w", errdefs.ErrNotFound), true},
+		// Only a status says what BuildKit meant; words prove nothing.
+		{errors.New("docker.io/x:y: not found"), false},
+		{errors.New("rpc error: code = Unknown desc = docker.io/x:y: not found"), false},
+		{gatewayError("docker.io/x:y: not found in the cache, pulling failed: connection refused"), false},
+		{grpcerrors.FromGRPC(status.Error(codes.Unavailable, "registry not found behind proxy: not found")), false},
 	} {
 		if got := IsNotFound(tc.err); got != tc.want {
 			t.Errorf("IsNotFound(%v) = %v", tc.err, got)

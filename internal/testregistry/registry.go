@@ -4,10 +4,13 @@
 // of the tests that use it: those name only this package.
 //
 // A Registry may want HTTP basic auth or a bearer token, as a distribution
-// registry does; pushes go past that, straight to its store.
+// registry does, page its tags as distribution does (Paged), or put a
+// test's own handlers in front of it (Wrap); pushes go past all of that,
+// straight to its store.
 package testregistry
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log"
@@ -31,6 +34,7 @@ type Registry struct {
 	Host string
 
 	store    http.Handler // the registry without its auth
+	handler  http.Handler // what the server serves
 	requests atomic.Int32
 }
 
@@ -39,6 +43,14 @@ type Option func(*options)
 
 type options struct {
 	gate func(w http.ResponseWriter, r *http.Request) bool // false: answered
+	wrap []func(http.Handler) http.Handler                 // outermost first
+}
+
+// Wrap puts handlers in front of the registry, the first outermost, each
+// given the next (the last the registry, its auth included): a test's
+// faults or counters, or a registry's quirks.
+func Wrap(mw ...func(http.Handler) http.Handler) Option {
+	return func(o *options) { o.wrap = append(o.wrap, mw...) }
 }
 
 // unauthorized answers 401 with a challenge, as a distribution registry does.
@@ -86,17 +98,28 @@ func New(t testing.TB, opts ...Option) *Registry {
 		opt(&o)
 	}
 	r := &Registry{store: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.requests.Add(1)
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if o.gate != nil && !o.gate(w, req) {
 			return
 		}
 		r.store.ServeHTTP(w, req)
-	}))
+	})
+	for i := len(o.wrap) - 1; i >= 0; i-- {
+		h = o.wrap[i](h)
+	}
+	r.handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.requests.Add(1)
+		h.ServeHTTP(w, req)
+	})
+	r.Server = httptest.NewServer(r.handler)
 	t.Cleanup(r.Close)
 	r.Host = strings.TrimPrefix(r.URL, "http://")
 	return r
 }
+
+// Handler is the registry as its server serves it, wrappers and auth
+// included, for a test that serves it behind a proxy of its own.
+func (r *Registry) Handler() http.Handler { return r.handler }
 
 // Requests is how many requests the registry's server has had (pushes do
 // not count).
@@ -121,6 +144,19 @@ func (r *Registry) Push(t testing.TB, repoTag string, img remote.Taggable) {
 	}
 	if err != nil {
 		t.Fatalf("push %s: %v", ref, err)
+	}
+}
+
+// PushManifest PUTs body as the manifest repo:tag, of media type mt (any,
+// a schema 1 manifest too), past the registry's auth and wrappers.
+func (r *Registry) PushManifest(t testing.TB, repo, tag, mt string, body []byte) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPut, fmt.Sprintf("/v2/%s/manifests/%s", repo, tag), bytes.NewReader(body))
+	req.Header.Set("Content-Type", mt)
+	rec := httptest.NewRecorder()
+	r.store.ServeHTTP(rec, req)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("PUT manifest %s:%s: HTTP %d %s", repo, tag, rec.Code, rec.Body)
 	}
 }
 

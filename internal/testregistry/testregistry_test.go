@@ -153,3 +153,32 @@ func TestTar(t *testing.T) {
 		t.Errorf("entries\n%v\nwant\n%s", got, want)
 	}
 }
+
+// Wrap puts handlers in front of the registry, the first outermost, and
+// its auth behind them; pushes and PushManifest go past them all, and a
+// manifest of any media type is served as pushed.
+func TestWrapAndPushManifest(t *testing.T) {
+	var order []string
+	mark := func(name string) func(http.Handler) http.Handler {
+		return func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				order = append(order, name)
+				next.ServeHTTP(w, r)
+			})
+		}
+	}
+	r := New(t, BasicAuth("dev", "pw"), Wrap(mark("outer"), mark("inner")))
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}`)
+	r.PushManifest(t, "sdks/golang", "empty", "application/vnd.oci.image.index.v1+json", body)
+	if len(order) != 0 || r.Requests() != 0 {
+		t.Fatalf("a push went through the wrappers (%v) or counted (%d)", order, r.Requests())
+	}
+	resp, _ := get(t, r, "/v2/sdks/golang/manifests/empty", "")
+	if resp.StatusCode != http.StatusUnauthorized || fmt.Sprint(order) != "[outer inner]" {
+		t.Errorf("without credentials: HTTP %d through %v; want 401 through [outer inner]", resp.StatusCode, order)
+	}
+	resp, got := get(t, r, "/v2/sdks/golang/manifests/empty", "Basic ZGV2OnB3")
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, body) || resp.Header.Get("Content-Type") != "application/vnd.oci.image.index.v1+json" {
+		t.Errorf("with credentials: HTTP %d, %s, %q", resp.StatusCode, got, resp.Header.Get("Content-Type"))
+	}
+}

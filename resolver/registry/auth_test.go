@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -48,10 +49,10 @@ func (ts *tokenServer) requests() []string {
 // tokenRegistry is a registry holding sdks/golang that wants a bearer
 // token from realm(host), host being its own "127.0.0.1:port"; it serves
 // /token itself with ts.
-func tokenRegistry(t *testing.T, ts *tokenServer, realm func(host string) string) *testRegistry {
+func tokenRegistry(t *testing.T, ts *tokenServer, realm func(host string) string) *testregistry.Registry {
 	t.Helper()
 	var armed atomic.Bool // once the image is pushed
-	reg := newRegistry(t, func(next http.Handler) http.Handler {
+	reg := testregistry.New(t, testregistry.Wrap(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case !armed.Load():
@@ -66,8 +67,8 @@ func tokenRegistry(t *testing.T, ts *tokenServer, realm func(host string) string
 				next.ServeHTTP(w, r)
 			}
 		})
-	})
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
+	}))
+	reg.Push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
 	armed.Store(true)
 	return reg
 }
@@ -108,10 +109,10 @@ func TestCredentialRealms(t *testing.T) {
 			for _, r := range tc.realms {
 				realms = append(realms, strings.ReplaceAll(r, "{port}", port))
 			}
-			keychain := staticKeychain{reg.host: {Username: "dev", Password: "pw"}}
+			keychain := staticKeychain{reg.Host: {Username: "dev", Password: "pw"}}
 			c := New(WithCredentialRealms(realms), WithKeychain(keychain), fast)
-			tags, err := c.ListTags(context.Background(), reg.host+"/sdks/golang")
-			msg := strings.NewReplacer("{registry}", reg.host, "{port}", port).Replace(tc.msg)
+			tags, err := c.ListTags(context.Background(), reg.Host+"/sdks/golang")
+			msg := strings.NewReplacer("{registry}", reg.Host, "{port}", port).Replace(tc.msg)
 			switch {
 			case msg == "" && (err != nil || !slices.Equal(tags, []string{"bookworm-1.23.4"})):
 				t.Fatalf("ListTags = %v, %v", tags, err)
@@ -135,44 +136,6 @@ func TestCredentialRealms(t *testing.T) {
 	}
 }
 
-func TestTrustsRealm(t *testing.T) {
-	c := New(WithCredentialRealms([]string{"auth.example.com", "login.example.org:8443"}))
-	for _, tc := range []struct {
-		registry, realm string
-		want            bool
-	}{
-		{"ghcr.io", "https://ghcr.io/token", true},
-		{"ghcr.io", "https://GHCR.io:443/token", true},
-		{"reg.example:5000", "https://reg.example/token", true},
-		{"reg.example:5000", "https://evil.example/token", false},
-		{"reg.example", "https://reg.example.evil.example/token", false},
-		{"reg.example", "https://auth.example.com/token", true},
-		{"reg.example", "https://auth.example.com:9000/token", true},
-		{"reg.example", "https://login.example.org:8443/token", true},
-		{"reg.example", "https://login.example.org/token", false},
-		{"index.docker.io", "https://auth.docker.io/token", true},
-		{"registry-1.docker.io", "https://auth.docker.io/token", true},
-		{"quay.io", "https://auth.docker.io/token", false},
-		{"reg.example", "not a url", false},
-		{"reg.example", "", false},
-		// Never in clear text, but to a host reached without TLS anyway.
-		{"ghcr.io", "http://ghcr.io/token", false},
-		{"reg.example", "http://auth.example.com/token", false},
-		{"reg.example", "ftp://reg.example/token", false},
-		{"127.0.0.1:5000", "http://127.0.0.1:5000/token", true},
-		{"insecure.example:5000", "http://insecure.example:5000/token", true},
-		{"insecure.example:5000", "http://insecure.example:8080/token", false},
-	} {
-		c := c
-		if strings.HasPrefix(tc.registry, "insecure.example") {
-			c = New(WithInsecureRegistries([]string{"insecure.example:5000"}))
-		}
-		if got := c.trustsRealm(tc.registry, tc.realm); got != tc.want {
-			t.Errorf("trustsRealm(%q, %q) = %v, want %v", tc.registry, tc.realm, got, tc.want)
-		}
-	}
-}
-
 func TestCredentialRealmsFromEnv(t *testing.T) {
 	t.Setenv(CredentialRealmsEnv, " auth.example.com, login.example.org:8443  other.example ")
 	want := []string{"auth.example.com", "login.example.org:8443", "other.example"}
@@ -182,3 +145,18 @@ func TestCredentialRealmsFromEnv(t *testing.T) {
 }
 
 var _ authn.Keychain = staticKeychain{}
+
+// The client's realms follow its own rules: those it names, and its TLS
+// rule (WithInsecureRegistries) for realms in clear text.
+func TestClientRealms(t *testing.T) {
+	const registry, realm = "insecure.example:5000", "http://insecure.example:5000/token"
+	if New().realms().Trusts(registry, realm) {
+		t.Errorf("a realm in clear text is trusted on a registry not configured as insecure")
+	}
+	if !New(WithInsecureRegistries([]string{registry})).realms().Trusts(registry, realm) {
+		t.Errorf("a realm on an insecure registry's host is not trusted")
+	}
+	if !New(WithCredentialRealms([]string{"auth.example.com"})).realms().Trusts("reg.example", "https://auth.example.com/token") {
+		t.Errorf("a realm WithCredentialRealms names is not trusted")
+	}
+}

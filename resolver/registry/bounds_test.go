@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sdkfront/sdkfront/resolver"
-
 	"github.com/sdkfront/sdkfront/internal/heapmeasure"
+	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // hugeStringPages serves pages of tags (or, with key "repositories", a
@@ -129,7 +129,7 @@ func TestTagBounds(t *testing.T) {
 		})
 	}
 	if defaultMaxListBytes != 16<<20 {
-		t.Errorf("a listing holds up to %s of tags, doc.go says 16 MiB", size(defaultMaxListBytes))
+		t.Errorf("a listing holds up to %s of tags, doc.go says 16 MiB", transport.Size(defaultMaxListBytes))
 	}
 }
 
@@ -187,26 +187,8 @@ func TestErrorExcerpt(t *testing.T) {
 	}
 }
 
-func TestExcerpt(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"plain text", 200, "plain text"},
-		{"  lines\r\n\tand  tabs \n", 200, "lines and tabs"},
-		{"\x1b[31mred\x1b[0m", 200, "?[31mred?[0m"},
-		{"bidi \u202eevil", 200, "bidi ?evil"},
-		{"bad \xff utf8", 200, "bad ? utf8"},
-		{"nul\x00byte", 200, "nul?byte"},
-		{"0123456789", 5, "01234…"},
-		{"ééééé", 5, "éé…"},
-		{"", 5, ""},
-	} {
-		if got := excerpt([]byte(tc.in), tc.n); got != tc.want {
-			t.Errorf("excerpt(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-	}
+// A statusError is not taken for a badResponse, whose message it lacks.
+func TestStatusErrorIsNoBadResponse(t *testing.T) {
 	var br *badResponse
 	if errors.As(error(&statusError{code: 404}), &br) {
 		t.Error("a statusError is no badResponse")

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // ListRepositories serves suggestions, not inventories: it reads a few
@@ -33,7 +35,7 @@ func (c *Client) ListRepositories(ctx context.Context, registry string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, reg.RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, reg.RegistryStr())
 	defer cancel()
 	s := c.catalogSession(reg)
 	var out []string
@@ -44,9 +46,9 @@ func (c *Client) ListRepositories(ctx context.Context, registry string) ([]strin
 			q.Set("last", last)
 		}
 		u := &url.URL{Scheme: reg.Scheme(), Host: reg.RegistryStr(), Path: "/v2/_catalog", RawQuery: q.Encode()}
-		p, err := c.catalogPage(callCtx, s, u)
+		p, err := c.catalogPage(callCtx, cl, s, u)
 		if err != nil {
-			return nil, c.wrap(ctx, opCatalog, reg.RegistryStr(), reg.RegistryStr(), nil, err)
+			return nil, c.wrap(ctx, cl, opCatalog, reg.RegistryStr(), reg.RegistryStr(), nil, err)
 		}
 		for _, r := range p.names {
 			if len(out) == maxCatalogNames {
@@ -71,7 +73,7 @@ type catalogList struct {
 
 // catalogPage GETs one page of the catalog, decoding it as it arrives. It
 // stops at maxCatalogNames names, valid or not.
-func (c *Client) catalogPage(ctx context.Context, s *session, u *url.URL) (*catalogList, error) {
+func (c *Client) catalogPage(ctx context.Context, cl *transport.Call, s *session, u *url.URL) (*catalogList, error) {
 	var p catalogList
 	reset := func() { p = catalogList{names: p.names[:0]} }
 	add := func(r string) error {
@@ -85,7 +87,7 @@ func (c *Client) catalogPage(ctx context.Context, s *session, u *url.URL) (*cata
 		}
 		return nil
 	}
-	rd := &bodyReader{suffix: "/v2/_catalog", limit: c.o.maxPageBytes, read: func(r io.Reader) error {
+	rd := &transport.BodyReader{Suffix: "/v2/_catalog", Limit: c.o.maxPageBytes, Decode: func(r io.Reader) error {
 		reset()
 		err := decodeList(r, "repositories", add, reset)
 		switch {
@@ -96,13 +98,13 @@ func (c *Client) catalogPage(ctx context.Context, s *session, u *url.URL) (*cata
 		}
 		return nil
 	}}
-	resp, err := s.get(withReader(ctx, rd), u, "application/json")
+	resp, err := s.get(ctx, cl.Reading(rd), u, "application/json")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if !rd.done {
-		if err := rd.read(resp.Body); err != nil {
+	if !rd.Done {
+		if err := rd.Decode(resp.Body); err != nil {
 			return nil, err
 		}
 	}

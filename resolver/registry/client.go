@@ -1,20 +1,16 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // Client talks to OCI registries. It is safe for concurrent use.
@@ -35,244 +31,22 @@ func New(opts ...Option) *Client {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	g := newNetGuard()
-	if o.lookup != nil {
-		g.lookup = o.lookup
-	}
-	if o.dial != nil {
-		g.dial = o.dial
-	}
-	if o.proxy != nil {
-		g.proxyOf = o.proxy
-	}
-	g.named = o.networks
 	c := &Client{o: o, sessions: map[string]*session{}}
-	c.transport = &retryTransport{next: tlsGuard{next: g, plainHTTP: c.plainHTTP}, o: &c.o}
+	c.transport = transport.New(transport.Options{
+		UserAgent: o.userAgent, RequestTimeout: o.requestTimeout,
+		Retries: o.retries, Backoff: o.backoff, MaxBackoff: o.maxBackoff, MaxRetryAfter: o.maxRetryAfter,
+		MaxBodyBytes: o.maxBodyBytes, PlainHTTP: c.plainHTTP, PrivateNetworks: o.networks,
+		Lookup: o.lookup, Dial: o.dial, Proxy: o.proxy,
+	})
 	return c
 }
 
-// call starts a call on registry ("host[:port]"): ctx with the call's
-// stats, for error messages, and its registry, for the network guard;
-// callCtx is ctx under the call's time limit.
-func (c *Client) call(ctx context.Context, registry string) (callCtx, statsCtx context.Context, cancel context.CancelFunc) {
-	ctx, _ = withStats(withOrigin(ctx, registry))
+// call starts a call on registry ("host[:port]"): its per-call state
+// (the registry, for the network guard; stats, for error messages), and
+// callCtx, ctx under the call's time limit.
+func (c *Client) call(ctx context.Context, registry string) (callCtx context.Context, cl *transport.Call, cancel context.CancelFunc) {
 	callCtx, cancel = context.WithTimeout(ctx, c.o.timeout)
-	return callCtx, ctx, cancel
-}
-
-// ListTags lists every tag of repository ("host/path"), following Link
-// pagination.
-func (c *Client) ListTags(ctx context.Context, repository string) ([]string, error) {
-	repo, err := c.parseRepository(repository)
-	if err != nil {
-		return nil, err
-	}
-	callCtx, ctx, cancel := c.call(ctx, repo.RegistryStr())
-	defer cancel()
-	tags, _, err := c.listTags(callCtx, repo, "")
-	if err != nil {
-		return nil, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
-	}
-	return tags, nil
-}
-
-// ListTagsWithPrefix implements resolver.PrefixLister: the tags of
-// repository that start with prefix, in as few pages as the registry
-// allows (see listTags).
-func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix string) ([]string, bool, error) {
-	repo, err := c.parseRepository(repository)
-	if err != nil {
-		return nil, false, err
-	}
-	callCtx, ctx, cancel := c.call(ctx, repo.RegistryStr())
-	defer cancel()
-	tags, all, err := c.listTags(callCtx, repo, prefix)
-	if err != nil {
-		return nil, false, c.wrap(ctx, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
-	}
-	return tags, all, nil
-}
-
-// session is access to one repository (or a registry's catalog), kept
-// for the Client's life (a build). It asks anonymously first and
-// authenticates only when the registry answers 401, so a registry that
-// needs no credentials costs no ping: resolving a tag is one request.
-type session struct {
-	c        *Client
-	reg      name.Registry
-	resource authn.Resource // what credentials are looked up for
-	scope    string         // what a token is asked for
-	repo     name.Repository
-
-	mu       sync.Mutex
-	authed   http.RoundTripper // ggcr's authenticating transport, once needed
-	withheld string            // the realm credentials were not sent to
-}
-
-// session returns the repository's session.
-func (c *Client) session(repo name.Repository) *session {
-	return c.sessionFor("repository "+repo.Name(), func() *session {
-		return &session{c: c, reg: repo.Registry, resource: repo, scope: repo.Scope(transport.PullScope), repo: repo}
-	})
-}
-
-// catalogSession returns the session of a registry's catalog.
-func (c *Client) catalogSession(reg name.Registry) *session {
-	return c.sessionFor("catalog "+reg.Name(), func() *session {
-		return &session{c: c, reg: reg, resource: reg, scope: "registry:catalog:*"}
-	})
-}
-
-func (c *Client) sessionFor(key string, create func() *session) *session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.sessions[key]
-	if !ok {
-		s = create()
-		c.sessions[key] = s
-	}
-	return s
-}
-
-// client is the HTTP client of the session as it stands.
-func (s *session) client() (*http.Client, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tr, authed := s.authed, s.authed != nil
-	if !authed {
-		tr = s.c.transport
-	}
-	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}, authed
-}
-
-// authenticate pings the registry and answers its authentication
-// challenge, once: with the credentials of the keychain, if any, unless
-// the challenge sends them to a token realm the client does not trust
-// with them (trustsRealm); then anonymously.
-func (s *session) authenticate(ctx context.Context) error {
-	ctx = withoutBodyHandling(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.authed != nil {
-		return nil
-	}
-	auth := authn.Anonymous
-	if s.c.o.keychain != nil {
-		var err error
-		if auth, err = authn.Resolve(ctx, s.c.o.keychain, s.resource); err != nil {
-			return err
-		}
-	}
-	pr, err := transport.Ping(ctx, s.reg, s.c.transport)
-	if err != nil {
-		return err
-	}
-	if realm := pr.Parameters["realm"]; auth != authn.Anonymous && strings.EqualFold(pr.Scheme, "bearer") && !s.c.trustsRealm(s.reg.RegistryStr(), realm) {
-		auth, s.withheld = authn.Anonymous, realm
-		statsFrom(ctx).withhold(realm)
-	}
-	tr, err := authTransport(ctx, s.reg, auth, s.c.transport, s.scope, pr)
-	if err != nil {
-		return err
-	}
-	s.authed = tr
-	return nil
-}
-
-// authTransport is go-containerregistry's authenticating transport for a
-// challenge the client got (and checked) itself: Basic credentials for the
-// registry, or a bearer token from the challenge's realm.
-func authTransport(ctx context.Context, reg name.Registry, auth authn.Authenticator, t http.RoundTripper, scope string, pr *transport.Challenge) (http.RoundTripper, error) {
-	if !strings.EqualFold(pr.Scheme, "bearer") {
-		return transport.FromToken(reg, auth, t, pr, &transport.Token{})
-	}
-	cfg, err := authn.Authorization(ctx, auth)
-	if err != nil {
-		return nil, err
-	}
-	tok := &transport.Token{Token: cfg.RegistryToken}
-	if tok.Token == "" {
-		if tok, err = transport.Exchange(ctx, reg, auth, t, []string{scope}, pr); err != nil {
-			return nil, err
-		}
-		tok.Token = cmp.Or(tok.Token, tok.AccessToken)
-	}
-	return transport.FromToken(reg, auth, t, pr, tok)
-}
-
-// trustsRealm reports whether the keychain's credentials for registry
-// ("host[:port]") may go to a bearer token realm, over HTTPS (or plain
-// HTTP where the client reaches that host without TLS anyway): one on the
-// registry's own host, one WithCredentialRealms names ("host" or "host:port"; a host
-// trusts every port), or Docker Hub's, whose registry and token service
-// are on different hosts. Docker sends them to any realm; a registry
-// would then only need to name a realm of its choosing to be sent the
-// user's password for another registry.
-func (c *Client) trustsRealm(registry, realm string) bool {
-	u, err := url.Parse(realm)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	// Never in clear text, unless that host is reached without TLS anyway
-	// (loopback, or named by WithInsecureRegistries).
-	if !strings.EqualFold(u.Scheme, "https") && !(strings.EqualFold(u.Scheme, "http") && c.plainHTTP(u.Host)) {
-		return false
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == hostname(registry) {
-		return true
-	}
-	for _, h := range c.o.realms {
-		if strings.EqualFold(h, u.Host) || strings.EqualFold(h, host) {
-			return true
-		}
-	}
-	return dockerHubHosts[hostname(registry)] && host == "auth.docker.io"
-}
-
-// dockerHubHosts are Docker Hub's registry hosts, whose token realm is
-// auth.docker.io.
-var dockerHubHosts = map[string]bool{"index.docker.io": true, "registry-1.docker.io": true, "docker.io": true}
-
-// get GETs u, following redirects, authenticating if the registry asks
-// to. Any status but 200 is a *statusError. The body is in memory (see
-// retryTransport), unless a bodyReader of ctx took it or ctx streams.
-func (s *session) get(ctx context.Context, u *url.URL, accept string) (*http.Response, error) {
-	do := func() (*http.Response, bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return nil, false, err
-		}
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		client, authed := s.client()
-		resp, err := client.Do(req)
-		return resp, authed, err
-	}
-	resp, authed, err := do()
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusUnauthorized && !authed {
-		resp.Body.Close()
-		if err := s.authenticate(ctx); err != nil {
-			return nil, err
-		}
-		if resp, _, err = do(); err != nil {
-			return nil, err
-		}
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			s.mu.Lock()
-			statsFrom(ctx).withhold(s.withheld)
-			s.mu.Unlock()
-		}
-		return nil, newStatusError(resp)
-	}
-	return resp, nil
+	return callCtx, transport.NewCall(registry), cancel
 }
 
 func (c *Client) parseRepository(s string) (name.Repository, error) {

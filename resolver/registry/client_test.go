@@ -7,149 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/types"
-
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
 var fast = WithRetries(2, time.Millisecond)
-
-func TestListTagsPaged(t *testing.T) {
-	var pages atomic.Int32
-	reg := newRegistry(t, paged(2, &pages))
-	want := []string{"bookworm-1.22.10", "bookworm-1.23.4", "bookworm-default", "bullseye-1.21.0", "bullseye-1.23.4"}
-	for i, tag := range want {
-		reg.push(t, "sdks/golang:"+tag, sdkImage(t, i%2 == 0, nil))
-	}
-	pages.Store(0)
-	tags, err := New().ListTags(context.Background(), reg.host+"/sdks/golang")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(tags)
-	if !slices.Equal(tags, want) {
-		t.Errorf("tags = %v, want %v", tags, want)
-	}
-	if n := pages.Load(); n != 3 {
-		t.Errorf("%d page requests, want 3", n)
-	}
-}
-
-func TestListTagsBearer(t *testing.T) {
-	var tokens, authorized atomic.Int32
-	reg := newRegistry(t, bearer(false, &tokens, &authorized))
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, true, nil))
-	tokens.Store(0)
-	authorized.Store(0)
-
-	tags, err := New().ListTags(context.Background(), reg.host+"/sdks/golang")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(tags) != "[bookworm-1.23.4]" {
-		t.Errorf("tags = %v", tags)
-	}
-	if tokens.Load() == 0 || authorized.Load() == 0 {
-		t.Errorf("token issued %d times, used %d times; want both > 0", tokens.Load(), authorized.Load())
-	}
-}
-
-func TestListTagsErrors(t *testing.T) {
-	var tokens, authorized atomic.Int32
-	open := newRegistry(t)
-	open.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
-	locked := newRegistry(t, bearer(true, &tokens, &authorized))
-	forbidden := newRegistry(t, func(http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/v2/" {
-				return // no auth needed to ping
-			}
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`)
-		})
-	})
-	hanging := newRegistry(t, func(http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	})
-	// A port nothing listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := l.Addr().String()
-	l.Close()
-
-	for _, tc := range []struct {
-		name, repo string
-		opts       []Option
-		is         error
-		msg        string
-	}{
-		{"404", open.host + "/sdks/nope", nil, resolver.ErrRepositoryNotFound,
-			"cannot list tags of " + open.host + "/sdks/nope: no such repository in registry " + open.host},
-		{"401", locked.host + "/sdks/golang", nil, resolver.ErrDenied, "access denied by registry " + locked.host},
-		{"403", forbidden.host + "/sdks/golang", nil, resolver.ErrDenied, "requested access to the resource is denied"},
-		{"refused", refused + "/sdks/golang", []Option{fast}, resolver.ErrUnreachable, "registry " + refused + " is unreachable"},
-		{"timeout", hanging.host + "/sdks/golang", []Option{WithTimeout(200 * time.Millisecond)}, resolver.ErrUnreachable,
-			"registry " + hanging.host + " did not answer within 200ms"},
-		{"dns", "sdk-registry.invalid/sdks/golang", []Option{fast}, resolver.ErrUnreachable, "registry sdk-registry.invalid is unreachable"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(tc.opts...).ListTags(context.Background(), tc.repo)
-			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
-				t.Errorf("error %q\nwant %v containing %q", err, tc.is, tc.msg)
-			}
-		})
-	}
-}
-
-// A registry failing with 500 is retried a bounded number of times and
-// then reported unreachable.
-func TestListTagsRetriesBounded(t *testing.T) {
-	var requests atomic.Int32
-	reg := newRegistry(t, func(http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			w.WriteHeader(http.StatusInternalServerError)
-		})
-	})
-	// The bound is the number of requests, not the time they take.
-	for _, tc := range []struct {
-		name string
-		opts []Option
-	}{
-		{"fast", []Option{fast}},
-		{"defaults", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			requests.Store(0)
-			_, err := New(tc.opts...).ListTags(context.Background(), reg.host+"/sdks/golang")
-			if !errors.Is(err, resolver.ErrUnreachable) {
-				t.Errorf("error %v, want ErrUnreachable", err)
-			}
-			if n := requests.Load(); n != 3 {
-				t.Errorf("%d requests, want 3 (2 retries)", n)
-			}
-		})
-	}
-}
-
-// The caller cancelling is reported as such, not as a registry failure.
-func TestListTagsCancelled(t *testing.T) {
-	reg := newRegistry(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := New().ListTags(ctx, reg.host+"/sdks/golang")
-	if !errors.Is(err, context.Canceled) || errors.Is(err, resolver.ErrUnreachable) {
-		t.Errorf("error %v, want context.Canceled only", err)
-	}
-}
 
 func TestPlainHTTP(t *testing.T) {
 	c := New(WithInsecureRegistries([]string{"reg.internal:5000", "other.internal"}))
@@ -177,10 +43,10 @@ func TestPlainHTTP(t *testing.T) {
 // as insecure. The test registry is reached under made-up names and
 // addresses through a made-up network.
 func TestInsecureRegistries(t *testing.T) {
-	reg := newRegistry(t)
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
+	reg := testregistry.New(t)
+	reg.Push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
 	dial := newFakeNet().host("sdk-registry.test", "93.184.216.34").route("93.184.216.34", "10.1.2.3").option()
-	_, port, _ := net.SplitHostPort(reg.host)
+	_, port, _ := net.SplitHostPort(reg.Host)
 	named, private := "sdk-registry.test:"+port, "10.1.2.3:"+port
 
 	for _, tc := range []struct {
@@ -205,63 +71,6 @@ func TestInsecureRegistries(t *testing.T) {
 		var re *resolver.RegistryError
 		if tc.msg != "" && (!errors.As(err, &re) || re.Cause != tc.cause) {
 			t.Errorf("%s: error %v (%T): want a RegistryError of cause %v", tc.host, err, err, tc.cause)
-		}
-	}
-}
-
-func TestPlatformDigests(t *testing.T) {
-	reg := newRegistry(t)
-	c := New()
-	for _, oci := range []bool{true, false} {
-		t.Run(fmt.Sprintf("oci=%v", oci), func(t *testing.T) {
-			idx := sdkIndex(t, oci, "linux/amd64", "linux/arm64", "linux/arm/v7")
-			reg.push(t, fmt.Sprintf("sdks/golang:index-%v", oci), idx)
-			reg.push(t, fmt.Sprintf("sdks/golang:image-%v", oci), sdkImage(t, oci, nil))
-
-			got, err := c.PlatformDigests(context.Background(), fmt.Sprintf("%s/sdks/golang:index-%v", reg.host, oci))
-			if err != nil {
-				t.Fatal(err)
-			}
-			im, _ := idx.IndexManifest()
-			want := map[string]string{}
-			for _, m := range im.Manifests[:3] {
-				want[m.Platform.OS+"/"+m.Platform.Architecture+strings.TrimSuffix("/"+m.Platform.Variant, "/")] = m.Digest.String()
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("got %v\nwant %v", got, want)
-			}
-			d, _ := idx.Digest()
-			if got, err := c.PlatformDigests(context.Background(), reg.host+"/sdks/golang@"+d.String()); err != nil || len(got) != 3 {
-				t.Errorf("by digest: %v, %v", got, err)
-			}
-
-			got, err = c.PlatformDigests(context.Background(), fmt.Sprintf("%s/sdks/golang:image-%v", reg.host, oci))
-			if err != nil || got != nil {
-				t.Errorf("single manifest: %v, %v; want nil, nil", got, err)
-			}
-		})
-	}
-}
-
-func TestPlatformDigestsErrors(t *testing.T) {
-	reg := newRegistry(t)
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
-	reg.pushRaw(t, "sdks/golang", "old", types.DockerManifestSchema1Signed,
-		[]byte(`{"schemaVersion":1,"name":"sdks/golang","tag":"old","fsLayers":[],"history":[]}`))
-
-	for _, tc := range []struct {
-		ref string
-		is  error
-		msg string
-	}{
-		{reg.host + "/sdks/golang:old", resolver.ErrInvalidImage,
-			reg.host + "/sdks/golang:old is a Docker schema 1 manifest, which sdkfront does not support"},
-		{reg.host + "/sdks/golang:missing", resolver.ErrNotFound, "no such manifest in registry " + reg.host},
-		{reg.host + "/sdks/nope:x", resolver.ErrRepositoryNotFound, "no such repository"},
-	} {
-		_, err := New().PlatformDigests(context.Background(), tc.ref)
-		if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
-			t.Errorf("PlatformDigests(%s) error %q\nwant %v containing %q", tc.ref, err, tc.is, tc.msg)
 		}
 	}
 }

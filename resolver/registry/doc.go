@@ -192,5 +192,8 @@
 // registry, or the lab registry with SDKFRONT_LAB=1 (faults_lab_test.go);
 // guard_test.go the network guard, through a made-up network
 // (net_test.go); auth_test.go the credentials; bounds_test.go the limits;
-// memory_test.go the memory a listing takes.
+// memory_test.go the memory a listing takes. The transport itself (retries,
+// timeouts, the TLS rule, the network guard) is package transport, whose
+// tests check its parts alone: the address classes, the guard's rule, what
+// is retried.
 package registry

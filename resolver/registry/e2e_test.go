@@ -15,10 +15,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -34,7 +35,7 @@ func (remoteImages) ResolveImage(ctx context.Context, ref string, p ocispecs.Pla
 	}
 	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithPlatform(v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}))
 	if err != nil {
-		var terr *transport.Error
+		var terr *ggcrtransport.Error
 		if errors.As(err, &terr) && terr.StatusCode == 404 {
 			return "", nil, fmt.Errorf("%s: %w", ref, resolver.ErrNotFound)
 		}
@@ -64,22 +65,22 @@ func TestResolveEndToEnd(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}
-	reg := newRegistry(t, record, paged(2, &pages), bearer(false, &tokens, &authorized))
-	golang := reg.host + "/sdks/golang"
-	reg.push(t, "sdks/golang:bookworm-1.22.10", sdkImage(t, false, nil))
-	reg.push(t, "sdks/golang:bookworm-1.23.0", sdkImage(t, true, nil))
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkIndex(t, true, "linux/amd64", "linux/arm64"))
-	reg.push(t, "sdks/golang:bookworm-1.24rc1", sdkImage(t, true, nil))
-	reg.push(t, "sdks/golang:bullseye-1.21.0", sdkImage(t, false, nil))
-	reg.push(t, "sdks/golang:bookworm-default", sdkImage(t, true, map[string]string{"org.oryx.version": "1.23.4"}))
-	reg.push(t, "sdks/dotnet:bookworm-8.0.404_8.0.11", sdkIndex(t, false, "linux/amd64", "linux/arm64"))
-	reg.push(t, "sdks/dotnet:bookworm-8.0.303_8.0.7", sdkImage(t, false, nil))
-	reg.push(t, "sdks/dotnet:bookworm-default", sdkImage(t, false, map[string]string{"org.oryx.sdk.version": "8.0.404"}))
-	reg.push(t, "sdks/python:bookworm-3.12.1", sdkImage(t, true, nil))
-	reg.push(t, "sdks/python:bookworm-3.13.0rc2", sdkImage(t, true, nil))
+	reg := testregistry.New(t, testregistry.Wrap(record, testregistry.Paged(2, &pages), testregistry.TokenService(false, &tokens, &authorized)))
+	golang := reg.Host + "/sdks/golang"
+	reg.Push(t, "sdks/golang:bookworm-1.22.10", sdkImage(t, false, nil))
+	reg.Push(t, "sdks/golang:bookworm-1.23.0", sdkImage(t, true, nil))
+	reg.Push(t, "sdks/golang:bookworm-1.23.4", sdkIndex(t, true, "linux/amd64", "linux/arm64"))
+	reg.Push(t, "sdks/golang:bookworm-1.24rc1", sdkImage(t, true, nil))
+	reg.Push(t, "sdks/golang:bullseye-1.21.0", sdkImage(t, false, nil))
+	reg.Push(t, "sdks/golang:bookworm-default", sdkImage(t, true, map[string]string{"org.oryx.version": "1.23.4"}))
+	reg.Push(t, "sdks/dotnet:bookworm-8.0.404_8.0.11", sdkIndex(t, false, "linux/amd64", "linux/arm64"))
+	reg.Push(t, "sdks/dotnet:bookworm-8.0.303_8.0.7", sdkImage(t, false, nil))
+	reg.Push(t, "sdks/dotnet:bookworm-default", sdkImage(t, false, map[string]string{"org.oryx.sdk.version": "8.0.404"}))
+	reg.Push(t, "sdks/python:bookworm-3.12.1", sdkImage(t, true, nil))
+	reg.Push(t, "sdks/python:bookworm-3.13.0rc2", sdkImage(t, true, nil))
 	pages.Store(0)
 
-	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
+	src := resolver.MustParseSource(reg.Host + "/sdks/{platform}:{flavor}-{version}")
 	r := resolver.NewWithRegistry(remoteImages{}, New(fast).Registry())
 	resolve := func(ref, flavor string) (resolver.Resolution, error) {
 		t.Helper()
@@ -154,7 +155,7 @@ func TestResolveEndToEnd(t *testing.T) {
 		msg         string
 	}{
 		{"nodejs@20", "bookworm", resolver.ErrRepositoryNotFound,
-			fmt.Sprintf(`no SDK repository %s/sdks/nodejs for platform "nodejs"`, reg.host)},
+			fmt.Sprintf(`no SDK repository %s/sdks/nodejs for platform "nodejs"`, reg.Host)},
 		{"golang@1.99", "bookworm", resolver.ErrNoMatch,
 			`no golang version matches "1.99" (flavor bookworm); nearest available: 1.23.4, 1.23.0, 1.22.10`},
 		{"golang@1.23", "alpine", resolver.ErrUnknownFlavor, `available flavors: bookworm, bullseye`},
@@ -169,15 +170,15 @@ func TestResolveEndToEnd(t *testing.T) {
 // A registry that cannot be listed fails ranges with ErrListUnavailable
 // but still serves tagged exact versions.
 func TestResolveEndToEndListUnavailable(t *testing.T) {
-	reg := newRegistry(t)
-	reg.push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
-	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
+	reg := testregistry.New(t)
+	reg.Push(t, "sdks/golang:bookworm-1.23.4", sdkImage(t, false, nil))
+	src := resolver.MustParseSource(reg.Host + "/sdks/{platform}:{flavor}-{version}")
 	down := resolver.NewWithRegistry(remoteImages{}, New(fast, WithTimeout(0)).Registry())
 	for ref, wantErr := range map[string]bool{"golang@1.23": true, "golang@1.23.4": false} {
 		parsed, _ := resolver.ParseRef(ref)
 		_, err := down.Resolve(context.Background(), resolver.Request{Ref: parsed, Flavor: "bookworm", Source: src})
 		if wantErr && (!errors.Is(err, resolver.ErrListUnavailable) || !errors.Is(err, resolver.ErrUnreachable) ||
-			!strings.Contains(err.Error(), `cannot list tags of `+reg.host+`/sdks/golang to resolve "golang@1.23"`)) {
+			!strings.Contains(err.Error(), `cannot list tags of `+reg.Host+`/sdks/golang to resolve "golang@1.23"`)) {
 			t.Errorf("%s: error %v, want ErrListUnavailable and ErrUnreachable", ref, err)
 		}
 		if !wantErr && err != nil {
@@ -212,9 +213,9 @@ func TestResolveAdvice(t *testing.T) {
 			return resolve(New(fast), f.proxy.host)
 		}, "requested access to the resource is denied; sdkfront lists tags anonymously, so it needs the tag list to be public; or use an exact version, such as golang@1.23.4, which BuildKit resolves with your registry credentials"},
 		{"listing denied, with credentials", func(t *testing.T) error {
-			reg := newRegistry(t, basicAuth("dev", "pw", new(atomic.Int32)))
-			keychain := staticKeychain{reg.host: {Username: "dev", Password: "wrong"}}
-			return resolve(New(fast, WithKeychain(keychain)), reg.host)
+			reg := testregistry.New(t, testregistry.Wrap(basicAuth("dev", "pw", new(atomic.Int32))))
+			keychain := staticKeychain{reg.Host: {Username: "dev", Password: "wrong"}}
+			return resolve(New(fast, WithKeychain(keychain)), reg.Host)
 		}, "; check the credentials for {registry}; or use an exact version, such as golang@1.23.4, which resolves without listing tags"},
 		{"no listing", func(t *testing.T) error {
 			f := newFaultFixture(t)
@@ -222,8 +223,8 @@ func TestResolveAdvice(t *testing.T) {
 			return resolve(New(fast), f.proxy.host)
 		}, "failed with HTTP 404: 404 page not found; version ranges, partial versions, latest and the default without a default tag need the registry to list tags, and it lists none for this repository (or the repository does not exist); use an exact version such as golang@1.23.4, which resolves without listing"},
 		{"plain HTTP", func(t *testing.T) error {
-			reg := newRegistry(t)
-			_, port, _ := net.SplitHostPort(reg.host)
+			reg := testregistry.New(t)
+			_, port, _ := net.SplitHostPort(reg.Host)
 			n := newFakeNet().host("sdk-registry.test", "93.184.216.34").route("93.184.216.34")
 			return resolve(New(fast, n.option()), "sdk-registry.test:"+port)
 		}, "server gave HTTP response to HTTPS client; if the registry is plain HTTP, configure it as insecure (build arg SDK_INSECURE_REGISTRIES)"},
@@ -233,8 +234,8 @@ func TestResolveAdvice(t *testing.T) {
 			t.Cleanup(other.Close)
 			realm := "http://localhost:" + strings.TrimPrefix(other.URL, "http://127.0.0.1:") + "/token"
 			reg := tokenRegistry(t, ts, func(string) string { return realm })
-			keychain := staticKeychain{reg.host: {Username: "dev", Password: "pw"}}
-			return resolve(New(fast, WithKeychain(keychain)), reg.host)
+			keychain := staticKeychain{reg.Host: {Username: "dev", Password: "pw"}}
+			return resolve(New(fast, WithKeychain(keychain)), reg.Host)
 		}, "; sdkfront did not send your credentials for {registry} to the token service it names, http://localhost:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

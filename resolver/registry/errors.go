@@ -8,12 +8,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // Operations, as error messages name them.
@@ -28,10 +27,10 @@ const (
 // statusError is a registry's answer with an unexpected HTTP status.
 type statusError struct {
 	code      int
-	errors    []transport.Diagnostic // the distribution error body, if any
-	body      string                 // otherwise the start of the body
-	challenge string                 // WWW-Authenticate
-	cause     *transport.Error       // ggcr's error, for one that came from ggcr
+	errors    []ggcrtransport.Diagnostic // the distribution error body, if any
+	body      string                     // otherwise the start of the body
+	challenge string                     // WWW-Authenticate
+	cause     *ggcrtransport.Error       // ggcr's error, for one that came from ggcr
 }
 
 func (e *statusError) Error() string {
@@ -53,7 +52,7 @@ func (e *statusError) detail() string {
 		// to itself: quote an excerpt of it.
 		msg := e.cause.Error()
 		if i := strings.Index(msg, http.StatusText(e.code)+": "); i >= 0 {
-			return excerpt([]byte(msg[i+len(http.StatusText(e.code))+2:]), maxExcerpt)
+			return transport.Excerpt([]byte(msg[i+len(http.StatusText(e.code))+2:]), maxExcerpt)
 		}
 	case len(e.errors) > 0:
 		return diagnostics(e.errors)
@@ -69,10 +68,10 @@ const maxExcerpt = 200
 const maxDiagnostics = 3
 
 // diagnostics quotes the errors of a distribution error body.
-func diagnostics(ds []transport.Diagnostic) string {
+func diagnostics(ds []ggcrtransport.Diagnostic) string {
 	var out []string
 	for _, d := range ds[:min(len(ds), maxDiagnostics)] {
-		out = append(out, excerpt([]byte(d.String()), maxExcerpt))
+		out = append(out, transport.Excerpt([]byte(d.String()), maxExcerpt))
 	}
 	if n := len(ds) - maxDiagnostics; n > 0 {
 		out = append(out, fmt.Sprintf("and %d more", n))
@@ -85,7 +84,7 @@ func diagnostics(ds []transport.Diagnostic) string {
 // in bearer response" quotes all of it on the next line).
 func detail(err error) string {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return excerpt([]byte(msg), maxDetail)
+	return transport.Excerpt([]byte(msg), maxDetail)
 }
 
 // maxDetail bounds detail.
@@ -107,60 +106,19 @@ func (e *statusError) Unwrap() error {
 // newStatusError reads a response that has an unexpected status.
 func newStatusError(resp *http.Response) *statusError {
 	e := &statusError{code: resp.StatusCode, challenge: resp.Header.Get("WWW-Authenticate")}
-	b, _ := readAll(resp.Body, 64<<10)
+	b, _ := transport.ReadAll(resp.Body, 64<<10)
 	var body struct {
-		Errors []transport.Diagnostic `json:"errors"`
+		Errors []ggcrtransport.Diagnostic `json:"errors"`
 	}
 	if json.Unmarshal(b, &body) == nil && len(body.Errors) > 0 {
 		e.errors = body.Errors
 	} else {
-		e.body = excerpt(b, maxExcerpt)
+		e.body = transport.Excerpt(b, maxExcerpt)
 	}
 	return e
 }
 
-// excerpt is the start of b, at most n bytes of it, as one line of
-// printable text: invalid UTF-8 and every rune that is not printable
-// (control characters, escape sequences, bidirectional overrides) become
-// '?', runs of white space one space. It is all of a response that an
-// error message quotes.
-func excerpt(b []byte, n int) string {
-	var sb strings.Builder
-	space := false
-	for len(b) > 0 && sb.Len() <= n {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			r = '?'
-		case unicode.IsSpace(r):
-			space = sb.Len() > 0
-			continue
-		case !unicode.IsPrint(r):
-			r = '?'
-		}
-		if space {
-			sb.WriteByte(' ')
-			space = false
-		}
-		sb.WriteRune(r)
-	}
-	s := sb.String()
-	cut := len(b) > 0
-	if len(s) > n {
-		i := n
-		for i > 0 && !utf8.RuneStart(s[i]) {
-			i--
-		}
-		s, cut = s[:i], true
-	}
-	if cut {
-		s += "…"
-	}
-	return s
-}
-
-func (e *statusError) has(codes ...transport.ErrorCode) bool {
+func (e *statusError) has(codes ...ggcrtransport.ErrorCode) bool {
 	ds := e.errors
 	if e.cause != nil {
 		ds = e.cause.Errors
@@ -203,19 +161,23 @@ func (e *limitError) Error() string { return e.msg }
 // wrap explains err from an operation (opList, ...) on subject, a
 // repository or reference in registry, as a *resolver.RegistryError: what
 // failed, of which kind and cause, and what to do in registry terms. ctx
-// is the caller's context; notFound is what a 404 without a more specific
-// error code means for the operation.
-func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, subject string, notFound, err error) error {
+// is the caller's context, cl the call that failed; notFound is what a 404
+// without a more specific error code means for the operation.
+func (c *Client) wrap(ctx context.Context, cl *transport.Call, op resolver.RegistryOp, registry, subject string, notFound, err error) error {
 	if ctx.Err() != nil {
 		// The caller gave up: not the registry's fault.
 		return fmt.Errorf("cannot %s %s: %w", op, subject, err)
 	}
-	attempts, refusedWait := statsFrom(ctx).get()
+	attempts, refusedWait := cl.Attempts()
 	tries := ""
 	if attempts > 1 {
 		tries = fmt.Sprintf(" (%d attempts)", attempts)
 	}
-	var terr *transport.Error
+	var tl *transport.TooLargeError
+	if errors.As(err, &tl) {
+		err = &badResponse{what: tl.What}
+	}
+	var terr *ggcrtransport.Error
 	se := &statusError{}
 	if !errors.As(err, &se) {
 		se = nil
@@ -225,7 +187,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 		}
 	}
 	var (
-		te  *timeoutError
+		te  *transport.TimeoutError
 		br  *badResponse
 		le  *limitError
 		msg = fmt.Sprintf("cannot %s %s", op, subject)
@@ -249,7 +211,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 	case errors.As(err, &le):
 		e.Kind, e.Err, e.Cause = nil, nil, resolver.CauseListLimit
 		msg += fmt.Sprintf(": registry %s %s", registry, le.msg)
-	case op == opList && se != nil && se.code == http.StatusNotFound && !se.has(transport.NameUnknownErrorCode):
+	case op == opList && se != nil && se.code == http.StatusNotFound && !se.has(ggcrtransport.NameUnknownErrorCode):
 		// A 404 that does not say the repository is unknown: the registry
 		// may not list tags at all (or not this repository's).
 		e.Kind, e.Cause = nil, resolver.CauseNoListing
@@ -270,9 +232,9 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 		if ch := describeChallenge(se); ch != "" {
 			msg += " (" + ch + ")"
 		}
-		switch realm := statsFrom(ctx).realmWithheld(); {
+		switch realm := cl.RealmWithheld(); {
 		case realm != "":
-			e.Cause, e.Realm = resolver.CauseCredentialsWithheld, excerpt([]byte(realm), maxExcerpt)
+			e.Cause, e.Realm = resolver.CauseCredentialsWithheld, transport.Excerpt([]byte(realm), maxExcerpt)
 			e.Hint = fmt.Sprintf("the credentials for %s were not sent to the token service it names, %s, as that is on another host", registry, e.Realm)
 		case e.Anonymous:
 			e.Hint = "the registry wants credentials, and this request is anonymous"
@@ -294,7 +256,7 @@ func (c *Client) wrap(ctx context.Context, op resolver.RegistryOp, registry, sub
 		msg += fmt.Sprintf(": registry %s refused the request", registry)
 		e.Hint = "check that " + subject + " is right and the registry implements the OCI distribution API"
 	}
-	if plainHTTPAnswer(err) {
+	if transport.PlainHTTPAnswer(err) {
 		e.Cause = resolver.CausePlainHTTP
 		e.Hint = "if the registry is plain HTTP, configure it as insecure"
 	}
@@ -317,12 +279,12 @@ func describeChallenge(se *statusError) string {
 		return ""
 	}
 	ch := chs[0]
-	s := "it asks for " + excerpt([]byte(ch.Scheme), 40) + " credentials"
+	s := "it asks for " + transport.Excerpt([]byte(ch.Scheme), 40) + " credentials"
 	if r := ch.Params["realm"]; r != "" {
-		s += " from " + excerpt([]byte(r), maxExcerpt)
+		s += " from " + transport.Excerpt([]byte(r), maxExcerpt)
 	}
 	if sc := ch.Params["scope"]; sc != "" {
-		s += fmt.Sprintf(", scope %q", excerpt([]byte(sc), maxExcerpt))
+		s += fmt.Sprintf(", scope %q", transport.Excerpt([]byte(sc), maxExcerpt))
 	}
 	return s
 }
@@ -331,7 +293,7 @@ func describeChallenge(se *statusError) string {
 // a 404 without a more specific error code means.
 func classify(err, notFound error) error {
 	var se *statusError
-	var terr *transport.Error
+	var terr *ggcrtransport.Error
 	code := 0
 	switch {
 	case errors.As(err, &se):
@@ -341,11 +303,11 @@ func classify(err, notFound error) error {
 	}
 	if se != nil {
 		switch {
-		case se.has(transport.NameUnknownErrorCode):
+		case se.has(ggcrtransport.NameUnknownErrorCode):
 			return resolver.ErrRepositoryNotFound
-		case se.has(transport.ManifestUnknownErrorCode):
+		case se.has(ggcrtransport.ManifestUnknownErrorCode):
 			return resolver.ErrNotFound
-		case se.has(transport.DeniedErrorCode, transport.UnauthorizedErrorCode):
+		case se.has(ggcrtransport.DeniedErrorCode, ggcrtransport.UnauthorizedErrorCode):
 			return resolver.ErrDenied
 		}
 		switch {
@@ -361,10 +323,10 @@ func classify(err, notFound error) error {
 	// Connection refused, DNS failures, timeouts and TLS failures all
 	// surface as net.Error (*url.Error, *net.OpError, *net.DNSError).
 	var nerr net.Error
-	var te *timeoutError
-	var ph *plainHTTPError
-	var ae *addressError
-	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || errors.As(err, &ae) || temporary(err) {
+	var te *transport.TimeoutError
+	var ph *transport.PlainHTTPError
+	var ae *transport.AddressError
+	if errors.As(err, &nerr) || errors.As(err, &te) || errors.As(err, &ph) || errors.As(err, &ae) || transport.Temporary(err) {
 		return resolver.ErrUnreachable
 	}
 	return nil

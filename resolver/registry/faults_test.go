@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -39,20 +37,14 @@ type faultFixture struct {
 // proxy, and pushes a few SDK tags to it.
 func newFaultFixture(t *testing.T, wrap ...func(http.Handler) http.Handler) *faultFixture {
 	t.Helper()
-	backend := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
 	// Pushes go to the registry itself, past the faults and the wrappers.
-	pushSrv := httptest.NewServer(backend)
-	t.Cleanup(pushSrv.Close)
-	pusher := &testRegistry{Server: pushSrv, host: strings.TrimPrefix(pushSrv.URL, "http://")}
-	for i := len(wrap) - 1; i >= 0; i-- {
-		backend = wrap[i](backend)
-	}
-	p := newFaultProxy(t, backend)
+	pusher := testregistry.New(t, testregistry.Wrap(wrap...))
+	p := newFaultProxy(t, pusher.Handler())
 	f := &faultFixture{proxy: p, repo: p.host + "/sdks/golang"}
 	idx := sdkIndex(t, true, "linux/amd64", "linux/arm64")
-	pusher.push(t, "sdks/golang:bookworm-1.23.4", idx)
-	pusher.push(t, "sdks/golang:bookworm-1.22.10", sdkImage(t, false, nil))
-	pusher.push(t, "sdks/golang:bookworm-default", sdkImage(t, true, map[string]string{"org.oryx.version": "1.23.4"}))
+	pusher.Push(t, "sdks/golang:bookworm-1.23.4", idx)
+	pusher.Push(t, "sdks/golang:bookworm-1.22.10", sdkImage(t, false, nil))
+	pusher.Push(t, "sdks/golang:bookworm-default", sdkImage(t, true, map[string]string{"org.oryx.version": "1.23.4"}))
 	d, _ := idx.Digest()
 	im, _ := idx.IndexManifest()
 	f.tags = []string{"bookworm-1.22.10", "bookworm-1.23.4", "bookworm-default"}
@@ -179,7 +171,7 @@ func faultRows() []faultRow {
 				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test-registry",scope="repository:sdks/golang:pull"`, r.Host))
 				status(401, distError("UNAUTHORIZED", "authentication required"))(nil, w, r, nil)
 			})
-		}, wrap: []func(http.Handler) http.Handler{bearer(false, new(atomic.Int32), new(atomic.Int32))},
+		}, wrap: []func(http.Handler) http.Handler{testregistry.TokenService(false, new(atomic.Int32), new(atomic.Int32))},
 			call: listTags, is: resolver.ErrDenied,
 			msg:   []string{"cannot list tags of {repo}", "registry {registry}", "HTTP 401", "credentials"},
 			facts: "list tags of, status 401, kind registry access denied, cause none, anonymous true",

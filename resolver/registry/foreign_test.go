@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -19,9 +20,9 @@ import (
 // resolution, and CheckForeignURLs refuses them as it does a layer's:
 // containerd's fetcher follows the urls of any descriptor.
 func TestForeignURLsBeyondLayers(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testregistry.New(t)
 	img := sdkImage(t, true, nil)
-	reg.push(t, "sdks/golang:bookworm-1.0.0", img)
+	reg.Push(t, "sdks/golang:bookworm-1.0.0", img)
 	m, err := img.Manifest()
 	if err != nil {
 		t.Fatal(err)
@@ -32,17 +33,17 @@ func TestForeignURLsBeyondLayers(t *testing.T) {
 	cfgURLs := m.DeepCopy()
 	cfgURLs.Config.URLs = []string{"https://cdn.example/config"}
 	body, _ := json.Marshal(cfgURLs)
-	reg.pushRaw(t, "sdks/golang", "bookworm-1.0.1", types.OCIManifestSchema1, body)
+	reg.PushManifest(t, "sdks/golang", "bookworm-1.0.1", string(types.OCIManifestSchema1), body)
 
 	// An index whose entry may be fetched from elsewhere.
 	body, _ = json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{{
 		MediaType: types.OCIManifestSchema1, Digest: d, Size: mustSize(t, img),
 		Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}, URLs: []string{"https://cdn.example/manifest"},
 	}}})
-	reg.pushRaw(t, "sdks/golang", "bookworm-1.0.2", types.OCIImageIndex, body)
+	reg.PushManifest(t, "sdks/golang", "bookworm-1.0.2", string(types.OCIImageIndex), body)
 
 	r := resolver.NewWithRegistry(remoteImages{}, New().Registry())
-	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
+	src := resolver.MustParseSource(reg.Host + "/sdks/{platform}:{flavor}-{version}")
 	for _, tc := range []struct {
 		version, kind, url string
 	}{

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -108,7 +108,7 @@ func FuzzWWWAuthenticate(f *testing.F) {
 			}
 			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"token":"t"}`)), Request: r}, nil
 		})
-		_, _ = transport.NewWithContext(context.Background(), reg, authn.Anonymous, rt, []string{"repository:sdks/golang:pull"})
+		_, _ = ggcrtransport.NewWithContext(context.Background(), reg, authn.Anonymous, rt, []string{"repository:sdks/golang:pull"})
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // maxIndexDepth bounds how deep image indexes may nest.
@@ -61,15 +62,15 @@ func (c *Client) ResolvePlatform(ctx context.Context, ref string, platform ocisp
 	if err != nil {
 		return PlatformImage{}, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, r.Context().RegistryStr())
 	defer cancel()
-	out, im, s, err := c.platformManifest(callCtx, ctx, r, ref, platform)
+	out, im, s, err := c.platformManifest(callCtx, ctx, cl, r, ref, platform)
 	if err != nil {
 		return PlatformImage{}, err
 	}
-	cfg, err := s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes)
+	cfg, err := s.blob(callCtx, cl, im.Config.Digest, c.o.maxBodyBytes)
 	if err != nil {
-		return PlatformImage{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
+		return PlatformImage{}, c.wrap(ctx, cl, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
 	}
 	out.Config, out.Layers, out.ConfigDescriptor = cfg, descriptors(im.Layers), descriptor(im.Config)
 	return out, nil
@@ -88,17 +89,17 @@ func (c *Client) ResolveManifest(ctx context.Context, ref string, platform ocisp
 	if err != nil {
 		return resolver.Manifest{}, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, r.Context().RegistryStr())
 	defer cancel()
-	pi, im, s, err := c.platformManifest(callCtx, ctx, r, ref, platform)
+	pi, im, s, err := c.platformManifest(callCtx, ctx, cl, r, ref, platform)
 	if err != nil {
 		return resolver.Manifest{}, err
 	}
 	out := resolver.Manifest{Digest: pi.Digest, Image: pi.Manifest, Layers: descriptors(im.Layers), Platforms: pi.platforms,
 		ConfigDescriptor: descriptor(im.Config), Manifests: pi.Manifests}
 	if config {
-		if out.Config, err = s.blob(callCtx, im.Config.Digest, c.o.maxBodyBytes); err != nil {
-			return resolver.Manifest{}, c.wrap(ctx, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
+		if out.Config, err = s.blob(callCtx, cl, im.Config.Digest, c.o.maxBodyBytes); err != nil {
+			return resolver.Manifest{}, c.wrap(ctx, cl, opConfig, s.repo.RegistryStr(), ref, resolver.ErrNotFound, err)
 		}
 	}
 	return out, nil
@@ -117,14 +118,14 @@ func descriptor(d v1.Descriptor) ocispecs.Descriptor {
 }
 
 // platformManifest fetches ref's manifest and, through indexes, the image
-// manifest for platform. callCtx bounds the calls; ctx carries the stats
-// for error messages.
-func (c *Client) platformManifest(callCtx, ctx context.Context, r name.Reference, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
+// manifest for platform, for cl. callCtx bounds the requests; ctx is the
+// caller's, for error messages.
+func (c *Client) platformManifest(callCtx, ctx context.Context, cl *transport.Call, r name.Reference, ref string, platform ocispecs.Platform) (PlatformImage, *v1.Manifest, *session, error) {
 	registry := r.Context().RegistryStr()
 	s := c.session(r.Context())
-	m, err := s.manifest(callCtx, r, c.o.maxManifest)
+	m, err := s.manifest(callCtx, cl, r, c.o.maxManifest)
 	if err != nil {
-		return PlatformImage{}, nil, nil, c.wrap(ctx, opManifest, registry, ref, resolver.ErrNotFound, err)
+		return PlatformImage{}, nil, nil, c.wrap(ctx, cl, opManifest, registry, ref, resolver.ErrNotFound, err)
 	}
 	out := PlatformImage{Digest: m.digest}
 	for depth := 0; ; depth++ {
@@ -154,8 +155,8 @@ func (c *Client) platformManifest(callCtx, ctx context.Context, r name.Reference
 			return PlatformImage{}, nil, nil, err
 		}
 		child := r.Context().Digest(d.Digest.String())
-		if m, err = s.manifest(callCtx, child, c.o.maxManifest); err != nil {
-			return PlatformImage{}, nil, nil, c.wrap(ctx, opManifest, registry, child.String(), resolver.ErrNotFound, err)
+		if m, err = s.manifest(callCtx, cl, child, c.o.maxManifest); err != nil {
+			return PlatformImage{}, nil, nil, c.wrap(ctx, cl, opManifest, registry, child.String(), resolver.ErrNotFound, err)
 		}
 	}
 }
@@ -217,7 +218,7 @@ func (e *platformError) Error() string {
 	if len(e.have) > 0 {
 		var hs []string
 		for _, h := range e.have[:min(len(e.have), maxQuotedPlatforms)] {
-			hs = append(hs, excerpt([]byte(h), 100))
+			hs = append(hs, transport.Excerpt([]byte(h), 100))
 		}
 		if n := len(e.have) - maxQuotedPlatforms; n > 0 {
 			hs = append(hs, fmt.Sprintf("and %d more", n))

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -24,20 +25,20 @@ var (
 )
 
 func TestResolvePlatform(t *testing.T) {
-	reg := newRegistry(t)
+	reg := testregistry.New(t)
 	c := New()
 	ctx := context.Background()
 	for _, oci := range []bool{true, false} {
 		img := sdkImage(t, oci, map[string]string{"x": "y"})
 		idx := sdkIndex(t, oci, "linux/amd64", "linux/arm64/v8", "linux/arm/v6")
-		reg.push(t, "sdks/golang:image", img)
-		reg.push(t, "sdks/golang:index", idx)
+		reg.Push(t, "sdks/golang:image", img)
+		reg.Push(t, "sdks/golang:index", idx)
 
 		// A single image, whatever platform is asked for.
 		imgDigest, _ := img.Digest()
 		wantCfg, _ := img.RawConfigFile()
 		for _, p := range []ocispecs.Platform{linuxAMD64, {OS: "linux", Architecture: "s390x"}} {
-			got, err := c.ResolvePlatform(ctx, reg.host+"/sdks/golang:image", p)
+			got, err := c.ResolvePlatform(ctx, reg.Host+"/sdks/golang:image", p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,7 +58,7 @@ func TestResolvePlatform(t *testing.T) {
 			{linuxARM64, im.Manifests[1].Digest}, // arm64 matches arm64/v8
 			{ocispecs.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, im.Manifests[2].Digest}, // v7 runs v6
 		} {
-			for _, ref := range []string{reg.host + "/sdks/golang:index", reg.host + "/sdks/golang@" + idxDigest.String()} {
+			for _, ref := range []string{reg.Host + "/sdks/golang:index", reg.Host + "/sdks/golang@" + idxDigest.String()} {
 				got, err := c.ResolvePlatform(ctx, ref, tc.p)
 				if err != nil {
 					t.Fatal(err)
@@ -77,9 +78,9 @@ func TestResolvePlatform(t *testing.T) {
 }
 
 func TestResolvePlatformErrors(t *testing.T) {
-	reg := newRegistry(t)
-	reg.push(t, "sdks/golang:index", sdkIndex(t, true, "linux/amd64", "linux/arm64"))
-	reg.pushRaw(t, "sdks/golang", "old", types.DockerManifestSchema1Signed,
+	reg := testregistry.New(t)
+	reg.Push(t, "sdks/golang:index", sdkIndex(t, true, "linux/amd64", "linux/arm64"))
+	reg.PushManifest(t, "sdks/golang", "old", string(types.DockerManifestSchema1Signed),
 		[]byte(`{"schemaVersion":1,"name":"sdks/golang","tag":"old","fsLayers":[],"history":[]}`))
 	c := New()
 	for _, tc := range []struct {
@@ -88,11 +89,11 @@ func TestResolvePlatformErrors(t *testing.T) {
 		is  error
 		msg string
 	}{
-		{reg.host + "/sdks/golang:index", ocispecs.Platform{OS: "linux", Architecture: "s390x"}, resolver.ErrNotFound,
-			reg.host + "/sdks/golang:index has no image for platform linux/s390x: not found (its index has linux/amd64, linux/arm64)"},
-		{reg.host + "/sdks/golang:missing", linuxAMD64, resolver.ErrNotFound, "no such manifest in registry " + reg.host},
-		{reg.host + "/sdks/nope:x", linuxAMD64, resolver.ErrRepositoryNotFound, "no such repository"},
-		{reg.host + "/sdks/golang:old", linuxAMD64, resolver.ErrInvalidImage, "is a Docker schema 1 manifest"},
+		{reg.Host + "/sdks/golang:index", ocispecs.Platform{OS: "linux", Architecture: "s390x"}, resolver.ErrNotFound,
+			reg.Host + "/sdks/golang:index has no image for platform linux/s390x: not found (its index has linux/amd64, linux/arm64)"},
+		{reg.Host + "/sdks/golang:missing", linuxAMD64, resolver.ErrNotFound, "no such manifest in registry " + reg.Host},
+		{reg.Host + "/sdks/nope:x", linuxAMD64, resolver.ErrRepositoryNotFound, "no such repository"},
+		{reg.Host + "/sdks/golang:old", linuxAMD64, resolver.ErrInvalidImage, "is a Docker schema 1 manifest"},
 		{"UPPER/case:x", linuxAMD64, nil, "invalid image reference"},
 	} {
 		_, err := c.ResolvePlatform(context.Background(), tc.ref, tc.p)
@@ -136,19 +137,19 @@ func (k staticKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 // resolver built on one client resolves ranges in a private registry.
 func TestResolvePlatformKeychain(t *testing.T) {
 	var authorized atomic.Int32
-	reg := newRegistry(t, basicAuth("dev", "pw", &authorized))
-	ref, err := name.ParseReference(reg.host + "/sdks/golang:bookworm-1.23.4")
+	reg := testregistry.New(t, testregistry.Wrap(basicAuth("dev", "pw", &authorized)))
+	ref, err := name.ParseReference(reg.Host + "/sdks/golang:bookworm-1.23.4")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := remote.WriteIndex(ref, sdkIndex(t, true, "linux/amd64", "linux/arm64"), remote.WithAuth(&authn.Basic{Username: "dev", Password: "pw"})); err != nil {
 		t.Fatal(err)
 	}
-	open := New(WithKeychain(staticKeychain{reg.host: {Username: "dev", Password: "pw"}}))
+	open := New(WithKeychain(staticKeychain{reg.Host: {Username: "dev", Password: "pw"}}))
 
 	r := resolver.NewWithRegistry(open, open.Registry())
 	sdk, _ := resolver.ParseRef("golang@1.23")
-	src := resolver.MustParseSource(reg.host + "/sdks/{platform}:{flavor}-{version}")
+	src := resolver.MustParseSource(reg.Host + "/sdks/{platform}:{flavor}-{version}")
 	res, err := r.Resolve(context.Background(), resolver.Request{Ref: sdk, Flavor: "bookworm", Source: src, Target: linuxARM64})
 	if err != nil {
 		t.Fatal(err)
@@ -160,11 +161,11 @@ func TestResolvePlatformKeychain(t *testing.T) {
 		t.Error("no request carried credentials")
 	}
 
-	_, err = New().ResolvePlatform(context.Background(), reg.host+"/sdks/golang:bookworm-1.23.4", linuxAMD64)
-	if !errors.Is(err, resolver.ErrDenied) || !strings.Contains(err.Error(), "access denied by registry "+reg.host) {
+	_, err = New().ResolvePlatform(context.Background(), reg.Host+"/sdks/golang:bookworm-1.23.4", linuxAMD64)
+	if !errors.Is(err, resolver.ErrDenied) || !strings.Contains(err.Error(), "access denied by registry "+reg.Host) {
 		t.Errorf("anonymous: %v; want access denied", err)
 	}
-	_, err = New(WithKeychain(staticKeychain{reg.host: {Username: "dev", Password: "wrong"}})).ListTags(context.Background(), reg.host+"/sdks/golang")
+	_, err = New(WithKeychain(staticKeychain{reg.Host: {Username: "dev", Password: "wrong"}})).ListTags(context.Background(), reg.Host+"/sdks/golang")
 	if !errors.Is(err, resolver.ErrDenied) {
 		t.Errorf("wrong password: %v; want access denied", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // Lists (tags/list and _catalog pages) are decoded as they arrive, token
@@ -158,9 +160,9 @@ func describe(tok json.Token) string {
 	case json.Delim:
 		return fmt.Sprintf("%q", string(t))
 	case string:
-		return fmt.Sprintf("the string %q", excerpt([]byte(t), 40))
+		return fmt.Sprintf("the string %q", transport.Excerpt([]byte(t), 40))
 	default:
-		return excerpt([]byte(fmt.Sprint(t)), 40)
+		return transport.Excerpt([]byte(fmt.Sprint(t)), 40)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // PlatformDigests maps each platform ("os/arch[/variant]") of the image index
@@ -28,11 +29,11 @@ func (c *Client) PlatformDigests(ctx context.Context, ref string) (map[string]di
 	if err != nil {
 		return nil, err
 	}
-	callCtx, ctx, cancel := c.call(ctx, r.Context().RegistryStr())
+	callCtx, cl, cancel := c.call(ctx, r.Context().RegistryStr())
 	defer cancel()
-	m, err := c.session(r.Context()).manifest(callCtx, r, c.o.maxManifest)
+	m, err := c.session(r.Context()).manifest(callCtx, cl, r, c.o.maxManifest)
 	if err != nil {
-		return nil, c.wrap(ctx, opManifest, r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
+		return nil, c.wrap(ctx, cl, opManifest, r.Context().RegistryStr(), ref, resolver.ErrNotFound, err)
 	}
 	switch mt := m.mediaType; {
 	case mt.IsImage():
@@ -65,7 +66,7 @@ func notImageError(ref string, mt types.MediaType) error {
 	if mt.IsSchema1() {
 		return fmt.Errorf("%w: %s is a Docker schema 1 manifest, which sdkfront does not support; push the SDK image again with a current Docker or BuildKit", resolver.ErrInvalidImage, ref)
 	}
-	return fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, excerpt([]byte(mt), 100))
+	return fmt.Errorf("%w: %s is a %s, not an image or image index", resolver.ErrInvalidImage, ref, transport.Excerpt([]byte(mt), 100))
 }
 
 // manifest is a verified manifest: its bytes hash to its digest, which is
@@ -86,7 +87,7 @@ func (m *manifest) index() (*v1.IndexManifest, error) {
 	}
 	for i, d := range index.Manifests {
 		if _, err := digest.Parse(d.Digest.String()); err != nil {
-			return nil, fmt.Errorf("manifest %d has the invalid digest %q", i, excerpt([]byte(d.Digest.String()), 100))
+			return nil, fmt.Errorf("manifest %d has the invalid digest %q", i, transport.Excerpt([]byte(d.Digest.String()), 100))
 		}
 	}
 	return index, nil
@@ -113,20 +114,20 @@ var manifestAccept = func() string {
 }()
 
 // manifest GETs the manifest ref names and verifies it (verifyManifest).
-func (s *session) manifest(ctx context.Context, ref name.Reference, limit int64) (*manifest, error) {
+func (s *session) manifest(ctx context.Context, cl *transport.Call, ref name.Reference, limit int64) (*manifest, error) {
 	u := &url.URL{
 		Scheme: ref.Context().Scheme(),
 		Host:   ref.Context().RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/manifests/%s", ref.Context().RepositoryStr(), ref.Identifier()),
 	}
-	resp, err := s.get(ctx, u, manifestAccept)
+	resp, err := s.get(ctx, cl, u, manifestAccept)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := readAll(resp.Body, limit)
-	if errors.Is(err, errTooLarge) {
-		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: "a manifest larger than " + size(limit)}
+	body, err := transport.ReadAll(resp.Body, limit)
+	if errors.Is(err, transport.ErrTooLarge) {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: "a manifest larger than " + transport.Size(limit)}
 	}
 	if err != nil {
 		return nil, err
@@ -152,7 +153,7 @@ func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, er
 	if contentType != "" {
 		var err error
 		if ct, _, err = mime.ParseMediaType(contentType); err != nil {
-			return invalid(fmt.Sprintf("a manifest with the invalid Content-Type %q", excerpt([]byte(contentType), 100)), nil, "")
+			return invalid(fmt.Sprintf("a manifest with the invalid Content-Type %q", transport.Excerpt([]byte(contentType), 100)), nil, "")
 		}
 	}
 	var fields struct {
@@ -168,13 +169,13 @@ func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, er
 			mt = types.DockerManifestSchema1
 		}
 		if !knownManifest(mt) {
-			return invalid(fmt.Sprintf("a manifest of Content-Type %q without a known mediaType", excerpt([]byte(contentType), 100)), nil, "")
+			return invalid(fmt.Sprintf("a manifest of Content-Type %q without a known mediaType", transport.Excerpt([]byte(contentType), 100)), nil, "")
 		}
 	case !knownManifest(mt):
-		return invalid(fmt.Sprintf("a manifest with Content-Type %s, which is not an image manifest or index", excerpt([]byte(contentType), 100)), nil,
+		return invalid(fmt.Sprintf("a manifest with Content-Type %s, which is not an image manifest or index", transport.Excerpt([]byte(contentType), 100)), nil,
 			"a proxy or login page may be answering in the registry's place")
 	case jsonErr == nil && fields.MediaType != "" && fields.MediaType != ct:
-		return invalid(fmt.Sprintf("a manifest with Content-Type %s that says its mediaType is %q", excerpt([]byte(ct), 100), excerpt([]byte(fields.MediaType), 100)), nil, "")
+		return invalid(fmt.Sprintf("a manifest with Content-Type %s that says its mediaType is %q", transport.Excerpt([]byte(ct), 100), transport.Excerpt([]byte(fields.MediaType), 100)), nil, "")
 	}
 
 	algo := digest.Canonical
@@ -192,7 +193,7 @@ func verifyManifest(body []byte, contentType, dcd, pinned string) (*manifest, er
 	if dcd != "" && !mt.IsSchema1() { // schema 1 digests are of the payload without its signatures
 		claimed, err := digest.Parse(strings.TrimSpace(dcd))
 		if err != nil {
-			return invalid(fmt.Sprintf("a manifest with an invalid Docker-Content-Digest %q", excerpt([]byte(dcd), 100)), nil, "")
+			return invalid(fmt.Sprintf("a manifest with an invalid Docker-Content-Digest %q", transport.Excerpt([]byte(dcd), 100)), nil, "")
 		}
 		if got := claimed.Algorithm().FromBytes(body); got != claimed {
 			return invalid(fmt.Sprintf("a manifest whose bytes hash to %s, not to its Docker-Content-Digest %s", got, claimed), nil,
@@ -223,24 +224,24 @@ func knownManifest(mt types.MediaType) bool {
 
 // blob GETs a blob of the session's repository, following redirects (to
 // blob storage, typically), and verifies its digest.
-func (s *session) blob(ctx context.Context, d v1.Hash, limit int64) ([]byte, error) {
+func (s *session) blob(ctx context.Context, cl *transport.Call, d v1.Hash, limit int64) ([]byte, error) {
 	want, err := digest.Parse(d.String())
 	if err != nil || !want.Algorithm().Available() {
-		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a manifest naming a blob by the unusable digest %q", excerpt([]byte(d.String()), 100))}
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a manifest naming a blob by the unusable digest %q", transport.Excerpt([]byte(d.String()), 100))}
 	}
 	u := &url.URL{
 		Scheme: s.repo.Scheme(),
 		Host:   s.repo.RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), want),
 	}
-	resp, err := s.get(ctx, u, "")
+	resp, err := s.get(ctx, cl, u, "")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := readAll(resp.Body, limit)
-	if errors.Is(err, errTooLarge) {
-		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a blob %s larger than %s", want, size(limit))}
+	body, err := transport.ReadAll(resp.Body, limit)
+	if errors.Is(err, transport.ErrTooLarge) {
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a blob %s larger than %s", want, transport.Size(limit))}
 	}
 	if err != nil {
 		return nil, err

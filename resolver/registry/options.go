@@ -14,6 +14,8 @@ import (
 	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
 // Option configures a Client.
@@ -93,6 +95,10 @@ func defaults() options {
 // anonymously.
 func WithKeychain(k authn.Keychain) Option { return func(o *options) { o.keychain = k } }
 
+// WithDockerKeychain looks credentials up as docker does: in
+// $DOCKER_CONFIG/config.json and the credential helpers it names.
+func WithDockerKeychain() Option { return WithKeychain(authn.DefaultKeychain) }
+
 // WithInsecureRegistries allows plain HTTP to the given registries ("host"
 // or "host:port"), in addition to loopback ones.
 func WithInsecureRegistries(hosts []string) Option {
@@ -157,7 +163,7 @@ func CredentialRealmsFromEnv() []string {
 func WithPrivateNetworks(networks []netip.Prefix) Option {
 	return func(o *options) {
 		for _, n := range networks {
-			if privateNetwork(n) {
+			if transport.PrivateNetwork(n) {
 				o.networks = append(o.networks, n.Masked())
 			}
 		}
@@ -191,7 +197,7 @@ func ParsePrivateNetworks(s string) ([]netip.Prefix, error) {
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%q is not a network in CIDR notation (10.1.0.0/16)", f))
-		case !privateNetwork(p):
+		case !transport.PrivateNetwork(p):
 			errs = append(errs, fmt.Errorf("%q is not within one private network (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7, fec0::/10)", f))
 		default:
 			nets = append(nets, p.Masked())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 )
 
 // TestListTagsWithPrefix: the tags that start with a prefix come from the
@@ -32,20 +34,20 @@ func TestListTagsWithPrefix(t *testing.T) {
 	}{{"honours last", false}, {"ignores last", true}} {
 		t.Run(c.name, func(t *testing.T) {
 			var pages atomic.Int32
-			wrap := []func(http.Handler) http.Handler{paged(10, &pages)}
+			wrap := []func(http.Handler) http.Handler{testregistry.Paged(10, &pages)}
 			if c.ignore {
 				wrap = append([]func(http.Handler) http.Handler{dropLast}, wrap...)
 			}
-			reg := newRegistry(t, wrap...)
+			reg := testregistry.New(t, testregistry.Wrap(wrap...))
 			for _, flavor := range []string{"bookworm", "bullseye", "trixie"} {
 				for minor := 20; minor < 25; minor++ {
 					for patch := range 8 {
-						reg.push(t, fmt.Sprintf("sdks/golang:%s-1.%d.%d", flavor, minor, patch), img)
+						reg.Push(t, fmt.Sprintf("sdks/golang:%s-1.%d.%d", flavor, minor, patch), img)
 					}
 				}
 			}
 			pages.Store(0)
-			tags, all, err := New().ListTagsWithPrefix(context.Background(), reg.host+"/sdks/golang", "bookworm-1.23")
+			tags, all, err := New().ListTagsWithPrefix(context.Background(), reg.Host+"/sdks/golang", "bookworm-1.23")
 			if err != nil {
 				t.Fatal(err)
 			}

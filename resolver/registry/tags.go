@@ -11,7 +11,43 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
+
+// ListTags lists every tag of repository ("host/path"), following Link
+// pagination.
+func (c *Client) ListTags(ctx context.Context, repository string) ([]string, error) {
+	repo, err := c.parseRepository(repository)
+	if err != nil {
+		return nil, err
+	}
+	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
+	defer cancel()
+	tags, _, err := c.listTags(callCtx, cl, repo, "")
+	if err != nil {
+		return nil, c.wrap(ctx, cl, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+	}
+	return tags, nil
+}
+
+// ListTagsWithPrefix implements resolver.PrefixLister: the tags of
+// repository that start with prefix, in as few pages as the registry
+// allows (see listTags).
+func (c *Client) ListTagsWithPrefix(ctx context.Context, repository, prefix string) ([]string, bool, error) {
+	repo, err := c.parseRepository(repository)
+	if err != nil {
+		return nil, false, err
+	}
+	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
+	defer cancel()
+	tags, all, err := c.listTags(callCtx, cl, repo, prefix)
+	if err != nil {
+		return nil, false, c.wrap(ctx, cl, opList, repo.RegistryStr(), repository, resolver.ErrRepositoryNotFound, err)
+	}
+	return tags, all, nil
+}
 
 // listTags lists repo's tags page by page. It follows a page's Link to
 // the next page only on the registry's own host (a relative Link resolved
@@ -27,7 +63,7 @@ import (
 // lexically) and stops past them, and only those tags are returned. A
 // registry that does not honour last is listed in full, and then all the
 // tags are returned, with all set.
-func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix string) (tags []string, all bool, err error) {
+func (c *Client) listTags(ctx context.Context, cl *transport.Call, repo name.Repository, prefix string) (tags []string, all bool, err error) {
 	s := c.session(repo)
 	u := &url.URL{
 		Scheme: repo.Scheme(),
@@ -51,7 +87,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 		}
 		seen[pageKey(u)] = true
 		before, listed := len(l.tags), l.listed
-		resp, err := l.page(ctx, s, u) //nolint:bodyclose // page reads and closes the body; resp is for its headers
+		resp, err := l.page(ctx, cl, s, u) //nolint:bodyclose // page reads and closes the body; resp is for its headers
 		var se *statusError
 		if len(seen) == 1 && c.o.pageSize > fallbackPageSize && errors.As(err, &se) && se.code == http.StatusBadRequest {
 			// A registry that refuses n this large (PAGINATION_NUMBER_INVALID)
@@ -59,7 +95,7 @@ func (c *Client) listTags(ctx context.Context, repo name.Repository, prefix stri
 			q.Set("n", strconv.Itoa(fallbackPageSize))
 			u.RawQuery = q.Encode()
 			seen = map[string]bool{pageKey(u): true}
-			resp, err = l.page(ctx, s, u) //nolint:bodyclose // as above
+			resp, err = l.page(ctx, cl, s, u) //nolint:bodyclose // as above
 		}
 		if err != nil {
 			return nil, false, err
@@ -116,11 +152,11 @@ type tagList struct {
 
 // page GETs one page of tags at u and adds its tags, decoding the page as
 // it arrives (or from memory, when a redirect took the response elsewhere).
-func (l *tagList) page(ctx context.Context, s *session, u *url.URL) (*http.Response, error) {
+func (l *tagList) page(ctx context.Context, cl *transport.Call, s *session, u *url.URL) (*http.Response, error) {
 	// Only counts: a copy of the slice would keep its backing array alive.
 	n, listed, bytes, invalid := len(l.tags), l.listed, l.bytes, l.invalid
 	restart := func() { l.tags, l.listed, l.bytes, l.invalid = l.tags[:n], listed, bytes, invalid }
-	rd := &bodyReader{suffix: "/tags/list", limit: l.pageBytes, read: func(r io.Reader) error {
+	rd := &transport.BodyReader{Suffix: "/tags/list", Limit: l.pageBytes, Decode: func(r io.Reader) error {
 		restart()
 		err := decodeList(r, "tags", l.add, restart)
 		var le *limitError
@@ -129,13 +165,13 @@ func (l *tagList) page(ctx context.Context, s *session, u *url.URL) (*http.Respo
 		}
 		return err
 	}}
-	resp, err := s.get(withReader(ctx, rd), u, "application/json")
+	resp, err := s.get(ctx, cl.Reading(rd), u, "application/json")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if !rd.done {
-		if err := rd.read(resp.Body); err != nil {
+	if !rd.Done {
+		if err := rd.Decode(resp.Body); err != nil {
 			return nil, err
 		}
 	}
@@ -151,7 +187,7 @@ func (l *tagList) add(tag string) error {
 	case l.listed > l.maxTags:
 		return &limitError{fmt.Sprintf("lists more than %d tags", l.maxTags)}
 	case l.bytes > l.maxBytes:
-		return &limitError{fmt.Sprintf("lists more than %s of tags", size(l.maxBytes))}
+		return &limitError{fmt.Sprintf("lists more than %s of tags", transport.Size(l.maxBytes))}
 	case !validTag(tag):
 		l.invalid++
 		return nil

@@ -8,35 +8,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
-	"net/http"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/klauspost/compress/zstd"
-	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/resolver/registry/transport"
 )
 
-// This file reads blobs as streams, and files out of an image's layers:
-// sdkfront lock detects a stage's flavor from the os-release of its base
-// image. Layers go through the client's transport like any request
-// (credentials, retries, TLS guard, redirect guard), but their bodies are
-// streamed rather than read in full within the attempt.
-
-// WithDockerKeychain looks credentials up as docker does: in
-// $DOCKER_CONFIG/config.json and the credential helpers it names.
-func WithDockerKeychain() Option { return WithKeychain(authn.DefaultKeychain) }
+// ReadImageFile reads files out of an image's layers: sdkfront lock
+// detects a stage's flavor from the os-release of its base image. Each
+// layer is a blob streamed (blob.go), decompressed and scanned as a tar,
+// from the top layer down, through an overlay of what upper layers hide.
 
 // ReadLimits bound ReadImageFile. A zero field takes its default.
 type ReadLimits struct {
@@ -103,10 +93,10 @@ func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispec
 		return nil, err
 	}
 	host := r.Context().RegistryStr()
-	ctx, _ = withStats(withOrigin(ctx, host))
+	cl := transport.NewCall(host)
 	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
-	dt, err := c.readImageFile(callCtx, ctx, r, ref, platform, paths, lim)
+	dt, err := c.readImageFile(callCtx, ctx, cl, r, ref, platform, paths, lim)
 	if err != nil && callCtx.Err() != nil && ctx.Err() == nil {
 		return nil, &resolver.RegistryError{
 			Op: opBlob, Registry: host, Subject: ref, Kind: resolver.ErrUnreachable, Anonymous: c.o.keychain == nil,
@@ -118,9 +108,9 @@ func (c *Client) ReadImageFile(ctx context.Context, ref string, platform ocispec
 	return dt, err
 }
 
-func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
+func (c *Client) readImageFile(callCtx, ctx context.Context, cl *transport.Call, r name.Reference, ref string, platform ocispecs.Platform, paths []string, lim ReadLimits) ([]byte, error) {
 	mctx, mcancel := context.WithTimeout(callCtx, c.o.timeout)
-	_, im, s, err := c.platformManifest(mctx, ctx, r, ref, platform)
+	_, im, s, err := c.platformManifest(mctx, ctx, cl, r, ref, platform)
 	mcancel()
 	if err != nil {
 		return nil, err
@@ -132,7 +122,7 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, r
 	layers := descriptors(im.Layers)
 	left := lim.MaxBytes
 	for i := len(layers) - 1; i >= 0; i-- {
-		n, err := c.readLayer(callCtx, ctx, s, ref, layers[i], ov, lim, left)
+		n, err := c.readLayer(callCtx, ctx, cl, s, ref, layers[i], ov, lim, left)
 		if err != nil {
 			return nil, err
 		}
@@ -148,12 +138,12 @@ func (c *Client) readImageFile(callCtx, ctx context.Context, r name.Reference, r
 // readLayer reads one layer into ov, decompressing at most what lim and
 // left (of the overall bound) allow, and returns the bytes decompressed.
 // It reads the layer to its end, so that its digest and size are checked.
-func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
+func (c *Client) readLayer(callCtx, ctx context.Context, cl *transport.Call, s *session, ref string, d ocispecs.Descriptor, ov *overlay, lim ReadLimits, left int64) (int64, error) {
 	var blob io.ReadCloser
 	fail := func(err error) error {
 		kind := resolver.ErrInvalidImage
 		var (
-			se *stallError
+			se *transport.StallError
 			be *blobError
 		)
 		switch {
@@ -173,17 +163,17 @@ func (c *Client) readLayer(callCtx, ctx context.Context, s *session, ref string,
 		return c.blobError(s, d, kind, fmt.Sprintf("cannot read layer %s of %s", d.Digest, ref), err, "")
 	}
 	if d.Size > lim.MaxLayerBytes {
-		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, size(lim.MaxLayerBytes))})
+		return 0, fail(&blobError{fmt.Sprintf("it is %d bytes, more than sdkfront reads of a layer (%s)", d.Size, transport.Size(lim.MaxLayerBytes))})
 	}
-	blob, err := c.openBlob(callCtx, ctx, s, ref, d)
+	blob, err := c.openBlob(callCtx, ctx, cl, s, ref, d)
 	if err != nil {
 		return 0, err
 	}
 	defer blob.Close()
 	un := &capped{limit: min(lim.MaxLayerBytes, left)}
-	un.err = &blobError{fmt.Sprintf("it holds more than %s decompressed, more than sdkfront reads of a layer", size(lim.MaxLayerBytes))}
+	un.err = &blobError{fmt.Sprintf("it holds more than %s decompressed, more than sdkfront reads of a layer", transport.Size(lim.MaxLayerBytes))}
 	if un.limit < lim.MaxLayerBytes {
-		un.err = &blobError{fmt.Sprintf("the layers read hold more than %s decompressed, more than sdkfront reads of an image", size(lim.MaxBytes))}
+		un.err = &blobError{fmt.Sprintf("the layers read hold more than %s decompressed, more than sdkfront reads of an image", transport.Size(lim.MaxBytes))}
 	}
 	dec, closeDec, err := decompress(blob)
 	if err != nil {
@@ -229,12 +219,6 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 	return br, func() {}, nil
 }
 
-// blobError is a blob whose content is not what its descriptor, or the
-// bounds on reading it, allow.
-type blobError struct{ msg string }
-
-func (e *blobError) Error() string { return e.msg }
-
 // capped reads at most limit bytes of r; one more fails with err.
 type capped struct {
 	r        io.Reader
@@ -255,232 +239,6 @@ func (c *capped) Read(p []byte) (int, error) {
 		return n - int(c.n-c.limit), c.err
 	}
 	return n, err
-}
-
-// blobError is a *resolver.RegistryError about blob d of s's repository,
-// with its own message.
-func (c *Client) blobError(s *session, d ocispecs.Descriptor, kind error, msg string, err error, hint string) error {
-	return &resolver.RegistryError{
-		Op: opBlob, Registry: s.repo.RegistryStr(), Subject: s.repo.Name() + "@" + excerpt([]byte(d.Digest), 100),
-		Kind: kind, Anonymous: c.o.keychain == nil, Msg: msg, Err: err, Hint: hint,
-	}
-}
-
-// openBlob opens the blob desc of s's repository as a stream, for ref's
-// image. The reader checks what it reads against desc: more bytes than
-// desc.Size, fewer, or content that does not hash to desc.Digest fail the
-// Read that finds it out. The response must start within the call timeout
-// (WithTimeout); then a Read fails when no byte of the body came for the
-// request timeout (WithRequestTimeout). callCtx is the requests' context,
-// which bounds the whole read; ctx carries the stats for error messages.
-func (c *Client) openBlob(callCtx, ctx context.Context, s *session, ref string, desc ocispecs.Descriptor) (io.ReadCloser, error) {
-	host := s.repo.RegistryStr()
-	subject := fmt.Sprintf("layer %s of %s", excerpt([]byte(desc.Digest), 100), ref)
-	if desc.Digest.Validate() != nil || !desc.Digest.Algorithm().Available() || desc.Size < 0 {
-		return nil, c.blobError(s, desc, resolver.ErrInvalidImage, fmt.Sprintf("cannot get %s: its manifest names it by the unusable digest %q or size %d", subject, excerpt([]byte(desc.Digest), 100), desc.Size), nil, "")
-	}
-	u := &url.URL{
-		Scheme: s.repo.Scheme(),
-		Host:   host,
-		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), desc.Digest),
-	}
-	reqCtx, cancel := context.WithCancel(withStreaming(callCtx))
-	late := time.AfterFunc(c.o.timeout, cancel)
-	resp, err := s.get(reqCtx, u, "")
-	if !late.Stop() && callCtx.Err() == nil {
-		if err == nil {
-			resp.Body.Close()
-		}
-		cancel()
-		return nil, c.wrap(ctx, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, context.DeadlineExceeded)
-	}
-	var se *statusError
-	switch {
-	case errors.As(err, &se) && se.code == http.StatusNotFound && ctx.Err() == nil:
-		cancel()
-		return nil, c.blobError(s, desc, resolver.ErrNotFound, fmt.Sprintf("cannot get %s: registry %s has no such blob", subject, host), err, "")
-	case err != nil:
-		cancel()
-		return nil, c.wrap(ctx, opBlob, host, s.repo.Name()+"@"+string(desc.Digest), resolver.ErrNotFound, err)
-	}
-	if resp.ContentLength >= 0 && resp.ContentLength != desc.Size {
-		resp.Body.Close()
-		cancel()
-		return nil, c.blobError(s, desc, resolver.ErrInvalidImage,
-			fmt.Sprintf("cannot get %s: registry %s sends %d bytes for it, and its manifest says %d", subject, host, resp.ContentLength, desc.Size),
-			nil, "the registry, or blob storage it redirects to, serves something else under its digest")
-	}
-	return &verifiedBlob{body: resp.Body, cancel: cancel, host: host, want: desc, h: desc.Digest.Algorithm().Hash()}, nil
-}
-
-// verifiedBlob is a blob's body, checked against its descriptor as it is
-// read.
-type verifiedBlob struct {
-	body   io.ReadCloser
-	cancel context.CancelFunc
-	host   string
-	want   ocispecs.Descriptor
-	h      hash.Hash
-	n      int64
-	err    error
-}
-
-func (b *verifiedBlob) Read(p []byte) (int, error) {
-	if b.err != nil {
-		return 0, b.err
-	}
-	if rem := b.want.Size + 1 - b.n; int64(len(p)) > rem {
-		p = p[:rem]
-	}
-	n, err := b.body.Read(p)
-	b.n += int64(n)
-	if b.n > b.want.Size {
-		n -= int(b.n - b.want.Size)
-		b.err = &blobError{fmt.Sprintf("registry %s sent more than the %d bytes its manifest gives it", b.host, b.want.Size)}
-	}
-	b.h.Write(p[:n])
-	switch {
-	case b.err != nil:
-	case err == io.EOF && b.n < b.want.Size:
-		b.err = &blobError{fmt.Sprintf("registry %s sent %d of its %d bytes", b.host, b.n, b.want.Size)}
-	case err == io.EOF:
-		if got := digest.NewDigest(b.want.Digest.Algorithm(), b.h); got != b.want.Digest {
-			b.err = &blobError{fmt.Sprintf("registry %s sent content that hashes to %s: it, or blob storage it redirects to, corrupted the blob or serves another under its digest", b.host, got)}
-		}
-	case err != nil:
-		b.err = err
-	}
-	if b.err != nil {
-		return n, b.err
-	}
-	return n, err
-}
-
-func (b *verifiedBlob) Close() error {
-	defer b.cancel()
-	return b.body.Close()
-}
-
-// streamAttempt is attempt for a streamed request. The response must start
-// within the request timeout, as in attempt; a 200's body is then handed
-// over unread, and a Read fails when no byte came for the request timeout
-// (a stallError). Other answers (errors, redirects, challenges) are read in
-// full, as attempt reads them.
-func (t *retryTransport) streamAttempt(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
-	idle := newIdleTimer(t.o.requestTimeout, cancel)
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if !idle.stop() {
-		if err == nil {
-			resp.Body.Close()
-		}
-		cancel()
-		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout}
-	}
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusOK {
-		resp.Body = &streamBody{body: resp.Body, cancel: cancel, idle: idle, host: req.URL.Host, want: resp.ContentLength}
-		return resp, nil
-	}
-	defer cancel()
-	idle.start()
-	var body []byte
-	limit := t.o.maxBodyBytes
-	if resp.StatusCode/100 != 2 {
-		// Error bodies: only the start is of use, as in attempt.
-		limit = maxErrorBody
-		body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
-	} else {
-		body, err = readAll(resp.Body, limit)
-	}
-	resp.Body.Close()
-	switch timedOut := !idle.stop(); {
-	case timedOut:
-		return nil, &timeoutError{host: req.URL.Host, after: t.o.requestTimeout, body: true, got: len(body), want: resp.ContentLength}
-	case errors.Is(err, errTooLarge):
-		return nil, &badResponse{what: fmt.Sprintf("a response larger than %s to GET %s", size(limit), excerpt([]byte(req.URL.Path), 100))}
-	case err != nil:
-		return nil, fmt.Errorf("reading the response to GET %s: %w", excerpt([]byte(req.URL.Path), 100), err)
-	}
-	resp.Body = &memBody{Reader: bytes.NewReader(body), b: body}
-	resp.ContentLength = int64(len(body))
-	return resp, nil
-}
-
-// idleTimer cancels a request when it runs out; d <= 0 is no timer. It
-// runs from its creation.
-type idleTimer struct {
-	d     time.Duration
-	t     *time.Timer
-	fired atomic.Bool
-}
-
-func newIdleTimer(d time.Duration, cancel context.CancelFunc) *idleTimer {
-	it := &idleTimer{d: d}
-	if d > 0 {
-		it.t = time.AfterFunc(d, func() { it.fired.Store(true); cancel() })
-	}
-	return it
-}
-
-func (it *idleTimer) start() {
-	if it.t != nil && !it.fired.Load() {
-		it.t.Reset(it.d)
-	}
-}
-
-// stop stops the timer, and reports whether it had not run out.
-func (it *idleTimer) stop() bool {
-	if it.t != nil {
-		it.t.Stop()
-	}
-	return !it.fired.Load()
-}
-
-// streamBody is a streamed response body: each Read must bring a byte
-// within the idle time.
-type streamBody struct {
-	body   io.ReadCloser
-	cancel context.CancelFunc
-	idle   *idleTimer
-	host   string
-	got    int64
-	want   int64 // Content-Length, or -1
-}
-
-func (b *streamBody) Read(p []byte) (int, error) {
-	b.idle.start()
-	n, err := b.body.Read(p)
-	stalled := !b.idle.stop()
-	b.got += int64(n)
-	if err != nil && err != io.EOF && stalled {
-		err = &stallError{host: b.host, idle: b.idle.d, got: b.got, want: b.want}
-	}
-	return n, err
-}
-
-func (b *streamBody) Close() error {
-	b.idle.stop()
-	defer b.cancel()
-	return b.body.Close()
-}
-
-// stallError is a streamed body that stopped coming.
-type stallError struct {
-	host      string
-	idle      time.Duration
-	got, want int64
-}
-
-func (e *stallError) Error() string {
-	of := ""
-	if e.want >= 0 {
-		of = fmt.Sprintf(" of %d", e.want)
-	}
-	return fmt.Sprintf("registry %s stalled: no data for %s after %d%s bytes", e.host, e.idle, e.got, of)
 }
 
 // overlay is what the layers read so far, from the top down, say of the
@@ -578,8 +336,8 @@ func (ov *overlay) scan(r io.Reader) error {
 			st.kind = noFile
 		}
 		if st.kind == regularFile && ov.open(p) {
-			dt, err := readAll(tr, maxImageFile)
-			if errors.Is(err, errTooLarge) {
+			dt, err := transport.ReadAll(tr, maxImageFile)
+			if errors.Is(err, transport.ErrTooLarge) {
 				return &blobError{fmt.Sprintf("/%s is larger than %d KiB", p, maxImageFile>>10)}
 			}
 			if err != nil {

@@ -1,4 +1,4 @@
-package registry
+package transport
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 )
 
 // The network guard: every connection the client opens is to an address
-// the registry it works for may send it to. A call (ListTags, ...) puts
-// its registry in the context of its requests (withOrigin), which picks
+// the registry it works for may send it to. A call (ListTags, ...) names
+// its registry in the *Call its requests carry (call.go), which picks
 // that registry's transport; its dialer resolves each host itself, checks
 // every address it is about to connect to, and connects to that very
 // address, so that a host name cannot resolve to one address when checked
@@ -50,8 +50,8 @@ import (
 // fixed). A name this host cannot resolve is refused if this host
 // resolves the registry, and left to the proxy otherwise. Only the
 // connection the transport opens to the proxy for a request it proxies is
-// dialed unchecked (the decision travels with the request, in its
-// context); every direct connection is checked, one to the proxy's own
+// dialed unchecked (the decision travels with the request, as its call's
+// route); every direct connection is checked, one to the proxy's own
 // address included. The proxy is given the target's name and resolves it
 // itself: that it resolves as this host does is trusted, as the user's
 // proxy. Naming the checked address instead is not sound: an HTTPS tunnel
@@ -307,9 +307,9 @@ func (r reach) allows(a netip.Addr) bool {
 	return false
 }
 
-// privateNetwork reports whether p lies within one private block, as a
+// PrivateNetwork reports whether p lies within one private block, as a
 // network WithPrivateNetworks names must.
-func privateNetwork(p netip.Prefix) bool {
+func PrivateNetwork(p netip.Prefix) bool {
 	if !p.IsValid() || p.Addr().Zone() != "" {
 		return false
 	}
@@ -322,8 +322,8 @@ func privateNetwork(p netip.Prefix) bool {
 	return false
 }
 
-// addressError is a connection the guard refused.
-type addressError struct {
+// AddressError is a connection the guard refused.
+type AddressError struct {
 	host     string // as named: "localhost"
 	addr     netip.Addr
 	class    addrClass
@@ -332,7 +332,7 @@ type addressError struct {
 	proxied  bool           // the registry is reached through a proxy
 }
 
-func (e *addressError) Error() string {
+func (e *AddressError) Error() string {
 	named := e.addr.String()
 	if e.host != named {
 		named = fmt.Sprintf("%s (%s)", e.host, e.addr)
@@ -357,18 +357,6 @@ type unresolvedError struct{ host, registry string }
 
 func (e *unresolvedError) Error() string {
 	return fmt.Sprintf("refusing to send a request for registry %s to %s through the proxy: this host cannot resolve %s, though it resolves the registry, so only the proxy's network knows it", e.registry, e.host, e.host)
-}
-
-type originKey struct{}
-
-// withOrigin marks ctx's requests as made for registry ("host[:port]").
-func withOrigin(ctx context.Context, registry string) context.Context {
-	return context.WithValue(ctx, originKey{}, registry)
-}
-
-func originFrom(ctx context.Context) string {
-	s, _ := ctx.Value(originKey{}).(string)
-	return s
 }
 
 // netGuard resolves and checks addresses. lookup and dial are the
@@ -413,7 +401,7 @@ type origin struct {
 
 // originOf returns registry's origin ("host[:port]"), one per host.
 func (g *netGuard) originOf(registry string) *origin {
-	host := hostname(registry)
+	host := Hostname(registry)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	o, ok := g.origins[host]
@@ -483,7 +471,7 @@ func (g *netGuard) resolve(ctx context.Context, host string) ([]netip.Addr, erro
 // addrsOf returns host's addresses for o's registry: o's fixed ones if
 // host is the registry's, else a resolution of its own.
 func (g *netGuard) addrsOf(ctx context.Context, o *origin, host string) ([]netip.Addr, error) {
-	if o.host != "" && hostname(host) == o.host {
+	if o.host != "" && Hostname(host) == o.host {
 		if addrs, _, fixed := o.state(); fixed && addrs != nil {
 			return addrs, nil
 		}
@@ -505,7 +493,7 @@ func checkReach(r reach, registry, host string, addr netip.Addr) error {
 	if registry == "" {
 		registry = "(none)"
 	}
-	return &addressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks, proxied: r.proxied}
+	return &AddressError{host: host, addr: addr.Unmap(), class: classOf(addr), registry: registry, networks: r.networks, proxied: r.proxied}
 }
 
 // route is how the guard sends one request: directly (proxy nil), every
@@ -516,21 +504,18 @@ type route struct {
 	proxyAddr string
 }
 
-type routeKey struct{}
-
-func routeFrom(ctx context.Context) *route {
-	rt, _ := ctx.Value(routeKey{}).(*route)
-	return rt
-}
-
-// RoundTrip sends req through the transport of its registry (withOrigin),
-// the way g.route decides, once that registry's kind is fixed. Each
+// RoundTrip sends req through the transport of its call's registry, the
+// way g.route decides, once that registry's kind is fixed. Each
 // registry has its own transport, and so its own idle connections: a
 // connection opened for a loopback registry is never reused for a public
 // one that redirects there.
 func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	registry := strings.ToLower(originFrom(ctx))
+	cl, err := callOf(req)
+	if err != nil {
+		return nil, err
+	}
+	registry := strings.ToLower(cl.registry)
 	o := g.originOf(registry)
 	g.mu.Lock()
 	t, ok := g.transports[registry]
@@ -543,7 +528,7 @@ func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.RoundTrip(req.WithContext(context.WithValue(ctx, routeKey{}, rt)))
+	resp, err := t.RoundTrip(req.WithContext(cl.routed(rt).Bind(ctx)))
 	if resp != nil {
 		resp.Request = req
 	}
@@ -552,19 +537,19 @@ func (g *netGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // newTransport is remote.DefaultTransport's settings, dialing through the
 // guard for registry. Its Proxy and DialContext only carry out the route
-// RoundTrip put in the request's context: the dial to the proxy of a
+// RoundTrip put in the request's call: the dial to the proxy of a
 // proxied request is the one left unchecked, and a request without a
 // route goes directly, checked.
 func (g *netGuard) newTransport(registry string, o *origin) *http.Transport {
 	return &http.Transport{
 		Proxy: func(req *http.Request) (*url.URL, error) {
-			if rt := routeFrom(req.Context()); rt != nil {
-				return rt.proxy, nil
+			if cl, ok := callFrom(req.Context()); ok && cl.route != nil {
+				return cl.route.proxy, nil
 			}
 			return nil, nil
 		},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if rt := routeFrom(ctx); rt != nil && rt.proxy != nil && addr == rt.proxyAddr {
+			if cl, ok := callFrom(ctx); ok && cl.route != nil && cl.route.proxy != nil && addr == cl.route.proxyAddr {
 				return g.dial(ctx, network, addr)
 			}
 			return g.dialContext(ctx, registry, o, network, addr)
@@ -612,7 +597,7 @@ func (g *netGuard) dialContext(ctx context.Context, registry string, o *origin, 
 // cmpErr keeps the first error, but a refused address over a failed dial:
 // that is what the user needs to know.
 func cmpErr(first, err error) error {
-	var ae *addressError
+	var ae *AddressError
 	if first == nil || (errors.As(err, &ae) && !errors.As(first, &ae)) {
 		return err
 	}
@@ -635,7 +620,7 @@ func (g *netGuard) route(req *http.Request, registry string, o *origin) (*route,
 		return &route{}, err
 	}
 	host := req.URL.Hostname()
-	if o.host != "" && hostname(host) == o.host {
+	if o.host != "" && Hostname(host) == o.host {
 		// The proxy is about to reach the registry the caller named, at
 		// an address of its own resolution: the registry is public for
 		// good, and what this host resolved its name to says nothing.
@@ -672,8 +657,8 @@ func proxyAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// hostname is the host of "host[:port]", lower case, without brackets.
-func hostname(hostport string) string {
+// Hostname is the host of "host[:port]", lower case, without brackets.
+func Hostname(hostport string) string {
 	h := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		h = hh
