@@ -224,6 +224,12 @@ func (p *notationPolicy) verify(ctx context.Context, s Store, subj Subject, lim 
 			failures = append(failures, sigFailure{d.Digest.String(), classifyNotation(outcome, subj), err})
 			continue
 		}
+		if untrusted := loggedAuthenticity(outcome); untrusted != nil {
+			// Audit logs what strict enforces: a signature whose
+			// authenticity failed is not one a lock may name as verified.
+			failures = append(failures, sigFailure{d.Digest.String(), ErrUntrusted, untrusted})
+			continue
+		}
 		sig := &Signature{Kind: Notation, Policy: tp.Name, Level: level, Digest: d.Digest}
 		if outcome.EnvelopeContent != nil && len(outcome.EnvelopeContent.SignerInfo.CertificateChain) > 0 {
 			sig.Signer = outcome.EnvelopeContent.SignerInfo.CertificateChain[0].Subject.String()
@@ -243,6 +249,17 @@ func (p *notationPolicy) verify(ctx context.Context, s Store, subj Subject, lim 
 		return &Signature{Kind: Notation, Policy: tp.Name, Level: Audit}, []string{e.Error()}, nil
 	}
 	return nil, nil, e
+}
+
+// loggedAuthenticity is an authenticity failure that the level only
+// logged.
+func loggedAuthenticity(o *notation.VerificationOutcome) error {
+	for _, r := range o.VerificationResults {
+		if r.Error != nil && r.Type == trustpolicy.TypeAuthenticity {
+			return r.Error
+		}
+	}
+	return nil
 }
 
 // checkNotationChain bounds an envelope's certificate chain before
