@@ -71,10 +71,57 @@ func ParseSigstoreDocument(dt []byte) (*SigstoreDocument, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("trailing data after the policy document")
 	}
+	// encoding/json matches field names without regard to case, so that
+	// "publickey" would pass for "publicKey": check the names exactly.
+	if err := exactKeys(dt); err != nil {
+		return nil, err
+	}
 	if err := doc.Validate(); err != nil {
 		return nil, err
 	}
 	return &doc, nil
+}
+
+var (
+	documentKeys = []string{"version", "policies"}
+	policyKeys   = []string{"name", "registryScopes", "level", "publicKey", "keyless", "trustedRoot"}
+	keylessKeys  = []string{"issuer", "issuerRegExp", "subject", "subjectRegExp"}
+)
+
+// exactKeys checks a decoded document's object keys, spelled as the
+// allow-lists spell them.
+func exactKeys(dt []byte) error {
+	var doc struct {
+		Policies []map[string]json.RawMessage `json:"policies"`
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(dt, &top); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(dt, &doc); err != nil {
+		return err
+	}
+	var errs []error
+	check := func(at string, m map[string]json.RawMessage, allowed []string) {
+		for k := range m {
+			if !contains(allowed, k) {
+				errs = append(errs, fmt.Errorf("%sunknown field %q", at, k))
+			}
+		}
+	}
+	check("", top, documentKeys)
+	for i, p := range doc.Policies {
+		at := fmt.Sprintf("policies[%d]: ", i)
+		check(at, p, policyKeys)
+		if raw, ok := p["keyless"]; ok && string(raw) != "null" {
+			var k map[string]json.RawMessage
+			if err := json.Unmarshal(raw, &k); err != nil {
+				return err
+			}
+			check(at+"keyless: ", k, keylessKeys)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks every rule and reports every problem.
