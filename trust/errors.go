@@ -49,10 +49,10 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s of %s: ", e.Digest, e.Repo)
-	switch {
-	case e.Reason == ErrNoPolicy:
+	switch e.Reason {
+	case ErrNoPolicy:
 		fmt.Fprintf(&b, "no %s trust policy (%s) covers %s", e.Kind, e.File, e.Repo)
-	case e.Reason == ErrBounds:
+	case ErrBounds:
 		fmt.Fprintf(&b, "%s signatures under policy %q (%s): %s", e.Kind, e.Policy, e.File, ErrBounds)
 	default:
 		fmt.Fprintf(&b, "no %s signature trusted by policy %q (%s)", e.Kind, e.Policy, e.File)
