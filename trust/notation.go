@@ -207,10 +207,11 @@ func (p *notationPolicy) verify(ctx context.Context, s Store, subj Subject, lim 
 	for _, d := range descs {
 		blob, mt, err := signatureBlob(ctx, s, subj.Repo, subj.Digest, d, []string{mediaTypeCOSE, mediaTypeJWS}, lim)
 		if err != nil {
-			if isBounds(err) || ctx.Err() != nil {
-				return nil, nil, boundsOr(fail, len(descs), err)
+			f, stop := blobFailure(ctx, fail, len(descs), d.Digest.String(), err)
+			if stop != nil {
+				return nil, nil, stop
 			}
-			failures = append(failures, sigFailure{d.Digest.String(), ErrTampered, err})
+			failures = append(failures, *f)
 			continue
 		}
 		if err := checkNotationChain(blob, mt, lim); err != nil {

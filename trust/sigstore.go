@@ -154,10 +154,11 @@ func (sp *sigstorePolicies) verify(ctx context.Context, s Store, subj Subject, l
 	for _, d := range descs {
 		blob, _, err := signatureBlob(ctx, s, subj.Repo, subj.Digest, d, []string{ArtifactTypeSigstore}, lim)
 		if err != nil {
-			if isBounds(err) || ctx.Err() != nil {
-				return nil, nil, boundsOr(fail, len(descs), err)
+			f, stop := blobFailure(ctx, fail, len(descs), d.Digest.String(), err)
+			if stop != nil {
+				return nil, nil, stop
 			}
-			failures = append(failures, sigFailure{d.Digest.String(), ErrTampered, err})
+			failures = append(failures, *f)
 			continue
 		}
 		var b bundle.Bundle

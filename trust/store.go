@@ -150,6 +150,17 @@ func tagReferrers(ctx context.Context, s Store, repo string, subject digest.Dige
 	return idx.Manifests, nil
 }
 
+// readError is a Store's failure to read a signature: the registry's
+// fault or the network's, not a verdict on the signature.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// errSubject is a signature manifest that is not a referrer of the digest
+// it was listed under.
+var errSubject = errors.New("not a referrer of the digest")
+
 // signatureBlob reads a signature's manifest and its one layer, the
 // envelope or bundle, of a media type in allowed. It checks that the
 // manifest's subject is the digest (the tag schema's index is not
@@ -160,14 +171,14 @@ func signatureBlob(ctx context.Context, s Store, repo string, subject digest.Dig
 	}
 	dt, err := s.Fetch(ctx, repo, d, lim.ManifestBytes)
 	if err != nil {
-		return nil, "", err
+		return nil, "", &readError{err}
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(dt, &m); err != nil {
 		return nil, "", fmt.Errorf("signature manifest %s: %w", d.Digest, err)
 	}
 	if m.Subject == nil || m.Subject.Digest != subject {
-		return nil, "", fmt.Errorf("signature manifest %s: subject is not %s", d.Digest, subject)
+		return nil, "", fmt.Errorf("signature manifest %s: %w: its subject is not %s", d.Digest, errSubject, subject)
 	}
 	if len(m.Layers) != 1 {
 		return nil, "", fmt.Errorf("signature manifest %s: %d layers, want 1", d.Digest, len(m.Layers))
@@ -181,7 +192,7 @@ func signatureBlob(ctx context.Context, s Store, repo string, subject digest.Dig
 	}
 	blob, err := s.Fetch(ctx, repo, l, lim.EnvelopeBytes)
 	if err != nil {
-		return nil, "", err
+		return nil, "", &readError{err}
 	}
 	return blob, l.MediaType, nil
 }

@@ -19,6 +19,7 @@ type memStore struct {
 	referrers map[string][]ocispec.Descriptor // repo@subject
 	content   map[digest.Digest][]byte
 	noAPI     bool          // answer Referrers with ErrNoReferrersAPI
+	fetchErr  error         // if set, every Fetch fails with it
 	block     chan struct{} // if set, every call waits for it or ctx
 
 	referrerCalls, fetchCalls, tagCalls atomic.Int64
@@ -67,6 +68,9 @@ func (m *memStore) Fetch(ctx context.Context, repo string, desc ocispec.Descript
 	m.fetchCalls.Add(1)
 	if err := m.wait(ctx); err != nil {
 		return nil, err
+	}
+	if m.fetchErr != nil {
+		return nil, m.fetchErr
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -115,6 +115,23 @@ func boundsOr(fail func(error, int, string, error) *Error, found int, err error)
 	return fmt.Errorf("%s of %s: reading %s signatures: %w", e.Digest, e.Repo, e.Kind, err)
 }
 
+// blobFailure sorts signatureBlob's error: a bound or a failed read ends
+// the digest's verification (returned), anything else is what the
+// signature failed on.
+func blobFailure(ctx context.Context, fail func(error, int, string, error) *Error, found int, d string, err error) (*sigFailure, error) {
+	var re *readError
+	switch {
+	case isBounds(err) || ctx.Err() != nil:
+		return nil, boundsOr(fail, found, err)
+	case errors.As(err, &re):
+		e := fail(nil, found, "", err)
+		return nil, fmt.Errorf("%s of %s: reading %s signature %s: %w", e.Digest, e.Repo, e.Kind, d, re.err)
+	case errors.Is(err, errSubject):
+		return &sigFailure{d, ErrOtherDigest, err}, nil
+	}
+	return &sigFailure{d, ErrTampered, err}, nil
+}
+
 // readFile reads a policy's file, bounded.
 func readFile(fsys fs.FS, name string) ([]byte, error) {
 	f, err := fsys.Open(name)

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -166,4 +167,30 @@ func TestCancelledCallIsNotCached(t *testing.T) {
 	if _, err := v.Verify(context.Background(), subj); err != nil {
 		t.Fatalf("the call after a cancelled one: %v", err)
 	}
+}
+
+func TestRegistryFailureIsNotAVerdict(t *testing.T) {
+	p := validPKI(t)
+	subj := subjectOf("go")
+	s := newMemStore()
+	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeNotation, mediaTypeCOSE, p.sign(t, subj.Descriptor()))
+	s.fetchErr = errors.New("HTTP 503 Service Unavailable")
+	_, err := NewVerifier(loadTestPolicy(t, notationFS(p.root, "strict", signerIdentity)), s, Limits{}).Verify(context.Background(), subj)
+	var e *Error
+	if err == nil || errors.As(err, &e) || !strings.Contains(err.Error(), "reading Notary Project signature sha256:") || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("error %v, want the registry's failure, not a verdict", err)
+	}
+}
+
+// A signature manifest listed under the digest (the tag schema's index
+// is anyone's to write) whose subject is another digest.
+func TestReferrerOfAnotherDigest(t *testing.T) {
+	p := validPKI(t)
+	subj, other := subjectOf("go"), subjectOf("evil")
+	s := newMemStore()
+	d := s.attach(t, testRepo, other.Descriptor(), ArtifactTypeNotation, mediaTypeCOSE, p.sign(t, other.Descriptor()))
+	k := testRepo + "@" + subj.Digest.String()
+	s.referrers[k] = append(s.referrers[k], d)
+	_, err := NewVerifier(loadTestPolicy(t, notationFS(p.root, "strict", signerIdentity)), s, Limits{}).Verify(context.Background(), subj)
+	wantError(t, err, ErrOtherDigest, "not a referrer of the digest")
 }
