@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -193,4 +194,57 @@ func TestReferrerOfAnotherDigest(t *testing.T) {
 	s.referrers[k] = append(s.referrers[k], d)
 	_, err := NewVerifier(loadTestPolicy(t, notationFS(p.root, "strict", signerIdentity)), s, Limits{}).Verify(context.Background(), subj)
 	wantError(t, err, ErrOtherDigest, "not a referrer of the digest")
+}
+
+// With both policy files, each that covers the repository must be
+// satisfied; one that covers nothing of it is not asked.
+func TestBothPoliciesMustHold(t *testing.T) {
+	p := validPKI(t)
+	key := newECKey(t)
+	subj := subjectOf("go")
+	fsys := notationFS(p.root, "strict", signerIdentity)
+	fsys[SigstorePolicyFile] = &fstest.MapFile{Data: []byte(keyPolicy)}
+	fsys["keys/cosign.pub"] = &fstest.MapFile{Data: pemKey(t, key)}
+	policy := loadTestPolicy(t, fsys)
+
+	s := newMemStore()
+	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeNotation, mediaTypeCOSE, p.sign(t, subj.Descriptor()))
+	_, err := NewVerifier(policy, s, Limits{}).Verify(context.Background(), subj)
+	wantError(t, err, ErrNoSignature, `no Sigstore signature trusted by policy "acme-key" (sigstore.json)`)
+
+	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeSigstore, ArtifactTypeSigstore, keyBundle(t, key, subj))
+	got, err := NewVerifier(policy, s, Limits{}).Verify(context.Background(), subj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Signatures) != 2 || got.Signatures[0].Kind != Notation || got.Signatures[1].Kind != Sigstore || !got.Signatures[0].Verified() || !got.Signatures[1].Verified() {
+		t.Fatalf("signatures %+v, want a verified notation and sigstore one", got.Signatures)
+	}
+}
+
+func TestSigstoreAuditAndSkip(t *testing.T) {
+	key := newECKey(t)
+	subj := subjectOf("go")
+	doc := `{"version": "1", "policies": [
+		{"name": "audited", "registryScopes": ["` + testRepo + `"], "level": "audit", "publicKey": "k.pub"},
+		{"name": "rest", "registryScopes": ["*"], "level": "skip"}]}`
+	policy := loadTestPolicy(t, sigstoreFS(doc, map[string][]byte{"k.pub": pemKey(t, key)}))
+
+	s := newMemStore()
+	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeSigstore, ArtifactTypeSigstore, keyBundle(t, newECKey(t), subj))
+	got, err := NewVerifier(policy, s, Limits{}).Verify(context.Background(), subj)
+	if err != nil {
+		t.Fatalf("audit failed the digest: %v", err)
+	}
+	if got.Signatures[0].Verified() || got.Signatures[0].Level != Audit || len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "not from a trusted identity") {
+		t.Errorf("verdict %+v, want an unverified audit verdict warning of the untrusted key", got)
+	}
+
+	other := subj
+	other.Repo = "registry.example/sdks/node"
+	s = newMemStore()
+	got, err = NewVerifier(policy, s, Limits{}).Verify(context.Background(), other)
+	if err != nil || got.Signatures[0].Level != Skip || got.Signatures[0].Policy != "rest" || s.calls() != 0 {
+		t.Errorf("verdict %+v, %v, %d reads; want rest's skip, no reads", got, err, s.calls())
+	}
 }
