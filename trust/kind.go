@@ -1,6 +1,7 @@
 package trust
 
-// Kind is a signature scheme.
+// Kind is a signature scheme. Its value ("notation", "sigstore") is what
+// records (a lock) hold; String names it for messages.
 type Kind string
 
 const (
