@@ -243,13 +243,10 @@ func (p *notationPolicy) verify(ctx context.Context, s Store, subj Subject, lim 
 		}
 		return sig, warnings, nil
 	}
-	e := best(fail, failures)
-	if level == Audit && e.Reason != ErrTampered {
-		// Audit enforces integrity only; whatever else failed, the
-		// missing signature included, is a finding.
-		return &Signature{Kind: Notation, Policy: tp.Name, Level: Audit}, []string{e.Error()}, nil
+	if level == Audit {
+		return audit(fail, failures, Signature{Kind: Notation, Policy: tp.Name, Level: Audit})
 	}
-	return nil, nil, e
+	return nil, nil, best(fail, failures)
 }
 
 // loggedAuthenticity is an authenticity failure that the level only

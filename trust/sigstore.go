@@ -181,11 +181,10 @@ func (sp *sigstorePolicies) verify(ctx context.Context, s Store, subj Subject, l
 		}
 		return sig, nil, nil
 	}
-	e := best(fail, failures)
-	if level == Audit && e.Reason != ErrTampered {
-		return &Signature{Kind: Sigstore, Policy: p.Name, Level: Audit}, []string{e.Error()}, nil
+	if level == Audit {
+		return audit(fail, failures, Signature{Kind: Sigstore, Policy: p.Name, Level: Audit})
 	}
-	return nil, nil, e
+	return nil, nil, best(fail, failures)
 }
 
 // classifySigstore names what a failed bundle verification failed on.

@@ -91,6 +91,24 @@ func best(fail func(error, int, string, error) *Error, fs []sigFailure) *Error {
 	return fail(pick.reason, len(fs), strings.Join(details, "; "), pick.err)
 }
 
+// audit is the verdict of an audit level whose signatures all failed:
+// integrity is enforced, so a tampered one fails the digest; whatever
+// else failed, a missing signature included, is a finding.
+func audit(fail func(error, int, string, error) *Error, fs []sigFailure, sig Signature) (*Signature, []string, error) {
+	var tampered []sigFailure
+	for _, f := range fs {
+		if f.reason == ErrTampered {
+			tampered = append(tampered, f)
+		}
+	}
+	if len(tampered) > 0 {
+		e := best(fail, tampered)
+		e.Found = len(fs)
+		return nil, nil, e
+	}
+	return &sig, []string{best(fail, fs).Error()}, nil
+}
+
 // oneLine keeps a library's error to a bounded line.
 func oneLine(err error) string {
 	s := strings.Join(strings.Fields(err.Error()), " ")

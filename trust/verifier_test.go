@@ -35,8 +35,11 @@ func TestNotationAuditEnforcesIntegrity(t *testing.T) {
 	env := p.sign(t, subj.Descriptor())
 	env[strings.Index(string(env), "targetArtifact")] = 'T'
 	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeNotation, mediaTypeCOSE, env)
+	// A signature over another digest beside it, which strict would
+	// report first, does not hide the tampered one.
+	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeNotation, mediaTypeCOSE, p.sign(t, subjectOf("evil").Descriptor()))
 	_, err := NewVerifier(loadTestPolicy(t, notationFS(p.root, "audit", signerIdentity)), s, Limits{}).Verify(context.Background(), subj)
-	wantError(t, err, ErrTampered)
+	wantError(t, err, ErrTampered, "2 signatures found")
 }
 
 func TestNotationPermissiveWarnsOnExpiry(t *testing.T) {
