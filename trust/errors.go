@@ -37,7 +37,7 @@ var (
 type Error struct {
 	Repo   string        // registry.example/sdks/golang
 	Digest digest.Digest // the SDK's digest, the referrers' subject
-	Kind   Kind          // whose signatures were looked for
+	Kind   Kind          // whose signatures were looked for; "" for ErrNoPolicy of both
 	Policy string        // the policy statement's name
 	File   string        // the policy file that holds it
 	Reason error         // one of the Err* sentinels
@@ -51,7 +51,11 @@ func (e *Error) Error() string {
 	fmt.Fprintf(&b, "%s of %s: ", e.Digest, e.Repo)
 	switch e.Reason {
 	case ErrNoPolicy:
-		fmt.Fprintf(&b, "no %s trust policy (%s) covers %s", e.Kind, e.File, e.Repo)
+		kind := ""
+		if e.Kind != "" {
+			kind = e.Kind.String() + " "
+		}
+		fmt.Fprintf(&b, "no %strust policy (%s) covers %s", kind, e.File, e.Repo)
 	case ErrBounds:
 		fmt.Fprintf(&b, "%s signatures under policy %q (%s): %s", e.Kind, e.Policy, e.File, ErrBounds)
 	default:

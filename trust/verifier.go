@@ -112,6 +112,9 @@ func (v *Verifier) verify(ctx context.Context, subj Subject) (verdict *Verdict, 
 		out.Warnings = append(out.Warnings, warnings...)
 	}
 	if !covered {
+		if len(checks) > 1 {
+			return nil, &Error{Repo: subj.Repo, Digest: subj.Digest, File: v.policy.String(), Reason: ErrNoPolicy}
+		}
 		return nil, uncovered
 	}
 	return out, nil

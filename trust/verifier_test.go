@@ -215,6 +215,11 @@ func TestBothPoliciesMustHold(t *testing.T) {
 	_, err := NewVerifier(policy, s, Limits{}).Verify(context.Background(), subj)
 	wantError(t, err, ErrNoSignature, `no Sigstore signature trusted by policy "acme-key" (sigstore.json)`)
 
+	node := subj
+	node.Repo = "registry.example/sdks/node"
+	_, err = NewVerifier(policy, s, Limits{}).Verify(context.Background(), node)
+	wantError(t, err, ErrNoPolicy, "no trust policy (notation/trustpolicy.json and sigstore.json) covers registry.example/sdks/node")
+
 	s.attach(t, testRepo, subj.Descriptor(), ArtifactTypeSigstore, ArtifactTypeSigstore, keyBundle(t, key, subj))
 	got, err := NewVerifier(policy, s, Limits{}).Verify(context.Background(), subj)
 	if err != nil {
