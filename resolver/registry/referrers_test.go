@@ -3,7 +3,14 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +19,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sdkfront/sdkfront/trust"
 )
@@ -48,6 +63,13 @@ func put(t *testing.T, base, repo string, dt []byte, manifestRef string) ocispec
 // envelope.
 func signed(t *testing.T, base, repo string, referrersTag bool) (subject, sig ocispecs.Descriptor, envelope []byte) {
 	t.Helper()
+	return signedWith(t, base, repo, referrersTag, trust.ArtifactTypeNotation, "application/cose", func(ocispecs.Descriptor) []byte { return []byte("a COSE envelope") })
+}
+
+// signedWith is signed with a signature of artifactType, a layer of
+// layerType, whose content sign makes over the subject.
+func signedWith(t *testing.T, base, repo string, referrersTag bool, artifactType, layerType string, sign func(ocispecs.Descriptor) []byte) (subject, sig ocispecs.Descriptor, envelope []byte) {
+	t.Helper()
 	cfg := put(t, base, repo, []byte("{}"), "")
 	man := func(artifactType string, layers []ocispecs.Descriptor, subj *ocispecs.Descriptor) []byte {
 		// The config's media type is the artifact type, as OCI 1.0
@@ -68,13 +90,13 @@ func signed(t *testing.T, base, repo string, referrersTag bool) (subject, sig oc
 	sdk := man("", []ocispecs.Descriptor{}, nil)
 	subject = put(t, base, repo, sdk, "1.23")
 	subject.MediaType = ocispecs.MediaTypeImageManifest
-	envelope = []byte("a COSE envelope")
+	envelope = sign(subject)
 	layer := put(t, base, repo, envelope, "")
-	layer.MediaType = "application/cose"
-	sigDT := man(trust.ArtifactTypeNotation, []ocispecs.Descriptor{layer}, &subject)
+	layer.MediaType = layerType
+	sigDT := man(artifactType, []ocispecs.Descriptor{layer}, &subject)
 	sig = put(t, base, repo, sigDT, digest.FromBytes(sigDT).String())
 	sig.MediaType = ocispecs.MediaTypeImageManifest
-	sig.ArtifactType = trust.ArtifactTypeNotation
+	sig.ArtifactType = artifactType
 	if referrersTag {
 		idx := ocispecs.Index{MediaType: ocispecs.MediaTypeImageIndex, Manifests: []ocispecs.Descriptor{sig}}
 		idx.SchemaVersion = 2
@@ -143,6 +165,87 @@ func TestReferrersStore(t *testing.T) {
 			}
 			if _, err := c.Fetch(ctx, repo, m.Layers[0], int64(len(envelope)-1)); !errors.Is(err, trust.ErrBounds) {
 				t.Errorf("Fetch past maxBytes: %v, want trust.ErrBounds", err)
+			}
+		})
+	}
+}
+
+// cosignKeyBundle is a Sigstore bundle as cosign sign --key makes one: a
+// DSSE envelope of an in-toto statement naming the image digest.
+func cosignKeyBundle(t *testing.T, key *ecdsa.PrivateKey, repo string, subject ocispecs.Descriptor) []byte {
+	t.Helper()
+	st, err := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v1",
+		"subject":       []any{map[string]any{"name": repo, "digest": map[string]string{"sha256": subject.Digest.Encoded()}}},
+		"predicateType": "https://sigstore.dev/cosign/sign/v1",
+		"predicate":     map[string]any{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := dsse.NewEnvelopeSigner(&sigdsse.SignerAdapter{SignatureSigner: sv, Pub: &key.PublicKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := es.SignPayload(context.Background(), "application/vnd.in-toto+json", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := protojson.Marshal(&protobundle.Bundle{
+		MediaType: trust.ArtifactTypeSigstore,
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
+		},
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
+			Payload: st, PayloadType: env.PayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The Client as trust's Store, end to end over HTTP: a cosign-style
+// bundle found through the referrers API or the tag schema, verified.
+func TestReferrersStoreVerifies(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, api := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers API %v", api), func(t *testing.T) {
+			srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)), ggcrregistry.WithReferrersSupport(api)))
+			t.Cleanup(srv.Close)
+			repo := strings.TrimPrefix(srv.URL, "http://") + "/sdks/golang"
+			subject, sig, _ := signedWith(t, srv.URL, "sdks/golang", !api, trust.ArtifactTypeSigstore, trust.ArtifactTypeSigstore,
+				func(d ocispecs.Descriptor) []byte { return cosignKeyBundle(t, key, repo, d) })
+			policy, err := trust.LoadPolicy(fstest.MapFS{
+				"sigstore.json": {Data: []byte(`{"version": "1", "policies": [{"name": "k", "registryScopes": ["` + repo + `"], "publicKey": "k.pub"}]}`)},
+				"k.pub":         {Data: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := trust.NewVerifier(policy, New(), trust.Limits{}).Verify(context.Background(),
+				trust.Subject{Repo: repo, Digest: subject.Digest, MediaType: subject.MediaType, Size: subject.Size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Signatures) != 1 || got.Signatures[0].Digest != sig.Digest {
+				t.Fatalf("signatures %+v, want %s", got.Signatures, sig.Digest)
 			}
 		})
 	}
