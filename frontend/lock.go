@@ -3,17 +3,22 @@ package frontend
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
@@ -79,11 +84,30 @@ func readLock(ctx context.Context, c client.Client, dockerfileName string, mode 
 	return l, nil
 }
 
-// notExist reports whether reading a file failed because it is not there;
-// across gRPC only the text tells.
+// notExist reports whether reading a file failed because it is not there.
+// A read through the gateway crosses gRPC, where BuildKit v0.34.2 sends
+// the daemon's ENOENT (an *os.PathError, which has no gRPC code) as a
+// codes.Unknown status that keeps only its message: that status, ending
+// in ENOENT's text or in containerd's not-found sentinel (a context that
+// BuildKit could not find), is what is classified; a message of any
+// other error is not read.
 func notExist(err error) bool {
-	msg := strings.ToLower(err.Error())
-	return errors.Is(err, os.ErrNotExist) || strings.Contains(msg, "no such file or directory") || strings.Contains(msg, "not found")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	var se interface{ GRPCStatus() *status.Status }
+	if !errors.As(err, &se) {
+		return false
+	}
+	st := se.GRPCStatus()
+	switch st.Code() {
+	case codes.NotFound:
+		return true
+	case codes.Unknown:
+		msg := strings.ToLower(st.Message())
+		return strings.HasSuffix(msg, syscall.ENOENT.Error()) || strings.HasSuffix(msg, cerrdefs.ErrNotFound.Error())
+	}
+	return false
 }
 
 // pin resolves n for its stage's platform from the lock, with a flavor. If it cannot, why
