@@ -106,38 +106,10 @@ sbom-image: lab-up imagepack-bin ## Build hack/sbomscan (an SBOM generator) and 
 # go.mod from the lab's sdks/golang; modules come from $(go env GOPROXY).
 .PHONY: image
 image: lab-up seed frontend-image sbom-image ## Build the multi-platform frontend image from cmd/frontend/Dockerfile through BuildKit, with provenance and SBOM, and push it
-	@mkdir -p .lab/out
-	$(LAB_ENV); \
-	repo="$${IMAGE_REPO:-$(IMAGE_REPO)}"; repo="$${repo:-$$LAB_REGISTRY/sdkfront}"; \
-	created=$$(date -u -d "@$(SOURCE_DATE_EPOCH)" +%Y-%m-%dT%H:%M:%SZ); \
-	ann=""; for k in index manifest; do \
-		p=annotation-$$k.org.opencontainers.image; \
-		ann="$$ann,$$p.title=sdkfront,$$p.version=$(VERSION),$$p.revision=$(REVISION),$$p.source=$(IMAGE_SOURCE),$$p.created=$$created"; \
-	done; \
-	goenv=(); for v in GOPROXY GOSUMDB GONOSUMDB GOPRIVATE GONOPROXY GOINSECURE; do \
-		val=$$($(GO) env $$v); [ -z "$$val" ] || goenv+=(--opt "build-arg:$$v=$$val"); \
-	done; \
-	secret=(); [ -z "$(CA_CERTS)" ] || secret=(--secret "id=ca-certificates,src=$(CA_CERTS)"); \
-	for target in release offline; do \
-	suffix=""; [ $$target = release ] || suffix=-$$target; \
-	echo "image: $$repo:$(VERSION)$$suffix and $$repo:multi$$suffix for $(IMAGE_PLATFORMS) (Go $(GO_VERSION))"; \
-	start=$$(date +%s); \
-	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) buildctl --addr "$$BUILDKIT_HOST" build --progress plain \
-		--frontend dockerfile.v0 --local context=. --local dockerfile=cmd/frontend --opt target=$$target \
-		--opt build-arg:BUILDKIT_SYNTAX="$$LAB_REGISTRY/sdkfront:dev" \
-		--opt build-arg:SDK_SOURCE="$$LAB_REGISTRY/sdks/{platform}:{flavor}-{version}" \
-		--opt build-arg:BUILD_BASE="$$LAB_REGISTRY/lab/busybox:latest" \
-		--opt build-arg:GO_VERSION=$(GO_VERSION) \
-		--opt build-arg:VERSION=$(VERSION) --opt build-arg:REVISION=$(REVISION) \
-		--opt build-arg:SOURCE_URL=$(IMAGE_SOURCE) \
-		"$${goenv[@]}" "$${secret[@]}" \
-		--opt platform=$(IMAGE_PLATFORMS) \
-		--opt attest:provenance=mode=max \
-		--opt attest:sbom=generator="$$LAB_REGISTRY/sdkfront-sbom:dev" \
-		--output "type=image,\"name=$$repo:$(VERSION)$$suffix,$$repo:multi$$suffix\",push=true,oci-mediatypes=true,rewrite-timestamp=true$$ann" \
-		--metadata-file .lab/out/image$$suffix.json $(IMAGE_FLAGS) || exit 1; \
-	echo "image: pushed $$repo:$(VERSION)$$suffix and $$repo:multi$$suffix ($$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' .lab/out/image$$suffix.json)) in $$(( $$(date +%s) - start ))s"; \
-	done
+	$(LAB_ENV); VERSION='$(VERSION)' REVISION='$(REVISION)' GO_VERSION='$(GO_VERSION)' \
+		SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)' IMAGE_PLATFORMS='$(IMAGE_PLATFORMS)' \
+		IMAGE_SOURCE='$(IMAGE_SOURCE)' IMAGE_REPO="$${IMAGE_REPO:-$(IMAGE_REPO)}" CA_CERTS='$(CA_CERTS)' \
+		IMAGE_FLAGS='$(IMAGE_FLAGS)' GO='$(GO)' hack/image.sh
 
 .PHONY: demo
 demo: tools lab-up seed frontend-image ## Build examples/Dockerfile.sdk through sdkfront and print the result
