@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,8 +16,6 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
@@ -92,22 +89,7 @@ func readLock(ctx context.Context, c client.Client, dockerfileName string, mode 
 // BuildKit could not find), is what is classified; a message of any
 // other error is not read.
 func notExist(err error) bool {
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, fs.ErrNotExist) {
-		return true
-	}
-	var se interface{ GRPCStatus() *status.Status }
-	if !errors.As(err, &se) {
-		return false
-	}
-	st := se.GRPCStatus()
-	switch st.Code() {
-	case codes.NotFound:
-		return true
-	case codes.Unknown:
-		msg := strings.ToLower(st.Message())
-		return strings.HasSuffix(msg, syscall.ENOENT.Error()) || strings.HasSuffix(msg, cerrdefs.ErrNotFound.Error())
-	}
-	return false
+	return errors.Is(err, fs.ErrNotExist) || resolver.GatewayNotFound(err, syscall.ENOENT, cerrdefs.ErrNotFound)
 }
 
 // pin resolves n for its stage's platform from the lock, with a flavor. If it cannot, why

@@ -165,11 +165,15 @@ func IsNotFound(err error) bool {
 // answers a missing image, tag or platform with containerd's remotes
 // error, "<ref>: not found" wrapping errdefs.ErrNotFound; that has no gRPC
 // code of its own, so grpcerrors.ToGRPC sends it as codes.Unknown, and
-// grpcerrors.FromGRPC gives back a status error with only the message. A
-// status of codes.NotFound is one; of codes.Unknown, one whose message ends
-// with errdefs.ErrNotFound's, as every errdefs wrap in containerd's
-// resolver does. Any other error, whatever its text, is not.
-func grpcNotFound(err error) bool {
+// grpcerrors.FromGRPC gives back a status error with only the message.
+func grpcNotFound(err error) bool { return GatewayNotFound(err, errdefs.ErrNotFound) }
+
+// GatewayNotFound reports whether err is a gRPC status, as BuildKit's
+// gateway sends an error, that says one of causes: a status of
+// codes.NotFound, or of codes.Unknown (what an error without a gRPC code
+// of its own becomes) whose message ends with a cause's text, as every
+// wrap of it does. Any other error, whatever its text, is not.
+func GatewayNotFound(err error, causes ...error) bool {
 	var se interface{ GRPCStatus() *status.Status }
 	if !errors.As(err, &se) {
 		return false
@@ -179,8 +183,12 @@ func grpcNotFound(err error) bool {
 	case codes.NotFound:
 		return true
 	case codes.Unknown:
-		msg, sentinel := st.Message(), errdefs.ErrNotFound.Error()
-		return len(msg) >= len(sentinel) && strings.EqualFold(msg[len(msg)-len(sentinel):], sentinel)
+		msg := st.Message()
+		for _, c := range causes {
+			if t := c.Error(); len(msg) >= len(t) && strings.EqualFold(msg[len(msg)-len(t):], t) {
+				return true
+			}
+		}
 	}
 	return false
 }
