@@ -126,12 +126,17 @@ func pinAll(env resolveEnv, jobs []sdkplan.Need) (pins map[key]pinned, order []s
 		if _, ok := pins[keyOf(j)]; ok {
 			continue
 		}
-		res, locked, why, err := l.pin(j, j.Flavor)
-		if err == nil && !locked && j.Fallback != "" {
-			var fres resolver.Resolution
-			var ok bool
-			if fres, ok, _, err = l.pin(j, j.Fallback); ok {
-				res, locked = fres, true
+		var res resolver.Resolution
+		var locked bool
+		var why string
+		for i, flavor := range lock.Flavors(j.Flavor, j.Fallback) {
+			r, ok, w, perr := l.pin(j, flavor)
+			if i == 0 {
+				res, why = r, w // why the line's own flavor is not pinned
+			}
+			if err = perr; err != nil || ok {
+				res, locked = r, ok
+				break
 			}
 		}
 		switch {
