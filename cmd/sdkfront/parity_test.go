@@ -149,7 +149,8 @@ func resolveParity(t *testing.T, reg *testregistry.Registry, dir, df string, arg
 			t.Fatalf("build: %v", err)
 		}
 		var out []string
-		for _, r := range rs {
+		for _, n := range rs {
+			r := n.Res
 			if r.Locked != wantLocked {
 				t.Errorf("build: %s resolved with Locked %v, want %v", r.Ref, r.Locked, wantLocked)
 			}

@@ -1,0 +1,242 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/pkg/errors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/resolver"
+)
+
+// How says where a need's resolution came from.
+type How int
+
+const (
+	FromRegistry How = iota // resolved with the need's flavor
+	FellBack                // resolved with its fallback flavor: the SDK lacks the detected one
+	FromLock                // pinned by the lock
+)
+
+func (h How) String() string {
+	switch h {
+	case FellBack:
+		return "fell back"
+	case FromLock:
+		return "locked"
+	}
+	return "resolved"
+}
+
+// Resolved is a need, resolved for its stage's platform.
+type Resolved struct {
+	Need
+	Res resolver.Resolution
+	How How
+	// Unchecked says why the layers of Res went unchecked: "" if they
+	// were, or could not have been (Options.CheckLayers is false).
+	Unchecked string
+	// Unbound says that the image the lock pins labels no version to
+	// check the lock's against.
+	Unbound bool
+}
+
+// LockView is the lock as resolution reads it: each entry point reads
+// its own (a build the one beside its Dockerfile, or none with
+// SDK_LOCK=off) and words its own advice.
+type LockView interface {
+	// Pin gives what the lock pins for n's want with flavor (one of
+	// lock.Flavors), for n's stage platform. If it pins nothing, why says
+	// so in words that follow "SDK <ref>"; an entry that breaks the
+	// lock's rules is an error at n's line.
+	Pin(n Need, flavor string) (res resolver.Resolution, ok bool, why string, err error)
+	// Unpinned is told of each key the lock does not pin, before anything
+	// is resolved, with why; an error stops the resolution
+	// (SDK_LOCK=frozen).
+	Unpinned(n Need, why string) error
+	// Looked is told that every key was looked up; an error stops the
+	// resolution (invalid entries that no line asked for).
+	Looked() error
+	// Check reads the image res pins for stage platform p and checks it
+	// as a resolution is checked (its manifest, its layers, allowed
+	// foreign URLs, the version its config labels): the label, and why
+	// it could not be read ("": it was). Called only with
+	// ResolveOptions.CheckLayers.
+	Check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (label resolver.VersionLabel, unchecked string, err error)
+	// Name is the lockfile's name, for advice.
+	Name() string
+}
+
+// ResolveOptions are how an entry point resolves.
+type ResolveOptions struct {
+	// CheckLayers says that the entry point reads registries itself (the
+	// resolver has a ManifestResolver): a locked SDK's image is read to
+	// check it (LockView.Check), and an SDK resolved without its layers
+	// (through BuildKit) is Unchecked.
+	CheckLayers bool
+}
+
+// key identifies one resolution: the same lock key on the same stage
+// platform resolves once however often it is used.
+type key struct {
+	lock.Key
+	platform string // lock.PlatformKey
+}
+
+func keyOf(n Need) key { return key{n.Key(), n.PlatformKey()} }
+
+// Resolve resolves every need of p, the first need of each key once,
+// concurrently: pinned from the lock where it has an entry for one of
+// the need's flavors (lock.Flavors), and checked (LockView.Check);
+// otherwise resolved with the need's flavor, falling back
+// (lock.FallsBack), its layers checked for foreign URLs. Every digest,
+// locked or resolved, passes Plan.Verify before it is returned. The
+// result is in the order of p.Needs; the error is the first, at its line.
+func (p *Plan) Resolve(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions) ([]Resolved, error) {
+	pins, order, err := pinAll(lv, p.Needs)
+	if err != nil {
+		return nil, err
+	}
+	got, err := p.resolveAll(ctx, r, lv, o, order, pins)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resolved, 0, len(p.Needs))
+	for _, n := range p.Needs {
+		g := got[keyOf(n)]
+		g.Need = n
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// pinned is what the lock pins for one key.
+type pinned struct {
+	res    resolver.Resolution
+	locked bool
+}
+
+// pinAll reads what the lock pins, before anything is resolved: an
+// invalid entry stops it, at the line it would pin if there is one.
+// order is the first need of each key.
+func pinAll(lv LockView, needs []Need) (pins map[key]pinned, order []Need, err error) {
+	pins = map[key]pinned{}
+	for _, n := range needs {
+		if _, ok := pins[keyOf(n)]; ok {
+			continue
+		}
+		var res resolver.Resolution
+		var locked bool
+		var why string
+		for i, flavor := range lock.Flavors(n.Flavor, n.Fallback) {
+			r, ok, w, perr := lv.Pin(n, flavor)
+			if i == 0 {
+				res, why = r, w // why the line's own flavor is not pinned
+			}
+			if err = perr; err != nil || ok {
+				res, locked = r, ok
+				break
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if !locked {
+			if err := lv.Unpinned(n, why); err != nil {
+				return nil, nil, err
+			}
+		}
+		pins[keyOf(n)] = pinned{res, locked}
+		order = append(order, n)
+	}
+	if err := lv.Looked(); err != nil {
+		return nil, nil, err
+	}
+	return pins, order, nil
+}
+
+// resolveAll resolves the keys the lock does not pin, concurrently, and
+// checks those it does where the registry can be read.
+func (p *Plan) resolveAll(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, order []Need, pins map[key]pinned) (map[key]Resolved, error) {
+	s := p.opts.Settings
+	var mu sync.Mutex
+	var panicked any
+	out := map[key]Resolved{}
+	eg, ectx := errgroup.WithContext(ctx)
+	for _, n := range order {
+		res, locked := pins[keyOf(n)].res, pins[keyOf(n)].locked
+		eg.Go(func() (err error) {
+			// A panic goes on in the caller's goroutine, where its entry
+			// point turns it into an error; the others stop meanwhile.
+			defer func() {
+				if v := recover(); v != nil {
+					mu.Lock()
+					panicked = v
+					mu.Unlock()
+					err = errors.New("panic")
+				}
+			}()
+			g := Resolved{How: FromRegistry}
+			if locked {
+				g.How = FromLock
+			}
+			if locked && o.CheckLayers {
+				// The lock is checked as a resolution is, for the layers
+				// that will be pulled, and its digest against its version.
+				res.Label, g.Unchecked, err = lv.Check(ectx, r, res, n.Platform, s.AllowForeign)
+				g.Unbound = g.Unchecked == "" && err == nil && res.Label.Label == ""
+			}
+			if !locked {
+				req := resolver.Request{Ref: n.SDK.Ref, Flavor: n.Flavor, Source: s.Source, Target: n.Platform}
+				res, err = r.Resolve(ectx, req)
+				if err != nil && lock.FallsBack(n.Fallback, err) {
+					req.Flavor = n.Fallback
+					if res, err = r.Resolve(ectx, req); err == nil {
+						g.How = FellBack
+					}
+				}
+			}
+			if err == nil && !locked {
+				// The layers are known when the registry was read directly;
+				// resolved through BuildKit, they could not be.
+				if res.Layers != nil {
+					err = resolver.CheckForeignURLs(res.Pinned(), res.Descriptors(), s.AllowForeign)
+				} else if o.CheckLayers {
+					g.Unchecked = "it was resolved through BuildKit, as the frontend cannot read its registry"
+				}
+			}
+			if err == nil {
+				// Before it is pinned: the lock's and the registry's alike.
+				err = p.Verify(ectx, res)
+			}
+			if be := (*lock.BindingError)(nil); errors.As(err, &be) {
+				return parser.WithLocation(errors.Errorf("SDK %s", be), n.SDK.Location())
+			}
+			if err != nil {
+				hint := ""
+				if errors.Is(err, resolver.ErrListUnavailable) {
+					hint = fmt.Sprintf("; to build without listing tags, lock it: `sdkfront lock` pins it in %s, and a locked SDK needs no tag listing", lv.Name())
+				}
+				// Flattened to text on purpose: an error that wraps a gRPC
+				// status (any gateway call's) reaches the user as that
+				// status's message alone, without what sdkfront adds.
+				return parser.WithLocation(errors.Errorf("SDK %s: %s%s", n.SDK.RefText, err, hint), n.SDK.Location())
+			}
+			g.Res = res
+			mu.Lock()
+			out[keyOf(n)] = g
+			mu.Unlock()
+			return nil
+		})
+	}
+	err := eg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
+	return out, err
+}
