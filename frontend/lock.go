@@ -156,7 +156,14 @@ func (l *locks) Looked() error {
 // is returned; the zero label if the image has none. Where the registry
 // cannot be read from the frontend (BuildKit reads it with the session's
 // credentials and its own mirrors), unchecked says why.
-func (l *locks) Check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (label resolver.VersionLabel, unchecked string, err error) {
+func (l *locks) Check(ctx context.Context, r *resolver.Resolver, n sdkplan.Need, res resolver.Resolution, allowed []string) (resolver.Resolution, string, error) {
+	label, unchecked, err := l.check(ctx, r, res, n.Platform, allowed)
+	res.Label = label
+	return res, unchecked, err
+}
+
+// check is Check for stage platform p: the label the image names.
+func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (label resolver.VersionLabel, unchecked string, err error) {
 	// A registry that failed once is not asked again in this build: the
 	// offline frontend would wait for every locked SDK's retries.
 	host, _, _ := strings.Cut(res.Repository, "/")

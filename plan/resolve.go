@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
 	"golang.org/x/sync/errgroup"
@@ -44,6 +45,8 @@ type Resolved struct {
 	// Unbound says that the image the lock pins labels no version to
 	// check the lock's against.
 	Unbound bool
+	// Err is why the need's key did not resolve (ResolveOptions.Lenient).
+	Err error
 }
 
 // LockView is the lock as resolution reads it: each entry point reads
@@ -62,12 +65,14 @@ type LockView interface {
 	// Looked is told that every key was looked up; an error stops the
 	// resolution (invalid entries that no line asked for).
 	Looked() error
-	// Check reads the image res pins for stage platform p and checks it
+	// Check reads the image res pins for n's stage platform and checks it
 	// as a resolution is checked (its manifest, its layers, allowed
 	// foreign URLs, the version its config labels): the label, and why
 	// it could not be read ("": it was). Called only with
 	// ResolveOptions.CheckLayers.
-	Check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (label resolver.VersionLabel, unchecked string, err error)
+	// It returns res with what it read: Label, and the manifest of n's
+	// platform in Platforms.
+	Check(ctx context.Context, r *resolver.Resolver, n Need, res resolver.Resolution, allowed []string) (checked resolver.Resolution, unchecked string, err error)
 	// Name is the lockfile's name, for advice.
 	Name() string
 }
@@ -79,6 +84,22 @@ type ResolveOptions struct {
 	// check it (LockView.Check), and an SDK resolved without its layers
 	// (through BuildKit) is Unchecked.
 	CheckLayers bool
+	// Describe reads the platform's image manifest of an SDK resolved
+	// without its layers (through an ImageResolver) and every descriptor
+	// a pull of it fetches content by, so that they are checked all the
+	// same (sdkfront lock); without it they are Unchecked.
+	Describe func(ctx context.Context, repository string, d digest.Digest, p ocispecs.Platform) (digest.Digest, []ocispecs.Descriptor, error)
+	// Whole resolves each lock key for all its stage platforms in turn,
+	// with one flavor, falling back on all of them if one lacks it, and
+	// stops at its first failing platform, which the error names unless
+	// the first platform's resolution failed: one lock entry holds one
+	// resolution (sdkfront lock). A build resolves each platform on its
+	// own.
+	Whole bool
+	// Lenient resolves every key however many fail, each need with its
+	// key's error (Resolved.Err, unworded), as sdkfront lock reports them
+	// all; a build stops at the first, which Resolve returns at its line.
+	Lenient bool
 }
 
 // key identifies one resolution: the same lock key on the same stage
@@ -161,15 +182,37 @@ func pinAll(lv LockView, needs []Need) (pins map[key]pinned, order []Need, err e
 }
 
 // resolveAll resolves the keys the lock does not pin, concurrently, and
-// checks those it does where the registry can be read.
+// checks those it does where the registry can be read: each key on each
+// stage platform on its own, or (Whole) each lock key for all its
+// platforms together.
 func (p *Plan) resolveAll(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, order []Need, pins map[key]pinned) (map[key]Resolved, error) {
-	s := p.opts.Settings
+	var groups [][]Need
+	if o.Whole {
+		at := map[lock.Key]int{}
+		for _, n := range order {
+			i, ok := at[n.Key()]
+			if !ok {
+				i = len(groups)
+				at[n.Key()] = i
+				groups = append(groups, nil)
+			}
+			groups[i] = append(groups[i], n)
+		}
+	} else {
+		for _, n := range order {
+			groups = append(groups, []Need{n})
+		}
+	}
 	var mu sync.Mutex
 	var panicked any
 	out := map[key]Resolved{}
 	eg, ectx := errgroup.WithContext(ctx)
-	for _, n := range order {
-		res, locked := pins[keyOf(n)].res, pins[keyOf(n)].locked
+	if o.Lenient {
+		var g errgroup.Group
+		g.SetLimit(8)
+		eg, ectx = &g, ctx
+	}
+	for _, g := range groups {
 		eg.Go(func() (err error) {
 			// A panic goes on in the caller's goroutine, where its entry
 			// point turns it into an error; the others stop meanwhile.
@@ -181,56 +224,16 @@ func (p *Plan) resolveAll(ctx context.Context, r *resolver.Resolver, lv LockView
 					err = errors.New("panic")
 				}
 			}()
-			g := Resolved{How: FromRegistry}
-			if locked {
-				g.How = FromLock
-			}
-			if locked && o.CheckLayers {
-				// The lock is checked as a resolution is, for the layers
-				// that will be pulled, and its digest against its version.
-				res.Label, g.Unchecked, err = lv.Check(ectx, r, res, n.Platform, s.AllowForeign)
-				g.Unbound = g.Unchecked == "" && err == nil && res.Label.Label == ""
-			}
-			if !locked {
-				req := resolver.Request{Ref: n.SDK.Ref, Flavor: n.Flavor, Source: s.Source, Target: n.Platform}
-				res, err = r.Resolve(ectx, req)
-				if err != nil && lock.FallsBack(n.Fallback, err) {
-					req.Flavor = n.Fallback
-					if res, err = r.Resolve(ectx, req); err == nil {
-						g.How = FellBack
-					}
-				}
-			}
-			if err == nil && !locked {
-				// The layers are known when the registry was read directly;
-				// resolved through BuildKit, they could not be.
-				if res.Layers != nil {
-					err = resolver.CheckForeignURLs(res.Pinned(), res.Descriptors(), s.AllowForeign)
-				} else if o.CheckLayers {
-					g.Unchecked = "it was resolved through BuildKit, as the frontend cannot read its registry"
-				}
-			}
-			if err == nil {
-				// Before it is pinned: the lock's and the registry's alike.
-				err = p.Verify(ectx, res)
-			}
-			if be := (*lock.BindingError)(nil); errors.As(err, &be) {
-				return parser.WithLocation(errors.Errorf("SDK %s", be), n.SDK.Location())
-			}
-			if err != nil {
-				hint := ""
-				if errors.Is(err, resolver.ErrListUnavailable) {
-					hint = fmt.Sprintf("; to build without listing tags, lock it: `sdkfront lock` pins it in %s, and a locked SDK needs no tag listing", lv.Name())
-				}
-				// Flattened to text on purpose: an error that wraps a gRPC
-				// status (any gateway call's) reaches the user as that
-				// status's message alone, without what sdkfront adds.
-				return parser.WithLocation(errors.Errorf("SDK %s: %s%s", n.SDK.RefText, err, hint), n.SDK.Location())
-			}
-			g.Res = res
+			got, err := p.resolveGroup(ectx, r, lv, o, g, pins)
 			mu.Lock()
-			out[keyOf(n)] = g
+			for i, n := range g {
+				got[i].Err = err
+				out[keyOf(n)] = got[i]
+			}
 			mu.Unlock()
+			if err != nil && !o.Lenient {
+				return p.wordErr(lv, g[0], err)
+			}
 			return nil
 		})
 	}
@@ -239,4 +242,98 @@ func (p *Plan) resolveAll(ctx context.Context, r *resolver.Resolver, lv LockView
 		panic(panicked)
 	}
 	return out, err
+}
+
+// resolveGroup resolves needs of one key, each on its own stage platform,
+// with the need's flavor and, if the SDK lacks it, its fallback.
+func (p *Plan) resolveGroup(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, g []Need, pins map[key]pinned) ([]Resolved, error) {
+	got, err := p.resolveIn(ctx, r, lv, o, g, pins, g[0].Flavor)
+	if err != nil && !pins[keyOf(g[0])].locked && lock.FallsBack(g[0].Fallback, err) {
+		if got, err = p.resolveIn(ctx, r, lv, o, g, pins, g[0].Fallback); err == nil {
+			for i := range got {
+				got[i].How = FellBack
+			}
+		}
+	}
+	return got, err
+}
+
+// resolveIn resolves needs of one key with flavor, in turn, up to the
+// first that fails.
+func (p *Plan) resolveIn(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, g []Need, pins map[key]pinned, flavor string) ([]Resolved, error) {
+	s := p.opts.Settings
+	out := make([]Resolved, len(g))
+	for i, n := range g {
+		res, locked := pins[keyOf(n)].res, pins[keyOf(n)].locked
+		got := &out[i]
+		got.How = FromRegistry
+		var err error
+		if locked {
+			got.How = FromLock
+			if o.CheckLayers {
+				// The lock is checked as a resolution is, for the layers
+				// that will be pulled, and its digest against its version.
+				res, got.Unchecked, err = lv.Check(ctx, r, n, res, s.AllowForeign)
+				got.Unbound = got.Unchecked == "" && err == nil && res.Label.Label == ""
+			}
+		} else {
+			res, err = r.Resolve(ctx, resolver.Request{Ref: n.SDK.Ref, Flavor: flavor, Source: s.Source, Target: n.Platform})
+			if err != nil && o.Whole && i > 0 {
+				// It resolved for the first platform, so this one matters.
+				err = errors.WithMessagef(err, "for %s", n.PlatformKey())
+			}
+			if err == nil {
+				res, got.Unchecked, err = check(ctx, o, res, n.Platform, s.AllowForeign)
+				if err != nil && o.Whole {
+					err = errors.WithMessagef(err, "for %s", n.PlatformKey())
+				}
+			}
+		}
+		if err == nil {
+			// Before it is pinned: the lock's and the registry's alike.
+			err = p.Verify(ctx, res)
+		}
+		if err != nil {
+			return out, err
+		}
+		got.Res = res
+	}
+	return out, nil
+}
+
+// check checks the layers of a fresh resolution for foreign URLs: the
+// layers the registry gave, or those Describe reads; without either, why
+// they went unchecked.
+func check(ctx context.Context, o ResolveOptions, res resolver.Resolution, p ocispecs.Platform, allowed []string) (resolver.Resolution, string, error) {
+	// The layers are known when the registry was read directly; resolved
+	// through BuildKit, they could not be.
+	descs := res.Descriptors()
+	if res.Layers == nil {
+		if o.Describe == nil {
+			if o.CheckLayers {
+				return res, "it was resolved through BuildKit, as the frontend cannot read its registry", nil
+			}
+			return res, "", nil
+		}
+		var err error
+		if res.Image, descs, err = o.Describe(ctx, res.Repository, res.Digest, p); err != nil {
+			return res, "", err
+		}
+	}
+	return res, "", resolver.CheckForeignURLs(res.Pinned(), descs, allowed)
+}
+
+// wordErr is a need's error as a build words it, at its line.
+func (p *Plan) wordErr(lv LockView, n Need, err error) error {
+	if be := (*lock.BindingError)(nil); errors.As(err, &be) {
+		return parser.WithLocation(errors.Errorf("SDK %s", be), n.SDK.Location())
+	}
+	hint := ""
+	if errors.Is(err, resolver.ErrListUnavailable) {
+		hint = fmt.Sprintf("; to build without listing tags, lock it: `sdkfront lock` pins it in %s, and a locked SDK needs no tag listing", lv.Name())
+	}
+	// Flattened to text on purpose: an error that wraps a gRPC status
+	// (any gateway call's) reaches the user as that status's message
+	// alone, without what sdkfront adds.
+	return parser.WithLocation(errors.Errorf("SDK %s: %s%s", n.SDK.RefText, err, hint), n.SDK.Location())
 }
