@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -47,6 +48,8 @@ type Resolved struct {
 	Unbound bool
 	// Err is why the need's key did not resolve (ResolveOptions.Lenient).
 	Err error
+	// Also are the key's resolutions for ResolveOptions.Also's platforms.
+	Also []resolver.Resolution
 }
 
 // LockView is the lock as resolution reads it: each entry point reads
@@ -96,6 +99,10 @@ type ResolveOptions struct {
 	// resolution (sdkfront lock). A build resolves each platform on its
 	// own.
 	Whole bool
+	// Also are more platforms a lock key resolved afresh (Whole) resolves
+	// for, after its needs': those its entry holds that no need does,
+	// which sdkfront lock --update keeps (Resolved.Also).
+	Also func(k lock.Key) []ocispecs.Platform
 	// Lenient resolves every key however many fail, each need with its
 	// key's error (Resolved.Err, unworded), as sdkfront lock reports them
 	// all; a build stops at the first, which Resolve returns at its line.
@@ -224,10 +231,10 @@ func (p *Plan) resolveAll(ctx context.Context, r *resolver.Resolver, lv LockView
 					err = errors.New("panic")
 				}
 			}()
-			got, err := p.resolveGroup(ectx, r, lv, o, g, pins)
+			got, also, err := p.resolveGroup(ectx, r, lv, o, g, pins)
 			mu.Lock()
 			for i, n := range g {
-				got[i].Err = err
+				got[i].Err, got[i].Also = err, also
 				out[keyOf(n)] = got[i]
 			}
 			mu.Unlock()
@@ -246,59 +253,83 @@ func (p *Plan) resolveAll(ctx context.Context, r *resolver.Resolver, lv LockView
 
 // resolveGroup resolves needs of one key, each on its own stage platform,
 // with the need's flavor and, if the SDK lacks it, its fallback.
-func (p *Plan) resolveGroup(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, g []Need, pins map[key]pinned) ([]Resolved, error) {
-	got, err := p.resolveIn(ctx, r, lv, o, g, pins, g[0].Flavor)
+func (p *Plan) resolveGroup(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, g []Need, pins map[key]pinned) ([]Resolved, []resolver.Resolution, error) {
+	got, also, err := p.resolveIn(ctx, r, lv, o, g, pins, g[0].Flavor)
 	if err != nil && !pins[keyOf(g[0])].locked && lock.FallsBack(g[0].Fallback, err) {
-		if got, err = p.resolveIn(ctx, r, lv, o, g, pins, g[0].Fallback); err == nil {
+		if got, also, err = p.resolveIn(ctx, r, lv, o, g, pins, g[0].Fallback); err == nil {
 			for i := range got {
 				got[i].How = FellBack
 			}
 		}
 	}
-	return got, err
+	return got, also, err
 }
 
 // resolveIn resolves needs of one key with flavor, in turn, up to the
-// first that fails.
-func (p *Plan) resolveIn(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, g []Need, pins map[key]pinned, flavor string) ([]Resolved, error) {
+// first that fails; then, resolved afresh, for ResolveOptions.Also's
+// platforms.
+func (p *Plan) resolveIn(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, g []Need, pins map[key]pinned, flavor string) ([]Resolved, []resolver.Resolution, error) {
+	all := slices.Clone(g)
+	var pinOf []pinned
+	for _, n := range g {
+		pinOf = append(pinOf, pins[keyOf(n)])
+	}
+	if o.Whole && o.Also != nil && !pinOf[0].locked {
+		for _, ap := range o.Also(g[0].Want.Key(flavor)) {
+			if !slices.ContainsFunc(all, func(n Need) bool { return n.PlatformKey() == lock.PlatformKey(ap) }) {
+				n := g[0]
+				n.Platform = ap
+				all, pinOf = append(all, n), append(pinOf, pinned{})
+			}
+		}
+	}
+	out := make([]Resolved, len(all))
+	for i, n := range all {
+		if err := p.resolveOne(ctx, r, lv, o, n, pinOf[i], flavor, i, &out[i]); err != nil {
+			return out[:len(g)], nil, err
+		}
+	}
+	var also []resolver.Resolution
+	for _, got := range out[len(g):] {
+		also = append(also, got.Res)
+	}
+	return out[:len(g)], also, nil
+}
+
+// resolveOne resolves need n, the i-th of its key, with flavor: from the
+// lock if it pins n, checked, or from the registry.
+func (p *Plan) resolveOne(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions, n Need, pin pinned, flavor string, i int, got *Resolved) error {
 	s := p.opts.Settings
-	out := make([]Resolved, len(g))
-	for i, n := range g {
-		res, locked := pins[keyOf(n)].res, pins[keyOf(n)].locked
-		got := &out[i]
-		got.How = FromRegistry
-		var err error
-		if locked {
-			got.How = FromLock
-			if o.CheckLayers {
-				// The lock is checked as a resolution is, for the layers
-				// that will be pulled, and its digest against its version.
-				res, got.Unchecked, err = lv.Check(ctx, r, n, res, s.AllowForeign)
-				got.Unbound = got.Unchecked == "" && err == nil && res.Label.Label == ""
-			}
-		} else {
-			res, err = r.Resolve(ctx, resolver.Request{Ref: n.SDK.Ref, Flavor: flavor, Source: s.Source, Target: n.Platform})
-			if err != nil && o.Whole && i > 0 {
-				// It resolved for the first platform, so this one matters.
-				err = errors.WithMessagef(err, "for %s", n.PlatformKey())
-			}
-			if err == nil {
-				res, got.Unchecked, err = check(ctx, o, res, n.Platform, s.AllowForeign)
-				if err != nil && o.Whole {
-					err = errors.WithMessagef(err, "for %s", n.PlatformKey())
-				}
-			}
+	res := pin.res
+	got.How = FromRegistry
+	var err error
+	if pin.locked {
+		got.How = FromLock
+		if o.CheckLayers {
+			// The lock is checked as a resolution is, for the layers that
+			// will be pulled, and its digest against its version.
+			res, got.Unchecked, err = lv.Check(ctx, r, n, res, s.AllowForeign)
+			got.Unbound = got.Unchecked == "" && err == nil && res.Label.Label == ""
+		}
+	} else {
+		res, err = r.Resolve(ctx, resolver.Request{Ref: n.SDK.Ref, Flavor: flavor, Source: s.Source, Target: n.Platform})
+		if err != nil && o.Whole && i > 0 {
+			// It resolved for the first platform, so this one matters.
+			err = errors.WithMessagef(err, "for %s", n.PlatformKey())
 		}
 		if err == nil {
-			// Before it is pinned: the lock's and the registry's alike.
-			err = p.Verify(ctx, res)
+			res, got.Unchecked, err = check(ctx, o, res, n.Platform, s.AllowForeign)
+			if err != nil && o.Whole {
+				err = errors.WithMessagef(err, "for %s", n.PlatformKey())
+			}
 		}
-		if err != nil {
-			return out, err
-		}
-		got.Res = res
 	}
-	return out, nil
+	if err == nil {
+		// Before it is pinned: the lock's and the registry's alike.
+		err = p.Verify(ctx, res)
+	}
+	got.Res = res
+	return err
 }
 
 // check checks the layers of a fresh resolution for foreign URLs: the

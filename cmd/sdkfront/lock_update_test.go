@@ -225,3 +225,19 @@ func TestNoSDKLines(t *testing.T) {
 		t.Errorf("lock %q", got)
 	}
 }
+
+// --update for fewer platforms than an entry holds re-resolves it for
+// them all: the entry keeps the platforms no --platform named.
+func TestLockUpdateKeepsPlatforms(t *testing.T) {
+	reg := setup(t)
+	wantCode(t, must(sdkfront(t, lockArgs()...)), exitOK)
+	reg.Push(t, "sdks/golang:bookworm-1.23.12", sdkIndex(t, "go1.23.12", "linux/amd64", "linux/arm64"))
+
+	code, _, stderr := sdkfront(t, "lock", "--update", "golang@1.23", "--build-arg", "GO_VERSION=1.23", "--platform", "linux/amd64")
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "golang@1.23: 1.23.4 -> 1.23.12\n")
+	e, _ := lockFile(t).Lookup(lock.Key{Ref: "golang@1.23", Flavor: "bookworm", Source: reg.Host + "/sdks/{platform}:{flavor}-{version}"})
+	if e.Version != "1.23.12" || e.Platforms["linux/amd64"] == "" || e.Platforms["linux/arm64"] == "" || e.Platforms["linux/amd64"] == e.Platforms["linux/arm64"] {
+		t.Errorf("updated entry %s, platforms %v", e.Version, e.Platforms)
+	}
+}
