@@ -124,7 +124,8 @@ func keyOf(n Need) key { return key{n.Key(), n.PlatformKey()} }
 // otherwise resolved with the need's flavor, falling back
 // (lock.FallsBack), its layers checked for foreign URLs. Every digest,
 // locked or resolved, passes Plan.Verify before it is returned. The
-// result is in the order of p.Needs; the error is the first, at its line.
+// result is in the order of p.Needs; the error is the first, at its line
+// and in a build's words, unless Lenient leaves each need its own.
 func (p *Plan) Resolve(ctx context.Context, r *resolver.Resolver, lv LockView, o ResolveOptions) ([]Resolved, error) {
 	pins, order, err := pinAll(lv, p.Needs)
 	if err != nil {
