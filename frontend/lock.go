@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -37,7 +36,7 @@ type locks struct {
 	unreadable map[string]string // registry host -> why check could not read it
 
 	// note reports a finding at a use: SDKNotLocked.
-	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
+	note noteFunc
 }
 
 var _ sdkplan.LockView = (*locks)(nil)

@@ -77,8 +77,11 @@ type resolveEnv struct {
 	// since the registry client could read them but did not.
 	checkLayers bool
 	// note reports a finding at a use, as one of sdkfront's checks.
-	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
+	note noteFunc
 }
+
+// noteFunc reports a finding at a use, as one of sdkfront's checks.
+type noteFunc func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
 
 // resolveAll resolves every need of the plan and builds the states the
 // rewritten Dockerfile refers to: it detects the needs' flavors
