@@ -176,9 +176,10 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 }
 
 // Resolve resolves the SDK lines of the build that c runs as Build does,
-// and builds nothing: sdkfront lock's tests hold what it locks against
-// what a build resolves. The error is the one Build would fail with.
-func Resolve(ctx context.Context, c client.Client) ([]resolver.Resolution, error) {
+// and builds nothing: each need, resolved (plan.Plan.Resolve), so that
+// sdkfront lock's tests hold what it locks against what a build resolves.
+// The error is the one Build would fail with.
+func Resolve(ctx context.Context, c client.Client) ([]sdkplan.Resolved, error) {
 	r, err := newRun(ctx, c)
 	if err != nil {
 		return nil, err
@@ -187,7 +188,7 @@ func Resolve(ctx context.Context, c client.Client) ([]resolver.Resolution, error
 	if err != nil {
 		return nil, err
 	}
-	return pl.resolved, nil
+	return pl.needs, nil
 }
 
 // resolveSDKs plans and resolves the SDK lines, and runs sdkfront's checks.
@@ -238,7 +239,7 @@ func (r *run) resolveSDKs(ctx context.Context, tags resolver.TagLister) (*plan, 
 	rv := resolver.NewWithRegistry(gatewayImages{c}, reg)
 	direct := reg.Manifests != nil
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: rv, settings: set, locks: locked, host: host, checkLayers: direct, note: lr.note,
+		c: c, r: rv, locks: locked, host: host, checkLayers: direct, note: lr.note,
 	}, pl0)
 	if err != nil {
 		return nil, nil, withSource(err, src.SourceMap)

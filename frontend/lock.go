@@ -36,6 +36,26 @@ type locks struct {
 
 	mu         sync.Mutex
 	unreadable map[string]string // registry host -> why check could not read it
+
+	// note reports a finding at a use: SDKNotLocked.
+	note noteFunc
+}
+
+var _ sdkplan.LockView = (*locks)(nil)
+
+// Name is the lockfile's name.
+func (l *locks) Name() string { return l.name }
+
+// Unpinned fails a frozen build at a line the lock does not pin, and
+// warns of it otherwise where there is a lock.
+func (l *locks) Unpinned(n sdkplan.Need, why string) error {
+	switch {
+	case l.mode == dockerfile.LockFrozen:
+		return parser.WithLocation(errors.Errorf("SDK %s %s, and %s=%s allows only locked SDKs: run `sdkfront lock` and commit %s", n.SDK.RefText, why, dockerfile.ArgLock, l.mode, l.name), n.SDK.Location())
+	case l.file != nil && l.note != nil:
+		l.note(n.SDK, &dockerfile.RuleSDKNotLocked, dockerfile.RuleSDKNotLocked.Format(n.SDK.RefText, l.name, why))
+	}
+	return nil
 }
 
 // optsClient is c with some build options replaced.
@@ -92,10 +112,10 @@ func notExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || resolver.GatewayNotFound(err, syscall.ENOENT, cerrdefs.ErrNotFound)
 }
 
-// pin resolves n for its stage's platform from the lock, with a flavor. If it cannot, why
-// says so in words that follow "SDK <ref>". An invalid entry for u is an
-// error at u's line: nothing is pinned from it.
-func (l *locks) pin(n sdkplan.Need, flavor string) (res resolver.Resolution, ok bool, why string, err error) {
+// Pin resolves n for its stage's platform from the lock, with a flavor.
+// If it cannot, why says so in words that follow "SDK <ref>". An invalid
+// entry for u is an error at u's line: nothing is pinned from it.
+func (l *locks) Pin(n sdkplan.Need, flavor string) (res resolver.Resolution, ok bool, why string, err error) {
 	u, p := n.SDK, n.Platform
 	if l.file == nil {
 		return res, false, "is not locked: there is no " + l.name, nil
@@ -115,9 +135,9 @@ func (l *locks) pin(n sdkplan.Need, flavor string) (res resolver.Resolution, ok 
 	return res, true, "", nil
 }
 
-// unusedBad fails a build whose lock has invalid entries that no line
+// Looked fails a build whose lock has invalid entries that no line
 // asked for: the lock is not valid, even where the build does not use it.
-func (l *locks) unusedBad() error {
+func (l *locks) Looked() error {
 	if l.bad == nil {
 		return nil
 	}
@@ -133,7 +153,7 @@ func (l *locks) unusedBad() error {
 	return errors.Errorf("%s: %s; no SDK line uses it: fix or remove the entry, or run `sdkfront lock`, which removes it", l.name, strings.Join(msgs, "; "))
 }
 
-// check reads the image the lock pins for stage platform p from its
+// Check reads the image the lock pins for stage platform p from its
 // registry, as one of r's reads (r.ReadPinned), and checks it as a resolution is checked: the platform's
 // manifest is the one the lock names, it is an SDK image, and its layers
 // carry no foreign URLs that are not allowed. Its config is read too: the
@@ -141,6 +161,13 @@ func (l *locks) unusedBad() error {
 // is returned; the zero label if the image has none. Where the registry
 // cannot be read from the frontend (BuildKit reads it with the session's
 // credentials and its own mirrors), unchecked says why.
+func (l *locks) Check(ctx context.Context, r *resolver.Resolver, n sdkplan.Need, res resolver.Resolution, allowed []string) (resolver.Resolution, string, error) {
+	label, unchecked, err := l.check(ctx, r, res, n.Platform, allowed)
+	res.Label = label
+	return res, unchecked, err
+}
+
+// check is Check for stage platform p: the label the image names.
 func (l *locks) check(ctx context.Context, r *resolver.Resolver, res resolver.Resolution, p ocispecs.Platform, allowed []string) (label resolver.VersionLabel, unchecked string, err error) {
 	// A registry that failed once is not asked again in this build: the
 	// offline frontend would wait for every locked SDK's retries.

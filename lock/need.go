@@ -99,7 +99,18 @@ func (n *Need) Fits(k Key) bool {
 	if k.Ref != n.Key.Ref || k.Source != n.Key.Source || k.Constraint != n.Key.Constraint {
 		return false
 	}
-	return n.Key.Flavor == "" || k.Flavor == n.Key.Flavor || (n.Fallback != "" && k.Flavor == n.Fallback)
+	return n.Key.Flavor == "" || slices.Contains(Flavors(n.Key.Flavor, n.Fallback), k.Flavor)
+}
+
+// Flavors are the flavors of the entries that may pin a line resolved
+// with flavor, in the order they are looked up: its own, then the one it
+// falls back to, if any. A build and sdkfront lock both look entries up by
+// it, so that a lock pins a line the same way for both.
+func Flavors(flavor, fallback string) []string {
+	if fallback == "" || fallback == flavor {
+		return []string{flavor}
+	}
+	return []string{flavor, fallback}
 }
 
 // Missing is the platforms n needs that e lacks.

@@ -1,49 +1,38 @@
 package lock
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
-	"github.com/containerd/platforms"
 	digest "github.com/opencontainers/go-digest"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
-// Locker brings a lock up to date with what a Dockerfile needs: it keeps
-// the entries the lock has, extends them to the platforms they lack,
-// resolves the rest, and checks each entry as a build reads it.
+// Locker brings a lock up to date with what a Dockerfile needs, from what
+// resolving its needs gave (plan.Plan.Resolve, which keeps the entries the
+// lock has, extended to the platforms they lack, and resolves the rest):
+// an entry a key, each checked as a build reads it.
 type Locker struct {
-	// Resolver resolves what the lock does not pin, and reads an image by
-	// digest for a platform a kept entry lacks (Resolver.ReadPinned):
-	// every read of the registries shares its limits.
-	Resolver *resolver.Resolver
-	// Platform gives the image manifest of repository@d for p and every
-	// descriptor a pull of it fetches content by (index entries, config,
-	// layers: see resolver.Manifest.Descriptors), for a resolution made
-	// through the resolver's ImageResolver, which reads neither.
-	Platform func(ctx context.Context, repository string, d digest.Digest, p ocispecs.Platform) (digest.Digest, []ocispecs.Descriptor, error)
-	// AllowForeign are the hosts an SDK's descriptors may name in foreign URLs
-	// (SDK_ALLOW_FOREIGN_URLS).
-	AllowForeign []string
 	// Update says whether a need is re-resolved although it is locked
 	// (sdkfront lock --update).
 	Update func(*Need) bool
-	// Verify checks each digest before it is locked, kept or resolved
-	// (plan.Plan.Verify); nil checks nothing.
-	Verify func(ctx context.Context, res resolver.Resolution) error
 }
 
-func (l *Locker) verify(ctx context.Context, res resolver.Resolution) error {
-	if l.Verify == nil {
-		return nil
-	}
-	return l.Verify(ctx, res)
+// Got is what resolving one use gave (a plan.Resolved): the entry's
+// resolution for the use's stage platform.
+type Got struct {
+	Use
+	Res resolver.Resolution
+	// Locked says that Res is the lock's entry, read for the platform:
+	// Res.Platforms holds the platform's manifest. FellBack says that it
+	// was resolved with the use's fallback flavor.
+	Locked, FellBack bool
+	Err              error
+	// Also are the resolutions, afresh, for the platforms the old entry
+	// holds beyond the uses' (kept by sdkfront lock --update).
+	Also []resolver.Resolution
 }
 
 // Change is what locking does to one need's entry.
@@ -97,19 +86,14 @@ func (l *Locker) Resolves(c *Change) bool {
 
 func (l *Locker) updating(n *Need) bool { return l.Update != nil && l.Update(n) }
 
-// Lock locks every change concurrently, then joins those that ended on
-// the same key (a line that fell back to the default flavor, and a line
-// of it). A change that fails has Err; the error is a *ConflictError.
-func (l *Locker) Lock(ctx context.Context, old *File, bad *InvalidEntriesError, changes []*Change) ([]*Change, error) {
-	var eg errgroup.Group
-	eg.SetLimit(8)
+// Lock gives each change its entry from what its uses got, then joins
+// those that ended on the same key (a line that fell back to the default
+// flavor, and a line of it). A change that fails has Err; the error is a
+// *ConflictError.
+func (l *Locker) Lock(old *File, bad *InvalidEntriesError, changes []*Change, got []Got) ([]*Change, error) {
 	for _, c := range changes {
-		eg.Go(func() error {
-			l.lock(ctx, old, bad, c)
-			return nil
-		})
+		c.lock(old, bad, got)
 	}
-	_ = eg.Wait()
 	changes, err := merge(changes)
 	if err != nil {
 		return nil, err
@@ -124,121 +108,62 @@ func (l *Locker) Lock(ctx context.Context, old *File, bad *InvalidEntriesError, 
 	return changes, nil
 }
 
-// lock locks one change: keeps and extends its entry, or resolves it.
-func (l *Locker) lock(ctx context.Context, old *File, bad *InvalidEntriesError, c *Change) {
-	if c.Old != nil && !l.updating(c.Need) {
-		c.Entry, c.Added, c.Err = l.extend(ctx, c)
-		return
-	}
-	c.Entry, c.Err = l.resolve(ctx, c, c.Key.Flavor)
-	if c.Err == nil || !FallsBack(c.Fallback, c.Err) {
-		return
-	}
-	// The SDK lacks the base image's flavor: the default, as the
-	// frontend falls back to it.
-	c.Fallbacks = append(c.Fallbacks, Fallback{Lines: slices.Clone(c.Lines), Base: c.Base, Detected: c.Key.Flavor, Flavor: c.Fallback})
-	c.Key.Flavor, c.Err = c.Fallback, nil
-	c.lookup(old, bad)
-	if c.Old != nil && !l.updating(c.Need) {
-		c.Entry, c.Added, c.Err = l.extend(ctx, c)
-	} else {
-		c.Entry, c.Err = l.resolve(ctx, c, c.Key.Flavor)
-	}
-}
-
-// resolve resolves c afresh for every platform it needs, and for those its
-// old entry holds.
-func (l *Locker) resolve(ctx context.Context, c *Change, flavor string) (Entry, error) {
-	ps := slices.Clone(c.Platforms)
-	if c.Old != nil {
-		for _, k := range slices.Sorted(maps.Keys(c.Old.Platforms)) {
-			if !c.HasPlatform(k) {
-				p, err := platforms.Parse(k)
-				if err != nil {
-					return Entry{}, err
-				}
-				ps = append(ps, p)
-			}
-		}
-	}
-	var e Entry
-	for i, p := range ps {
-		res, err := l.Resolver.Resolve(ctx, resolver.Request{Ref: c.Want.Ref, Flavor: flavor, Source: c.Want.Source, Target: p})
-		if err != nil {
-			if i > 0 {
-				// It resolved for the first platform, so this one matters.
-				err = fmt.Errorf("for %s: %w", PlatformKey(p), err)
-			}
-			return Entry{}, err
-		}
-		// Read straight from the registry, the resolution has the
-		// platform's manifest and descriptors; else Platform reads them.
-		m, descs := res.Image, res.Descriptors()
-		if res.Layers == nil {
-			m, descs, err = l.Platform(ctx, res.Repository, res.Digest, p)
-		}
-		if err == nil {
-			err = resolver.CheckForeignURLs(res.Pinned(), descs, l.AllowForeign)
-		}
-		if err != nil {
-			return Entry{}, fmt.Errorf("for %s: %w", PlatformKey(p), err)
-		}
-		if i == 0 {
-			if err := l.verify(ctx, res); err != nil {
-				return Entry{}, err
-			}
-			e = FromResolution(res, c.Key.Source, p, m)
-			e.Key = c.Key
-			e.Flavor = flavor
-			continue
-		}
-		if res.Digest != e.Digest {
-			return Entry{}, fmt.Errorf("resolves to %s (%s) for %s but to %s (%s) for %s; one lock entry holds one resolution: try again, or pin the version",
-				e.Version, e.Digest, PlatformKey(ps[0]), res.Version, res.Digest, PlatformKey(p))
-		}
-		e.Platforms[PlatformKey(p)] = m
-	}
-	return e, nil
-}
-
-// extend keeps c's old entry and locks the platforms it lacks: the same
-// digest, read for them and checked as a resolution is. The image is read
-// with its config for every platform c needs, those the entry holds too:
-// its version label must name the entry's version (a *BindingError if
-// not), and its manifest be the one the entry holds.
-func (l *Locker) extend(ctx context.Context, c *Change) (Entry, []string, error) {
-	e := *c.Old
-	e.Platforms = maps.Clone(c.Old.Platforms)
-	var added []string
+// lock makes c's entry: the lock's, extended to the platforms it lacked,
+// or the resolution of c's first platform, which every other platform's
+// must share.
+func (c *Change) lock(old *File, bad *InvalidEntriesError, got []Got) {
+	var mine []Got // c's, a platform each, in c's order
 	for _, p := range c.Platforms {
 		k := PlatformKey(p)
-		held, had := e.Platforms[k]
-		ref := e.Repository + "@" + e.Digest.String()
-		m, err := l.Resolver.ReadPinnedConfig(ctx, ref, p)
-		if errors.As(err, new(*resolver.ImageError)) {
-			return e, nil, err // not an SDK image
+		i := slices.IndexFunc(got, func(g Got) bool { return g.Key(g.Flavor) == c.Key && PlatformKey(g.Platform) == k })
+		if i < 0 {
+			c.Err = fmt.Errorf("for %s: not resolved", k)
+			return
 		}
-		if err != nil {
-			return e, nil, fmt.Errorf("locked to %s, which cannot be resolved for %s: %w; to re-resolve it, run sdkfront lock --update %s", e.Version, k, resolver.Advise(err), c.Key.Ref)
-		}
-		if had && m.Image != held {
-			return e, nil, fmt.Errorf("locked to %s, whose manifest for %s is %s, not the lock's %s; to re-resolve it, run sdkfront lock --update %s", e.Version, k, m.Image, held, c.Key.Ref)
-		}
-		if err := resolver.CheckForeignURLs(ref, m.Descriptors(), l.AllowForeign); err != nil {
-			return e, nil, fmt.Errorf("for %s: %w", k, err)
-		}
-		if _, err := Bind(e.pinned(), m.Config); err != nil {
-			return e, nil, err
-		}
-		if !had {
-			e.Platforms[k] = m.Image
-			added = append(added, k)
-		}
+		mine = append(mine, got[i])
 	}
-	if err := l.verify(ctx, e.pinned()); err != nil {
-		return e, nil, err
+	first := mine[0]
+	if c.Err = first.Err; c.Err != nil {
+		return
 	}
-	return e, added, nil
+	if first.FellBack || first.Locked && first.Res.Flavor != c.Key.Flavor {
+		// The SDK lacks the base image's flavor: the default, as the
+		// frontend falls back to it.
+		c.Fallbacks = append(c.Fallbacks, Fallback{Lines: slices.Clone(c.Lines), Base: c.Base, Detected: c.Key.Flavor, Flavor: c.Fallback})
+		c.Key.Flavor = c.Fallback
+		c.lookup(old, bad)
+	}
+	if first.Locked {
+		e := *c.Old
+		e.Platforms = maps.Clone(c.Old.Platforms)
+		for _, g := range mine {
+			if k := PlatformKey(g.Platform); e.Platforms[k] == "" {
+				e.Platforms[k] = g.Res.Platforms[k]
+				c.Added = append(c.Added, k)
+			}
+		}
+		c.Entry = e
+		return
+	}
+	e := FromResolution(first.Res, c.Key.Source, first.Platform, first.Res.Image)
+	e.Key = c.Key
+	for _, g := range mine[1:] {
+		if res := g.Res; res.Digest != e.Digest {
+			c.Err = fmt.Errorf("resolves to %s (%s) for %s but to %s (%s) for %s; one lock entry holds one resolution: try again, or pin the version",
+				e.Version, e.Digest, PlatformKey(first.Platform), res.Version, res.Digest, PlatformKey(g.Platform))
+			return
+		}
+		e.Platforms[PlatformKey(g.Platform)] = g.Res.Image
+	}
+	for _, res := range first.Also {
+		if res.Digest != e.Digest {
+			c.Err = fmt.Errorf("resolves to %s (%s) for %s but to %s (%s) for %s; one lock entry holds one resolution: try again, or pin the version",
+				e.Version, e.Digest, PlatformKey(first.Platform), res.Version, res.Digest, PlatformKey(res.Target))
+			return
+		}
+		e.Platforms[PlatformKey(res.Target)] = res.Image
+	}
+	c.Entry = e
 }
 
 // ConflictError is two lines whose needs ended on one key but resolved to

@@ -9,10 +9,22 @@
 // always reported such errors; each reads files and base images its own
 // way, behind a Host: the frontend through BuildKit's gateway, the command
 // from the disk and the registry. A build stops at its first error;
-// sdkfront lock reads on (Options.Lenient) and reports every line's. The resolution that follows stays with each host (the
-// build resolves a key per platform, locking an entry for all of them),
-// but both fall back with lock.FallsBack and pass every resolved digest to
-// Plan.Verify before they pin it: the one place a signature check plugs in.
+// sdkfront lock reads on (Options.Lenient) and reports every line's.
+//
+// Both then resolve with Plan.Resolve: each need pinned from the lock
+// where it has an entry for one of the need's flavors (lock.Flavors),
+// otherwise resolved with its flavor and, if the SDK lacks it, its
+// fallback (lock.FallsBack); checked (single layer, foreign URLs, the
+// version label a locked image binds); and passed to Plan.Verify before it
+// is pinned, the one place a signature check plugs in. Each entry point
+// reads its own lock behind a LockView (a build the one beside its
+// Dockerfile; sdkfront lock the one it rewrites, extending an entry to the
+// platforms it lacks), and where they differ, says so in ResolveOptions:
+// sdkfront lock resolves each lock key for all its platforms at once
+// (Whole), reports every key's error (Lenient) and reads the layers of an
+// image BuildKit would have resolved (Describe). What stays theirs is
+// what they make of the resolutions: LLB, progress and lint warnings for
+// the build; the lockfile, its report and exit codes for the command.
 //
 // Package plan sits between frontend/ and cmd/sdkfront above it and
 // dockerfile/, lock/ and resolver/ below; it never imports the gateway

@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/lock"
 )
 
@@ -223,5 +225,54 @@ func TestNoSDKLines(t *testing.T) {
 	wantLines(t, stderr, "golang@1.23 (bookworm): removed, no SDK line uses it\n", "wrote Dockerfile.sdk.lock (1 removed)\n")
 	if got := read(t, "Dockerfile.sdk.lock"); got != "{\n  \"version\": 1,\n  \"sdks\": []\n}\n" {
 		t.Errorf("lock %q", got)
+	}
+}
+
+// --update for fewer platforms than an entry holds re-resolves it for
+// them all: the entry keeps the platforms no --platform named.
+func TestLockUpdateKeepsPlatforms(t *testing.T) {
+	reg := setup(t)
+	wantCode(t, must(sdkfront(t, lockArgs()...)), exitOK)
+	reg.Push(t, "sdks/golang:bookworm-1.23.12", sdkIndex(t, "go1.23.12", "linux/amd64", "linux/arm64"))
+
+	code, _, stderr := sdkfront(t, "lock", "--update", "golang@1.23", "--build-arg", "GO_VERSION=1.23", "--platform", "linux/amd64")
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "golang@1.23: 1.23.4 -> 1.23.12\n")
+	e, _ := lockFile(t).Lookup(lock.Key{Ref: "golang@1.23", Flavor: "bookworm", Source: reg.Host + "/sdks/{platform}:{flavor}-{version}"})
+	if e.Version != "1.23.12" || e.Platforms["linux/amd64"] == "" || e.Platforms["linux/arm64"] == "" || e.Platforms["linux/amd64"] == e.Platforms["linux/arm64"] {
+		t.Errorf("updated entry %s, platforms %v", e.Version, e.Platforms)
+	}
+}
+
+// A line whose base image's flavor the SDK lacked is locked with the
+// fallback flavor; once the SDK has the base's flavor, the lock still pins
+// the line, as a build and --check read it, until --update re-resolves it.
+func TestLockKeepsFallbackEntry(t *testing.T) {
+	dir := isolate(t)
+	reg := testregistry.New(t)
+	seed(t, reg)
+	reg.Push(t, "lab/debian:trixie", baseImage(t, "trixie", "linux/amd64"))
+	write(t, filepath.Join(dir, "Dockerfile"), strings.ReplaceAll(`# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM REGISTRY/lab/debian:trixie
+SDK golang@1.23
+`, "REGISTRY", reg.Host))
+	wantCode(t, must(sdkfront(t, "lock", "--platform", "linux/amd64")), exitOK)
+	before := read(t, "Dockerfile.sdk.lock")
+	if v := lockedVersion(lockFile(t), "golang@1.23"); v != "1.23.4" {
+		t.Fatalf("golang@1.23 locked to %s, want bookworm's 1.23.4", v)
+	}
+
+	reg.Push(t, "sdks/golang:trixie-1.23.9", sdkIndex(t, "go1.23.9-trixie", "linux/amd64"))
+	code, _, stderr := sdkfront(t, "lock", "--platform", "linux/amd64")
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "is up to date (1 unchanged)")
+	if read(t, "Dockerfile.sdk.lock") != before {
+		t.Error("the lock changed without --update")
+	}
+	wantCode(t, must(sdkfront(t, "lock", "--check", "--platform", "linux/amd64")), exitOK)
+
+	wantCode(t, must(sdkfront(t, "lock", "--update", "--platform", "linux/amd64")), exitOK)
+	if e := lockFile(t).SDKs; len(e) != 1 || e[0].Flavor != "trixie" || e[0].Version != "1.23.9" {
+		t.Errorf("--update locked %+v, want trixie's 1.23.9", e)
 	}
 }

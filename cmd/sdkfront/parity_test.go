@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,6 +57,9 @@ func TestPlanParity(t *testing.T) {
 		wantErr   string // at wantLine
 		wantLine  int
 		resolve   bool // from the registry, unlocked and then locked
+		// resolveErr is the error both resolve with, at resolveLine.
+		resolveErr  string
+		resolveLine int
 	}{
 		{name: "build args, two platforms", platforms: both, args: map[string]string{"GO_VERSION": "1.23"}, resolve: true, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
 ARG GO_VERSION=1.22
@@ -83,6 +87,11 @@ FROM REGISTRY/lab/debian:bullseye
 SDK python@file:.python-version
 SDK golang@file:go.mod
 `},
+		{name: "a version the registry lacks", platforms: both, df: `# sdk-source=REGISTRY/sdks/{platform}:{flavor}-{version}
+FROM REGISTRY/lab/debian:trixie
+SDK golang@1.23
+RUN --mount=type=sdk,ref=nodejs@19,target=/n true
+`, resolveErr: `SDK nodejs@19: `, resolveLine: 4},
 		{name: "the build's flavor", df: `# sdk-flavor=bullseye
 FROM REGISTRY/lab/debian:trixie
 SDK golang@1.23
@@ -130,54 +139,222 @@ SDK golang@${GO_VERSION}
 			if tc.resolve {
 				resolveParity(t, reg, dir, df, tc.args, ps)
 			}
+			if tc.resolveErr != "" {
+				resolveErrParity(t, dir, df, tc.args, ps, tc.resolveErr, tc.resolveLine)
+			}
 		})
 	}
 }
 
-// resolveParity resolves the Dockerfile as a build does and locks it as
-// sdkfront lock does: the same SDKs (ref, flavor, version, tag, digest)
-// for the same stage platforms; then the build resolves them all from the
-// lock that sdkfront lock wrote, to the same digests.
+// resolveParity resolves the Dockerfile as a build does and as sdkfront
+// lock does, need by need: the same SDK (flavor, version, tag, digest) for
+// each line on each stage platform, got the same way (from the registry,
+// falling back, or from the lock). It does so without a lock; then with
+// the lock sdkfront lock writes, from which both pin every need; then with
+// that lock less one entry, which both resolve again and no other.
 func resolveParity(t *testing.T, reg *testregistry.Registry, dir, df string, args map[string]string, ps []string) {
 	t.Helper()
-	os.Remove(filepath.Join(dir, "Dockerfile.sdk.lock"))
-	built := func(wantLocked bool) []string {
+	lockPath := filepath.Join(dir, "Dockerfile.sdk.lock")
+	os.Remove(lockPath)
+	compare := func(stage string) []string {
 		t.Helper()
-		gw := newParityGateway(dir, df, args, ps)
-		rs, err := frontend.Resolve(context.Background(), gw)
+		build, err := buildResolutions(dir, df, args, ps)
 		if err != nil {
-			t.Fatalf("build: %v", err)
+			t.Fatalf("%s: build: %v", stage, err)
 		}
-		var out []string
-		for _, r := range rs {
-			if r.Locked != wantLocked {
-				t.Errorf("build: %s resolved with Locked %v, want %v", r.Ref, r.Locked, wantLocked)
-			}
-			out = append(out, fmt.Sprintf("%s %s %s %s %s@%s for %s", r.Ref, r.Flavor, r.Version, r.Tag, r.Repository, r.Digest, lock.PlatformKey(r.Target)))
+		locked := lockResolutions(t, args, ps)
+		if !slices.Equal(build, locked) {
+			t.Errorf("%s: resolutions differ:\nbuild:\n  %s\nsdkfront lock:\n  %s", stage, strings.Join(build, "\n  "), strings.Join(locked, "\n  "))
 		}
-		slices.Sort(out)
-		return slices.Compact(out)
+		return build
 	}
-	unlocked := built(false)
+	for _, r := range compare("without a lock") {
+		if strings.HasSuffix(r, " locked") {
+			t.Errorf("without a lock: %s", r)
+		}
+	}
 
 	flags := []string{"lock", "--platform", strings.Join(ps, ",")}
 	for k, v := range args {
 		flags = append(flags, "--build-arg", k+"="+v)
 	}
 	wantCode(t, must(sdkfront(t, flags...)), exitOK)
-	var locked []string
+	var written []string
 	for _, e := range lockFile(t).SDKs {
 		for p := range e.Platforms {
-			locked = append(locked, fmt.Sprintf("%s %s %s %s %s@%s for %s", e.Ref, e.Flavor, e.Version, e.Tag, e.Repository, e.Digest, p))
+			written = append(written, fmt.Sprintf("%s %s %s %s %s@%s for %s", e.Ref, e.Flavor, e.Version, e.Tag, e.Repository, e.Digest, p))
 		}
 	}
-	slices.Sort(locked)
-	if !slices.Equal(unlocked, locked) {
-		t.Errorf("resolutions differ:\nbuild:\n  %s\nsdkfront lock:\n  %s", strings.Join(unlocked, "\n  "), strings.Join(locked, "\n  "))
+	slices.Sort(written)
+	if fromLock := builtFromLock(t, dir, df, args, ps); !slices.Equal(fromLock, written) {
+		t.Errorf("the build resolves from the lock:\n  %s\nwhich holds:\n  %s", strings.Join(fromLock, "\n  "), strings.Join(written, "\n  "))
 	}
-	if fromLock := built(true); !slices.Equal(fromLock, locked) {
-		t.Errorf("the build resolves from the lock:\n  %s\nwhich holds:\n  %s", strings.Join(fromLock, "\n  "), strings.Join(locked, "\n  "))
+	for _, r := range compare("with the lock") {
+		if !strings.HasSuffix(r, " locked") {
+			t.Errorf("with the lock: %s", r)
+		}
 	}
+
+	f := lockFile(t)
+	gone := f.Sorted()[0]
+	f.SDKs = slices.DeleteFunc(f.SDKs, func(e lock.Entry) bool { return e.Key == gone.Key })
+	write(t, lockPath, string(f.Marshal()))
+	for _, r := range compare("with the lock less " + gone.Ref) {
+		resolved := strings.Contains(r, " "+gone.Ref+" for ") && strings.Contains(r, ": "+gone.Flavor+" ")
+		if resolved == strings.HasSuffix(r, " locked") {
+			t.Errorf("with the lock less %s (%s): %s", gone.Ref, gone.Flavor, r)
+		}
+	}
+}
+
+// resolveErrParity resolves a Dockerfile that cannot be resolved as a
+// build does and as sdkfront lock does: the same error, at the same line.
+func resolveErrParity(t *testing.T, dir, df string, args map[string]string, ps []string, want string, wantLine int) {
+	t.Helper()
+	os.Remove(filepath.Join(dir, "Dockerfile.sdk.lock"))
+	_, err := buildResolutions(dir, df, args, ps)
+	if err == nil {
+		t.Fatal("build: resolved")
+	}
+	build := fmt.Sprintf("%d: %v", errLine(err), err)
+	l := parityLocker(t, args, ps)
+	if errs := l.read(); len(errs) > 0 {
+		t.Fatalf("sdkfront lock: %v", errs)
+	}
+	l.flavors = &flavors{named: l.o.named, client: registry.New(registry.WithReader(registry.ReaderLocal))}
+	if errs := l.detect(context.Background(), l.flavors); len(errs) > 0 {
+		t.Fatalf("sdkfront lock: %v", errs)
+	}
+	changes, err := l.resolve(context.Background(), nil, nil, l.needs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, _ := l.changeErrors(changes)
+	if len(errs) != 1 {
+		t.Fatalf("sdkfront lock: errors %v, want one", errs)
+	}
+	locked := fmt.Sprintf("%d: %s", errs[0].line, errs[0].msg)
+	if !strings.HasPrefix(build, fmt.Sprintf("%d: %s", wantLine, want)) {
+		t.Errorf("build: error %q, want %q at line %d", build, want, wantLine)
+	}
+	if build != locked {
+		t.Errorf("the build fails with %q, sdkfront lock with %q", build, locked)
+	}
+}
+
+// errLine is the Dockerfile line err is at; 0: none.
+func errLine(err error) int {
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		return le.Locations[0][0].Start.Line
+	}
+	return 0
+}
+
+// builtFromLock is what a build resolves from the lock, as the lock
+// spells it: every SDK must come from it.
+func builtFromLock(t *testing.T, dir, df string, args map[string]string, ps []string) []string {
+	t.Helper()
+	rs, err := frontend.Resolve(context.Background(), newParityGateway(dir, df, args, ps))
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	var out []string
+	for _, n := range rs {
+		r := n.Res
+		if !r.Locked || n.How != plan.FromLock {
+			t.Errorf("build: %s resolved with Locked %v (%s), want it locked", r.Ref, r.Locked, n.How)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %s %s@%s for %s", r.Ref, r.Flavor, r.Version, r.Tag, r.Repository, r.Digest, lock.PlatformKey(r.Target)))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// resolution is how the parity spells a need's resolution: its line, the
+// stage platform, the SDK, and how it was got.
+func resolution(n plan.Need, flavor, version, tag, repository string, d digest.Digest, how plan.How) string {
+	return fmt.Sprintf("line %d %s for %s: %s %s %s %s@%s %s", n.Line, n.SDK.RefText, n.PlatformKey(), flavor, version, tag, repository, d, how)
+}
+
+// buildResolutions resolves the Dockerfile as a build does: each need's
+// resolution.
+func buildResolutions(dir, df string, args map[string]string, ps []string) ([]string, error) {
+	rs, err := frontend.Resolve(context.Background(), newParityGateway(dir, df, args, ps))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, resolution(r.Need, r.Res.Flavor, r.Res.Version, r.Res.Tag, r.Res.Repository, r.Res.Digest, r.How))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// lockResolutions resolves the Dockerfile as sdkfront lock does, against
+// the lock in the directory, and spells each need's resolution from the
+// entry it gets: from the lock if the entry was kept for the need's
+// platform, else fallen back if its line fell back.
+func lockResolutions(t *testing.T, args map[string]string, ps []string) []string {
+	t.Helper()
+	l := parityLocker(t, args, ps)
+	if errs := l.read(); len(errs) > 0 {
+		t.Fatalf("sdkfront lock: %v", errs)
+	}
+	l.flavors = &flavors{named: l.o.named, client: registry.New(registry.WithReader(registry.ReaderLocal))}
+	if errs := l.detect(context.Background(), l.flavors); len(errs) > 0 {
+		t.Fatalf("sdkfront lock: %v", errs)
+	}
+	old, _, bad, err := l.readLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := l.resolve(context.Background(), old, bad, l.needs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs, _ := l.changeErrors(changes); len(errs) > 0 {
+		t.Fatalf("sdkfront lock: %v", errs)
+	}
+	var out []string
+	for _, n := range l.plan.Needs {
+		fellBack := func(c *lock.Change) bool {
+			return slices.ContainsFunc(c.Fallbacks, func(fb lock.Fallback) bool { return fb.Detected == n.Flavor && slices.Contains(fb.Lines, n.Line) })
+		}
+		i := slices.IndexFunc(changes, func(c *lock.Change) bool {
+			return c.HasPlatform(n.PlatformKey()) && (c.Key == n.Key() || c.Key == n.Want.Key(n.Fallback) && fellBack(c))
+		})
+		if i < 0 {
+			t.Fatalf("sdkfront lock: no entry for line %d on %s", n.Line, n.PlatformKey())
+		}
+		c, how := changes[i], plan.FromRegistry
+		switch _, kept := c.Entry.Platforms[n.PlatformKey()]; {
+		case c.Old != nil && c.Old.Digest == c.Entry.Digest && kept && !slices.Contains(c.Added, n.PlatformKey()):
+			how = plan.FromLock
+		case fellBack(c):
+			how = plan.FellBack
+		}
+		e := c.Entry
+		out = append(out, resolution(n, e.Flavor, e.Version, e.Tag, e.Repository, e.Digest, how))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// parityLocker is sdkfront lock's locker for the Dockerfile in the
+// working directory.
+func parityLocker(t *testing.T, args map[string]string, ps []string) *locker {
+	t.Helper()
+	flags := []string{"--platform", strings.Join(ps, ",")}
+	for k, v := range args {
+		flags = append(flags, "--build-arg", k+"="+v)
+	}
+	o, err := parseLockFlags(flags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &locker{o: o, ctx: &contexts{main: o.context, named: o.named, dockerfile: o.file}, stderr: io.Discard}
 }
 
 // describeNeeds is what the parity holds equal, a line a need.
@@ -196,12 +373,7 @@ func buildNeeds(t *testing.T, reg *testregistry.Registry, dir, df string, args m
 	t.Helper()
 	p, err := frontend.Plan(context.Background(), newParityGateway(dir, df, args, ps))
 	if err != nil {
-		line := 0
-		var le *parser.LocationError
-		if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
-			line = le.Locations[0][0].Start.Line
-		}
-		return nil, fmt.Sprintf("%d: %v", line, err)
+		return nil, fmt.Sprintf("%d: %v", errLine(err), err)
 	}
 	return describeNeeds(p), ""
 }
@@ -210,15 +382,8 @@ func buildNeeds(t *testing.T, reg *testregistry.Registry, dir, df string, args m
 // as it prints errors (by line).
 func lockNeeds(t *testing.T, args map[string]string, ps []string) ([]string, string) {
 	t.Helper()
-	flags := []string{"--platform", strings.Join(ps, ",")}
-	for k, v := range args {
-		flags = append(flags, "--build-arg", k+"="+v)
-	}
-	o, err := parseLockFlags(flags)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &locker{o: o, ctx: &contexts{main: o.context, named: o.named, dockerfile: o.file}}
+	l := parityLocker(t, args, ps)
+	o := l.o
 	errs := l.read()
 	if len(errs) == 0 {
 		l.flavors = &flavors{named: o.named, client: registry.New(registry.WithReader(registry.ReaderLocal))}

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+
+	"github.com/containerd/platforms"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
@@ -55,42 +59,19 @@ func (l *locker) lock(ctx context.Context) int {
 		return exitOK
 	}
 
-	client := l.flavors.client
-	imgs := &images{c: client, manifests: map[imageKey]registry.PlatformImage{}}
-	lk := &lock.Locker{
-		Resolver: resolver.NewWithRegistry(imgs, client.Registry()), Platform: imgs.platform,
-		AllowForeign: l.settings.AllowForeign, Update: l.updating, Verify: l.plan.Verify,
-	}
-	changes := lk.Plan(old, bad, needs)
-	if todo := len(slices.DeleteFunc(slices.Clone(changes), func(c *lock.Change) bool { return !lk.Resolves(c) })); todo > 0 {
-		fmt.Fprintf(l.stderr, "resolving %s for %s\n", plural(todo, "SDK"), platformList{&l.o.platforms}.format())
-	}
-	changes, err = lk.Lock(ctx, old, bad, changes)
+	changes, err := l.resolve(ctx, old, bad, needs)
 	var conflict *lock.ConflictError
-	if errors.As(err, &conflict) {
+	switch {
+	case errors.As(err, &conflict):
 		l.printErrors([]lineError{{conflict.Line, err.Error()}})
 		fmt.Fprintf(l.stderr, "%s not written\n", path)
 		return exitError
+	case err != nil:
+		fmt.Fprintf(l.stderr, "sdkfront lock: %v\n%s not written\n", err, path)
+		return exitError
 	}
-	invalid := false // an entry's digest is another version's image
-	for _, c := range changes {
-		if c.Err == nil {
-			continue
-		}
-		msg := fmt.Sprintf("SDK %s: %v", c.Key.Ref, c.Err)
-		if be := (*lock.BindingError)(nil); errors.As(c.Err, &be) {
-			be.Lock = path
-			msg, invalid = "SDK "+be.Error(), true
-		}
-		if errors.Is(c.Err, resolver.ErrDenied) {
-			host, _, _ := strings.Cut(c.Want.Ref.SourceIn(c.Want.Source).Repository(c.Want.Ref.Platform), "/")
-			msg += fmt.Sprintf("; sdkfront lock logs in with the docker config's credentials ($DOCKER_CONFIG/config.json, else ~/.docker/config.json): try docker login %s", host)
-		}
-		for _, line := range c.Lines {
-			errs = append(errs, lineError{line, msg})
-		}
-	}
-	if len(errs) > 0 {
+	changeErrs, invalid := l.changeErrors(changes)
+	if errs = append(errs, changeErrs...); len(errs) > 0 {
 		slices.SortStableFunc(errs, func(a, b lineError) int { return a.line - b.line })
 		l.printErrors(errs)
 		fmt.Fprintf(l.stderr, "%s not written\n", path)
@@ -113,6 +94,70 @@ func (l *locker) lock(ctx context.Context) int {
 	fmt.Fprintf(l.stderr, "wrote %s (%s)\n", path, summary)
 	fmt.Fprintln(l.stdout, path)
 	return exitOK
+}
+
+// resolve locks needs against old (lock.Locker): the changes, each with
+// its error; a *lock.ConflictError if two ended on one key with different
+// digests.
+func (l *locker) resolve(ctx context.Context, old *lock.File, bad *lock.InvalidEntriesError, needs []*lock.Need) ([]*lock.Change, error) {
+	client := l.flavors.client
+	imgs := &images{c: client, manifests: map[imageKey]registry.PlatformImage{}}
+	lk := &lock.Locker{Update: l.updating}
+	changes := lk.Plan(old, bad, needs)
+	if todo := len(slices.DeleteFunc(slices.Clone(changes), func(c *lock.Change) bool { return !lk.Resolves(c) })); todo > 0 {
+		fmt.Fprintf(l.stderr, "resolving %s for %s\n", plural(todo, "SDK"), platformList{&l.o.platforms}.format())
+	}
+	// Every key is locked, for all its platforms at once, and every
+	// failure reported: the plan resolves as a build does, less what the
+	// lock may not do (stop at one line, or pin a platform per entry).
+	rs, err := l.plan.Resolve(ctx, resolver.NewWithRegistry(imgs, client.Registry()), lockView{old: old, name: l.lockPath(), updating: l.updating},
+		plan.ResolveOptions{CheckLayers: true, Describe: imgs.platform, Whole: true, Lenient: true, Also: func(k lock.Key) []ocispecs.Platform {
+			// An entry --update re-resolves keeps its other platforms.
+			e, ok := old.Lookup(k)
+			if !ok {
+				return nil
+			}
+			var ps []ocispecs.Platform
+			for _, pk := range slices.Sorted(maps.Keys(e.Platforms)) {
+				if p, err := platforms.Parse(pk); err == nil { // Parse checked it
+					ps = append(ps, p)
+				}
+			}
+			return ps
+		}})
+	if err != nil {
+		return nil, err
+	}
+	var got []lock.Got
+	for _, r := range rs {
+		u := r.Use
+		u.Platform = platforms.Normalize(u.Platform) // as the lock spells it
+		got = append(got, lock.Got{Use: u, Res: r.Res, Locked: r.How == plan.FromLock, FellBack: r.How == plan.FellBack, Err: r.Err, Also: r.Also})
+	}
+	return lk.Lock(old, bad, changes, got)
+}
+
+// changeErrors are the errors of the changes, at each of their lines;
+// invalid says that an entry's digest is another version's image.
+func (l *locker) changeErrors(changes []*lock.Change) (errs []lineError, invalid bool) {
+	for _, c := range changes {
+		if c.Err == nil {
+			continue
+		}
+		msg := fmt.Sprintf("SDK %s: %v", c.Key.Ref, c.Err)
+		if be := (*lock.BindingError)(nil); errors.As(c.Err, &be) {
+			be.Lock = l.lockPath()
+			msg, invalid = "SDK "+be.Error(), true
+		}
+		if errors.Is(c.Err, resolver.ErrDenied) {
+			host, _, _ := strings.Cut(c.Want.Ref.SourceIn(c.Want.Source).Repository(c.Want.Ref.Platform), "/")
+			msg += fmt.Sprintf("; sdkfront lock logs in with the docker config's credentials ($DOCKER_CONFIG/config.json, else ~/.docker/config.json): try docker login %s", host)
+		}
+		for _, line := range c.Lines {
+			errs = append(errs, lineError{line, msg})
+		}
+	}
+	return errs, invalid
 }
 
 // report prints what locking did, in the Dockerfile's order, and returns
