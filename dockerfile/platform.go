@@ -1,6 +1,8 @@
 package dockerfile
 
 import (
+	"strings"
+
 	"github.com/containerd/platforms"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/pkg/errors"
@@ -70,4 +72,18 @@ func (s *Scan) BaseImage(i int) string {
 		return ""
 	}
 	return s.Stages[i].Base
+}
+
+// TargetStage is the index of the stage the build targets: the --target
+// stage, whose name BuildKit matches regardless of case, or else the
+// last; -1 if the Dockerfile has no stage.
+func (s *Scan) TargetStage() int {
+	if t := s.opts.TargetStage; t != "" {
+		for i, st := range s.Stages {
+			if strings.EqualFold(st.Name, t) {
+				return i
+			}
+		}
+	}
+	return len(s.Stages) - 1
 }

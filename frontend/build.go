@@ -169,6 +169,9 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 	if err != nil {
 		return nil, err
 	}
+	if err := r.attachSBOM(ctx, res, pl, pl.signer); err != nil {
+		return nil, err
+	}
 	if dt, err := json.Marshal(pl.resolved); err == nil {
 		res.AddMeta(MetaResolved, dt)
 	}
