@@ -42,9 +42,9 @@ func TestParseRefusesLooseKeys(t *testing.T) {
 			`entry 1 (golang@1.23): duplicate key "ref"`},
 		{"second entry", `"ref": "nodejs@>=20 <22"`, `      "Version": "20.0.0",`,
 			`entry 2 (nodejs@>=20 <22): key "Version" is not a lock field (did you mean "version"?)`},
-		{"top-level version twice", `"version": 1,`, `  "version": 1,`,
+		{"top-level version twice", `"version": 2,`, `  "version": 2,`,
 			`duplicate key "version"`},
-		{"top-level case variant", `"version": 1,`, `  "SDKs": [],`,
+		{"top-level case variant", `"version": 2,`, `  "SDKs": [],`,
 			`key "SDKs" is not a lock field (did you mean "sdks"?)`},
 		{"long s folds to s", `"ref": "golang@1.23"`, "      \"\u017fource\": \"x\",",
 			"entry 1 (golang@1.23): key \"\u017fource\" is not a lock field (did you mean \"source\"?)"},
@@ -84,7 +84,7 @@ func FuzzLockDecode(f *testing.F) {
 	for _, tc := range []struct{ after, text string }{
 		{`"tag": "bookworm-1.23.4"`, `      "DIGEST": "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",`},
 		{`"linux/amd64": "sha256:bbbb`, `        "linux/amd64": "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",`},
-		{`"version": 1,`, `  "Version": 1,`},
+		{`"version": 2,`, `  "Version": 2,`},
 	} {
 		doc, _ := func() ([]byte, int) {
 			lines := strings.Split(sampleJSON, "\n")
