@@ -35,13 +35,14 @@ type Locker struct {
 	// (sdkfront lock --update).
 	Update func(*Need) bool
 	// Verify checks each digest before it is locked, kept or resolved
-	// (plan.Plan.Verify); nil checks nothing.
-	Verify func(ctx context.Context, res resolver.Resolution) error
+	// (plan.Plan.Verify), and gives the signatures the entry records;
+	// nil checks nothing.
+	Verify func(ctx context.Context, res resolver.Resolution) ([]Signature, error)
 }
 
-func (l *Locker) verify(ctx context.Context, res resolver.Resolution) error {
+func (l *Locker) verify(ctx context.Context, res resolver.Resolution) ([]Signature, error) {
 	if l.Verify == nil {
-		return nil
+		return nil, nil
 	}
 	return l.Verify(ctx, res)
 }
@@ -184,10 +185,12 @@ func (l *Locker) resolve(ctx context.Context, c *Change, flavor string) (Entry, 
 			return Entry{}, fmt.Errorf("for %s: %w", PlatformKey(p), err)
 		}
 		if i == 0 {
-			if err := l.verify(ctx, res); err != nil {
+			sigs, err := l.verify(ctx, res)
+			if err != nil {
 				return Entry{}, err
 			}
 			e = FromResolution(res, c.Key.Source, p, m)
+			e.Signatures = sigs
 			e.Key = c.Key
 			e.Flavor = flavor
 			continue
@@ -235,9 +238,12 @@ func (l *Locker) extend(ctx context.Context, c *Change) (Entry, []string, error)
 			added = append(added, k)
 		}
 	}
-	if err := l.verify(ctx, e.pinned()); err != nil {
+	// Verified again under the policy of today: what it records now.
+	sigs, err := l.verify(ctx, e.pinned())
+	if err != nil {
 		return e, nil, err
 	}
+	e.Signatures = sigs
 	return e, added, nil
 }
 

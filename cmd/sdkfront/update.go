@@ -59,7 +59,7 @@ func (l *locker) lock(ctx context.Context) int {
 	imgs := &images{c: client, manifests: map[imageKey]registry.PlatformImage{}}
 	lk := &lock.Locker{
 		Resolver: resolver.NewWithRegistry(imgs, client.Registry()), Platform: imgs.platform,
-		AllowForeign: l.settings.AllowForeign, Update: l.updating, Verify: l.plan.Verify,
+		AllowForeign: l.settings.AllowForeign, Update: l.updating, Verify: l.verifyLocked,
 	}
 	changes := lk.Plan(old, bad, needs)
 	if todo := len(slices.DeleteFunc(slices.Clone(changes), func(c *lock.Change) bool { return !lk.Resolves(c) })); todo > 0 {
@@ -208,4 +208,11 @@ func (l *locker) updating(n *lock.Need) bool {
 // written, by its SDK platform, or by its repository.
 func matchesRef(r resolver.Ref, text, name string) bool {
 	return name == text || name == r.Platform || (r.Repository != "" && name == r.Repository)
+}
+
+// verifyLocked is lock.Locker.Verify: the plan's verdict on a digest, as
+// the entry records it.
+func (l *locker) verifyLocked(ctx context.Context, res resolver.Resolution) ([]lock.Signature, error) {
+	v, err := l.plan.Verify(ctx, res)
+	return plan.Signatures(v), err
 }
