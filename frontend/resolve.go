@@ -22,6 +22,7 @@ import (
 	"github.com/sdkfront/sdkfront/lock"
 	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // gatewayImages resolves tags through the gateway, so the build session's
@@ -79,6 +80,8 @@ type resolveEnv struct {
 	checkLayers bool
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note func(u *dockerfile.Use, rule linter.LinterRuleI, msg string)
+	// trust is the build's signature verification; nil without a policy.
+	trust *buildTrust
 }
 
 // resolveAll resolves every need of the plan, concurrently, and builds
@@ -107,6 +110,7 @@ func resolveAll(ctx context.Context, env resolveEnv, p *sdkplan.Plan) (*plan, er
 	if err := announceAll(ctx, env, jobs, out); err != nil {
 		return nil, err
 	}
+	noteVerdicts(env, p, jobs, out.results)
 	return makePlan(jobs, out.results, p.Targets)
 }
 
@@ -215,7 +219,9 @@ func resolveJobs(ctx context.Context, env resolveEnv, p *sdkplan.Plan, order []s
 			}
 			if err == nil {
 				// Before it is pinned: the lock's and the registry's alike.
-				err = p.Verify(ectx, res)
+				var v *trust.Verdict
+				v, err = p.Verify(ectx, res)
+				res.SignedBy = sdkplan.SignedBy(v)
 			}
 			if be := (*lock.BindingError)(nil); errors.As(err, &be) {
 				return parser.WithLocation(errors.Errorf("SDK %s", be), j.SDK.Location())
