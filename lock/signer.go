@@ -20,8 +20,10 @@ type SignerError struct {
 }
 
 func (e *SignerError) Error() string {
-	return fmt.Sprintf("the lock records the %s signer of %s as %s, but policy %s now verifies it as signed by %s; a re-signed or swapped SDK must be locked again on purpose: run sdkfront lock --update %s",
-		e.Kind, e.Digest, quote(e.Locked), quote(e.Policy), quote(e.Now), quote(e.Ref))
+	// Signers are quoted whole: a certificate's subject holds commas
+	// and spaces.
+	return fmt.Sprintf("the lock records the %s signer of %s as %q, but policy %s now verifies it as signed by %q; a re-signed or swapped SDK must be locked again on purpose: run sdkfront lock --update %s",
+		e.Kind, e.Digest, e.Locked, quote(e.Policy), e.Now, quote(e.Ref))
 }
 
 // Is makes a SignerError match ErrInvalid, as a BindingError does.
