@@ -266,3 +266,42 @@ func TestFrozenBuildSigner(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 }
+
+// Where the frontend does not read registries itself (BuildKit resolves
+// the SDKs), no signature can be read: a strict policy fails the SDK at
+// its line, an audit one warns under SDKSignatureUnchecked.
+func TestTrustWithoutRegistryReads(t *testing.T) {
+	key := testregistry.NewKey(t)
+	for _, level := range []string{"strict", "audit"} {
+		t.Run(level, func(t *testing.T) {
+			s, tags := sdkStub("# sdk-source=reg.test/sdks/{platform}:{flavor}-{version}\nFROM busybox\nSDK golang@1.23.4\n")
+			s.locals = map[string]map[string]string{TrustContext: trustFiles(t, "reg.test", key, level)}
+			s.opts["context:"+TrustContext] = "local:" + TrustContext
+			wr := &warnRecorder{stubClient: s}
+			_, err := build(context.Background(), wr, tags)
+			if level == "strict" {
+				want := "SDK golang@1.23.4: sha256:"
+				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "its signatures cannot be verified, as this sdkfront does not read registries itself") {
+					t.Fatalf("error %v, want the SDK refused", err)
+				}
+				wantRefusedAt(t, s, err, 3)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !containsPrefix(wr.msgs, "SDKSignatureUnchecked: SDK golang@1.23.4: the signatures of reg.test/sdks/golang@sha256:") {
+				t.Errorf("warnings %q, want SDKSignatureUnchecked", wr.msgs)
+			}
+		})
+	}
+}
+
+func containsPrefix(msgs []string, prefix string) bool {
+	for _, m := range msgs {
+		if strings.HasPrefix(m, prefix) {
+			return true
+		}
+	}
+	return false
+}
