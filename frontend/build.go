@@ -26,8 +26,8 @@ import (
 	"github.com/sdkfront/sdkfront/dockerfile"
 	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
-	"github.com/sdkfront/sdkfront/trust"
 	"github.com/sdkfront/sdkfront/resolver/registry"
+	"github.com/sdkfront/sdkfront/trust"
 	"github.com/sdkfront/sdkfront/version"
 )
 

@@ -138,7 +138,7 @@ type lockOpts struct {
 	update         bool
 	names          []string // --update's arguments; none: everything
 	check          bool
-	offline        bool // --offline: --check reads no registry
+	offline        bool   // --offline: --check reads no registry
 	trust          string // --trust DIR: a trust directory (docs/signatures.md)
 }
 

@@ -8,9 +8,9 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"sync"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -20,8 +20,8 @@ import (
 	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
-	"github.com/sdkfront/sdkfront/trust"
 	"github.com/sdkfront/sdkfront/resolver/registry"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // locker runs the lock command: it reads the Dockerfile and the lock,
