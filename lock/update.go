@@ -305,6 +305,7 @@ const (
 	Moved                    // the same version, another digest: its tag moved
 	Extended                 // the same entry, for more platforms
 	Remanifested             // the same entry, other platform manifests
+	Resigned                 // the same entry, other signatures
 	Unchanged
 )
 
@@ -324,6 +325,8 @@ func (c *Change) Kind() Kind {
 		return Extended
 	case !maps.Equal(e.Platforms, c.Old.Platforms):
 		return Remanifested
+	case !slices.Equal(e.Signatures, c.Old.Signatures):
+		return Resigned
 	}
 	return Unchanged
 }

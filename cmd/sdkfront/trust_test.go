@@ -104,7 +104,10 @@ func TestLockTrustSigstore(t *testing.T) {
 	wantCode(t, code, exitInvalid)
 	wantLines(t, stderr, "SDK golang@1.23: the lock records the sigstore signer of ", "but policy acme-key now verifies it as signed by ",
 		"must be locked again on purpose: run sdkfront lock --update golang@1.23")
-	wantCode(t, must(sdkfront(t, lockArgs("--trust", dir2)...)), exitOK)
+	code, _, stderr = sdkfront(t, lockArgs("--trust", dir2)...)
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, `golang@1.23: 1.23.4, signatures: sigstore signed by "key sha256:`+fingerprint(t, key), `-> sigstore signed by "key sha256:`+fingerprint(t, other),
+		"wrote Dockerfile.sdk.lock (1 updated, 3 unchanged)\n")
 	if e := golangEntry(t); len(e.Signatures) != 1 || !strings.Contains(strings.ToLower(e.Signatures[0].Signer), fingerprint(t, other)) {
 		t.Errorf("kept entry's signatures %+v, want the new key's", e.Signatures)
 	}
@@ -180,4 +183,23 @@ func TestLockTrustBadDirectory(t *testing.T) {
 	if reg.Requests() != 0 {
 		t.Errorf("%d registry requests before the policy loaded", reg.Requests())
 	}
+}
+
+// Under audit, an SDK without a trusted signature is locked with a
+// warning at its line, and records no signature; --check --offline
+// verifies nothing and says so.
+func TestLockTrustAudit(t *testing.T) {
+	reg := setup(t)
+	key := testregistry.NewKey(t)
+	dir := trustDir(t, reg.Host, key)
+	write(t, filepath.Join(dir, "sigstore.json"), strings.Replace(read(t, filepath.Join(dir, "sigstore.json")), `"publicKey"`, `"level": "audit", "publicKey"`, 1))
+	code, _, stderr := sdkfront(t, lockArgs("--trust", dir)...)
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "warning: SDK golang@1.23: sha256:", `no Sigstore signature trusted by policy "acme-key" (sigstore.json): no signatures found`)
+	if e := golangEntry(t); len(e.Signatures) != 0 {
+		t.Errorf("an audit finding recorded as a signature: %+v", e.Signatures)
+	}
+	code, _, stderr = sdkfront(t, lockArgs("--trust", dir, "--check", "--offline")...)
+	wantCode(t, code, exitOK)
+	wantLines(t, stderr, "Dockerfile.sdk.lock: signatures not verified: --offline reads no registry\n")
 }

@@ -146,6 +146,8 @@ func (l *locker) report(old *lock.File, bad *lock.InvalidEntriesError, changes [
 			fmt.Fprintf(l.stderr, "%s: %s, now also for %s\n", needName(c.Need, changes), e.Version, strings.Join(c.Added, ", "))
 		case lock.Remanifested:
 			fmt.Fprintf(l.stderr, "%s: %s, platform manifests changed\n", needName(c.Need, changes), e.Version)
+		case lock.Resigned:
+			fmt.Fprintf(l.stderr, "%s: %s, signatures: %s -> %s\n", needName(c.Need, changes), e.Version, describeSignatures(c.Old.Signatures), describeSignatures(e.Signatures))
 		default:
 			if l.o.update && len(l.o.names) > 0 && l.updating(c.Need) {
 				fmt.Fprintf(l.stderr, "%s: %s (unchanged)\n", needName(c.Need, changes), e.Version)
@@ -165,7 +167,7 @@ func (l *locker) report(old *lock.File, bad *lock.InvalidEntriesError, changes [
 		what string
 	}{
 		{count[lock.Added], "added"}, {count[lock.Replaced], "replaced"},
-		{count[lock.Updated] + count[lock.Moved] + count[lock.Extended] + count[lock.Remanifested], "updated"},
+		{count[lock.Updated] + count[lock.Moved] + count[lock.Extended] + count[lock.Remanifested] + count[lock.Resigned], "updated"},
 		{len(removed) + len(removedBad), "removed"}, {count[lock.Unchanged], "unchanged"},
 	} {
 		if c.n > 0 {
@@ -215,4 +217,16 @@ func matchesRef(r resolver.Ref, text, name string) bool {
 func (l *locker) verifyLocked(ctx context.Context, res resolver.Resolution) ([]lock.Signature, error) {
 	v, err := l.plan.Verify(ctx, res)
 	return plan.Signatures(v), err
+}
+
+// describeSignatures names an entry's signatures for a change's line.
+func describeSignatures(sigs []lock.Signature) string {
+	if len(sigs) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, s := range sigs {
+		parts = append(parts, fmt.Sprintf("%s signed by %q (policy %s)", s.Kind, s.Signer, s.Policy))
+	}
+	return strings.Join(parts, ", ")
 }
