@@ -305,3 +305,28 @@ func containsPrefix(msgs []string, prefix string) bool {
 	}
 	return false
 }
+
+// The trust context is read bounded: a context that is a source tree,
+// not a trust directory, is refused with the bound it broke.
+func TestTrustContextBounds(t *testing.T) {
+	key := testregistry.NewKey(t)
+	r := newSignedRegistry(t, key)
+	many := trustFiles(t, r.Host, key, "strict")
+	for i := range maxTrustFiles {
+		many[filepath.Join("certs", strings.Repeat("x", 3)+string(rune('a'+i%26))+strings.Repeat("y", i/26))] = "-"
+	}
+	_, err := trustBuild(t, r, TrustContext, many, nil)
+	if err == nil || err.Error() != "the trust build context sdk-trust: more than 256 files: a trust directory holds policies, keys and certificates" {
+		t.Errorf("error %v, want the file bound", err)
+	}
+	large := trustFiles(t, r.Host, key, "strict")
+	large["big.pem"] = strings.Repeat("x", maxTrustBytes)
+	_, err = trustBuild(t, r, TrustContext, large, nil)
+	if err == nil || err.Error() != "the trust build context sdk-trust: more than 4194304 bytes: a trust directory holds policies, keys and certificates" {
+		t.Errorf("error %v, want the size bound", err)
+	}
+	// The frontend option names the context as the build arg does.
+	if _, err := trustBuild(t, r, "corp", trustFiles(t, r.Host, testregistry.NewKey(t), "strict"), map[string]string{ArgTrust: "corp"}); err == nil || !strings.Contains(err.Error(), "not from a trusted identity") {
+		t.Errorf("error %v, want the policy of the context the frontend option names", err)
+	}
+}

@@ -81,10 +81,14 @@ func TestParseNamesEveryLooseKey(t *testing.T) {
 func FuzzLockDecode(f *testing.F) {
 	f.Add([]byte(sampleJSON))
 	f.Add([]byte(`{"version": 1, "sdks": []}`))
+	signed := sample()
+	signed.SDKs[0].Signatures = []Signature{{Kind: "sigstore", Policy: "acme", Digest: dg("e"), Signer: "key sha256:ab"}, {Kind: "notation", Policy: "mcr", Digest: dg("d"), Signer: "CN=x,O=y"}}
+	f.Add(signed.Marshal())
 	for _, tc := range []struct{ after, text string }{
 		{`"tag": "bookworm-1.23.4"`, `      "DIGEST": "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",`},
 		{`"linux/amd64": "sha256:bbbb`, `        "linux/amd64": "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",`},
 		{`"version": 2,`, `  "Version": 2,`},
+		{`"tag": "bookworm-20.11.1"`, `      "signatures": [{"kind": "sigstore", "policy": "p", "digest": "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Signer": "s", "signer": "s"}],`},
 	} {
 		doc, _ := func() ([]byte, int) {
 			lines := strings.Split(sampleJSON, "\n")
@@ -161,8 +165,14 @@ func looseKeys(dt []byte) (string, bool) {
 	}
 	sdks, _ := top["sdks"].([]any)
 	for _, e := range sdks {
-		if k, ok := onlyFields(e.(map[string]any), "ref", "flavor", "source", "constraint", "version", "repository", "tag", "digest", "platforms"); !ok {
+		if k, ok := onlyFields(e.(map[string]any), "ref", "flavor", "source", "constraint", "version", "repository", "tag", "digest", "platforms", "signatures"); !ok {
 			return k, false
+		}
+		sigs, _ := e.(map[string]any)["signatures"].([]any)
+		for _, s := range sigs {
+			if k, ok := onlyFields(s.(map[string]any), "kind", "policy", "digest", "signer"); !ok {
+				return k, false
+			}
 		}
 	}
 	return "", true
