@@ -330,3 +330,32 @@ func TestTrustContextBounds(t *testing.T) {
 		t.Errorf("error %v, want the policy of the context the frontend option names", err)
 	}
 }
+
+// A Notary Project signature under notation's own trust policy verifies
+// in the build, and the progress names the leaf certificate's subject.
+func TestTrustedBuildNotation(t *testing.T) {
+	r := newSignedRegistry(t, testregistry.NewKey(t))
+	n := testregistry.NewNotary(t, "SDK Signer")
+	subject := r.Descriptor(t, "sdks/golang", "bookworm-1.23.4")
+	r.Attach(t, "sdks/golang", subject, testregistry.ArtifactNotation, testregistry.MediaTypeCOSE, n.Sign(t, subject))
+	files := map[string]string{
+		"notation/trustpolicy.json": `{"version": "1.0", "trustPolicies": [
+  {"name": "acme-sdks", "registryScopes": ["` + r.Host + `/sdks/golang"], "signatureVerification": {"level": "strict"},
+   "trustStores": ["ca:acme"], "trustedIdentities": ["x509.subject: C=US, ST=WA, O=Acme, CN=SDK Signer"]},
+  {"name": "rest", "registryScopes": ["*"], "signatureVerification": {"level": "skip"}}]}`,
+		"notation/truststore/x509/ca/acme/root.pem": string(n.RootPEM()),
+	}
+	wr, err := trustBuild(t, r, TrustContext, files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := progressLine(t, wr.stubClient, "[sdk] golang@1.23.4")
+	if !strings.Contains(line, "(signed by ") || !strings.Contains(line, "CN=SDK Signer") || !strings.HasSuffix(line, ", policy acme-sdks)") {
+		t.Errorf("progress %q, want it signed by CN=SDK Signer under acme-sdks", line)
+	}
+	// Another CA's signer is not trusted.
+	files["notation/truststore/x509/ca/acme/root.pem"] = string(testregistry.NewNotary(t, "SDK Signer").RootPEM())
+	if _, err := trustBuild(t, r, TrustContext, files, nil); err == nil || !strings.Contains(err.Error(), `SDK golang@1.23.4: `+r.golang.String()) || !strings.Contains(err.Error(), `no Notary Project signature trusted by policy "acme-sdks"`) {
+		t.Errorf("error %v, want golang refused by acme-sdks", err)
+	}
+}
