@@ -56,6 +56,22 @@ var (
 			return fmt.Sprintf("SDK %s is locked to %s, but the image %s has no version label (org.oryx.version or org.oryx.sdk.version), so sdkfront could not check that it is that version's; `sdkfront lock --check` checks that the entry's tag still points to it", ref, version, image)
 		},
 	}
+	RuleSDKSignatureAudit = linter.LinterRule[func(ref, finding string) string]{
+		Name:        "SDKSignatureAudit",
+		Description: "An SDK's publisher signature should verify under the trust policy; audit and permissive levels report what did not",
+		URL:         DocsURL + "#sdksignatureaudit",
+		Format: func(ref, finding string) string {
+			return fmt.Sprintf("SDK %s: %s", ref, finding)
+		},
+	}
+	RuleSDKSignatureUnchecked = linter.LinterRule[func(ref, image string) string]{
+		Name:        "SDKSignatureUnchecked",
+		Description: "sdkfront verifies an SDK's publisher signatures when it reads the SDK's registry itself",
+		URL:         DocsURL + "#sdksignatureunchecked",
+		Format: func(ref, image string) string {
+			return fmt.Sprintf("SDK %s: the signatures of %s were not verified: this sdkfront does not read registries itself (BuildKit resolves the SDKs), and the trust policy's level for it is audit", ref, image)
+		},
+	}
 	RuleSDKDirectiveOrder = linter.LinterRule[func(sdk, buildkit string) string]{
 		Name:        "SDKDirectiveOrder",
 		Description: "sdk-* parser directives should come after BuildKit's syntax, escape and check directives",

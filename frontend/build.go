@@ -27,6 +27,7 @@ import (
 	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
+	"github.com/sdkfront/sdkfront/trust"
 	"github.com/sdkfront/sdkfront/version"
 )
 
@@ -169,7 +170,7 @@ func (r *run) resolve(ctx context.Context, tags resolver.TagLister) (*client.Res
 	if err != nil {
 		return nil, err
 	}
-	if err := r.attachSBOM(ctx, res, pl, pl.signer); err != nil {
+	if err := r.attachSBOM(ctx, res, pl); err != nil {
 		return nil, err
 	}
 	if dt, err := json.Marshal(pl.resolved); err == nil {
@@ -203,7 +204,13 @@ func (r *run) resolveSDKs(ctx context.Context, tags resolver.TagLister) (*plan, 
 	// plan read with them is not used then.
 	set, setErr := f.Settings(bc.BuildArgs)
 	host := gatewayHost{c: c, bc: bc}
-	pl0, errs := sdkplan.Read(ctx, host, f, planOptions(bc, set))
+	// The policy is read before anything resolves; with none, nothing
+	// changes.
+	bt, err := loadTrust(ctx, c, bc)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl0, errs := sdkplan.Read(ctx, host, f, planOptions(bc, set, bt))
 	if len(errs) > 0 {
 		return nil, nil, withSource(planErr(errs), src.SourceMap)
 	}
@@ -234,15 +241,26 @@ func (r *run) resolveSDKs(ctx context.Context, tags resolver.TagLister) (*plan, 
 		return nil, nil, errors.Wrapf(err, "build arg %s", dockerfile.ArgPrivateNetworks)
 	}
 	var reg resolver.Registry
+	var store trust.Store
 	if tags == nil {
-		reg = registry.New(registry.WithInsecureRegistries(set.Insecure), registry.WithPrivateNetworks(networks)).Registry()
+		rc := registry.New(registry.WithInsecureRegistries(set.Insecure), registry.WithPrivateNetworks(networks))
+		reg, store = rc.Registry(), rc
 	} else {
 		reg = resolver.RegistryOf(tags) // a test's
+		store, _ = tags.(trust.Store)
 	}
 	rv := resolver.NewWithRegistry(gatewayImages{c}, reg)
 	direct := reg.Manifests != nil
+	if bt != nil {
+		// Signatures are read where the frontend reads registries itself:
+		// the same client, its guard and limits.
+		bt.locks = locked
+		if direct {
+			bt.store = store
+		}
+	}
 	pl, err := resolveAll(ctx, resolveEnv{
-		c: c, r: rv, locks: locked, host: host, checkLayers: direct, note: lr.note,
+		c: c, r: rv, locks: locked, host: host, checkLayers: direct, note: lr.note, trust: bt,
 	}, pl0)
 	if err != nil {
 		return nil, nil, withSource(err, src.SourceMap)

@@ -15,6 +15,7 @@ import (
 	"github.com/sdkfront/sdkfront/dockerfile"
 	sdkplan "github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // gatewayHost is the build's plan.Host: it reads version files and base
@@ -26,18 +27,22 @@ type gatewayHost struct {
 
 var _ sdkplan.Host = gatewayHost{}
 
-// verifySDK is what a build checks each SDK with before it pins it
-// (plan.Options.Verify): nothing yet. Signature verification plugs in here
-// and in cmd/sdkfront's verifySDK, and plan.Plan.Verify calls it.
-var verifySDK func(ctx context.Context, res resolver.Resolution) error
+// verifySDK, if set, is what a build checks each SDK with before it pins
+// it, in place of its trust policy's verification: a test's.
+var verifySDK func(ctx context.Context, res resolver.Resolution) (*trust.Verdict, error)
 
 // planOptions are what a build plans its SDK lines with: its build args,
-// platforms and --target, and its sdk-* settings.
-func planOptions(bc *dockerui.Client, set dockerfile.Settings) sdkplan.Options {
-	return sdkplan.Options{
+// platforms and --target, its sdk-* settings, and its trust policy's
+// verification (bt; nil: none).
+func planOptions(bc *dockerui.Client, set dockerfile.Settings, bt *buildTrust) sdkplan.Options {
+	o := sdkplan.Options{
 		BuildArgs: bc.BuildArgs, Build: bc.BuildPlatforms[0], Targets: bc.TargetPlatforms, TargetStage: bc.Target, Settings: set,
 		Verify: verifySDK,
 	}
+	if o.Verify == nil && bt != nil {
+		o.Verify = bt.verify
+	}
+	return o
 }
 
 // Plan plans the SDK lines of the build that c runs as Build does, through
@@ -53,7 +58,7 @@ func Plan(ctx context.Context, c client.Client) (*sdkplan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, errs := sdkplan.Make(ctx, gatewayHost{c: r.c, bc: r.bc}, r.f, planOptions(r.bc, set))
+	p, errs := sdkplan.Make(ctx, gatewayHost{c: r.c, bc: r.bc}, r.f, planOptions(r.bc, set, nil))
 	if len(errs) > 0 {
 		return nil, planErr(errs)
 	}

@@ -78,6 +78,8 @@ type resolveEnv struct {
 	checkLayers bool
 	// note reports a finding at a use, as one of sdkfront's checks.
 	note noteFunc
+	// trust is the build's signature verification; nil without a policy.
+	trust *buildTrust
 }
 
 // noteFunc reports a finding at a use, as one of sdkfront's checks.
@@ -100,6 +102,7 @@ func resolveAll(ctx context.Context, env resolveEnv, p *sdkplan.Plan) (*plan, er
 	if err := announceAll(ctx, env, rs); err != nil {
 		return nil, err
 	}
+	noteVerdicts(env, p, rs)
 	return makePlan(rs, p.Targets)
 }
 

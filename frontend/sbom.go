@@ -90,10 +90,6 @@ type sbomSDK struct {
 	line  int           // the first SDK line that names it
 }
 
-// signer names who signed res's digest, as the SBOM says it: "" until
-// signatures are verified (the trust wiring fills it in).
-func (pl *plan) signer(res resolver.Resolution) string { return "" }
-
 // landed are the SDKs that the SDK lines of the target stage, and of the
 // stages it is built FROM, copy into target t's image: one per image,
 // in the Dockerfile's order.
@@ -124,9 +120,9 @@ func (pl *plan) landed(t int) []sbomSDK {
 	return out
 }
 
-// spdx is the document for sdks, created at created. signer names who
-// signed an SDK's digest ("" if nobody was verified to).
-func spdx(sdks []sbomSDK, created time.Time, signer func(resolver.Resolution) string) ([]byte, error) {
+// spdx is the document for sdks, created at created; an SDK whose
+// signature a trust policy verified says by whom (Resolution.SignedBy).
+func spdx(sdks []sbomSDK, created time.Time) ([]byte, error) {
 	doc := spdxDocument{
 		SPDXVersion: "SPDX-2.3", DataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT",
 		Name: "sdkfront SDKs",
@@ -140,8 +136,8 @@ func spdx(sdks []sbomSDK, created time.Time, signer func(resolver.Resolution) st
 	for i, s := range sdks {
 		id := "SPDXRef-SDK-" + strconv.Itoa(i+1)
 		comment := fmt.Sprintf("SDK %s (Dockerfile line %d), image %s@%s", s.res.Ref, s.line, s.res.Repository, s.image)
-		if who := signer(s.res); who != "" {
-			comment += ", signed by " + who
+		if s.res.SignedBy != "" {
+			comment += ", " + s.res.SignedBy
 		}
 		doc.Packages = append(doc.Packages, spdxPackage{
 			SPDXID: id, Name: s.res.Platform, VersionInfo: s.res.Version,
@@ -177,7 +173,7 @@ func ociPURL(repository, tag string, d digest.Digest) string {
 // platform's image to res, if the build asks for an SBOM; the platforms
 // are those of the builder's result (exptypes.ExporterPlatformsKey), the
 // keys its own attestations use.
-func (r *run) attachSBOM(ctx context.Context, res *client.Result, pl *plan, signer func(resolver.Resolution) string) error {
+func (r *run) attachSBOM(ctx context.Context, res *client.Result, pl *plan) error {
 	if r.bc.SBOM == nil {
 		return nil
 	}
@@ -206,7 +202,7 @@ func (r *run) attachSBOM(ctx context.Context, res *client.Result, pl *plan, sign
 		if len(sdks) == 0 {
 			continue
 		}
-		doc, err := spdx(sdks, created, signer)
+		doc, err := spdx(sdks, created)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	intoto "github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/moby/buildkit/frontend/gateway/client"
@@ -12,6 +13,8 @@ import (
 	"github.com/moby/buildkit/solver/result"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/sdkfront/sdkfront/resolver"
 )
 
 // TestSBOMNamesLandedSDKs: a build that asks for an SBOM gets, beside
@@ -124,5 +127,35 @@ SDK nodejs@20.18
 	}
 	if strings.Join(got, " ") != "golang@1.23" {
 		t.Errorf("landed with --target=A: %v, want [golang@1.23]", got)
+	}
+}
+
+// TestSPDXNamesTheSigner: an SDK whose signature was verified says by whom
+// and under which policy, as the build's progress does; one without says
+// nothing of a signer.
+func TestSPDXNamesTheSigner(t *testing.T) {
+	signed := resolver.Resolution{Ref: "golang@1.23", Platform: "golang", Version: "1.23.4", Repository: "reg.test/sdks/golang", Tag: "bookworm-1.23.4",
+		Digest: digest.FromString("index"), SignedBy: "signed by key sha256:ab12, policy acme"}
+	plain := signed
+	plain.Ref, plain.Platform, plain.Repository, plain.SignedBy = "python@3.11", "python", "reg.test/sdks/python", ""
+	dt, err := spdx([]sbomSDK{{res: signed, image: digest.FromString("amd64"), line: 3}, {res: plain, image: digest.FromString("py"), line: 4}}, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc spdxDocument
+	if err := json.Unmarshal(dt, &doc); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SDK golang@1.23 (Dockerfile line 3), image reg.test/sdks/golang@" + digest.FromString("amd64").String() + ", signed by key sha256:ab12, policy acme",
+		"SDK python@3.11 (Dockerfile line 4), image reg.test/sdks/python@" + digest.FromString("py").String(),
+	}
+	for i, w := range want {
+		if doc.Packages[i].Comment != w {
+			t.Errorf("package %d's comment = %q, want %q", i, doc.Packages[i].Comment, w)
+		}
+	}
+	if doc.CreationInfo.Created != "1970-01-01T00:00:00Z" {
+		t.Errorf("created %q", doc.CreationInfo.Created)
 	}
 }

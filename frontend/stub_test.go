@@ -35,6 +35,7 @@ type stubClient struct {
 	dockerfile string
 	files      map[string]string            // more files beside the Dockerfile
 	context    map[string]string            // the files of the local build context
+	locals     map[string]map[string]string // the files of other local contexts, by name
 	imageFiles map[string]map[string]string // docker-image identifier -> files
 	images     map[string]stubImage         // "repo:tag" -> image
 
@@ -150,6 +151,13 @@ func (s *stubClient) Solve(_ context.Context, req client.SolveRequest) (*client.
 			files[path.Clean("/"+k)] = []byte(v)
 		}
 	}
+	for name, fs := range s.locals {
+		if hasSource(req.Definition, "local://"+name) {
+			for k, v := range fs {
+				files[path.Clean("/"+k)] = []byte(v)
+			}
+		}
+	}
 	res.SetRef(&stubRef{files: files})
 	return res, nil
 }
@@ -224,8 +232,28 @@ func (r *stubRef) StatFile(_ context.Context, req client.StatRequest) (*fstypes.
 	return nil, fmt.Errorf("stat %s: %w", req.Path, os.ErrNotExist)
 }
 
-func (r *stubRef) ReadDir(context.Context, client.ReadDirRequest) ([]*fstypes.Stat, error) {
-	return nil, nil
+// ReadDir lists the files and directories right under req.Path.
+func (r *stubRef) ReadDir(_ context.Context, req client.ReadDirRequest) ([]*fstypes.Stat, error) {
+	dir := path.Clean("/" + req.Path)
+	seen := map[string]*fstypes.Stat{}
+	for name, dt := range r.files {
+		rel := strings.TrimPrefix(name, strings.TrimSuffix(dir, "/")+"/")
+		if rel == name && dir != "/" {
+			continue
+		}
+		first, rest, sub := strings.Cut(rel, "/")
+		switch {
+		case sub && rest != "":
+			seen[first] = &fstypes.Stat{Path: first, Mode: uint32(os.ModeDir | 0o755)}
+		default:
+			seen[first] = &fstypes.Stat{Path: first, Mode: 0o644, Size: int64(len(dt))}
+		}
+	}
+	var out []*fstypes.Stat
+	for _, k := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, seen[k])
+	}
+	return out, nil
 }
 
 // fakeTags is a TagLister over a fixed table that counts its calls.

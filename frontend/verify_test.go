@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // recordVerify makes verifySDK count the digests it is asked about, and
@@ -16,16 +17,16 @@ func recordVerify(t *testing.T, refuse ...string) map[string]int {
 	t.Helper()
 	var mu sync.Mutex
 	seen := map[string]int{}
-	verifySDK = func(_ context.Context, res resolver.Resolution) error {
+	verifySDK = func(_ context.Context, res resolver.Resolution) (*trust.Verdict, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[res.Pinned()]++
 		for _, r := range refuse {
 			if res.Repository == r {
-				return errors.New("no valid signature")
+				return nil, errors.New("no valid signature")
 			}
 		}
-		return nil
+		return nil, nil
 	}
 	t.Cleanup(func() { verifySDK = nil })
 	return seen

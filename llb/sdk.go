@@ -76,7 +76,11 @@ func Summary(r resolver.Resolution) string {
 			image = fmt.Sprintf(" (image labelled %s)", r.Label.Version)
 		}
 	}
-	return fmt.Sprintf("[sdk] %s -> %s (%s) %s%s", r.Ref, r.Version, flavor, r.Pinned(), image)
+	signed := ""
+	if r.SignedBy != "" {
+		signed = " (" + r.SignedBy + ")"
+	}
+	return fmt.Sprintf("[sdk] %s -> %s (%s) %s%s%s", r.Ref, r.Version, flavor, r.Pinned(), image, signed)
 }
 
 func short(r resolver.Resolution) string {

@@ -102,3 +102,17 @@ func TestAnnounceNamesTheResolution(t *testing.T) {
 		t.Error("two resolutions announce through the same op")
 	}
 }
+
+// A verified SDK's progress line ends with who signed it; one without a
+// signer is unchanged.
+func TestSummaryNamesTheSigner(t *testing.T) {
+	signed := res
+	signed.SignedBy = "signed by key sha256:ab, policy acme"
+	want := "[sdk] golang@1.23 -> 1.23.4 (bookworm) 127.0.0.1:5000/sdks/golang@" + res.Digest.String() + " (signed by key sha256:ab, policy acme)"
+	if got := Summary(signed); got != want {
+		t.Errorf("Summary = %q, want %q", got, want)
+	}
+	if got := Summary(res); strings.Contains(got, "signed") {
+		t.Errorf("Summary of an unverified SDK = %q", got)
+	}
+}

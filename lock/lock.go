@@ -24,6 +24,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/containerd/platforms"
 	digest "github.com/opencontainers/go-digest"
@@ -33,7 +34,12 @@ import (
 )
 
 // SchemaVersion is the version of the format this package writes.
-const SchemaVersion = 1
+// Version 2 added each entry's signatures; a version 1 lock, which has
+// none, is still read, and written as version 2 when it is locked again.
+const SchemaVersion = 2
+
+// schemaV1 is the version that had no signatures.
+const schemaV1 = 1
 
 // Suffix is what a Dockerfile's name gets for its lock.
 const Suffix = ".sdk.lock"
@@ -89,6 +95,55 @@ type Entry struct {
 	// Platforms maps each platform the entry was locked for
 	// ("linux/amd64") to the digest of its image manifest.
 	Platforms map[string]digest.Digest `json:"platforms"`
+	// Signatures are the publisher signatures verified when the entry was
+	// locked, at most one of each kind; none without a trust policy.
+	Signatures []Signature `json:"signatures,omitempty"`
+}
+
+// Signature is a verified signature of an entry's digest, as trust's
+// verdict named it: a frozen build checks the signer again.
+type Signature struct {
+	Kind   string        `json:"kind"`   // "notation" or "sigstore"
+	Policy string        `json:"policy"` // the policy statement's name
+	Digest digest.Digest `json:"digest"` // the signature's manifest
+	Signer string        `json:"signer"`
+}
+
+// signatureKinds are the kinds a lock may record (trust.Kind's values).
+var signatureKinds = []string{"notation", "sigstore"}
+
+// maxSignatureText bounds a signature's policy and signer, as a lock's
+// other strings are bounded.
+const maxSignatureText = 1024
+
+// SortSignatures orders an entry's signatures as a lock holds them: by
+// kind, policy and digest.
+func SortSignatures(sigs []Signature) {
+	slices.SortFunc(sigs, func(a, b Signature) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Policy, b.Policy), strings.Compare(string(a.Digest), string(b.Digest)))
+	})
+}
+
+// signaturesProblem reports what is wrong with an entry's signatures.
+func (e Entry) signaturesProblem() error {
+	seen := map[string]bool{}
+	for i, s := range e.Signatures {
+		switch {
+		case !slices.Contains(signatureKinds, s.Kind):
+			return fmt.Errorf("signature %d: kind %s is not one of %s", i+1, quote(s.Kind), strings.Join(signatureKinds, ", "))
+		case seen[s.Kind]:
+			return fmt.Errorf("signature %d: a second %s signature; an entry records one of each kind", i+1, s.Kind)
+		case s.Policy == "" || s.Signer == "":
+			return fmt.Errorf("signature %d: policy and signer must be set", i+1)
+		case len(s.Policy) > maxSignatureText || len(s.Signer) > maxSignatureText || strings.ContainsFunc(s.Policy+s.Signer, unicode.IsControl):
+			return fmt.Errorf("signature %d: policy or signer too long or with control characters", i+1)
+		}
+		if s.Digest.Algorithm() != digest.SHA256 || s.Digest.Validate() != nil {
+			return fmt.Errorf("signature %d: digest %s is not a sha256 digest", i+1, quote(string(s.Digest)))
+		}
+		seen[s.Kind] = true
+	}
+	return nil
 }
 
 // Parse reads a lockfile. A file that is not a lock (larger than MaxSize,
@@ -113,12 +168,19 @@ func Parse(dt []byte) (*File, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, invalidf("unexpected data after the top-level object")
 	}
-	if f.Version != SchemaVersion {
+	if f.Version != SchemaVersion && f.Version != schemaV1 {
 		return nil, &invalidError{fmt.Sprintf("SDK lockfile version %d is not supported (this sdkfront reads version %d): lock again with this version's `sdkfront lock`", f.Version, SchemaVersion)}
 	}
 	seen := map[Key]bool{}
 	for i, e := range f.SDKs {
-		if err := e.complete(); err != nil {
+		err := e.complete()
+		if err == nil && f.Version == schemaV1 && len(e.Signatures) > 0 {
+			err = fmt.Errorf("signatures are recorded from lock version %d on, not in version %d", SchemaVersion, schemaV1)
+		}
+		if err == nil {
+			err = e.signaturesProblem()
+		}
+		if err != nil {
 			return nil, &invalidError{fmt.Sprintf("SDK lockfile entry %d (%s): %v", i+1, quote(e.Ref), err)}
 		}
 		if seen[e.Key] {
@@ -158,6 +220,14 @@ func (f *File) Marshal() []byte {
 	out := File{Version: SchemaVersion, SDKs: slices.Clone(f.SDKs)}
 	if out.SDKs == nil {
 		out.SDKs = []Entry{}
+	}
+	for i := range out.SDKs {
+		if len(out.SDKs[i].Signatures) == 0 {
+			out.SDKs[i].Signatures = nil
+			continue
+		}
+		out.SDKs[i].Signatures = slices.Clone(out.SDKs[i].Signatures)
+		SortSignatures(out.SDKs[i].Signatures)
 	}
 	slices.SortFunc(out.SDKs, func(a, b Entry) int { return a.Key.Compare(b.Key) })
 	var buf bytes.Buffer

@@ -44,7 +44,7 @@ func sample() *File {
 }
 
 const sampleJSON = `{
-  "version": 1,
+  "version": 2,
   "sdks": [
     {
       "ref": "golang@1.23",
@@ -152,7 +152,7 @@ func TestMarshal(t *testing.T) {
 }
 
 func TestMarshalEmpty(t *testing.T) {
-	want := "{\n  \"version\": 1,\n  \"sdks\": []\n}\n"
+	want := "{\n  \"version\": 2,\n  \"sdks\": []\n}\n"
 	for _, f := range []*File{{}, {SDKs: []Entry{}}} {
 		if got := string(f.Marshal()); got != want {
 			t.Errorf("Marshal(%+v) = %q, want %q", f, got, want)
@@ -197,7 +197,7 @@ func invalid(t *testing.T) []struct {
 		{"not an object", []byte(`[]`), "invalid SDK lockfile"},
 		{"version 0", mutate(t, func(d, _ map[string]any) { d["version"] = 0 }), "SDK lockfile version 0 is not supported"},
 		{"version missing", mutate(t, func(d, _ map[string]any) { delete(d, "version") }), "SDK lockfile version 0 is not supported"},
-		{"version 2", mutate(t, func(d, _ map[string]any) { d["version"] = 2 }), "SDK lockfile version 2 is not supported (this sdkfront reads version 1)"},
+		{"version 3", mutate(t, func(d, _ map[string]any) { d["version"] = 3 }), "SDK lockfile version 3 is not supported (this sdkfront reads version 2)"},
 		{"version string", mutate(t, func(d, _ map[string]any) { d["version"] = "1" }), "invalid SDK lockfile"},
 		{"unknown top-level field", mutate(t, func(d, _ map[string]any) { d["generated"] = "2024-01-01" }), `key "generated" is not a lock field`},
 		{"unknown entry field", mutate(t, func(_, e map[string]any) { e["platform"] = "golang" }), `entry 1 (golang@1.23): key "platform" is not a lock field`},
@@ -237,7 +237,82 @@ func invalid(t *testing.T) []struct {
 			sdks := d["sdks"].([]any)
 			d["sdks"] = append(sdks, sdks[0])
 		}), "SDK lockfile has two entries for golang@1.23 (bookworm, 127.0.0.1:5000/sdks/{platform}:{flavor}-{version})"},
+		{"signature kind", mutate(t, func(_, e map[string]any) { e["signatures"] = []any{sigJSON("cosign")} }), "entry 1 (golang@1.23): signature 1: kind cosign is not one of notation, sigstore"},
+		{"signature digest", mutate(t, func(_, e map[string]any) {
+			s := sigJSON("sigstore")
+			s["digest"] = "sha256:abc"
+			e["signatures"] = []any{s}
+		}), "signature 1: digest sha256:abc is not a sha256 digest"},
+		{"signature signer missing", mutate(t, func(_, e map[string]any) {
+			s := sigJSON("notation")
+			delete(s, "signer")
+			e["signatures"] = []any{s}
+		}), "signature 1: policy and signer must be set"},
+		{"signature unknown field", mutate(t, func(_, e map[string]any) {
+			s := sigJSON("notation")
+			s["Signer"] = "CN=x"
+			e["signatures"] = []any{s}
+		}), `key "Signer" is not a lock field (did you mean "signer"?)`},
+		{"signatures in version 1", mutate(t, func(d, e map[string]any) {
+			d["version"] = 1
+			e["signatures"] = []any{sigJSON("sigstore")}
+		}), "signatures are recorded from lock version 2 on, not in version 1"},
 		{"trailing data", append([]byte(sampleJSON), []byte(`{"version": 1, "sdks": []}`)...), "invalid SDK lockfile: unexpected data after the top-level object"},
+	}
+}
+
+// sigJSON is a valid signature record of kind, as generic JSON.
+func sigJSON(kind string) map[string]any {
+	return map[string]any{"kind": kind, "policy": "acme", "digest": string(dg("e")), "signer": "CN=acme"}
+}
+
+// A version 1 lock is read as it was; a version 2 lock's signatures are
+// read, and written back sorted; one kind twice is refused.
+func TestParseSignatures(t *testing.T) {
+	v1 := mutate(t, func(d, _ map[string]any) { d["version"] = 1 })
+	f, err := Parse(v1)
+	if err != nil {
+		t.Fatalf("version 1: %v", err)
+	}
+	if len(f.SDKs) != 4 || f.SDKs[0].Signatures != nil {
+		t.Errorf("version 1: %+v", f.SDKs)
+	}
+	if got := f.Marshal(); string(got) != sampleJSON {
+		t.Errorf("version 1, written again:\n%s\nwant:\n%s", got, sampleJSON)
+	}
+
+	signed := mutate(t, func(_, e map[string]any) {
+		e["signatures"] = []any{sigJSON("sigstore"), sigJSON("notation")}
+	})
+	f, err = Parse(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := f.SDKs[0].Signatures
+	if len(sigs) != 2 || sigs[0].Kind != "sigstore" || sigs[1].Signer != "CN=acme" || sigs[1].Digest != dg("e") {
+		t.Fatalf("signatures: %+v", sigs)
+	}
+	out := f.Marshal()
+	i, j := strings.Index(string(out), `"kind": "notation"`), strings.Index(string(out), `"kind": "sigstore"`)
+	if i < 0 || j < 0 || i > j {
+		t.Errorf("Marshal does not sort the signatures by kind:\n%s", out)
+	}
+	if f.SDKs[0].Signatures[0].Kind != "sigstore" {
+		t.Error("Marshal reordered the caller's signatures")
+	}
+	back, err := Parse(out)
+	if err != nil || len(back.SDKs[0].Signatures) != 2 {
+		t.Errorf("round trip: %v %+v", err, back)
+	}
+	if strings.Count(string(out), `"signatures"`) != 1 {
+		t.Errorf("an entry without signatures has the field:\n%s", out)
+	}
+
+	twice := mutate(t, func(_, e map[string]any) {
+		e["signatures"] = []any{sigJSON("notation"), sigJSON("notation")}
+	})
+	if _, err := Parse(twice); err == nil || !strings.Contains(err.Error(), "signature 2: a second notation signature") {
+		t.Errorf("one kind twice: %v", err)
 	}
 }
 

@@ -70,6 +70,10 @@ func TestSchemaAcceptsMarshal(t *testing.T) {
 			"linux/ppc64le":                  dg("4"),
 			"windows(10.0.17763.1234)/amd64": dg("f"),
 		},
+		Signatures: []Signature{
+			{Kind: "sigstore", Policy: "acme", Digest: dg("e"), Signer: "key sha256:abcd"},
+			{Kind: "notation", Policy: "mcr-sdks", Digest: dg("d"), Signer: "CN=Microsoft SCD Products RSA Signing,O=Microsoft Corporation,C=US"},
+		},
 	})
 	for name, f := range map[string]*File{"sample": sample(), "every platform form": full, "empty": {}} {
 		dt := f.Marshal()

@@ -42,9 +42,9 @@ func TestParseRefusesLooseKeys(t *testing.T) {
 			`entry 1 (golang@1.23): duplicate key "ref"`},
 		{"second entry", `"ref": "nodejs@>=20 <22"`, `      "Version": "20.0.0",`,
 			`entry 2 (nodejs@>=20 <22): key "Version" is not a lock field (did you mean "version"?)`},
-		{"top-level version twice", `"version": 1,`, `  "version": 1,`,
+		{"top-level version twice", `"version": 2,`, `  "version": 2,`,
 			`duplicate key "version"`},
-		{"top-level case variant", `"version": 1,`, `  "SDKs": [],`,
+		{"top-level case variant", `"version": 2,`, `  "SDKs": [],`,
 			`key "SDKs" is not a lock field (did you mean "sdks"?)`},
 		{"long s folds to s", `"ref": "golang@1.23"`, "      \"\u017fource\": \"x\",",
 			"entry 1 (golang@1.23): key \"\u017fource\" is not a lock field (did you mean \"source\"?)"},
@@ -81,10 +81,14 @@ func TestParseNamesEveryLooseKey(t *testing.T) {
 func FuzzLockDecode(f *testing.F) {
 	f.Add([]byte(sampleJSON))
 	f.Add([]byte(`{"version": 1, "sdks": []}`))
+	signed := sample()
+	signed.SDKs[0].Signatures = []Signature{{Kind: "sigstore", Policy: "acme", Digest: dg("e"), Signer: "key sha256:ab"}, {Kind: "notation", Policy: "mcr", Digest: dg("d"), Signer: "CN=x,O=y"}}
+	f.Add(signed.Marshal())
 	for _, tc := range []struct{ after, text string }{
 		{`"tag": "bookworm-1.23.4"`, `      "DIGEST": "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",`},
 		{`"linux/amd64": "sha256:bbbb`, `        "linux/amd64": "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",`},
-		{`"version": 1,`, `  "Version": 1,`},
+		{`"version": 2,`, `  "Version": 2,`},
+		{`"tag": "bookworm-20.11.1"`, `      "signatures": [{"kind": "sigstore", "policy": "p", "digest": "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "Signer": "s", "signer": "s"}],`},
 	} {
 		doc, _ := func() ([]byte, int) {
 			lines := strings.Split(sampleJSON, "\n")
@@ -161,8 +165,14 @@ func looseKeys(dt []byte) (string, bool) {
 	}
 	sdks, _ := top["sdks"].([]any)
 	for _, e := range sdks {
-		if k, ok := onlyFields(e.(map[string]any), "ref", "flavor", "source", "constraint", "version", "repository", "tag", "digest", "platforms"); !ok {
+		if k, ok := onlyFields(e.(map[string]any), "ref", "flavor", "source", "constraint", "version", "repository", "tag", "digest", "platforms", "signatures"); !ok {
 			return k, false
+		}
+		sigs, _ := e.(map[string]any)["signatures"].([]any)
+		for _, s := range sigs {
+			if k, ok := onlyFields(s.(map[string]any), "kind", "policy", "digest", "signer"); !ok {
+				return k, false
+			}
 		}
 	}
 	return "", true

@@ -33,6 +33,10 @@ type Got struct {
 	// Also are the resolutions, afresh, for the platforms the old entry
 	// holds beyond the uses' (kept by sdkfront lock --update).
 	Also []resolver.Resolution
+	// Signatures are the signatures verified on Res's digest under the
+	// policy sdkfront lock was given (none without one), which the entry
+	// records.
+	Signatures []Signature
 }
 
 // Change is what locking does to one need's entry.
@@ -142,11 +146,13 @@ func (c *Change) lock(old *File, bad *InvalidEntriesError, got []Got) {
 				c.Added = append(c.Added, k)
 			}
 		}
+		e.Signatures = first.Signatures
 		c.Entry = e
 		return
 	}
 	e := FromResolution(first.Res, c.Key.Source, first.Platform, first.Res.Image)
 	e.Key = c.Key
+	e.Signatures = first.Signatures
 	for _, g := range mine[1:] {
 		if res := g.Res; res.Digest != e.Digest {
 			c.Err = fmt.Errorf("resolves to %s (%s) for %s but to %s (%s) for %s; one lock entry holds one resolution: try again, or pin the version",
@@ -224,6 +230,7 @@ const (
 	Moved                    // the same version, another digest: its tag moved
 	Extended                 // the same entry, for more platforms
 	Remanifested             // the same entry, other platform manifests
+	Resigned                 // the same entry, other signatures
 	Unchanged
 )
 
@@ -243,6 +250,8 @@ func (c *Change) Kind() Kind {
 		return Extended
 	case !maps.Equal(e.Platforms, c.Old.Platforms):
 		return Remanifested
+	case !slices.Equal(e.Signatures, c.Old.Signatures):
+		return Resigned
 	}
 	return Unchanged
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sdkfront/sdkfront/dockerfile"
 	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // Options are what a Dockerfile is planned with.
@@ -27,8 +28,9 @@ type Options struct {
 	// sdkfront lock does; a build stops at the first.
 	Lenient bool
 	// Verify checks a resolved SDK before it is pinned (its signatures,
-	// say); nil checks nothing. See Plan.Verify.
-	Verify func(ctx context.Context, res resolver.Resolution) error
+	// say), and gives its verdict; nil checks nothing. See Plan.Verify
+	// and Verifier.
+	Verify func(ctx context.Context, res resolver.Resolution) (*trust.Verdict, error)
 }
 
 // Target is one target platform, with the SDK lines expanded for it.

@@ -14,7 +14,9 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/dockerfile"
+	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // fakeHost serves version files and os-releases from tables, and counts
@@ -242,32 +244,46 @@ func TestFileError(t *testing.T) {
 func TestVerifyOncePerDigest(t *testing.T) {
 	var calls atomic.Int32
 	bad := digest.FromString("bad")
-	p := &Plan{opts: Options{Verify: func(_ context.Context, res resolver.Resolution) error {
+	sig := trust.Signature{Kind: trust.Sigstore, Policy: "acme", Level: trust.Strict, Digest: digest.FromString("sig"), Signer: "key sha256:ab"}
+	p := &Plan{opts: Options{Verify: func(_ context.Context, res resolver.Resolution) (*trust.Verdict, error) {
 		calls.Add(1)
 		if res.Digest == bad {
-			return errors.New("unsigned")
+			return nil, errors.New("unsigned")
 		}
-		return nil
+		return &trust.Verdict{Signatures: []trust.Signature{sig, {Kind: trust.Notation, Policy: "rest", Level: trust.Skip}}}, nil
 	}}}
 	good := resolver.Resolution{Repository: "reg/sdks/golang", Digest: digest.FromString("good")}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if err := p.Verify(context.Background(), good); err != nil {
-				t.Error(err)
+			if v, err := p.Verify(context.Background(), good); err != nil || v == nil || len(v.Signatures) != 2 {
+				t.Error(v, err)
 			}
 		})
 	}
 	wg.Wait()
+	badRes := resolver.Resolution{Repository: "reg/sdks/golang", Digest: bad}
 	for range 2 {
-		if err := p.Verify(context.Background(), resolver.Resolution{Repository: "reg/sdks/golang", Digest: bad}); err == nil || err.Error() != "unsigned" {
+		if _, err := p.Verify(context.Background(), badRes); err == nil || err.Error() != "unsigned" {
 			t.Errorf("bad digest: %v", err)
 		}
 	}
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d calls, want one per digest", n)
 	}
-	if err := (&Plan{}).Verify(context.Background(), good); err != nil {
-		t.Errorf("no Verify: %v", err)
+	// The plan keeps each digest's verdict for its host to record: the
+	// verified signature only, the skipped policy is none.
+	got := Signatures(p.Verdict(good))
+	if len(got) != 1 || got[0] != (lock.Signature{Kind: "sigstore", Policy: "acme", Digest: sig.Digest, Signer: sig.Signer}) {
+		t.Errorf("recorded signatures: %+v", got)
+	}
+	if s := SignedBy(p.Verdict(good)); s != "signed by key sha256:ab, policy acme" {
+		t.Errorf("SignedBy: %q", s)
+	}
+	if p.Verdict(badRes) != nil {
+		t.Error("a failed digest has a verdict")
+	}
+	if v, err := (&Plan{}).Verify(context.Background(), good); err != nil || v != nil {
+		t.Errorf("no Verify: %v %v", v, err)
 	}
 }

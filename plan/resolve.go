@@ -14,6 +14,7 @@ import (
 
 	"github.com/sdkfront/sdkfront/lock"
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // How says where a need's resolution came from.
@@ -327,7 +328,9 @@ func (p *Plan) resolveOne(ctx context.Context, r *resolver.Resolver, lv LockView
 	}
 	if err == nil {
 		// Before it is pinned: the lock's and the registry's alike.
-		err = p.Verify(ctx, res)
+		var v *trust.Verdict
+		v, err = p.Verify(ctx, res)
+		res.SignedBy = SignedBy(v)
 	}
 	got.Res = res
 	return err

@@ -50,6 +50,10 @@ type Resolution struct {
 	// registry was read directly.
 	ConfigDescriptor ocispecs.Descriptor   `json:"-"`
 	Manifests        []ocispecs.Descriptor `json:"-"`
+	// SignedBy says who signed the digest, where a trust policy verified
+	// it: "signed by <signer>, policy <name>", one per signature kind,
+	// comma-joined (plan.SignedBy); "" where none was verified.
+	SignedBy string `json:"-"`
 }
 
 // Descriptors are every descriptor a pull of the SDK image fetches content

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 )
 
 // Layout of a trust directory (the sdk-trust build context, or the
@@ -84,4 +85,29 @@ func (p *Policy) String() string {
 		return p.notation.file
 	}
 	return p.sigstore.file
+}
+
+// Levels are the levels of the statements that cover repo, one for each
+// policy file that has one: what a caller that cannot read the registry
+// (and so verifies nothing) decides by, failing under strict and
+// warning under audit. None: no statement covers repo.
+func (p *Policy) Levels(repo string) []Level {
+	var out []Level
+	if p.notation != nil {
+		if tp, err := p.notation.doc.GetApplicableTrustPolicy(repo + "@sha256:" + strings.Repeat("0", 64)); err == nil {
+			if lvl, err := tp.SignatureVerification.GetVerificationLevel(); err == nil {
+				out = append(out, Level(lvl.Name))
+			}
+		}
+	}
+	if p.sigstore != nil {
+		if i, ok := p.sigstore.doc.applicable(repo); ok {
+			l := p.sigstore.doc.Policies[i].Level
+			if l == "" {
+				l = Strict
+			}
+			out = append(out, l)
+		}
+	}
+	return out
 }

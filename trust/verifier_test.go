@@ -256,3 +256,23 @@ func TestSigstoreAuditAndSkip(t *testing.T) {
 		t.Errorf("verdict %+v, %v, %d reads; want rest's skip, no reads", got, err, s.calls())
 	}
 }
+
+// Levels names the level of each policy file's statement that covers a
+// repository, for a caller that cannot read its registry.
+func TestLevels(t *testing.T) {
+	p := validPKI(t)
+	doc := `{"version": "1", "policies": [
+		{"name": "audited", "registryScopes": ["` + testRepo + `"], "level": "audit", "publicKey": "k.pub"},
+		{"name": "rest", "registryScopes": ["registry.example/sdks/node"], "publicKey": "k.pub"}]}`
+	fsys := notationFS(p.root, "strict", signerIdentity)
+	for name, f := range sigstoreFS(doc, map[string][]byte{"k.pub": pemKey(t, newECKey(t))}) {
+		fsys[name] = f
+	}
+	policy := loadTestPolicy(t, fsys)
+	if got := policy.Levels(testRepo); len(got) != 2 || got[0] != Strict || got[1] != Audit {
+		t.Errorf("Levels(%s) = %v, want [strict audit]", testRepo, got)
+	}
+	if got := policy.Levels("registry.example/sdks/node"); len(got) != 1 || got[0] != Strict {
+		t.Errorf("Levels(node) = %v, want only sigstore's default, strict", got)
+	}
+}

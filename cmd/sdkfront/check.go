@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sdkfront/sdkfront/lock"
+	"github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 )
 
@@ -81,6 +82,21 @@ func (l *locker) check(ctx context.Context) int {
 			fmt.Fprintf(l.stderr, "%s is not a valid lock: the registry does not confirm the digests named above\n", path)
 			return exitInvalid
 		}
+		switch bad, errs := l.verifySigners(ctx, st.Kept); {
+		case len(errs) > 0:
+			for _, err := range errs {
+				fmt.Fprintf(l.stderr, "%s: %v\n", path, err)
+			}
+			return exitError
+		case len(bad) > 0:
+			for _, err := range bad {
+				fmt.Fprintf(l.stderr, "%s: %v\n", path, err)
+			}
+			fmt.Fprintf(l.stderr, "%s is not a valid lock: its signers are not the ones verified now\n", path)
+			return exitInvalid
+		}
+	} else if l.policy != nil {
+		fmt.Fprintf(l.stderr, "%s: signatures not verified: --offline reads no registry\n", path)
 	}
 	if !st.UpToDate() {
 		fmt.Fprintf(l.stderr, "%s is out of date: run %s\n", path, l.again())
@@ -133,4 +149,28 @@ func (l *locker) verify(ctx context.Context, entries []lock.Entry) (bad []error,
 		}
 	}
 	return bad, nil
+}
+
+// verifySigners verifies each entry's digest under the trust policy, as a
+// frozen build does: bad are the entries whose recorded signer of a kind
+// is not the one verified now (*lock.SignerError); errs the entries that
+// do not verify at all. Nothing without a policy.
+func (l *locker) verifySigners(ctx context.Context, entries []lock.Entry) (bad, errs []error) {
+	if l.policy == nil && verifySDK == nil {
+		return nil, nil
+	}
+	for _, e := range entries {
+		res := resolver.Resolution{Ref: e.Ref, Flavor: e.Flavor, Version: e.Version, Repository: e.Repository, Tag: e.Tag, Digest: e.Digest, Locked: true}
+		v, err := l.plan.Verify(ctx, res)
+		if err == nil {
+			err = lock.SameSigners(e.Ref, e.Digest, e.Signatures, plan.Signatures(v))
+		}
+		switch {
+		case errors.Is(err, lock.ErrInvalid):
+			bad = append(bad, fmt.Errorf("SDK %s: %w", e.Ref, err))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("SDK %s: %w", e.Ref, err))
+		}
+	}
+	return bad, errs
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/sdkfront/sdkfront/lock"
 )
 
-const lockUsage = `Usage: sdkfront lock [-f Dockerfile] [--build-arg K=V ...] [--platform P1,P2] [--update [REF ...]] [--check [--offline]]
+const lockUsage = `Usage: sdkfront lock [-f Dockerfile] [--build-arg K=V ...] [--platform P1,P2] [--update [REF ...]] [--check [--offline]] [--trust DIR]
 
 Resolves every SDK line of a Dockerfile and pins it by digest in the lock
 beside it: <Dockerfile>.sdk.lock (Dockerfile.sdk.lock, app.Dockerfile.sdk.lock).
@@ -76,6 +76,11 @@ Flags:
                          a platform, holds entries no line uses, or is not byte for byte
                          what sdkfront lock writes.
       --offline          with --check: read no registry (the tags are not resolved)
+      --trust DIR        a trust directory (notation/trustpolicy.json, sigstore.json;
+                         docs/signatures.md): each SDK's publisher signatures must
+                         verify under it before it is locked, and the lock records
+                         them; with --check, each entry's signer must still be the
+                         one the lock records (exit 4 if not)
   -h, --help             show this help
 
 Registries: credentials come from the docker config ($DOCKER_CONFIG/config.json,
@@ -133,7 +138,8 @@ type lockOpts struct {
 	update         bool
 	names          []string // --update's arguments; none: everything
 	check          bool
-	offline        bool // --offline: --check reads no registry
+	offline        bool   // --offline: --check reads no registry
+	trust          string // --trust DIR: a trust directory (docs/signatures.md)
 }
 
 // usageError is a bad flag or argument.
@@ -239,6 +245,7 @@ func parseLockFlags(args []string) (lockOpts, error) {
 	fs.BoolVar(&o.update, "update", false, "")
 	fs.BoolVar(&o.check, "check", false, "")
 	fs.BoolVar(&o.offline, "offline", false, "")
+	fs.StringVar(&o.trust, "trust", "", "")
 
 	// Flags and --update's names may be interleaved; "--" ends the flags.
 	flags, rest := args, []string(nil)

@@ -156,10 +156,10 @@ func TestCheck(t *testing.T) {
 	wantLines(t, stderr, "Dockerfile.sdk.lock: not written the way sdkfront lock writes it")
 
 	// Not a lock at all.
-	write(t, "Dockerfile.sdk.lock", `{"version": 2, "sdks": []}`)
+	write(t, "Dockerfile.sdk.lock", `{"version": 3, "sdks": []}`)
 	code, _, stderr = sdkfront(t, check...)
 	wantCode(t, code, exitInvalid)
-	wantLines(t, stderr, "Dockerfile.sdk.lock: SDK lockfile version 2 is not supported",
+	wantLines(t, stderr, "Dockerfile.sdk.lock: SDK lockfile version 3 is not supported",
 		"Dockerfile.sdk.lock is not a valid lock: fix or delete it, or replace it with: sdkfront lock --update\n")
 
 	write(t, "Dockerfile.sdk.lock", good)
@@ -223,7 +223,8 @@ func TestNoSDKLines(t *testing.T) {
 	code, _, stderr = sdkfront(t, "lock")
 	wantCode(t, code, exitOK)
 	wantLines(t, stderr, "golang@1.23 (bookworm): removed, no SDK line uses it\n", "wrote Dockerfile.sdk.lock (1 removed)\n")
-	if got := read(t, "Dockerfile.sdk.lock"); got != "{\n  \"version\": 1,\n  \"sdks\": []\n}\n" {
+	// A version 1 lock is read, and written back as version 2.
+	if got := read(t, "Dockerfile.sdk.lock"); got != "{\n  \"version\": 2,\n  \"sdks\": []\n}\n" {
 		t.Errorf("lock %q", got)
 	}
 }

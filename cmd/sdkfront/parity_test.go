@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -404,6 +405,7 @@ type parityGateway struct {
 	dockerfile    string
 	dir           string
 	reg           *registry.Client
+	named         map[string]string // local named contexts: name -> directory
 }
 
 var _ client.Client = (*parityGateway)(nil)
@@ -462,6 +464,8 @@ func (g *parityGateway) Solve(ctx context.Context, req client.SolveRequest) (*cl
 		switch {
 		case id == "local://context":
 			ref.dir = g.dir
+		case strings.HasPrefix(id, "local://") && g.named[strings.TrimPrefix(id, "local://")] != "":
+			ref.dir = g.named[strings.TrimPrefix(id, "local://")]
 		case strings.HasPrefix(id, "docker-image://"):
 			p := ocispecs.Platform{OS: op.Platform.OS, Architecture: op.Platform.Architecture, Variant: op.Platform.Variant}
 			image := strings.TrimPrefix(id, "docker-image://")
@@ -493,6 +497,82 @@ func (r *parityRef) ReadFile(_ context.Context, req client.ReadRequest) ([]byte,
 	return nil, fmt.Errorf("open %s: %w", req.Filename, os.ErrNotExist)
 }
 
+// ReadDir lists a solved directory, as BuildKit's ReadDir does: names and
+// modes.
+func (r *parityRef) ReadDir(_ context.Context, req client.ReadDirRequest) ([]*fstypes.Stat, error) {
+	if r.dir == "" {
+		return nil, errors.New("stub: no directory")
+	}
+	des, err := os.ReadDir(filepath.Join(r.dir, filepath.FromSlash(req.Path)))
+	if err != nil {
+		return nil, err
+	}
+	var out []*fstypes.Stat
+	for _, de := range des {
+		fi, err := de.Info()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &fstypes.Stat{Path: de.Name(), Mode: uint32(fi.Mode()), Size: fi.Size()})
+	}
+	return out, nil
+}
+
 func (r *parityRef) StatFile(context.Context, client.StatRequest) (*fstypes.Stat, error) {
 	return nil, errors.New("stub: no stat")
+}
+
+// The build and sdkfront lock --trust verify the same SDKs and name the
+// same signers: what the build's progress says of each SDK is what the
+// lock records, and a frozen build from that lock verifies it again.
+func TestVerdictParity(t *testing.T) {
+	dir := isolate(t)
+	reg := testregistry.New(t)
+	seed(t, reg)
+	key := testregistry.NewKey(t)
+	signGolang(t, reg, key)
+	trust := trustDir(t, reg.Host, key)
+	df := strings.ReplaceAll(sample, "REGISTRY", reg.Host)
+	write(t, filepath.Join(dir, "Dockerfile"), df)
+	args := map[string]string{"GO_VERSION": "1.23"}
+	ps := []string{"linux/amd64", "linux/arm64"}
+
+	built := func() map[string]string {
+		t.Helper()
+		gw := newParityGateway(dir, df, args, ps)
+		gw.opts["context:"+frontend.TrustContext] = "local:" + frontend.TrustContext
+		gw.named = map[string]string{frontend.TrustContext: trust}
+		rs, err := frontend.Resolve(context.Background(), gw)
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		out := map[string]string{}
+		for _, r := range rs {
+			out[r.Res.Repository+"@"+r.Res.Digest.String()] = r.Res.SignedBy
+		}
+		return out
+	}
+	fromRegistry := built()
+
+	wantCode(t, must(sdkfront(t, lockArgs("--trust", trust)...)), exitOK)
+	signed := 0
+	for _, e := range lockFile(t).SDKs {
+		var parts []string
+		for _, s := range e.Signatures {
+			parts = append(parts, fmt.Sprintf("signed by %s, policy %s", s.Signer, s.Policy))
+		}
+		recorded := strings.Join(parts, ", ")
+		if recorded != "" {
+			signed++
+		}
+		if got, ok := fromRegistry[e.Repository+"@"+e.Digest.String()]; !ok || got != recorded {
+			t.Errorf("%s: the build says %q, the lock records %q", e.Ref, got, recorded)
+		}
+	}
+	if signed != 1 {
+		t.Errorf("%d entries record a signature, want golang's one", signed)
+	}
+	if fromLock := built(); !maps.Equal(fromLock, fromRegistry) {
+		t.Errorf("the build from the lock says %v, from the registry %v", fromLock, fromRegistry)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -20,6 +21,7 @@ import (
 	"github.com/sdkfront/sdkfront/plan"
 	"github.com/sdkfront/sdkfront/resolver"
 	"github.com/sdkfront/sdkfront/resolver/registry"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // locker runs the lock command: it reads the Dockerfile and the lock,
@@ -33,6 +35,9 @@ type locker struct {
 	ctx      *contexts
 	plan     *plan.Plan // the SDK lines on each platform
 	flavors  *flavors
+	// policy is --trust's trust directory, loaded; nil without one.
+	policy *trust.Policy
+	warned sync.Map // digests whose audit findings were printed
 }
 
 // lineError is an error at a line of the Dockerfile (0: no line).
@@ -44,6 +49,14 @@ type lineError struct {
 func (l *locker) lockPath() string { return lock.Name(l.o.file) }
 
 func (l *locker) run(ctx context.Context) int {
+	if l.o.trust != "" {
+		p, err := trust.LoadPolicy(os.DirFS(l.o.trust))
+		if err != nil {
+			fmt.Fprintf(l.stderr, "sdkfront lock: --trust %s: %v\n", l.o.trust, err)
+			return exitError
+		}
+		l.policy = p
+	}
 	if errs := l.read(); len(errs) > 0 {
 		l.printErrors(errs)
 		return exitError
@@ -99,7 +112,7 @@ func (l *locker) read() []lineError {
 
 	p, errs := plan.Read(context.Background(), l.ctx, f, plan.Options{
 		BuildArgs: l.o.buildArgs, Build: hostPlatform(), Targets: l.o.platforms, Settings: s, Lenient: true,
-		Verify: verifySDK,
+		Verify: l.verifier(),
 	})
 	if len(errs) > 0 {
 		return lineErrors(errs)
@@ -108,10 +121,36 @@ func (l *locker) read() []lineError {
 	return nil
 }
 
-// verifySDK is what sdkfront lock checks each SDK with before it locks it
-// (plan.Options.Verify): nothing yet. Signature verification plugs in here
-// and in the frontend's verifySDK, and plan.Plan.Verify calls it.
-var verifySDK func(ctx context.Context, res resolver.Resolution) error
+// verifySDK, if set, is what sdkfront lock checks each SDK with before it
+// locks it, in place of --trust's policy: a test's.
+var verifySDK func(ctx context.Context, res resolver.Resolution) (*trust.Verdict, error)
+
+// verifier is plan.Options.Verify: each SDK's signatures under --trust's
+// policy, read from the registry client (made after the plan is read, so
+// looked up when the first SDK is verified); nil without --trust. Audit
+// findings are printed once per digest.
+func (l *locker) verifier() func(context.Context, resolver.Resolution) (*trust.Verdict, error) {
+	if verifySDK != nil {
+		return verifySDK
+	}
+	if l.policy == nil {
+		return nil
+	}
+	var once sync.Once
+	var verify func(context.Context, resolver.Resolution) (*trust.Verdict, error)
+	return func(ctx context.Context, res resolver.Resolution) (*trust.Verdict, error) {
+		once.Do(func() { verify = plan.Verifier(l.flavors.client, l.policy) })
+		v, err := verify(ctx, res)
+		if v != nil && len(v.Warnings) > 0 {
+			if _, done := l.warned.LoadOrStore(res.Pinned(), true); !done {
+				for _, w := range v.Warnings {
+					fmt.Fprintf(l.stderr, "warning: SDK %s: %s\n", res.Ref, w)
+				}
+			}
+		}
+		return v, err
+	}
+}
 
 // detect gives each line whose flavor comes from its base image that
 // image's (plan.Detect): read from the registry, or a --build-context

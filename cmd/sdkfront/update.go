@@ -132,7 +132,8 @@ func (l *locker) resolve(ctx context.Context, old *lock.File, bad *lock.InvalidE
 	for _, r := range rs {
 		u := r.Use
 		u.Platform = platforms.Normalize(u.Platform) // as the lock spells it
-		got = append(got, lock.Got{Use: u, Res: r.Res, Locked: r.How == plan.FromLock, FellBack: r.How == plan.FellBack, Err: r.Err, Also: r.Also})
+		got = append(got, lock.Got{Use: u, Res: r.Res, Locked: r.How == plan.FromLock, FellBack: r.How == plan.FellBack, Err: r.Err, Also: r.Also,
+			Signatures: plan.Signatures(l.plan.Verdict(r.Res))})
 	}
 	return lk.Lock(old, bad, changes, got)
 }
@@ -191,6 +192,8 @@ func (l *locker) report(old *lock.File, bad *lock.InvalidEntriesError, changes [
 			fmt.Fprintf(l.stderr, "%s: %s, now also for %s\n", needName(c.Need, changes), e.Version, strings.Join(c.Added, ", "))
 		case lock.Remanifested:
 			fmt.Fprintf(l.stderr, "%s: %s, platform manifests changed\n", needName(c.Need, changes), e.Version)
+		case lock.Resigned:
+			fmt.Fprintf(l.stderr, "%s: %s, signatures: %s -> %s\n", needName(c.Need, changes), e.Version, describeSignatures(c.Old.Signatures), describeSignatures(e.Signatures))
 		default:
 			if l.o.update && len(l.o.names) > 0 && l.updating(c.Need) {
 				fmt.Fprintf(l.stderr, "%s: %s (unchanged)\n", needName(c.Need, changes), e.Version)
@@ -210,7 +213,7 @@ func (l *locker) report(old *lock.File, bad *lock.InvalidEntriesError, changes [
 		what string
 	}{
 		{count[lock.Added], "added"}, {count[lock.Replaced], "replaced"},
-		{count[lock.Updated] + count[lock.Moved] + count[lock.Extended] + count[lock.Remanifested], "updated"},
+		{count[lock.Updated] + count[lock.Moved] + count[lock.Extended] + count[lock.Remanifested] + count[lock.Resigned], "updated"},
 		{len(removed) + len(removedBad), "removed"}, {count[lock.Unchanged], "unchanged"},
 	} {
 		if c.n > 0 {
@@ -253,4 +256,16 @@ func (l *locker) updating(n *lock.Need) bool {
 // written, by its SDK platform, or by its repository.
 func matchesRef(r resolver.Ref, text, name string) bool {
 	return name == text || name == r.Platform || (r.Repository != "" && name == r.Repository)
+}
+
+// describeSignatures names an entry's signatures for a change's line.
+func describeSignatures(sigs []lock.Signature) string {
+	if len(sigs) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, s := range sigs {
+		parts = append(parts, fmt.Sprintf("%s signed by %q (policy %s)", s.Kind, s.Signer, s.Policy))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sdkfront/sdkfront/resolver"
+	"github.com/sdkfront/sdkfront/trust"
 )
 
 // Every SDK sdkfront lock resolves, or keeps from the lock, passes
@@ -18,14 +19,14 @@ func TestLockVerifiesBeforeLocking(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]int{}
 	refuse := ""
-	verifySDK = func(_ context.Context, res resolver.Resolution) error {
+	verifySDK = func(_ context.Context, res resolver.Resolution) (*trust.Verdict, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[res.Pinned()]++
 		if refuse != "" && strings.HasSuffix(res.Repository, refuse) {
-			return errors.New("no valid signature")
+			return nil, errors.New("no valid signature")
 		}
-		return nil
+		return nil, nil
 	}
 	t.Cleanup(func() { verifySDK = nil })
 

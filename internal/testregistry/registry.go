@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -24,6 +25,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Registry is an in-memory registry served on 127.0.0.1. Close it to take
@@ -36,6 +38,9 @@ type Registry struct {
 	store    http.Handler // the registry without its auth
 	handler  http.Handler // what the server serves
 	requests atomic.Int32
+
+	mu        sync.Mutex
+	referrers map[string][]ocispecs.Descriptor // "repo:sha256-<hex>" -> signatures (Attach)
 }
 
 // Option configures a Registry.
