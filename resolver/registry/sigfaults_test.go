@@ -447,7 +447,8 @@ func TestSignatureFaultsMemory(t *testing.T) {
 func TestSignatureOnePerDigest(t *testing.T) {
 	f := newSigFixture(t, true)
 	release := make(chan struct{})
-	// Hold the first referrers answer until every caller has started.
+	// Hold the first referrers answer until every caller has started, so
+	// that they overlap it; cached or shared, the registry sees one.
 	f.proxy.on(referrersAPI, func(p *faultProxy, w http.ResponseWriter, r *http.Request, next http.Handler) {
 		select {
 		case <-release:
@@ -458,14 +459,17 @@ func TestSignatureOnePerDigest(t *testing.T) {
 	})
 	v := trust.NewVerifier(f.policy, New(faultOptions()...), trust.Limits{})
 	const n = 8
-	var wg sync.WaitGroup
+	var wg, started sync.WaitGroup
 	errs := make([]error, n)
 	verdicts := make([]*trust.Verdict, n)
+	started.Add(n)
 	for i := range n {
 		wg.Go(func() {
+			started.Done()
 			verdicts[i], errs[i] = v.Verify(context.Background(), trust.Subject{Repo: f.repo, Digest: f.subject.Digest, MediaType: f.subject.MediaType, Size: f.subject.Size})
 		})
 	}
+	started.Wait()
 	for f.proxy.count(referrersAPI) == 0 {
 		time.Sleep(time.Millisecond)
 	}
