@@ -201,7 +201,7 @@ func (p *notationPolicy) verify(ctx context.Context, s Store, subj Subject, lim 
 	}
 	descs, err := discover(ctx, s, subj.Repo, subj.Digest, ArtifactTypeNotation, lim)
 	if err != nil {
-		return nil, nil, boundsOr(fail, len(descs), err)
+		return nil, nil, boundsOr(ctx, fail, len(descs), err)
 	}
 	var failures []sigFailure
 	for _, d := range descs {

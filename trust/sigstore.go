@@ -144,7 +144,7 @@ func (sp *sigstorePolicies) verify(ctx context.Context, s Store, subj Subject, l
 	}
 	descs, err := discover(ctx, s, subj.Repo, subj.Digest, ArtifactTypeSigstore, lim)
 	if err != nil {
-		return nil, nil, boundsOr(fail, len(descs), err)
+		return nil, nil, boundsOr(ctx, fail, len(descs), err)
 	}
 	want, err := hex.DecodeString(subj.Digest.Encoded())
 	if err != nil || subj.Digest.Algorithm() != "sha256" {

@@ -125,7 +125,12 @@ func isBounds(err error) bool {
 
 // boundsOr makes a registry read's failure an Error: a bound or the time
 // budget is ErrBounds; anything else is passed on with its subject.
-func boundsOr(fail func(error, int, string, error) *Error, found int, err error) error {
+func boundsOr(ctx context.Context, fail func(error, int, string, error) *Error, found int, err error) error {
+	var be *budgetError
+	if ctx.Err() != nil && errors.As(context.Cause(ctx), &be) {
+		// Said first: oneLine may cut the read's long error short.
+		return fail(ErrBounds, found, be.Error()+": "+oneLine(err), err)
+	}
 	if isBounds(err) || errors.Is(err, context.DeadlineExceeded) {
 		return fail(ErrBounds, found, oneLine(err), err)
 	}
@@ -140,7 +145,7 @@ func blobFailure(ctx context.Context, fail func(error, int, string, error) *Erro
 	var re *readError
 	switch {
 	case isBounds(err) || ctx.Err() != nil:
-		return nil, boundsOr(fail, found, err)
+		return nil, boundsOr(ctx, fail, found, err)
 	case errors.As(err, &re):
 		e := fail(nil, found, "", err)
 		return nil, fmt.Errorf("%s of %s: reading %s signature %s: %w", e.Digest, e.Repo, e.Kind, d, re.err)

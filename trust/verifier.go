@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Verifier verifies SDK digests under a Policy, reading signatures from a
@@ -85,7 +86,7 @@ func (v *Verifier) verify(ctx context.Context, subj Subject) (verdict *Verdict, 
 			verdict, err = nil, fmt.Errorf("%s of %s: verifying signatures: panic: %v", subj.Digest, subj.Repo, r)
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, v.limits.TimeBudget)
+	ctx, cancel := context.WithTimeoutCause(ctx, v.limits.TimeBudget, &budgetError{v.limits.TimeBudget})
 	defer cancel()
 	out := &Verdict{Subject: subj}
 	covered := false
@@ -119,3 +120,12 @@ func (v *Verifier) verify(ctx context.Context, subj Subject) (verdict *Verdict, 
 	}
 	return out, nil
 }
+
+// budgetError is why a verification's context ended at its time budget,
+// for the error to name the bound.
+type budgetError struct{ budget time.Duration }
+
+func (e *budgetError) Error() string { return fmt.Sprintf("the time budget of %s ran out", e.budget) }
+
+// Is makes it a deadline: net/http returns a context's cause, not its Err.
+func (e *budgetError) Is(target error) bool { return target == context.DeadlineExceeded }

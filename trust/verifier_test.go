@@ -116,7 +116,7 @@ func TestBounds(t *testing.T) {
 		s := newMemStore()
 		s.block = make(chan struct{})
 		_, err := NewVerifier(loadTestPolicy(t, policy), s, Limits{TimeBudget: 10 * time.Millisecond}).Verify(context.Background(), subj)
-		wantError(t, err, ErrBounds, "deadline exceeded")
+		wantError(t, err, ErrBounds, "the time budget of 10ms ran out", "deadline exceeded")
 	})
 }
 

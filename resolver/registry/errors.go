@@ -141,6 +141,8 @@ type badResponse struct {
 	what string // what the registry sent: "an invalid tag list"
 	err  error  // detail, may be nil
 	hint string
+	// tooLarge: the body was cut at the caller's limit.
+	tooLarge bool
 }
 
 func (e *badResponse) Error() string {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"net/http"
 	"net/url"
 	"path"
 	"strings"
@@ -120,14 +122,9 @@ func (s *session) manifest(ctx context.Context, cl *transport.Call, ref name.Ref
 		Host:   ref.Context().RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/manifests/%s", ref.Context().RepositoryStr(), ref.Identifier()),
 	}
-	resp, err := s.get(ctx, cl, u, manifestAccept)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := transport.ReadAll(resp.Body, limit)
+	h, body, err := s.getBounded(ctx, cl, u, manifestAccept, limit)
 	if errors.Is(err, transport.ErrTooLarge) {
-		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: "a manifest larger than " + transport.Size(limit)}
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: "a manifest larger than " + transport.Size(limit), tooLarge: true}
 	}
 	if err != nil {
 		return nil, err
@@ -136,7 +133,7 @@ func (s *session) manifest(ctx context.Context, cl *transport.Call, ref name.Ref
 	if d, ok := ref.(name.Digest); ok {
 		pinned = d.DigestStr()
 	}
-	return verifyManifest(body, resp.Header.Get("Content-Type"), resp.Header.Get("Docker-Content-Digest"), pinned)
+	return verifyManifest(body, h.Get("Content-Type"), h.Get("Docker-Content-Digest"), pinned)
 }
 
 // verifyManifest checks a manifest response: the media type is a
@@ -234,14 +231,9 @@ func (s *session) blob(ctx context.Context, cl *transport.Call, d v1.Hash, limit
 		Host:   s.repo.RegistryStr(),
 		Path:   fmt.Sprintf("/v2/%s/blobs/%s", s.repo.RepositoryStr(), want),
 	}
-	resp, err := s.get(ctx, cl, u, "")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := transport.ReadAll(resp.Body, limit)
+	_, body, err := s.getBounded(ctx, cl, u, "", limit)
 	if errors.Is(err, transport.ErrTooLarge) {
-		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a blob %s larger than %s", want, transport.Size(limit))}
+		return nil, &badResponse{kind: resolver.ErrInvalidImage, what: fmt.Sprintf("a blob %s larger than %s", want, transport.Size(limit)), tooLarge: true}
 	}
 	if err != nil {
 		return nil, err
@@ -251,4 +243,34 @@ func (s *session) blob(ctx context.Context, cl *transport.Call, d v1.Hash, limit
 			hint: "the registry, or blob storage it redirects to, corrupted it"}
 	}
 	return body, nil
+}
+
+// getBounded GETs u and returns its headers and at most limit bytes of
+// its body, read as it arrives: else the transport would take up to its
+// own bound (8 MiB) into memory before the caller's limit, far smaller for
+// a signature's manifest or envelope, cut it. More is
+// transport.ErrTooLarge.
+func (s *session) getBounded(ctx context.Context, cl *transport.Call, u *url.URL, accept string, limit int64) (http.Header, []byte, error) {
+	var body []byte
+	rd := &transport.BodyReader{Suffix: u.Path, Limit: limit, Decode: func(r io.Reader) error {
+		var err error
+		body, err = io.ReadAll(r)
+		return err
+	}}
+	resp, err := s.get(ctx, cl.Reading(rd), u, accept)
+	var tl *transport.TooLargeError
+	if errors.As(err, &tl) {
+		return nil, nil, transport.ErrTooLarge
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	if !rd.Done {
+		// Another path (a redirect's) answered: its body is in memory.
+		if body, err = transport.ReadAll(resp.Body, limit); err != nil {
+			return nil, nil, err
+		}
+	}
+	return resp.Header, body, nil
 }

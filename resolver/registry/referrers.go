@@ -26,6 +26,8 @@ var _ trust.Store = (*Client)(nil)
 // that trust reads the referrers tag instead. Later pages are not read:
 // trust considers at most trust.MaxReferrers signatures, and a signature
 // hidden past the first page fails closed (no trusted signature found).
+// The answer is read as it arrives, at most the manifest limit (4 MiB);
+// more is trust.ErrBounds.
 func (c *Client) Referrers(ctx context.Context, repository string, subject digest.Digest, artifactType string) ([]ocispecs.Descriptor, error) {
 	repo, err := c.parseRepository(repository)
 	if err != nil {
@@ -43,20 +45,15 @@ func (c *Client) Referrers(ctx context.Context, repository string, subject diges
 		Path:     fmt.Sprintf("/v2/%s/referrers/%s", repo.RepositoryStr(), subject),
 		RawQuery: url.Values{"artifactType": {artifactType}}.Encode(),
 	}
-	resp, err := c.session(repo).get(callCtx, cl, u, ocispecs.MediaTypeImageIndex)
+	_, body, err := c.session(repo).getBounded(callCtx, cl, u, ocispecs.MediaTypeImageIndex, c.o.maxManifest)
+	if errors.Is(err, transport.ErrTooLarge) {
+		return nil, &boundsError{fmt.Sprintf("%s: registry %s sent an index larger than %s", what, repo.RegistryStr(), transport.Size(c.o.maxManifest))}
+	}
 	if err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == http.StatusNotFound {
 			return nil, trust.ErrNoReferrersAPI
 		}
-		return nil, c.wrap(ctx, cl, resolver.OpManifest, repo.RegistryStr(), what, resolver.ErrNotFound, err)
-	}
-	defer resp.Body.Close()
-	body, err := transport.ReadAll(resp.Body, c.o.maxManifest)
-	if errors.Is(err, transport.ErrTooLarge) {
-		return nil, fmt.Errorf("%s: %w: an index larger than %s", what, trust.ErrBounds, transport.Size(c.o.maxManifest))
-	}
-	if err != nil {
 		return nil, c.wrap(ctx, cl, resolver.OpManifest, repo.RegistryStr(), what, resolver.ErrNotFound, err)
 	}
 	var idx ocispecs.Index
@@ -68,7 +65,8 @@ func (c *Client) Referrers(ctx context.Context, repository string, subject diges
 }
 
 // Fetch implements trust.Store: a manifest (by its media type) or a blob
-// by digest, verified against it, at most maxBytes.
+// by digest, verified against it, read as it arrives and cut at its
+// declared size, or at maxBytes; past either is trust.ErrBounds.
 func (c *Client) Fetch(ctx context.Context, repository string, desc ocispecs.Descriptor, maxBytes int64) ([]byte, error) {
 	repo, err := c.parseRepository(repository)
 	if err != nil {
@@ -78,16 +76,22 @@ func (c *Client) Fetch(ctx context.Context, repository string, desc ocispecs.Des
 		return nil, fmt.Errorf("%s: %w", repository, err)
 	}
 	if desc.Size > maxBytes {
-		return nil, fmt.Errorf("%s@%s: %w: %d bytes, more than %d", repository, desc.Digest, trust.ErrBounds, desc.Size, maxBytes)
+		return nil, &boundsError{fmt.Sprintf("%s@%s: %d bytes, more than %d", repository, desc.Digest, desc.Size, maxBytes)}
+	}
+	// The descriptor's size is the content's, if the digest is: a body
+	// that runs past it cannot match, so it is cut there.
+	limit := maxBytes
+	if desc.Size > 0 {
+		limit = desc.Size
 	}
 	callCtx, cl, cancel := c.call(ctx, repo.RegistryStr())
 	defer cancel()
 	s := c.session(repo)
 	subject := repository + "@" + desc.Digest.String()
 	if desc.MediaType == ocispecs.MediaTypeImageManifest || desc.MediaType == ocispecs.MediaTypeImageIndex {
-		m, err := s.manifest(callCtx, cl, repo.Digest(desc.Digest.String()), maxBytes)
+		m, err := s.manifest(callCtx, cl, repo.Digest(desc.Digest.String()), limit)
 		if err != nil {
-			return nil, c.wrap(ctx, cl, resolver.OpManifest, repo.RegistryStr(), subject, resolver.ErrNotFound, err)
+			return nil, c.bounded(ctx, cl, resolver.OpManifest, repo.RegistryStr(), subject, err)
 		}
 		return m.body, nil
 	}
@@ -95,16 +99,27 @@ func (c *Client) Fetch(ctx context.Context, repository string, desc ocispecs.Des
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", subject, err)
 	}
-	body, err := s.blob(callCtx, cl, h, maxBytes)
+	body, err := s.blob(callCtx, cl, h, limit)
 	if err != nil {
-		return nil, c.wrap(ctx, cl, resolver.OpBlob, repo.RegistryStr(), subject, resolver.ErrNotFound, err)
+		return nil, c.bounded(ctx, cl, resolver.OpBlob, repo.RegistryStr(), subject, err)
 	}
 	return body, nil
 }
 
+// bounded is wrap for trust's reads, except that an answer cut at its
+// limit is trust.ErrBounds, as the Store promises: trust then reports
+// the bound, not a registry fault.
+func (c *Client) bounded(ctx context.Context, cl *transport.Call, op resolver.RegistryOp, registry, subject string, err error) error {
+	var br *badResponse
+	if errors.As(err, &br) && br.tooLarge {
+		return &boundsError{fmt.Sprintf("%s: registry %s sent %s", subject, registry, br.what)}
+	}
+	return c.wrap(ctx, cl, op, registry, subject, resolver.ErrNotFound, err)
+}
+
 // FetchTag implements trust.Store: the manifest a tag names (the
-// referrers tag, sha256-<hex>), at most maxBytes; a 404 is
-// trust.ErrNotFound.
+// referrers tag, sha256-<hex>), at most maxBytes (more is
+// trust.ErrBounds); a 404 is trust.ErrNotFound.
 func (c *Client) FetchTag(ctx context.Context, repository, tag string, maxBytes int64) ([]byte, error) {
 	repo, err := c.parseRepository(repository)
 	if err != nil {
@@ -122,7 +137,15 @@ func (c *Client) FetchTag(ctx context.Context, repository, tag string, maxBytes 
 		if errors.As(err, &se) && se.code == http.StatusNotFound {
 			return nil, fmt.Errorf("%s:%s: %w", repository, tag, trust.ErrNotFound)
 		}
-		return nil, c.wrap(ctx, cl, resolver.OpManifest, repo.RegistryStr(), repository+":"+tag, resolver.ErrNotFound, err)
+		return nil, c.bounded(ctx, cl, resolver.OpManifest, repo.RegistryStr(), repository+":"+tag, err)
 	}
 	return m.body, nil
 }
+
+// boundsError is a read cut at its bound: it is trust.ErrBounds, whose
+// text trust's message already says once.
+type boundsError struct{ msg string }
+
+func (e *boundsError) Error() string { return e.msg }
+
+func (e *boundsError) Is(target error) bool { return target == trust.ErrBounds }
