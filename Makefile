@@ -147,7 +147,7 @@ FUZZTIME  ?= 30s
 FUZZFLAGS ?=
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 30s) each
-	@pkgs=$$($(GO) list -f '{{.ImportPath}}{{range .TestGoFiles}} {{.}}{{end}}' ./... | awk '/ fuzz_test\.go/ { print $$1 }'); \
+	@pkgs=$$(grep -rl --include='*_test.go' '^func Fuzz' --exclude-dir=.lab . | xargs -n1 dirname | sort -u); \
 	for pkg in $$pkgs; do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz: $$pkg $$target for $(FUZZTIME)"; \
