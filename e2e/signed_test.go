@@ -468,19 +468,25 @@ func (l *signedLab) checkLibrary(t *testing.T, s signedStore) {
 			t.Fatalf("%s: %v", sc.name, err)
 		}
 		v := trust.NewVerifier(policy, registry.New(), trust.Limits{})
-		verify := func(c string) (*trust.Verdict, error) {
-			img := l.images[s.name][c]
-			desc, err := remote.Head(img, remote.WithContext(ctx))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v.Verify(ctx, trust.Subject{Repo: l.repo(s, c), Digest: digest.Digest(img.DigestStr()), MediaType: string(desc.MediaType), Size: desc.Size})
-		}
+		verify := func(c string) (*trust.Verdict, error) { return v.Verify(ctx, l.subject(ctx, t, s, c)) }
 		got, err := verify(sc.good)
 		want := trust.Signature{Kind: trust.Kind(sc.kind), Policy: sc.policy, Level: trust.Strict,
 			Digest: digest.Digest(l.sigs[s.name][sc.name].DigestStr()), Signer: sc.signer}
 		if err != nil || len(got.Signatures) != 1 || got.Signatures[0] != want {
 			t.Errorf("%s: %s: %+v, %v; want %+v", sc.name, sc.good, got, err, want)
+		}
+		if sc.name == "notation" {
+			audit, err := trust.LoadPolicy(os.DirFS(l.trust["notation-audit"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			av := trust.NewVerifier(audit, registry.New(), trust.Limits{})
+			for _, f := range sc.bad[:2] {
+				got, err := av.Verify(ctx, l.subject(ctx, t, s, f.c))
+				if msg := l.trustError(s, sc, f.c, f.reason); err != nil || len(got.Warnings) != 1 || !strings.HasPrefix(got.Warnings[0], msg) {
+					t.Errorf("audit: %s: %+v, %v; want one warning %q", f.c, got, err, msg)
+				}
+			}
 		}
 		for _, f := range sc.bad {
 			_, err := verify(f.c)
@@ -489,6 +495,17 @@ func (l *signedLab) checkLibrary(t *testing.T, s signedStore) {
 			}
 		}
 	}
+}
+
+// subject is the image of case c as trust verifies it.
+func (l *signedLab) subject(ctx context.Context, t *testing.T, s signedStore, c string) trust.Subject {
+	t.Helper()
+	img := l.images[s.name][c]
+	desc, err := remote.Head(img, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trust.Subject{Repo: l.repo(s, c), Digest: digest.Digest(img.DigestStr()), MediaType: string(desc.MediaType), Size: desc.Size}
 }
 
 // checkTrusted: the build, `sdkfront lock --trust` and the frozen build
@@ -607,12 +624,14 @@ func (l *signedLab) checkRefused(t *testing.T, s signedStore, sc signedScheme, t
 
 // checkAudit: under a Notary Project policy at level audit, an unsigned SDK
 // and an untrusted one build, each with an SDKSignatureAudit warning at the
-// SDK line that names the digest; a trusted one builds without it.
+// SDK line that says what strict would have failed on; a trusted one builds
+// without it; a tampered one fails at the line all the same.
 func (l *signedLab) checkAudit(t *testing.T, s signedStore) {
 	trust := l.trust["notation-audit"]
-	for _, c := range []string{caseNone, caseUntrusted, caseGood} {
-		t.Run(c, func(t *testing.T) {
-			dir := project(t, l.dockerfile(s, c), map[string]string{})
+	notation := l.schemes()[0]
+	for _, f := range []signedFailure{notation.bad[0], notation.bad[1], {caseGood, ""}} {
+		t.Run(f.c, func(t *testing.T) {
+			dir := project(t, l.dockerfile(s, f.c), map[string]string{})
 			r := buildctl(t, dir, withTrust(trust, "--opt", "build-arg:SDK_LOCK=off", "--progress", "rawjson")...).mustSucceed(t)
 			if got := r.file(t, "v"); !strings.Contains(got, "go1.23.4") {
 				t.Errorf("go version = %q", got)
@@ -627,16 +646,19 @@ func (l *signedLab) checkAudit(t *testing.T, s signedStore) {
 				if len(w.Range) > 0 {
 					line = w.Range[0].Start.Line
 				}
-				if line != signedSDKLine || !strings.Contains(short, "golang@1.23") || !strings.Contains(short, l.images[s.name][c].DigestStr()) {
-					t.Errorf("SDKSignatureAudit at line %d, want %d, naming golang@1.23 and its digest: %s", line, signedSDKLine, short)
+				want := "SDKSignatureAudit: SDK golang@1.23: " + l.trustError(s, notation, f.c, f.reason)
+				if f.reason == "" || line != signedSDKLine || !strings.HasPrefix(short, want) || !strings.HasSuffix(short, fmt.Sprintf(" (line %d)", signedSDKLine)) {
+					t.Errorf("warning at line %d:\n%s\nwant at line %d:\n%s ... (line %d)", line, short, signedSDKLine, want, signedSDKLine)
 				}
 			}
-			if c == caseGood && len(found) != 0 {
-				t.Errorf("a trusted signature warned: %s", strings.Join(found, "\n"))
-			}
-			if c != caseGood && len(found) == 0 {
-				t.Errorf("no SDKSignatureAudit warning for the %s image under an audit policy:\n%s", c, tail(r.err, 30))
+			if f.reason != "" && len(found) == 0 {
+				t.Errorf("no SDKSignatureAudit warning for the %s image under an audit policy:\n%s", f.c, tail(r.err, 30))
 			}
 		})
 	}
+	t.Run(caseTampered, func(t *testing.T) {
+		dir := project(t, l.dockerfile(s, caseTampered), map[string]string{})
+		r := buildctl(t, dir, withTrust(trust, "--opt", "build-arg:SDK_LOCK=off")...).mustFail(t)
+		failedAtLine(t, r, "SDK golang@1.23: "+l.trustError(s, notation, caseTampered, notation.bad[3].reason))
+	})
 }
