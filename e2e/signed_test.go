@@ -445,7 +445,7 @@ func TestSigned(t *testing.T) {
 			for _, sc := range l.schemes() {
 				t.Run(sc.name, func(t *testing.T) {
 					trust := l.trust[sc.name]
-					t.Run("trusted", func(t *testing.T) { l.checkTrusted(t, s, sc, trust) })
+					t.Run(sc.good, func(t *testing.T) { l.checkTrusted(t, s, sc, trust) })
 					for _, f := range sc.bad {
 						t.Run(f.c, func(t *testing.T) { l.checkRefused(t, s, sc, trust, f) })
 					}
