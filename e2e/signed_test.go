@@ -42,15 +42,19 @@ const (
 
 var signedCases = []string{caseGood, caseNone, caseUntrusted, caseOther, caseTampered, caseKeyless, caseKeylessUntrusted}
 
-// The keyless identities: a release workflow as GitHub's OIDC names it.
+// The keyless identities: release workflows as GitHub's OIDC names them.
 const (
-	keylessIssuer    = "https://token.actions.githubusercontent.com"
-	keylessIdentity  = "https://github.com/sdkfront/sdks/.github/workflows/release.yml@refs/tags/v1.23.4"
-	keylessImpostor  = "https://github.com/mallory/sdks/.github/workflows/release.yml@refs/heads/main"
+	keylessIssuer   = "https://token.actions.githubusercontent.com"
+	keylessIdentity = "https://github.com/sdkfront/sdks/.github/workflows/release.yml@refs/tags/v1.23.4"
+	keylessImpostor = "https://github.com/mallory/sdks/.github/workflows/release.yml@refs/heads/main"
+)
+
+// The trust directories' policy names and files, and where the SDK line is.
+const (
 	sigstoreKeyName  = "lab-cosign-key"
 	sigstoreKeyless  = "lab-keyless"
-	signedSDKLine    = 4 // the SDK line of signedDockerfile
 	notationPolicyAt = "notation/trustpolicy.json"
+	signedSDKLine    = 4 // the SDK line of signedLab.dockerfile
 )
 
 // signedStore is one signature store: a registry with the referrers API
