@@ -456,6 +456,7 @@ func TestSigned(t *testing.T) {
 				})
 			}
 			t.Run("audit", func(t *testing.T) { l.checkAudit(t, s) })
+			t.Run("SDK_TRUST", func(t *testing.T) { l.checkTrustArg(t, s) })
 		})
 	}
 }
@@ -624,6 +625,18 @@ func (l *signedLab) checkRefused(t *testing.T, s signedStore, sc signedScheme, t
 	}
 	r = buildctl(t, dir, withTrust(trust, "--opt", "build-arg:SDK_LOCK=frozen")...).mustFail(t)
 	failedAtLine(t, r, "SDK golang@1.23: "+msg)
+}
+
+// checkTrustArg: the build arg SDK_TRUST picks the trust directory from a
+// context of another name; the policy it names is the one applied.
+func (l *signedLab) checkTrustArg(t *testing.T, s signedStore) {
+	notation := l.schemes()[0]
+	args := []string{"--local", "policies=" + l.trust["notation"], "--opt", "context:release-trust=local:policies",
+		"--opt", "build-arg:SDK_TRUST=release-trust", "--opt", "build-arg:SDK_LOCK=off"}
+	r := buildctl(t, project(t, l.dockerfile(s, caseGood), map[string]string{}), args...).mustSucceed(t)
+	signedProgress(t, r, l.repo(s, caseGood)+"@"+l.images[s.name][caseGood].DigestStr(), l.notationSigner, notation.policy)
+	r = buildctl(t, project(t, l.dockerfile(s, caseNone), map[string]string{}), args...).mustFail(t)
+	failedAtLine(t, r, "SDK golang@1.23: "+l.trustError(s, notation, caseNone, notation.bad[0].reason))
 }
 
 // checkAudit: under a Notary Project policy at level audit, an unsigned SDK
