@@ -565,7 +565,8 @@ func (l *signedLab) checkTrusted(t *testing.T, s signedStore, sc signedScheme, t
 	impostor := "CN=someone else,O=elsewhere"
 	editSigner(t, dir, impostor)
 	r = buildctl(t, dir, withTrust(trust, "--opt", "build-arg:SDK_LOCK=frozen")...).mustFail(t)
-	failedAtLine(t, r, "SDK golang@1.23: ", impostor)
+	failedAtLine(t, r, fmt.Sprintf("SDK golang@1.23: the lock records the %s signer of %s as %q, but policy %s now verifies it as signed by %q",
+		sc.kind, img.DigestStr(), impostor, sc.policy, sc.signer))
 }
 
 // editSigner rewrites the signer of every signature the lock in dir
@@ -604,8 +605,8 @@ func (l *signedLab) checkRefused(t *testing.T, s signedStore, sc signedScheme, t
 	failedAtLine(t, r, "SDK golang@1.23: "+msg)
 
 	out, code := sdkfrontCLI(t, dir, "lock", "--trust", trust)
-	if code != 1 || !strings.Contains(out, "golang@1.23") || !strings.Contains(out, msg) {
-		t.Errorf("sdkfront lock --trust: exit %d, want 1 naming golang@1.23 and %q:\n%s", code, msg, out)
+	if want := fmt.Sprintf("Dockerfile:%d: SDK golang@1.23: %s", signedSDKLine, msg); code != 1 || !strings.Contains(out, want) {
+		t.Errorf("sdkfront lock --trust: exit %d, want 1 and %q:\n%s", code, want, out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Dockerfile.sdk.lock")); err == nil {
 		t.Errorf("sdkfront lock --trust wrote a lock for an SDK that failed verification")
