@@ -457,6 +457,7 @@ func TestSigned(t *testing.T) {
 			}
 			t.Run("audit", func(t *testing.T) { l.checkAudit(t, s) })
 			t.Run("SDK_TRUST", func(t *testing.T) { l.checkTrustArg(t, s) })
+			t.Run("offline", func(t *testing.T) { l.checkOffline(t, s) })
 		})
 	}
 }
@@ -638,6 +639,43 @@ func (l *signedLab) checkTrustArg(t *testing.T, s signedStore) {
 	signedProgress(t, r, l.repo(s, caseGood)+"@"+l.images[s.name][caseGood].DigestStr(), l.notationSigner, notation.policy)
 	r = buildctl(t, project(t, l.dockerfile(s, caseNone), map[string]string{}), args...).mustFail(t)
 	failedAtLine(t, r, "SDK golang@1.23: "+l.trustError(s, notation, caseNone, notation.bad[0].reason))
+}
+
+// checkOffline: the offline frontend image reads no registry, so it cannot
+// check a locked SDK's signatures: a frozen build under a strict policy
+// fails at the line saying so, and under audit it builds with an
+// SDKSignatureUnchecked warning at the line.
+func (l *signedLab) checkOffline(t *testing.T, s signedStore) {
+	offline := offlineFrontend(t)
+	df := strings.Replace(l.dockerfile(s, caseGood), "# syntax="+lab.frontend+"\n", "# syntax="+offline+"\n", 1)
+	dir := project(t, df, map[string]string{})
+	if out, code := sdkfrontCLI(t, dir, "lock", "--trust", l.trust["notation"]); code != 0 {
+		t.Fatalf("sdkfront lock --trust: exit %d\n%s", code, out)
+	}
+	img := l.images[s.name][caseGood]
+	repo := l.repo(s, caseGood)
+	frozen := "build-arg:SDK_LOCK=frozen"
+
+	r := buildctl(t, dir, withTrust(l.trust["notation"], "--opt", frozen)...).mustFail(t)
+	failedAtLine(t, r, "SDK golang@1.23: "+img.DigestStr()+" of "+repo+": its signatures cannot be verified, as this sdkfront does not read registries itself (BuildKit resolves the SDKs), and policy level strict")
+
+	r = buildctl(t, dir, withTrust(l.trust["notation-audit"], "--opt", frozen, "--progress", "rawjson")...).mustSucceed(t)
+	if got := r.file(t, "v"); !strings.Contains(got, "go1.23.4") {
+		t.Errorf("go version = %q", got)
+	}
+	want := "SDKSignatureUnchecked: SDK golang@1.23: the signatures of " + repo + "@" + img.DigestStr() + " were not verified"
+	var found []string
+	for short, w := range rawWarnings(t, r.err) {
+		if strings.HasPrefix(short, "SDKSignatureUnchecked") {
+			found = append(found, short)
+			if !strings.HasPrefix(short, want) || len(w.Range) == 0 || w.Range[0].Start.Line != signedSDKLine {
+				t.Errorf("warning %q at %v, want %q... at line %d", short, w.Range, want, signedSDKLine)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Errorf("SDKSignatureUnchecked warnings %q, want one: %q...", found, want)
+	}
 }
 
 // checkAudit: under a Notary Project policy at level audit, an unsigned SDK
