@@ -166,6 +166,9 @@ func newSignedLab(t *testing.T) *signedLab {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := publisher.CheckMCRShape(ctx, imgs[caseGood]); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := stranger.NotationSign(ctx, imgs[caseUntrusted]); err != nil {
 			t.Fatal(err)
 		}
