@@ -273,6 +273,41 @@ func (f *Fixture) CosignVerify(ctx context.Context, ref name.Digest) (string, er
 		"--allow-http-registry", ref.String())
 }
 
+// CheckMCRShape checks, with `notation inspect`, that the one notation
+// signature on ref has MCR's shape: COSE, RSASSA-PSS-SHA-384, three
+// certificates, a timestamp.
+func (f *Fixture) CheckMCRShape(ctx context.Context, ref name.Digest) error {
+	out, err := f.run(ctx, f.tools.Notation, "inspect", "--insecure-registry", "--output", "json", ref.String())
+	if err != nil {
+		return err
+	}
+	var insp struct {
+		Signatures []struct {
+			MediaType          string            `json:"mediaType"`
+			SignatureAlgorithm string            `json:"signatureAlgorithm"`
+			CertificateChain   []json.RawMessage `json:"certificates"`
+			UnsignedAttributes struct {
+				TimestampSignature *struct {
+					Timestamp string `json:"timestamp"`
+				} `json:"timestampSignature"`
+			} `json:"unsignedAttributes"`
+		} `json:"signatures"`
+	}
+	if err := json.Unmarshal([]byte(out), &insp); err != nil {
+		return fmt.Errorf("notation inspect %s: %w\n%s", ref, err, out)
+	}
+	if len(insp.Signatures) != 1 {
+		return fmt.Errorf("notation inspect %s: %d signatures, want 1\n%s", ref, len(insp.Signatures), out)
+	}
+	s := insp.Signatures[0]
+	if s.MediaType != "application/cose" || s.SignatureAlgorithm != "RSASSA-PSS-SHA-384" ||
+		len(s.CertificateChain) != 3 || s.UnsignedAttributes.TimestampSignature == nil {
+		return fmt.Errorf("notation's signature on %s is %s, %s, %d certificates, timestamp %v; want MCR's shape: application/cose, RSASSA-PSS-SHA-384, 3, a timestamp\n%s",
+			ref, s.MediaType, s.SignatureAlgorithm, len(s.CertificateChain), s.UnsignedAttributes.TimestampSignature != nil, out)
+	}
+	return nil
+}
+
 // signed runs sign and returns the one referrer of artifactType that it
 // added to ref.
 func (f *Fixture) signed(ctx context.Context, ref name.Digest, artifactType string, sign func() error) (name.Digest, error) {
