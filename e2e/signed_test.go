@@ -644,10 +644,10 @@ func (l *signedLab) checkTrustArg(t *testing.T, s signedStore) {
 	failedAtLine(t, r, "SDK golang@1.23: "+l.trustError(s, notation, caseNone, notation.bad[0].reason))
 }
 
-// checkOffline: the offline frontend image reads no registry, so it cannot
-// check a locked SDK's signatures: a frozen build under a strict policy
-// fails at the line saying so, and under audit it builds with an
-// SDKSignatureUnchecked warning at the line.
+// checkOffline: the offline frontend image has no network, so it cannot
+// read a locked SDK's signatures: a frozen build under a strict policy
+// fails at the line saying that it cannot reach the registry, and under
+// audit it builds with an SDKSignatureUnchecked warning at the line.
 func (l *signedLab) checkOffline(t *testing.T, s signedStore) {
 	offline := offlineFrontend(t)
 	df := strings.Replace(l.dockerfile(s, caseGood), "# syntax="+lab.frontend+"\n", "# syntax="+offline+"\n", 1)
@@ -660,7 +660,10 @@ func (l *signedLab) checkOffline(t *testing.T, s signedStore) {
 	frozen := "build-arg:SDK_LOCK=frozen"
 
 	r := buildctl(t, dir, withTrust(l.trust["notation"], "--opt", frozen)...).mustFail(t)
-	failedAtLine(t, r, "SDK golang@1.23: "+img.DigestStr()+" of "+repo+": its signatures cannot be verified, as this sdkfront does not read registries itself (BuildKit resolves the SDKs), and policy level strict")
+	failedAtLine(t, r, "SDK golang@1.23: "+img.DigestStr()+" of "+repo+": its signatures cannot be verified, as the frontend cannot reach its registry (")
+	if !strings.Contains(r.err, "and policy level strict (") || !strings.Contains(r.err, "requires them; build where the frontend can reach it") {
+		t.Errorf("the offline build's refusal names neither the strict level nor what to do:\n%s", tail(r.err, 30))
+	}
 
 	r = buildctl(t, dir, withTrust(l.trust["notation-audit"], "--opt", frozen, "--progress", "rawjson")...).mustSucceed(t)
 	if got := r.file(t, "v"); !strings.Contains(got, "go1.23.4") {

@@ -2,10 +2,12 @@ package frontend
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"regexp"
+	"strings"
 	"sync"
 	"testing/fstest"
 
@@ -63,6 +65,10 @@ type buildTrust struct {
 	// unchecked are the digests an audit policy covers that could not be
 	// verified, for SDKSignatureUnchecked.
 	unchecked map[string]bool
+	// unreachable are the registries (by host) that could not be reached
+	// to read signatures, and why: not asked again in this build (the
+	// offline frontend would wait for every SDK's retries).
+	unreachable map[string]string
 }
 
 // loadTrust reads the build's trust policies: the frontend image's
@@ -196,20 +202,40 @@ func readTree(ctx context.Context, ref client.Reference) (fs.FS, error) {
 // leaves it for SDKSignatureUnchecked.
 func (bt *buildTrust) verify(ctx context.Context, res resolver.Resolution) (*trust.Verdict, error) {
 	if bt.store == nil {
-		return bt.unverifiable(res)
+		return bt.unverifiable(res, "as this sdkfront does not read registries itself (BuildKit resolves the SDKs)", "build with the sdkfront image that reads registries")
+	}
+	host, _, _ := strings.Cut(res.Repository, "/")
+	bt.mu.Lock()
+	why, failed := bt.unreachable[host]
+	bt.mu.Unlock()
+	if failed {
+		return bt.unverifiable(res, why, "build where the frontend can reach it")
 	}
 	bt.once.Do(func() { bt.verifier = sdkplan.Verifier(bt.store, bt.policies...) })
 	v, err := bt.verifier(ctx, res)
+	if errors.Is(err, resolver.ErrUnreachable) {
+		// No verdict on the signatures: the registry, not the SDK, failed
+		// (the offline frontend image has no network at all).
+		why := fmt.Sprintf("as the frontend cannot reach its registry (%v)", err)
+		bt.mu.Lock()
+		if bt.unreachable == nil {
+			bt.unreachable = map[string]string{}
+		}
+		bt.unreachable[host] = why
+		bt.mu.Unlock()
+		return bt.unverifiable(res, why, "build where the frontend can reach it")
+	}
 	if err == nil && res.Locked && bt.locks != nil {
 		err = lock.SameSigners(res.Ref, res.Digest, bt.locks.file.Signed(res.Repository, res.Digest), sdkplan.Signatures(v))
 	}
 	return v, err
 }
 
-// unverifiable decides on an SDK whose signatures cannot be read, by the
-// levels of the policies that cover it: a policy that covers it not at
-// all fails closed, as trust's Verifier does.
-func (bt *buildTrust) unverifiable(res resolver.Resolution) (*trust.Verdict, error) {
+// unverifiable decides on an SDK whose signatures cannot be read (why,
+// and what to do instead), by the levels of the policies that cover it:
+// a policy that covers it not at all fails closed, as trust's Verifier
+// does.
+func (bt *buildTrust) unverifiable(res resolver.Resolution, why, instead string) (*trust.Verdict, error) {
 	audit := false
 	for _, p := range bt.policies {
 		levels := p.Levels(res.Repository)
@@ -222,7 +248,7 @@ func (bt *buildTrust) unverifiable(res resolver.Resolution) (*trust.Verdict, err
 			case trust.Audit:
 				audit = true
 			default:
-				return nil, errors.Errorf("%s of %s: its signatures cannot be verified, as this sdkfront does not read registries itself (BuildKit resolves the SDKs), and policy level %s (%s) requires them; build with the sdkfront image that reads registries", res.Digest, res.Repository, l, p)
+				return nil, errors.Errorf("%s of %s: its signatures cannot be verified, %s, and policy level %s (%s) requires them; %s", res.Digest, res.Repository, why, l, p, instead)
 			}
 		}
 	}
