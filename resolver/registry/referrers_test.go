@@ -3,12 +3,10 @@ package registry
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -24,14 +22,8 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
-	"github.com/sigstore/sigstore/pkg/signature"
-	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
-	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/trust"
 )
 
@@ -170,49 +162,6 @@ func TestReferrersStore(t *testing.T) {
 	}
 }
 
-// cosignKeyBundle is a Sigstore bundle as cosign sign --key makes one: a
-// DSSE envelope of an in-toto statement naming the image digest.
-func cosignKeyBundle(t *testing.T, key *ecdsa.PrivateKey, repo string, subject ocispecs.Descriptor) []byte {
-	t.Helper()
-	st, err := json.Marshal(map[string]any{
-		"_type":         "https://in-toto.io/Statement/v1",
-		"subject":       []any{map[string]any{"name": repo, "digest": map[string]string{"sha256": subject.Digest.Encoded()}}},
-		"predicateType": "https://sigstore.dev/cosign/sign/v1",
-		"predicate":     map[string]any{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sv, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, err := dsse.NewEnvelopeSigner(&sigdsse.SignerAdapter{SignatureSigner: sv, Pub: &key.PublicKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := es.SignPayload(context.Background(), "application/vnd.in-toto+json", st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := protojson.Marshal(&protobundle.Bundle{
-		MediaType: trust.ArtifactTypeSigstore,
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{}},
-		},
-		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload: st, PayloadType: env.PayloadType, Signatures: []*protodsse.Signature{{Sig: sig}},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // The Client as trust's Store, end to end over HTTP: a cosign-style
 // bundle found through the referrers API or the tag schema, verified.
@@ -231,7 +180,7 @@ func TestReferrersStoreVerifies(t *testing.T) {
 			t.Cleanup(srv.Close)
 			repo := strings.TrimPrefix(srv.URL, "http://") + "/sdks/golang"
 			subject, sig, _ := signedWith(t, srv.URL, "sdks/golang", !api, trust.ArtifactTypeSigstore, trust.ArtifactTypeSigstore,
-				func(d ocispecs.Descriptor) []byte { return cosignKeyBundle(t, key, repo, d) })
+				func(d ocispecs.Descriptor) []byte { return testregistry.CosignBundle(t, key, repo, d.Digest) })
 			policy, err := trust.LoadPolicy(fstest.MapFS{
 				"sigstore.json": {Data: []byte(`{"version": "1", "policies": [{"name": "k", "registryScopes": ["` + repo + `"], "publicKey": "k.pub"}]}`)},
 				"k.pub":         {Data: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})},

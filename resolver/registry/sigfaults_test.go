@@ -27,6 +27,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/sdkfront/sdkfront/internal/heapmeasure"
+	"github.com/sdkfront/sdkfront/internal/testregistry"
 	"github.com/sdkfront/sdkfront/trust"
 )
 
@@ -61,7 +62,7 @@ func newSigFixture(t *testing.T, api bool) *sigFixture {
 	}
 	var env []byte
 	f.subject, f.sig, env = signedWith(t, srv.URL, "sdks/golang", !api, trust.ArtifactTypeSigstore, trust.ArtifactTypeSigstore,
-		func(d ocispecs.Descriptor) []byte { return cosignKeyBundle(t, key, f.repo, d) })
+		func(d ocispecs.Descriptor) []byte { return testregistry.CosignBundle(t, key, f.repo, d.Digest) })
 	f.envelope = ocispecs.Descriptor{MediaType: trust.ArtifactTypeSigstore, Digest: digest.FromBytes(env), Size: int64(len(env))}
 	f.policy, err = trust.LoadPolicy(fstest.MapFS{
 		"sigstore.json": {Data: []byte(`{"version": "1", "policies": [{"name": "k", "registryScopes": ["` + f.repo + `"], "publicKey": "k.pub"}]}`)},
