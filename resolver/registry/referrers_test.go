@@ -162,7 +162,6 @@ func TestReferrersStore(t *testing.T) {
 	}
 }
 
-
 // The Client as trust's Store, end to end over HTTP: a cosign-style
 // bundle found through the referrers API or the tag schema, verified.
 func TestReferrersStoreVerifies(t *testing.T) {
